@@ -1,0 +1,75 @@
+"""The verbs users type: ``nox -s tests``, ``nox -s reproduce-table2``, ``nox -l`` for the list.
+
+Every session that needs torch shares one virtual environment, ``.nox/tssd-env``, built once and
+rebuilt only when pyproject.toml or constraints/ change (a stamp file holds their hash). Installing
+torch once instead of once per session keeps a second ``nox -s reproduce-table2`` under a minute.
+torch is pinned by constraints/cpu.txt: an unpinned torch downloads several GB of CUDA packages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+ENV = ROOT / ".nox" / "tssd-env"
+CONSTRAINTS = ROOT / "constraints" / "cpu.txt"
+EXTRAS = "test,harness,backends"
+# spikingjelly 2.0.0 declares torchvision/torchaudio/tensorboard as requirements; its neuron code
+# needs none of them (only torch, numpy, loguru), and torchvision would drag in another torch.
+NO_DEPS = ["spikingjelly==2.0.0"]
+
+nox.options.default_venv_backend = "none"
+nox.options.sessions = ["tests"]
+
+
+def _stamp() -> str:
+    h = hashlib.sha256()
+    for p in (ROOT / "pyproject.toml", CONSTRAINTS):
+        h.update(p.read_bytes())
+    h.update((EXTRAS + "|" + ",".join(NO_DEPS)).encode())
+    return h.hexdigest()[:16]
+
+
+def _python(session: nox.Session) -> str:
+    """Path of the shared environment's python, creating or updating the environment first."""
+    py = ENV / "bin" / "python"
+    stamp_file = ENV / ".tssd-stamp"
+    stamp = _stamp()
+    if py.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
+        return str(py)
+    if not py.exists():
+        session.run(sys.executable, "-m", "venv", str(ENV), external=True)
+    pip = [str(py), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    session.run(*pip, "-c", str(CONSTRAINTS), "-e", f"{ROOT}[{EXTRAS}]", external=True)
+    session.run(*pip, "--no-deps", *NO_DEPS, external=True)
+    stamp_file.write_text(stamp)
+    return str(py)
+
+
+def _run(session: nox.Session, *args: str) -> None:
+    env = {"PYTHONUNBUFFERED": "1"}
+    session.run(_python(session), *args, external=True, env=env)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit, backend-parity and smoke tests (slow and GPU tests excluded; pass -- -m slow to add)."""
+    _run(session, "-m", "pytest", "-q", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint and format check."""
+    session.run(sys.executable, "-m", "pip", "install", "-q", "ruff>=0.5", external=True)
+    session.run(sys.executable, "-m", "ruff", "check", ".", external=True)
+    session.run(sys.executable, "-m", "ruff", "format", "--check", ".", external=True)
+
+
+@nox.session(name="quick-run")
+def quick_run(session: nox.Session) -> None:
+    """One quick TSSD training run on the embedded digits (configs/quick_tssd.yaml)."""
+    _run(session, "-m", "tssd", "train", "configs/quick_tssd.yaml", *session.posargs)

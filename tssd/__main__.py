@@ -1,0 +1,5 @@
+import sys
+
+from tssd.cli import main
+
+sys.exit(main())

@@ -1,0 +1,90 @@
+"""Command line: ``python -m tssd train CONFIG.yaml [--set key=value ...] [--out DIR]`` and friends."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tssd.config import ConfigError, dump_yaml, load_config
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from tssd.train import RunFailed, train
+
+    cfg = load_config(args.config, args.set)
+    out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{cfg.hash()}"
+    print(f"run {cfg.name} ({cfg.hash()}): {cfg.method.name} on {cfg.data.name} with "
+          f"{cfg.model.name}/{cfg.neuron.backend}, T_s={cfg.method.t_s}"
+          + (f", T_t={cfg.method.t_t}" if cfg.method.name in ("tsd", "tssd") else "")
+          + f" -> {out}", flush=True)
+    try:
+        s = train(cfg, out, force=args.force, progress=not args.quiet)
+    except RunFailed as exc:
+        print(f"run failed: {exc}", file=sys.stderr)
+        return 3
+    if s["status"] != "finished":
+        print(f"run {out} is {s['status']}: {s.get('error', '')}", file=sys.stderr)
+        return 3
+    print(f"final test accuracy {100 * s['test_acc']:.2f}% at T_s={s['t_s']} after {s['epochs']} "
+          f"epochs ({s['wall_s']:.1f}s); params {s['params']}, MACs/sample {s['macs_per_sample']}; "
+          f"summary: {out / 'summary.json'}")
+    return 0
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config, args.set)
+    sys.stdout.write(dump_yaml(cfg))
+    print(f"# config hash: {cfg.hash()}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    import shutil
+
+    from tssd.export import load_inference
+
+    src = Path(args.run_dir) / "inference.pt"
+    if not src.is_file():
+        print(f"{src}: not found (the run has not finished)", file=sys.stderr)
+        return 2
+    model = load_inference(src)  # proves it loads without the config
+    shutil.copyfile(src, args.out)
+    n = sum(p.numel() for p in model.parameters())
+    print(json.dumps({"out": args.out, "arch": model.net.arch, "timesteps": model.timesteps,
+                      "params": n}))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m tssd`` argument parser."""
+    p = argparse.ArgumentParser(prog="python -m tssd", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train", help="one training run")
+    t.add_argument("config", nargs="?", help="run config YAML (defaults when omitted)")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field, e.g. --set method.alpha=0.5 (repeatable)")
+    t.add_argument("--out", help="run directory (default runs/<name>-<hash>)")
+    t.add_argument("--force", action="store_true", help="redo a finished or failed run")
+    t.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    t.set_defaults(fn=_cmd_train)
+    c = sub.add_parser("config", help="print the resolved config and its hash")
+    c.add_argument("config", nargs="?")
+    c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    c.set_defaults(fn=_cmd_config)
+    e = sub.add_parser("export", help="copy a finished run's inference model (and check it loads)")
+    e.add_argument("run_dir")
+    e.add_argument("--out", required=True)
+    e.set_defaults(fn=_cmd_export)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status (2 for a bad config)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,379 @@
+"""Run configuration: typed dataclasses, YAML loading, ``--set`` overrides, validation and hashing.
+
+A run is fully described by a :class:`RunConfig`. Every choice PAPER.md marks as ``[choice]`` is a
+field here with its documented default, so a user holding the paper can set the paper's value
+without touching code. Unknown keys and bad values raise :class:`ConfigError` naming the source
+file, the dotted key and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from tssd.neurons.spec import NeuronSpec
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is invalid; the message names file, key and expectation."""
+
+
+@dataclass
+class MethodConfig:
+    """Which training method runs and its distillation settings (PAPER.md, "The method")."""
+
+    name: str = "tssd"
+    """baseline | tsd | ssd | tssd (registered in :mod:`tssd.methods`)."""
+    t_s: int = 2
+    """Student timesteps: the timesteps used at inference."""
+    t_t: int = 4
+    """Teacher timesteps (> t_s) for tsd/tssd; ignored by baseline and ssd."""
+    alpha: float = 1.0
+    """Weight of the temporal self-distillation loss L_tsd [choice]."""
+    beta: float = 1.0
+    """Weight of the spatial self-distillation loss L_ssd [choice]."""
+    kd_temperature: float = 2.0
+    """Softmax temperature tau_kd of both KL terms; the loss is scaled by tau_kd^2 [choice]."""
+    detach_teacher: bool = True
+    """Stop gradients through the teacher distribution in L_tsd (and the SSD target)."""
+    student_input: Literal["auto", "prefix", "reframe"] = "auto"
+    """How the student sees event data: 'prefix' = first t_s frames of the t_t framing (one pass),
+    'reframe' = the stream integrated into t_s frames (two passes). 'auto': prefix for static input
+    (exact there), reframe for event input [choice]."""
+    ssd_target: Literal["teacher", "student"] = "teacher"
+    """What the weak classifier matches: the final teacher output (t_t) or the student output
+    (t_s). The weak head is averaged over the same timesteps as its target. The ssd method alone
+    has no teacher and always uses the student [choice]."""
+    task_on_teacher: bool = False
+    """Add cross-entropy on the teacher output to L_task [choice]."""
+
+
+@dataclass
+class WeakHeadConfig:
+    """The weak intermediate classifier of spatial self-distillation (training only)."""
+
+    stage: str = "middle"
+    """Attachment point: 'middle' or the index of a backbone stage ('0', '1', ...) [choice]."""
+    channels: int = 0
+    """Hidden channels of the head's conv; 0 = the channel count of the attached feature."""
+
+
+@dataclass
+class ModelConfig:
+    """The architecture, looked up by name in :mod:`tssd.models`."""
+
+    name: str = "micro_cnn"
+    width: int = 0
+    """Channel multiplier hint passed to the factory; 0 = the architecture's default."""
+    weak_head: WeakHeadConfig = field(default_factory=WeakHeadConfig)
+
+
+@dataclass
+class DataConfig:
+    """Dataset selection; datasets are registered by name in :mod:`tssd.data`."""
+
+    name: str = "digits"
+    root: str = ""
+    """Directory holding the real datasets ('' = not needed, e.g. for the embedded digits)."""
+    batch_size: int = 64
+    test_batch_size: int = 256
+    augment: bool = False
+    """The paper profile's augmentations (crop, flip; AutoAugment where available)."""
+    split: str = "default"
+    """Dataset-specific split rule, e.g. 'random:0:0.9' or 'per_class:100' for CIFAR10-DVS."""
+    size: int = 0
+    """Spatial size of the network input (0 = the dataset's default)."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Dataset-specific extra options (e.g. the DVS emulator's parameters)."""
+
+
+@dataclass
+class OptimConfig:
+    """Optimiser and learning-rate schedule ([recipe] defaults of PAPER.md)."""
+
+    name: Literal["sgd", "adamw"] = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: Literal["step", "cosine", "constant"] = "step"
+    step_size: int = 30
+    gamma: float = 0.1
+    epochs: int = 100
+
+
+@dataclass
+class RuntimeConfig:
+    """How a run executes. These fields do not change what is computed, so they are excluded from
+    the config hash (a run cached on one device is reused on another)."""
+
+    device: str = "auto"
+    """auto | cpu | cuda | cuda:N."""
+    deterministic: bool = False
+    """Set torch's determinism flags for the run and restore them afterwards."""
+    num_workers: int = 0
+    threads: int = 0
+    """torch intra-op threads (0 = torch's default)."""
+    progress: bool = True
+    checkpoint_every: int = 1
+    """Write a checkpoint every N epochs (and always after the last)."""
+
+
+@dataclass
+class EvalConfig:
+    """What is measured besides test accuracy at t_s."""
+
+    timesteps: list[int] = field(default_factory=list)
+    """Extra inference timesteps whose final test accuracy is recorded (table 6)."""
+    firing_rates: bool = True
+    """Record each spiking layer's mean firing rate on the test set after the last epoch."""
+
+
+@dataclass
+class RunConfig:
+    """One training run: everything that determines its result."""
+
+    name: str = "run"
+    seed: int = 0
+    method: MethodConfig = field(default_factory=MethodConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    neuron: NeuronSpec = field(default_factory=NeuronSpec)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+    # ---- derived views -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict of every field (YAML/JSON serialisable)."""
+        return dataclasses.asdict(self)
+
+    def semantic_dict(self) -> dict[str, Any]:
+        """The fields that determine the result: everything but ``name`` and ``runtime``."""
+        d = self.to_dict()
+        d.pop("name")
+        d.pop("runtime")
+        return d
+
+    def hash(self) -> str:
+        """Stable 12-hex-digit hash of :meth:`semantic_dict` (the run cache key)."""
+        blob = json.dumps(self.semantic_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def timesteps_needed(self) -> tuple[int, ...]:
+        """The framings of the input a run needs: (t_s,) or (t_s, t_t)."""
+        if self.method.name in ("baseline", "ssd"):
+            return (self.method.t_s,)
+        return (self.method.t_s, self.method.t_t)
+
+
+# ---------------------------------------------------------------------------------------------
+# Building dataclasses from untrusted nested dicts, with errors that name file and key.
+# ---------------------------------------------------------------------------------------------
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (list, tuple):
+        return "a list"
+    if origin is dict:
+        return "a mapping"
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
+
+
+def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key, source)
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            raise ConfigError(
+                f"{source}: key '{key}': got {value!r}, expected one of {', '.join(map(str, allowed))}"
+            )
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, args[0], key, source)
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{source}: key '{key}': got {value!r}, expected a list")
+        return [_coerce(v, item_tp, f"{key}[{i}]", source) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: key '{key}': got {value!r}, expected a mapping")
+        return dict(value)
+    bad = ConfigError(f"{source}: key '{key}': got {value!r}, expected {_type_name(tp)}")
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad
+        return value
+    if tp is float:
+        if isinstance(value, str):  # PyYAML (YAML 1.1) reads 1e-4 as a string
+            try:
+                return float(value)
+            except ValueError:
+                raise bad from None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise bad
+        return value
+    return value
+
+
+def _build(cls: type, data: Any, prefix: str, source: str) -> Any:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: key '{prefix or '<root>'}': expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for k, v in data.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if k not in names:
+            raise ConfigError(
+                f"{source}: unknown key '{key}'; allowed keys here: {', '.join(names)}"
+            )
+        kwargs[k] = _coerce(v, hints[k], key, source)
+    return cls(**kwargs)
+
+
+def _parse_scalar(text: str) -> Any:
+    """Parse the value of ``--set key=value`` with YAML rules (numbers, bools, lists)."""
+    return yaml.safe_load(text) if text.strip() else ""
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping, following ``extends: other.yaml`` (relative to the file) recursively."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    parent = data.pop("extends", None)
+    if parent is not None:
+        data = _deep_merge(load_yaml(path.parent / parent), data)
+    return data
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str], source: str = "--set") -> dict:
+    """Apply ``key.sub=value`` overrides to a nested dict (values parsed as YAML scalars)."""
+    data = json.loads(json.dumps(data))  # deep copy of plain data
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"{source}: override {item!r} is not of the form key=value")
+        key, text = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = data
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{source}: key '{key}': '{p}' is not a section")
+        node[parts[-1]] = _parse_scalar(text)
+    return data
+
+
+def from_dict(data: dict[str, Any], source: str = "<config>") -> RunConfig:
+    """Build and validate a :class:`RunConfig` from a nested dict."""
+    cfg = _build(RunConfig, data, "", source)
+    validate(cfg, source)
+    return cfg
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> RunConfig:
+    """Load a run config from YAML (or defaults when ``path`` is None) plus ``--set`` overrides."""
+    data = load_yaml(path) if path is not None else {}
+    source = str(path) if path is not None else "<defaults>"
+    if overrides:
+        data = apply_overrides(data, overrides)
+        source += " (with --set overrides)"
+    return from_dict(data, source)
+
+
+def validate(cfg: RunConfig, source: str = "<config>") -> None:
+    """Cross-field checks and registry look-ups; raises :class:`ConfigError`."""
+    from tssd import data as data_registry
+    from tssd import methods, models
+    from tssd.neurons import registry as neuron_registry
+
+    def fail(key: str, msg: str) -> None:
+        raise ConfigError(f"{source}: key '{key}': {msg}")
+
+    m = cfg.method
+    if m.name not in methods.METHODS:
+        fail("method.name", f"unknown method {m.name!r}; allowed: {', '.join(methods.METHODS)}")
+    if m.t_s < 1:
+        fail("method.t_s", f"got {m.t_s}, expected an integer >= 1")
+    if m.name in ("tsd", "tssd") and m.t_t <= m.t_s:
+        fail("method.t_t", f"got {m.t_t}, expected an integer > method.t_s ({m.t_s}) for {m.name}")
+    for k in ("alpha", "beta"):
+        if getattr(m, k) < 0:
+            fail(f"method.{k}", f"got {getattr(m, k)}, expected a number >= 0")
+    if m.kd_temperature <= 0:
+        fail("method.kd_temperature", f"got {m.kd_temperature}, expected a number > 0")
+    if cfg.model.name not in models.MODELS:
+        fail("model.name", f"unknown model {cfg.model.name!r}; allowed: {', '.join(models.MODELS)}")
+    stage = cfg.model.weak_head.stage
+    if stage != "middle" and not stage.isdigit():
+        fail("model.weak_head.stage", f"got {stage!r}, expected 'middle' or a stage index")
+    neuron_registry.validate_spec(cfg.neuron, key_prefix="neuron", source=source)
+    if cfg.data.name not in data_registry.DATASETS:
+        fail("data.name", f"unknown dataset {cfg.data.name!r}; allowed: "
+             f"{', '.join(data_registry.DATASETS)}")
+    for k in ("batch_size", "test_batch_size"):
+        if getattr(cfg.data, k) < 1:
+            fail(f"data.{k}", f"got {getattr(cfg.data, k)}, expected an integer >= 1")
+    o = cfg.optim
+    if o.lr <= 0:
+        fail("optim.lr", f"got {o.lr}, expected a number > 0")
+    if o.epochs < 1:
+        fail("optim.epochs", f"got {o.epochs}, expected an integer >= 1")
+    if o.weight_decay < 0:
+        fail("optim.weight_decay", f"got {o.weight_decay}, expected a number >= 0")
+    if any(t < 1 for t in cfg.eval.timesteps):
+        fail("eval.timesteps", f"got {cfg.eval.timesteps}, expected integers >= 1")
+    dev = cfg.runtime.device
+    if dev not in ("auto", "cpu", "cuda") and not dev.startswith("cuda:"):
+        fail("runtime.device", f"got {dev!r}, expected auto, cpu, cuda or cuda:N")
+    if cfg.runtime.checkpoint_every < 1:
+        fail("runtime.checkpoint_every", "expected an integer >= 1")
+
+
+def dump_yaml(cfg: RunConfig) -> str:
+    """The resolved config as YAML (what a run directory records as ``config.yaml``)."""
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)

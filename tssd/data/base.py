@@ -1,0 +1,170 @@
+"""The dataset interface every loader implements (embedded digits, CIFAR, ImageNet, event data).
+
+A dataset factory takes the run's :class:`~tssd.config.DataConfig` and the framings the method
+needs (``timesteps``, e.g. ``(t_s, t_t)``) and returns a :class:`DataBundle`: metadata plus a train
+and a test split. A sample is ``(x, label)``:
+
+* static data: ``x`` is the analog image ``[C, H, W]`` (direct encoding repeats it over time);
+* event data: ``x`` is ``{T: frames [T, C, H, W]}`` with one framing per requested ``T``, so a
+  student can see the stream integrated into ``t_s`` frames and the teacher into ``t_t`` frames.
+
+Batches keep that structure (``[B, C, H, W]`` or ``{T: [B, T, C, H, W]}``);
+:func:`to_sequence` turns a batch into the network's ``[T, B, ...]`` input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+Kind = Literal["static", "event"]
+
+
+@dataclass
+class DatasetInfo:
+    """What the model factory and the result rows need to know about a dataset."""
+
+    name: str
+    kind: Kind
+    num_classes: int
+    in_channels: int
+    input_size: int
+    split: str
+    """A description of the train/test split precise enough to re-create it."""
+    split_hash: str = ""
+    """Short hash of the split's sample lists (recorded with every result)."""
+    stand_in_for: list[str] = field(default_factory=list)
+    """Real datasets this embedded stand-in replaces in the quick profile."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DataBundle:
+    """Metadata and both splits of one dataset."""
+
+    info: DatasetInfo
+    train: Dataset
+    test: Dataset
+
+
+class DatasetUnavailable(FileNotFoundError):
+    """A real dataset is not where it was expected; the message names the path and the layout."""
+
+
+class TensorSplit(Dataset):
+    """A split held entirely in memory: ``inputs`` (a tensor, or a dict of tensors keyed by T) and
+    integer ``labels``. Loaders batch it by indexing, with no per-sample Python overhead."""
+
+    def __init__(self, inputs: torch.Tensor | dict[int, torch.Tensor], labels: torch.Tensor):
+        self.inputs, self.labels = inputs, labels.long()
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        x = {t: v[i] for t, v in self.inputs.items()} if isinstance(self.inputs, dict) else self.inputs[i]
+        return x, self.labels[i]
+
+    def take(self, idx: torch.Tensor):
+        """The batch of the given sample indices."""
+        if isinstance(self.inputs, dict):
+            return {t: v[idx] for t, v in self.inputs.items()}, self.labels[idx]
+        return self.inputs[idx], self.labels[idx]
+
+
+def epoch_order(n: int, seed: int, epoch: int, shuffle: bool, rank: int = 0, world: int = 1) -> torch.Tensor:
+    """Sample order of one epoch, a pure function of (seed, epoch): resuming needs no loader state.
+
+    With ``world > 1`` each rank takes every ``world``-th index of the padded order (the
+    DistributedSampler rule), so all ranks see the same number of batches.
+    """
+    if shuffle:
+        g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+        order = torch.randperm(n, generator=g)
+    else:
+        order = torch.arange(n)
+    if world > 1:
+        per_rank = -(-n // world)
+        pad = per_rank * world - n
+        if pad:
+            order = torch.cat([order, order[:pad]])
+        order = order[rank::world]
+    return order
+
+
+class _EpochSampler(Sampler[int]):
+    def __init__(self, order: torch.Tensor):
+        self.order = order
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.order.tolist())
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
+def iterate_batches(dataset: Dataset, batch_size: int, *, seed: int = 0, epoch: int = 0,
+                    shuffle: bool = False, drop_last: bool = False, rank: int = 0, world: int = 1,
+                    num_workers: int = 0) -> Iterator:
+    """Batches of one epoch in the order :func:`epoch_order` fixes."""
+    order = epoch_order(len(dataset), seed, epoch, shuffle, rank, world)
+    if isinstance(dataset, TensorSplit):
+        stop = len(order) - (len(order) % batch_size if drop_last else 0)
+        for i in range(0, stop, batch_size):
+            yield dataset.take(order[i:i + batch_size])
+        return
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=_EpochSampler(order),
+                        num_workers=num_workers, drop_last=drop_last,
+                        persistent_workers=False, pin_memory=False)
+    yield from loader
+
+
+def to_sequence(x: torch.Tensor | dict[int, torch.Tensor], t: int, *, prefix_of: int | None = None) -> torch.Tensor:
+    """The network input ``[T, B, ...]`` for ``t`` timesteps from a batch.
+
+    Static ``[B, C, H, W]``: repeated ``t`` times (direct encoding). Event ``{T: [B, T, ...]}``:
+    the ``t``-frame framing, or with ``prefix_of=T'`` the first ``t`` frames of the ``T'``-frame one.
+    """
+    from tssd.models.base import encode_static
+
+    if isinstance(x, torch.Tensor):
+        return encode_static(x, t)
+    if prefix_of is not None:
+        return x[prefix_of][:, :t].transpose(0, 1)
+    if t not in x:
+        raise KeyError(f"the batch holds framings {sorted(x)}, not T={t}")
+    return x[t].transpose(0, 1)
+
+
+def move(x: torch.Tensor | dict[int, torch.Tensor], device: torch.device):
+    """Move a batch's input to ``device``."""
+    if isinstance(x, dict):
+        return {k: v.to(device, non_blocking=True) for k, v in x.items()}
+    return x.to(device, non_blocking=True)
+
+
+DatasetFactory = Callable[..., DataBundle]
+DATASETS: dict[str, DatasetFactory] = {}
+
+
+def register_dataset(name: str) -> Callable[[DatasetFactory], DatasetFactory]:
+    """Decorator: register a factory ``f(cfg: DataConfig, timesteps: tuple[int, ...]) -> DataBundle``."""
+
+    def deco(fn: DatasetFactory) -> DatasetFactory:
+        if name in DATASETS:
+            raise ValueError(f"dataset {name!r} registered twice")
+        DATASETS[name] = fn
+        return fn
+
+    return deco
+
+
+def build_dataset(cfg, timesteps: tuple[int, ...]) -> DataBundle:
+    """Build the dataset a run config names."""
+    if cfg.name not in DATASETS:
+        raise ValueError(f"unknown dataset {cfg.name!r}; allowed: {', '.join(DATASETS)}")
+    return DATASETS[cfg.name](cfg, tuple(sorted(set(timesteps))))

@@ -1,0 +1,19 @@
+"""Registered spiking architectures. Each returns per-timestep logits ``[T, B, classes]`` and, on
+request, one stage's feature for the weak classifier (:class:`~tssd.models.heads.WeakClassifier`)."""
+
+from tssd.models import micro, resnet, vgg  # noqa: F401  (registration side effects)
+from tssd.models.base import NetOutput, SpikingNet, count_macs, count_params, encode_static
+from tssd.models.heads import WeakClassifier
+from tssd.models.registry import MODELS, build_model, register_model
+
+__all__ = [
+    "MODELS",
+    "NetOutput",
+    "SpikingNet",
+    "WeakClassifier",
+    "build_model",
+    "count_macs",
+    "count_params",
+    "encode_static",
+    "register_model",
+]
