@@ -57,7 +57,7 @@ def _run(session: nox.Session, *args: str) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit, backend-parity and smoke tests (slow and GPU tests excluded; pass -- -m slow to add)."""
+    """Unit, backend-parity and smoke tests (slow and GPU tests excluded: -- -m slow adds them)."""
     _run(session, "-m", "pytest", "-q", *session.posargs)
 
 

@@ -54,6 +54,11 @@ class MethodConfig:
     has no teacher and always uses the student [choice]."""
     task_on_teacher: bool = False
     """Add cross-entropy on the teacher output to L_task [choice]."""
+    teacher: str = ""
+    """kd only: the external teacher, as the config hash of a finished run under
+    ``runtime.runs_root`` or a path to its run directory or ``inference.pt``."""
+    kd_weight: float = 1.0
+    """kd only: weight of the KL term toward the external teacher."""
 
 
 @dataclass
@@ -112,7 +117,8 @@ class OptimConfig:
 @dataclass
 class RuntimeConfig:
     """How a run executes. These fields do not change what is computed, so they are excluded from
-    the config hash (a run cached on one device is reused on another)."""
+    the config hash (a run cached on one device is reused on another).
+    """
 
     device: str = "auto"
     """auto | cpu | cuda | cuda:N."""
@@ -124,6 +130,8 @@ class RuntimeConfig:
     progress: bool = True
     checkpoint_every: int = 1
     """Write a checkpoint every N epochs (and always after the last)."""
+    runs_root: str = "runs"
+    """Where a teacher given by config hash is looked up (``<runs_root>/<hash>/``)."""
 
 
 @dataclass
@@ -178,6 +186,7 @@ class RunConfig:
 # Building dataclasses from untrusted nested dicts, with errors that name file and key.
 # ---------------------------------------------------------------------------------------------
 
+
 def _type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin is Literal:
@@ -199,7 +208,8 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
         allowed = typing.get_args(tp)
         if value not in allowed:
             raise ConfigError(
-                f"{source}: key '{key}': got {value!r}, expected one of {', '.join(map(str, allowed))}"
+                f"{source}: key '{key}': got {value!r}, "
+                f"expected one of {', '.join(map(str, allowed))}"
             )
         return value
     if origin in (typing.Union, types.UnionType):
@@ -341,7 +351,9 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
         fail("method.t_s", f"got {m.t_s}, expected an integer >= 1")
     if m.name in ("tsd", "tssd") and m.t_t <= m.t_s:
         fail("method.t_t", f"got {m.t_t}, expected an integer > method.t_s ({m.t_s}) for {m.name}")
-    for k in ("alpha", "beta"):
+    if m.name == "kd" and not m.teacher:
+        fail("method.teacher", "kd needs a teacher: a run's config hash or a path to inference.pt")
+    for k in ("alpha", "beta", "kd_weight"):
         if getattr(m, k) < 0:
             fail(f"method.{k}", f"got {getattr(m, k)}, expected a number >= 0")
     if m.kd_temperature <= 0:
@@ -353,8 +365,10 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
         fail("model.weak_head.stage", f"got {stage!r}, expected 'middle' or a stage index")
     neuron_registry.validate_spec(cfg.neuron, key_prefix="neuron", source=source)
     if cfg.data.name not in data_registry.DATASETS:
-        fail("data.name", f"unknown dataset {cfg.data.name!r}; allowed: "
-             f"{', '.join(data_registry.DATASETS)}")
+        fail(
+            "data.name",
+            f"unknown dataset {cfg.data.name!r}; allowed: {', '.join(data_registry.DATASETS)}",
+        )
     for k in ("batch_size", "test_batch_size"):
         if getattr(cfg.data, k) < 1:
             fail(f"data.{k}", f"got {getattr(cfg.data, k)}, expected an integer >= 1")

@@ -35,7 +35,9 @@ class InferenceModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         if self.input_kind == "event":
             if x.dim() != 5 or x.shape[1] != self.timesteps:
-                raise ValueError(f"expected event frames [B, {self.timesteps}, C, H, W], got {tuple(x.shape)}")
+                raise ValueError(
+                    f"expected event frames [B, {self.timesteps}, C, H, W], got {tuple(x.shape)}"
+                )
             seq = x.transpose(0, 1)
         else:
             seq = to_sequence(x, self.timesteps)
@@ -44,32 +46,45 @@ class InferenceModel(nn.Module):
 
 def export_inference(model: SpikingNet, cfg, info: DatasetInfo, path: str | Path) -> None:
     """Save the deployable network (no weak head, ``cfg.method.t_s`` steps) to ``path``."""
-    atomic_torch_save({
-        "format": FORMAT,
-        "arch": model.arch,
-        "arch_kwargs": model.arch_kwargs,
-        "neuron": asdict(cfg.neuron),
-        "timesteps": cfg.method.t_s,
-        "input_kind": info.kind,
-        "dataset": info.name,
-        "method": cfg.method.name,
-        "config_hash": cfg.hash(),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-    }, path)
+    atomic_torch_save(
+        {
+            "format": FORMAT,
+            "arch": model.arch,
+            "arch_kwargs": model.arch_kwargs,
+            "neuron": asdict(cfg.neuron),
+            "timesteps": cfg.method.t_s,
+            "input_kind": info.kind,
+            "dataset": info.name,
+            "method": cfg.method.name,
+            "config_hash": cfg.hash(),
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        },
+        path,
+    )
 
 
-def load_inference(path: str | Path, map_location: str | torch.device = "cpu",
-                   backend: str | None = None) -> InferenceModel:
+def load_inference(
+    path: str | Path, map_location: str | torch.device = "cpu", backend: str | None = None
+) -> InferenceModel:
     """Rebuild an exported network in eval mode; ``backend`` runs it on another neuron backend."""
     blob = torch.load(path, map_location=map_location, weights_only=True)
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a {FORMAT} file (format={blob.get('format') if isinstance(blob, dict) else None!r})")
+        raise ValueError(
+            f"{path}: not a {FORMAT} file "
+            f"(format={blob.get('format') if isinstance(blob, dict) else None!r})"
+        )
     spec = spec_from_dict(blob["neuron"])
     if backend:
         spec.backend = backend
     kw = dict(blob["arch_kwargs"])
-    net = build_model(blob["arch"], num_classes=kw.pop("num_classes"), in_channels=kw.pop("in_channels"),
-                      input_size=kw.pop("input_size"), neuron=spec, width=kw.pop("width", 0))
+    net = build_model(
+        blob["arch"],
+        num_classes=kw.pop("num_classes"),
+        in_channels=kw.pop("in_channels"),
+        input_size=kw.pop("input_size"),
+        neuron=spec,
+        width=kw.pop("width", 0),
+    )
     net.load_state_dict(blob["state_dict"])
     meta = {k: blob[k] for k in ("dataset", "method", "config_hash")}
     return InferenceModel(net, blob["timesteps"], blob["input_kind"], meta).eval()

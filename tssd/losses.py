@@ -1,4 +1,4 @@
-"""Loss terms of TSSD as pure functions over logits: ``L = L_task + alpha*L_tsd + beta*L_ssd``."""
+"""Loss terms of TSSD as pure functions of logits: ``L = L_task + alpha*L_tsd + beta*L_ssd``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 
 def mean_logits(seq: torch.Tensor, steps: int | None = None) -> torch.Tensor:
-    """Rate read-out: the mean of per-timestep logits ``[T, B, K]`` over the first ``steps`` steps."""
+    """Rate read-out: mean of the per-step logits ``[T, B, K]`` over the first ``steps`` steps."""
     return (seq if steps is None else seq[:steps]).mean(0)
 
 
@@ -16,8 +16,12 @@ def task_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, target)
 
 
-def distill_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 2.0,
-               detach_teacher: bool = True) -> torch.Tensor:
+def distill_kl(
+    student: torch.Tensor,
+    teacher: torch.Tensor,
+    temperature: float = 2.0,
+    detach_teacher: bool = True,
+) -> torch.Tensor:
     """``tau^2 * KL(softmax(teacher/tau) || softmax(student/tau))``, averaged over the batch.
 
     The tau^2 factor keeps the gradient scale independent of the temperature (Hinton et al.). With
@@ -31,13 +35,18 @@ def distill_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float 
     return kl * temperature**2
 
 
-def tsd_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 2.0,
-             detach_teacher: bool = True) -> torch.Tensor:
+def tsd_loss(
+    student: torch.Tensor,
+    teacher: torch.Tensor,
+    temperature: float = 2.0,
+    detach_teacher: bool = True,
+) -> torch.Tensor:
     """Temporal self-distillation: the T_s output learns from the same network's T_t output."""
     return distill_kl(student, teacher, temperature, detach_teacher)
 
 
 def ssd_loss(weak: torch.Tensor, final: torch.Tensor, temperature: float = 2.0) -> torch.Tensor:
     """Spatial self-distillation: the weak intermediate classifier learns the final output
-    (always detached: the final output is the target, never pulled toward the weak head)."""
+    (always detached: the final output is the target, never pulled toward the weak head).
+    """
     return distill_kl(weak, final, temperature, detach_teacher=True)

@@ -16,7 +16,7 @@ from torch import nn
 
 from tssd.config import MethodConfig
 from tssd.data.base import to_sequence
-from tssd.losses import mean_logits, ssd_loss, task_loss, tsd_loss
+from tssd.losses import distill_kl, mean_logits, ssd_loss, task_loss, tsd_loss
 
 
 @dataclass
@@ -39,6 +39,8 @@ class StepContext:
     cfg: MethodConfig
     feature_stage: int | None
     input_kind: str  # static | event
+    teacher: nn.Module | None = None
+    """kd only: the frozen external teacher (an :class:`tssd.export.InferenceModel`)."""
 
 
 StepFn = Callable[[StepContext, object, torch.Tensor], StepOutput]
@@ -51,6 +53,7 @@ class MethodSpec:
     step: StepFn
     uses_weak_head: bool
     uses_teacher_steps: bool
+    uses_external_teacher: bool = False
 
 
 def student_input_mode(cfg: MethodConfig, input_kind: str) -> str:
@@ -60,8 +63,9 @@ def student_input_mode(cfg: MethodConfig, input_kind: str) -> str:
     return "prefix" if input_kind == "static" else "reframe"
 
 
-def self_distillation_step(ctx: StepContext, x, y: torch.Tensor, *, use_tsd: bool,
-                           use_ssd: bool) -> StepOutput:
+def self_distillation_step(
+    ctx: StepContext, x, y: torch.Tensor, *, use_tsd: bool, use_ssd: bool
+) -> StepOutput:
     """One step of baseline / TSD / SSD / TSSD (the four differ only by the two switches)."""
     m, model = ctx.cfg, ctx.model
     ts, tt = m.t_s, m.t_t
@@ -87,8 +91,9 @@ def self_distillation_step(ctx: StepContext, x, y: torch.Tensor, *, use_tsd: boo
         s_fs = fs if m.ssd_target == "student" else None
         t_fs = fs if m.ssd_target == "teacher" else None
         s_out = model(to_sequence(x, ts), feature_stage=s_fs)
-        teacher_needs_grad = (not m.detach_teacher or m.task_on_teacher or
-                              (use_ssd and m.ssd_target == "teacher"))
+        teacher_needs_grad = (
+            not m.detach_teacher or m.task_on_teacher or (use_ssd and m.ssd_target == "teacher")
+        )
         with torch.set_grad_enabled(teacher_needs_grad and torch.is_grad_enabled()):
             t_out = model(to_sequence(x, tt), feature_stage=t_fs)
         student_seq, teacher_seq = s_out.logits, t_out.logits
@@ -111,14 +116,32 @@ def self_distillation_step(ctx: StepContext, x, y: torch.Tensor, *, use_tsd: boo
     return StepOutput(loss, {k: v.detach() for k, v in terms.items()}, student.detach())
 
 
+def kd_step(ctx: StepContext, x, y: torch.Tensor) -> StepOutput:
+    """Knowledge distillation from an external, frozen teacher (an ANN of the same architecture or
+    a larger SNN, trained first): ``L = CE(student) + kd_weight * L_kd``.
+    """
+    m = ctx.cfg
+    student = mean_logits(ctx.model(to_sequence(x, m.t_s)).logits)
+    with torch.no_grad():
+        t_in = x if isinstance(x, torch.Tensor) else x[ctx.teacher.timesteps].contiguous()
+        teacher = ctx.teacher(t_in)
+    terms = {"task": task_loss(student, y), "kd": distill_kl(student, teacher, m.kd_temperature)}
+    loss = terms["task"] + m.kd_weight * terms["kd"]
+    return StepOutput(loss, {k: v.detach() for k, v in terms.items()}, student.detach())
+
+
 METHODS: dict[str, MethodSpec] = {
-    "baseline": MethodSpec(partial(self_distillation_step, use_tsd=False, use_ssd=False), False, False),
+    "baseline": MethodSpec(
+        partial(self_distillation_step, use_tsd=False, use_ssd=False), False, False
+    ),
     "tsd": MethodSpec(partial(self_distillation_step, use_tsd=True, use_ssd=False), False, True),
     "ssd": MethodSpec(partial(self_distillation_step, use_tsd=False, use_ssd=True), True, False),
     "tssd": MethodSpec(partial(self_distillation_step, use_tsd=True, use_ssd=True), True, True),
+    "kd": MethodSpec(kd_step, False, False, uses_external_teacher=True),
 }
 """Registered methods. ``baseline``: CE on the mean logits over t_s. ``tsd``: + alpha*L_tsd from the
-t_t teacher. ``ssd``: + beta*L_ssd into the weak head (target: the student output). ``tssd``: both."""
+t_t teacher. ``ssd``: + beta*L_ssd into the weak head (target: the student output). ``tssd``: both.
+``kd``: + kd_weight*L_kd from an external teacher run (the comparison rows of table 5)."""
 
 
 def register_method(name: str, spec: MethodSpec) -> None:

@@ -20,7 +20,8 @@ import torch
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename: readers never see a
-    partial file, and an interrupted write leaves the previous version intact."""
+    partial file, and an interrupted write leaves the previous version intact.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -65,8 +66,11 @@ def seed_everything(seed: int) -> None:
 
 def rng_state() -> dict[str, Any]:
     """Every RNG state a resumed run must restore."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(),
-             "torch": torch.get_rng_state()}
+    state = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -84,14 +88,18 @@ def set_rng_state(state: dict[str, Any]) -> None:
 @contextlib.contextmanager
 def deterministic(enabled: bool = True) -> Iterator[None]:
     """Turn on torch's deterministic algorithms (and cuDNN's) for the block, then restore the
-    previous flags exactly, so a deterministic run leaves the process as it found it."""
+    previous flags exactly, so a deterministic run leaves the process as it found it.
+    """
     if not enabled:
         yield
         return
-    prev = (torch.are_deterministic_algorithms_enabled(),
-            torch.is_deterministic_algorithms_warn_only_enabled(),
-            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
-            os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
+    prev = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+        os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+    )
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.deterministic = True
@@ -146,11 +154,22 @@ def git_state() -> dict[str, Any]:
     """Commit and dirty flag of the checkout this package runs from (None outside git)."""
     root = Path(__file__).resolve().parent.parent
     try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                                text=True, timeout=10, check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "-C", str(root), "status", "--porcelain",
-                                     "--untracked-files=no"], capture_output=True, text=True,
-                                    timeout=10, check=True).stdout.strip())
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            ).stdout.strip()
+        )
     except (OSError, subprocess.SubprocessError):
         return {"git_commit": None, "git_dirty": None}
     return {"git_commit": commit, "git_dirty": dirty}
@@ -158,7 +177,16 @@ def git_state() -> dict[str, Any]:
 
 def environment(device: torch.device) -> dict[str, Any]:
     """Versions and machine facts recorded with every result."""
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
-    return {"torch_version": torch.__version__, "python_version": platform.python_version(),
-            "device": str(device), "device_name": name, "hostname": platform.node(),
-            **git_state()}
+    name = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else platform.processor() or "cpu"
+    )
+    return {
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "device": str(device),
+        "device_name": name,
+        "hostname": platform.node(),
+        **git_state(),
+    }

@@ -30,6 +30,7 @@ import torch
 
 from tssd import data as data_mod
 from tssd.config import RunConfig, dump_yaml
+from tssd.export import export_inference, load_inference
 from tssd.losses import mean_logits
 from tssd.methods import METHODS, StepContext
 from tssd.models import WeakClassifier, build_model, count_macs, count_params
@@ -48,9 +49,20 @@ from tssd.runtime import (
     torch_threads,
 )
 
-EPOCH_COLUMNS = ["epoch", "lr", "loss", "loss_task", "loss_tsd", "loss_ssd", "train_acc",
-                 "test_acc", "test_loss", "epoch_time_s", "wall_s", "peak_mem_mb"]
-METRIC_COLUMNS = EPOCH_COLUMNS[:9]
+LOSS_TERMS = ("task", "tsd", "ssd", "kd")
+EPOCH_COLUMNS = [
+    "epoch",
+    "lr",
+    "loss",
+    *(f"loss_{k}" for k in LOSS_TERMS),
+    "train_acc",
+    "test_acc",
+    "test_loss",
+    "epoch_time_s",
+    "wall_s",
+    "peak_mem_mb",
+]
+METRIC_COLUMNS = EPOCH_COLUMNS[: EPOCH_COLUMNS.index("epoch_time_s")]
 """The columns that are a pure function of config and seed (bit-identical when deterministic)."""
 SELECTION_RULE = "final_epoch"
 
@@ -85,19 +97,27 @@ def read_summary(run_dir: str | Path) -> dict[str, Any] | None:
     try:
         return json.loads(p.read_text())
     except json.JSONDecodeError as exc:
-        raise RunFailed(f"{p}: corrupt summary ({exc}); delete the run directory or use --force") from exc
+        raise RunFailed(
+            f"{p}: corrupt summary ({exc}); delete the run directory or use --force"
+        ) from exc
 
 
 def _progress_printer(stream=sys.stdout) -> Callable[[dict[str, Any]], None]:
     def show(ev: dict[str, Any]) -> None:
         r = ev["row"]
-        terms = " ".join(f"{k[5:]} {r[k]:.3f}" for k in ("loss_task", "loss_tsd", "loss_ssd")
-                         if not math.isnan(r[k]))
+        terms = " ".join(
+            f"{k} {r['loss_' + k]:.3f}" for k in LOSS_TERMS if not math.isnan(r["loss_" + k])
+        )
         eta = ev["eta_s"]
-        print(f"[{ev['name']}] epoch {r['epoch']}/{ev['epochs']} | lr {r['lr']:.4g} | "
-              f"loss {r['loss']:.4f} ({terms}) | train {100 * r['train_acc']:.2f}% | "
-              f"test {100 * r['test_acc']:.2f}% | {r['epoch_time_s']:.1f}s/epoch | "
-              f"ETA {eta:.0f}s", file=stream, flush=True)
+        print(
+            f"[{ev['name']}] epoch {r['epoch']}/{ev['epochs']} | lr {r['lr']:.4g} | "
+            f"loss {r['loss']:.4f} ({terms}) | train {100 * r['train_acc']:.2f}% | "
+            f"test {100 * r['test_acc']:.2f}% | {r['epoch_time_s']:.1f}s/epoch | "
+            f"ETA {eta:.0f}s",
+            file=stream,
+            flush=True,
+        )
+
     return show
 
 
@@ -108,23 +128,40 @@ class Trainer:
         self.cfg, self.out = cfg, out_dir
         self.device = resolve_device(cfg.runtime.device)
         self.method = METHODS[cfg.method.name]
-        self.bundle = data_mod.build_dataset(cfg.data, cfg.timesteps_needed())
+        self.teacher = None
+        timesteps = cfg.timesteps_needed()
+        if self.method.uses_external_teacher:
+            self.teacher_path = resolve_teacher(cfg)
+            self.teacher = load_inference(self.teacher_path, map_location=self.device)
+            self.teacher.requires_grad_(False)
+            timesteps = (*timesteps, self.teacher.timesteps)
+        self.bundle = data_mod.build_dataset(cfg.data, timesteps)
         info = self.bundle.info
         seed_everything(cfg.seed)
-        self.model = build_model(cfg.model.name, num_classes=info.num_classes,
-                                 in_channels=info.in_channels, input_size=info.input_size,
-                                 neuron=cfg.neuron, width=cfg.model.width).to(self.device)
+        self.model = build_model(
+            cfg.model.name,
+            num_classes=info.num_classes,
+            in_channels=info.in_channels,
+            input_size=info.input_size,
+            neuron=cfg.neuron,
+            width=cfg.model.width,
+        ).to(self.device)
         self.feature_stage = None
         self.head = None
         if self.method.uses_weak_head:
             self.feature_stage = self.model.resolve_stage(cfg.model.weak_head.stage)
-            self.head = WeakClassifier(self.model.stage_channels[self.feature_stage],
-                                       info.num_classes, cfg.neuron,
-                                       cfg.model.weak_head.channels).to(self.device)
+            self.head = WeakClassifier(
+                self.model.stage_channels[self.feature_stage],
+                info.num_classes,
+                cfg.neuron,
+                cfg.model.weak_head.channels,
+            ).to(self.device)
         params = list(self.model.parameters()) + (list(self.head.parameters()) if self.head else [])
         o = cfg.optim
         if o.name == "sgd":
-            self.opt = torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+            self.opt = torch.optim.SGD(
+                params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay
+            )
         else:
             self.opt = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
         if o.schedule == "step":
@@ -133,24 +170,34 @@ class Trainer:
             self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, o.epochs)
         else:
             self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda _: 1.0)
-        self.ctx = StepContext(self.model, self.head, cfg.method, self.feature_stage, info.kind)
+        self.ctx = StepContext(
+            self.model, self.head, cfg.method, self.feature_stage, info.kind, self.teacher
+        )
 
     # ---- one epoch -----------------------------------------------------------------------------
     def train_epoch(self, epoch: int) -> dict[str, float]:
+        """One pass over the training set; returns the mean loss terms and train accuracy."""
         self.model.train()
         if self.head is not None:
             self.head.train()
-        sums = {"loss": 0.0, "task": 0.0, "tsd": 0.0, "ssd": 0.0}
+        sums = dict.fromkeys(("loss", *LOSS_TERMS), 0.0)
         seen = correct = 0
-        for x, y in data_mod.iterate_batches(self.bundle.train, self.cfg.data.batch_size,
-                                             seed=self.cfg.seed, epoch=epoch, shuffle=True,
-                                             num_workers=self.cfg.runtime.num_workers):
+        for x, y in data_mod.iterate_batches(
+            self.bundle.train,
+            self.cfg.data.batch_size,
+            seed=self.cfg.seed,
+            epoch=epoch,
+            shuffle=True,
+            num_workers=self.cfg.runtime.num_workers,
+        ):
             x, y = data_mod.move(x, self.device), y.to(self.device)
             out = self.method.step(self.ctx, x, y)
             if not torch.isfinite(out.loss):
                 terms = {k: float(v) for k, v in out.terms.items()}
-                raise RunFailed(f"non-finite loss {float(out.loss)} at epoch {epoch} "
-                                f"(terms: {terms}); lower optim.lr or check the inputs")
+                raise RunFailed(
+                    f"non-finite loss {float(out.loss.detach())} at epoch {epoch} "
+                    f"(terms: {terms}); lower optim.lr or check the inputs"
+                )
             self.opt.zero_grad(set_to_none=True)
             out.loss.backward()
             self.opt.step()
@@ -161,10 +208,11 @@ class Trainer:
                 sums[k] += float(v) * n
             correct += int((out.student.argmax(-1) == y).sum())
         used = set(out.terms)
-        return {"loss": sums["loss"] / seen,
-                **{f"loss_{k}": (sums[k] / seen if k in used else float("nan"))
-                   for k in ("task", "tsd", "ssd")},
-                "train_acc": correct / seen}
+        return {
+            "loss": sums["loss"] / seen,
+            **{f"loss_{k}": (sums[k] / seen if k in used else float("nan")) for k in LOSS_TERMS},
+            "train_acc": correct / seen,
+        }
 
     @torch.no_grad()
     def evaluate(self, t: int, record_rates: bool = False) -> dict[str, Any]:
@@ -177,8 +225,11 @@ class Trainer:
         correct = seen = 0
         loss = 0.0
         try:
-            for x, y in data_mod.iterate_batches(self.bundle.test, self.cfg.data.test_batch_size,
-                                                 num_workers=self.cfg.runtime.num_workers):
+            for x, y in data_mod.iterate_batches(
+                self.bundle.test,
+                self.cfg.data.test_batch_size,
+                num_workers=self.cfg.runtime.num_workers,
+            ):
                 x, y = data_mod.move(x, self.device), y.to(self.device)
                 logits = mean_logits(self.model(data_mod.to_sequence(x, t)).logits)
                 loss += float(torch.nn.functional.cross_entropy(logits, y, reduction="sum"))
@@ -192,12 +243,20 @@ class Trainer:
 
     # ---- checkpoints ---------------------------------------------------------------------------
     def state(self, epoch: int, rows: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"epoch": epoch, "rows": rows, "config_hash": self.cfg.hash(),
-                "model": self.model.state_dict(),
-                "head": self.head.state_dict() if self.head is not None else None,
-                "opt": self.opt.state_dict(), "sched": self.sched.state_dict(), "rng": rng_state()}
+        """Everything a resumed run needs, after ``epoch`` (0-based) finished."""
+        return {
+            "epoch": epoch,
+            "rows": rows,
+            "config_hash": self.cfg.hash(),
+            "model": self.model.state_dict(),
+            "head": self.head.state_dict() if self.head is not None else None,
+            "opt": self.opt.state_dict(),
+            "sched": self.sched.state_dict(),
+            "rng": rng_state(),
+        }
 
     def load_state(self, ck: dict[str, Any]) -> None:
+        """Restore what :meth:`state` saved."""
         self.model.load_state_dict(ck["model"])
         if self.head is not None:
             self.head.load_state_dict(ck["head"])
@@ -206,9 +265,28 @@ class Trainer:
         set_rng_state(ck["rng"])
 
 
-def train(cfg: RunConfig, out_dir: str | Path, *, force: bool = False,
-          progress: Callable[[dict[str, Any]], None] | bool | None = None,
-          stop_after_epoch: int | None = None) -> dict[str, Any]:
+def resolve_teacher(cfg: RunConfig) -> Path:
+    """The external teacher's ``inference.pt`` for method kd (a config hash or a path)."""
+    ref = cfg.method.teacher
+    p = Path(ref)
+    candidates = [p, p / "inference.pt", Path(cfg.runtime.runs_root) / ref / "inference.pt"]
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise RunFailed(
+        f"method.teacher={ref!r}: no inference.pt found (looked at "
+        f"{', '.join(str(c) for c in candidates)}); train the teacher run first"
+    )
+
+
+def train(
+    cfg: RunConfig,
+    out_dir: str | Path,
+    *,
+    force: bool = False,
+    progress: Callable[[dict[str, Any]], None] | bool | None = None,
+    stop_after_epoch: int | None = None,
+) -> dict[str, Any]:
     """Run (or resume, or return) the training run ``cfg`` in ``out_dir``; return its summary.
 
     Args:
@@ -225,8 +303,10 @@ def train(cfg: RunConfig, out_dir: str | Path, *, force: bool = False,
     out = Path(out_dir)
     summary = read_summary(out)
     if summary is not None and summary.get("config_hash") != cfg.hash() and not force:
-        raise RunFailed(f"{out}: holds run {summary.get('config_hash')}, not {cfg.hash()}; "
-                        "use another directory or --force")
+        raise RunFailed(
+            f"{out}: holds run {summary.get('config_hash')}, not {cfg.hash()}; "
+            "use another directory or --force"
+        )
     if force and out.exists():
         for name in ("checkpoint.pt", "summary.json", "epochs.csv", "inference.pt"):
             (out / name).unlink(missing_ok=True)
@@ -249,12 +329,23 @@ def _run(cfg: RunConfig, out: Path, progress, stop_after_epoch: int | None) -> d
     env = environment(tr.device)
     info = tr.bundle.info
     base = {
-        "name": cfg.name, "config_hash": cfg.hash(), "seed": cfg.seed, "method": cfg.method.name,
-        "model": cfg.model.name, "dataset": info.name, "dataset_kind": info.kind,
-        "split": info.split, "split_hash": info.split_hash, "t_s": cfg.method.t_s,
+        "name": cfg.name,
+        "config_hash": cfg.hash(),
+        "seed": cfg.seed,
+        "method": cfg.method.name,
+        "model": cfg.model.name,
+        "dataset": info.name,
+        "dataset_kind": info.kind,
+        "split": info.split,
+        "split_hash": info.split_hash,
+        "t_s": cfg.method.t_s,
         "t_t": cfg.method.t_t if tr.method.uses_teacher_steps else None,
-        "backend": cfg.neuron.backend, "backend_version": backend_version(cfg.neuron.backend),
-        "selection": SELECTION_RULE, "world_size": 1, **env,
+        "backend": cfg.neuron.backend,
+        "backend_version": backend_version(cfg.neuron.backend),
+        "selection": SELECTION_RULE,
+        "world_size": 1,
+        **env,
+        "teacher": str(tr.teacher_path) if tr.teacher is not None else None,
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     rows: list[dict[str, Any]] = []
@@ -264,9 +355,13 @@ def _run(cfg: RunConfig, out: Path, progress, stop_after_epoch: int | None) -> d
         try:
             ck = torch.load(ck_path, map_location=tr.device, weights_only=False)
         except Exception as exc:  # noqa: BLE001  (any unpickling error means the same thing)
-            raise RunFailed(f"{ck_path}: corrupt checkpoint ({exc}); delete it or use --force") from exc
+            raise RunFailed(
+                f"{ck_path}: corrupt checkpoint ({exc}); delete it or use --force"
+            ) from exc
         if ck.get("config_hash") != cfg.hash():
-            raise RunFailed(f"{ck_path}: checkpoint of config {ck.get('config_hash')}, not {cfg.hash()}")
+            raise RunFailed(
+                f"{ck_path}: checkpoint of config {ck.get('config_hash')}, not {cfg.hash()}"
+            )
         tr.load_state(ck)
         rows, start_epoch = ck["rows"], ck["epoch"] + 1
         wall_before = rows[-1]["wall_s"] if rows else 0.0
@@ -283,9 +378,16 @@ def _run(cfg: RunConfig, out: Path, progress, stop_after_epoch: int | None) -> d
             tr.sched.step()
             ev = tr.evaluate(cfg.method.t_s)
             dt = time.time() - te
-            row = {"epoch": epoch + 1, "lr": lr, **stats, "test_acc": ev["acc"],
-                   "test_loss": ev["loss"], "epoch_time_s": dt,
-                   "wall_s": wall_before + time.time() - t0, "peak_mem_mb": peak_memory_mb(tr.device)}
+            row = {
+                "epoch": epoch + 1,
+                "lr": lr,
+                **stats,
+                "test_acc": ev["acc"],
+                "test_loss": ev["loss"],
+                "epoch_time_s": dt,
+                "wall_s": wall_before + time.time() - t0,
+                "peak_mem_mb": peak_memory_mb(tr.device),
+            }
             rows.append(row)
             atomic_write_text(out / "epochs.csv", _rows_to_csv(rows))
             last = epoch + 1 == epochs
@@ -298,23 +400,32 @@ def _run(cfg: RunConfig, out: Path, progress, stop_after_epoch: int | None) -> d
             if stop_after_epoch is not None and epoch + 1 == stop_after_epoch and not last:
                 raise RunInterrupted(f"stopped after epoch {epoch + 1} (stop_after_epoch)")
     except RunFailed as exc:
-        atomic_write_text(out / "summary.json", json.dumps(
-            {**base, "status": "failed", "error": str(exc), "epochs_done": len(rows)}, indent=2))
+        atomic_write_text(
+            out / "summary.json",
+            json.dumps(
+                {**base, "status": "failed", "error": str(exc), "epochs_done": len(rows)}, indent=2
+            ),
+        )
         raise
 
     final = tr.evaluate(cfg.method.t_s, record_rates=cfg.eval.firing_rates)
     extra = {str(t): tr.evaluate(t)["acc"] for t in sorted(set(cfg.eval.timesteps))}
     x_probe = _probe_input(tr, cfg.method.t_s)
-    from tssd.export import export_inference
-
     export_inference(tr.model, cfg, info, out / "inference.pt")
     summary = {
-        **base, "status": "finished", "epochs": epochs,
-        "test_acc": final["acc"], "test_loss": final["loss"], "train_acc": rows[-1]["train_acc"],
-        "test_acc_by_timesteps": extra, "firing_rates": final["firing_rates"],
-        "params": count_params(tr.model), "macs_per_sample": count_macs(tr.model, x_probe),
+        **base,
+        "status": "finished",
+        "epochs": epochs,
+        "test_acc": final["acc"],
+        "test_loss": final["loss"],
+        "train_acc": rows[-1]["train_acc"],
+        "test_acc_by_timesteps": extra,
+        "firing_rates": final["firing_rates"],
+        "params": count_params(tr.model),
+        "macs_per_sample": count_macs(tr.model, x_probe),
         "weak_head_params": count_params(tr.head) if tr.head is not None else 0,
-        "wall_s": rows[-1]["wall_s"], "peak_mem_mb": max(r["peak_mem_mb"] for r in rows),
+        "wall_s": rows[-1]["wall_s"],
+        "peak_mem_mb": max(r["peak_mem_mb"] for r in rows),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "session_wall_s": time.time() - t_start,
     }

@@ -1,4 +1,4 @@
-"""The embedded default: scikit-learn's bundled 8x8 digits (1,797 images, 10 classes; no download)."""
+"""The embedded default: scikit-learn's bundled 8x8 digits (1,797 images, 10 classes, offline)."""
 
 from __future__ import annotations
 
@@ -23,15 +23,17 @@ def digits_arrays(test_fraction: float = TEST_FRACTION, split_seed: int = SPLIT_
     images = (d.images / 16.0).astype(np.float32)
     labels = d.target.astype(np.int64)
     idx = np.arange(len(labels))
-    train_idx, test_idx = train_test_split(idx, test_size=test_fraction, random_state=split_seed,
-                                           stratify=labels)
+    train_idx, test_idx = train_test_split(
+        idx, test_size=test_fraction, random_state=split_seed, stratify=labels
+    )
     return images, labels, np.sort(train_idx), np.sort(test_idx)
 
 
 def split_hash(train_idx: np.ndarray, test_idx: np.ndarray) -> str:
     """Short hash identifying a train/test partition by its index lists."""
-    h = hashlib.sha256(np.asarray(train_idx, np.int64).tobytes() + b"|" +
-                       np.asarray(test_idx, np.int64).tobytes())
+    h = hashlib.sha256(
+        np.asarray(train_idx, np.int64).tobytes() + b"|" + np.asarray(test_idx, np.int64).tobytes()
+    )
     return h.hexdigest()[:12]
 
 
@@ -48,8 +50,13 @@ def digits(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     x = (x - mean) / std
     y = torch.from_numpy(labels)
     info = DatasetInfo(
-        name="digits", kind="static", num_classes=10, in_channels=1, input_size=size,
+        name="digits",
+        kind="static",
+        num_classes=10,
+        in_channels=1,
+        input_size=size,
         split=f"stratified test_fraction={TEST_FRACTION} seed={SPLIT_SEED}",
-        split_hash=split_hash(tr, te), stand_in_for=["cifar10", "cifar100", "imagenet"],
+        split_hash=split_hash(tr, te),
+        stand_in_for=["cifar10", "cifar100", "imagenet"],
     )
     return DataBundle(info, TensorSplit(x[tr], y[tr]), TensorSplit(x[te], y[te]))

@@ -1,5 +1,6 @@
 """Registered spiking architectures. Each returns per-timestep logits ``[T, B, classes]`` and, on
-request, one stage's feature for the weak classifier (:class:`~tssd.models.heads.WeakClassifier`)."""
+request, one stage's feature for the weak classifier (:class:`~tssd.models.heads.WeakClassifier`).
+"""
 
 from tssd.models import micro, resnet, vgg  # noqa: F401  (registration side effects)
 from tssd.models.base import NetOutput, SpikingNet, count_macs, count_params, encode_static

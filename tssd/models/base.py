@@ -1,6 +1,7 @@
-"""Building blocks shared by every architecture: time-distributed layers and the SpikingNet contract.
+"""Blocks shared by every architecture: time-distributed layers and the SpikingNet contract.
 
-A spiking network here is a list of *stages* (each maps ``[T, B, C, H, W]`` to ``[T, B, C', H', W']``)
+A spiking network here is a list of *stages* (each maps ``[T, B, C, H, W]`` to
+``[T, B, C', H', W']``)
 followed by a classifier producing per-timestep logits ``[T, B, classes]``. The weak classifier of
 spatial self-distillation attaches to the output of one stage; it is a separate module
 (:class:`tssd.models.heads.WeakClassifier`) and never part of the network itself.
@@ -37,7 +38,9 @@ def conv_bn(c_in: int, c_out: int, k: int = 3, stride: int = 1) -> TimeDistribut
     )
 
 
-def conv_bn_lif(c_in: int, c_out: int, neuron: NeuronSpec, k: int = 3, stride: int = 1) -> nn.Sequential:
+def conv_bn_lif(
+    c_in: int, c_out: int, neuron: NeuronSpec, k: int = 3, stride: int = 1
+) -> nn.Sequential:
     """Conv-BN-LIF over time."""
     return nn.Sequential(conv_bn(c_in, c_out, k, stride), make_neuron(neuron))
 
@@ -60,8 +63,14 @@ class SpikingNet(nn.Module):
         arch: registry name; ``arch_kwargs``: the factory arguments (both saved on export).
     """
 
-    def __init__(self, stages: list[nn.Module], classifier: nn.Module, stage_channels: list[int],
-                 arch: str, arch_kwargs: dict):
+    def __init__(
+        self,
+        stages: list[nn.Module],
+        classifier: nn.Module,
+        stage_channels: list[int],
+        arch: str,
+        arch_kwargs: dict,
+    ):
         super().__init__()
         if len(stages) != len(stage_channels):
             raise ValueError("one channel count per stage expected")
@@ -78,11 +87,14 @@ class SpikingNet(nn.Module):
 
     def resolve_stage(self, stage: str | int) -> int:
         """Map 'middle' or an index to a valid stage index (the last stage is not allowed: the
-        weak classifier must sit strictly inside the network)."""
+        weak classifier must sit strictly inside the network).
+        """
         idx = self.middle_stage if stage == "middle" else int(stage)
         if not 0 <= idx < len(self.stages) - 1:
-            raise ValueError(f"weak head stage {stage!r} of {self.arch}: expected 'middle' or an "
-                             f"index in 0..{len(self.stages) - 2}")
+            raise ValueError(
+                f"weak head stage {stage!r} of {self.arch}: expected 'middle' or an "
+                f"index in 0..{len(self.stages) - 2}"
+            )
         return idx
 
     def forward(self, x: torch.Tensor, feature_stage: int | None = None) -> NetOutput:  # noqa: D102
@@ -122,8 +134,11 @@ def count_macs(model: nn.Module, x_seq: torch.Tensor) -> int:
         elif isinstance(mod, nn.Linear):
             total += out.numel() * mod.in_features
 
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, nn.Conv2d | nn.Linear)]
+    handles = [
+        m.register_forward_hook(hook)
+        for m in model.modules()
+        if isinstance(m, nn.Conv2d | nn.Linear)
+    ]
     was_training = model.training
     model.eval()
     try:

@@ -10,8 +10,9 @@ from tssd.neurons import NeuronSpec
 
 
 @register_model
-def micro_cnn(num_classes: int, in_channels: int, input_size: int, neuron: NeuronSpec,
-              width: int = 16) -> SpikingNet:
+def micro_cnn(
+    num_classes: int, in_channels: int, input_size: int, neuron: NeuronSpec, width: int = 16
+) -> SpikingNet:
     """Three conv-BN-LIF stages (w, 2w, 2w channels; pooled to 2x2) and a linear read-out.
 
     Size-agnostic (adaptive pooling), so it takes 8x8 digits and larger emulated event frames alike.
@@ -23,6 +24,10 @@ def micro_cnn(num_classes: int, in_channels: int, input_size: int, neuron: Neuro
         nn.Sequential(conv_bn_lif(2 * w, 2 * w, neuron), TimeDistributed(nn.AdaptiveAvgPool2d(2))),
     ]
     classifier = TimeDistributed(nn.Flatten(), nn.Linear(2 * w * 4, num_classes))
-    return SpikingNet(stages, classifier, [w, 2 * w, 2 * w], "micro_cnn",
-                      dict(num_classes=num_classes, in_channels=in_channels,
-                           input_size=input_size, width=width))
+    return SpikingNet(
+        stages,
+        classifier,
+        [w, 2 * w, 2 * w],
+        "micro_cnn",
+        dict(num_classes=num_classes, in_channels=in_channels, input_size=input_size, width=width),
+    )

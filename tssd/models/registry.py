@@ -18,8 +18,15 @@ def register_model(fn: Callable[..., SpikingNet]) -> Callable[..., SpikingNet]:
     return fn
 
 
-def build_model(name: str, *, num_classes: int, in_channels: int, input_size: int,
-                neuron: NeuronSpec, width: int = 0) -> SpikingNet:
+def build_model(
+    name: str,
+    *,
+    num_classes: int,
+    in_channels: int,
+    input_size: int,
+    neuron: NeuronSpec,
+    width: int = 0,
+) -> SpikingNet:
     """Build a registered architecture; ``width=0`` keeps its default width."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; allowed: {', '.join(MODELS)}")

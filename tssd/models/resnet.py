@@ -11,14 +11,18 @@ from tssd.neurons import NeuronSpec, make_neuron
 
 
 class SpikingBasicBlock(nn.Module):
-    """conv-BN-LIF-conv-BN, added to the (projected) input, then LIF (spiking ResNet / tdBN style)."""
+    """conv-BN-LIF-conv-BN plus the (projected) input, then LIF (spiking ResNet, tdBN style)."""
 
     def __init__(self, c_in: int, c_out: int, stride: int, neuron: NeuronSpec):
         super().__init__()
-        self.branch = nn.Sequential(conv_bn_lif(c_in, c_out, neuron, stride=stride),
-                                    conv_bn(c_out, c_out))
-        self.shortcut = (conv_bn(c_in, c_out, k=1, stride=stride)
-                         if stride != 1 or c_in != c_out else nn.Identity())
+        self.branch = nn.Sequential(
+            conv_bn_lif(c_in, c_out, neuron, stride=stride), conv_bn(c_out, c_out)
+        )
+        self.shortcut = (
+            conv_bn(c_in, c_out, k=1, stride=stride)
+            if stride != 1 or c_in != c_out
+            else nn.Identity()
+        )
         self.sn = make_neuron(neuron)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
@@ -27,14 +31,19 @@ class SpikingBasicBlock(nn.Module):
 
 class SEWBasicBlock(nn.Module):
     """Spike-element-wise block with ADD: ``SN(BN(conv(SN(BN(conv x))))) + shortcut(x)``; the
-    projection shortcut is conv-BN-LIF so both summands are spikes (SEW-ResNet, ADD function)."""
+    projection shortcut is conv-BN-LIF so both summands are spikes (SEW-ResNet, ADD function).
+    """
 
     def __init__(self, c_in: int, c_out: int, stride: int, neuron: NeuronSpec):
         super().__init__()
-        self.branch = nn.Sequential(conv_bn_lif(c_in, c_out, neuron, stride=stride),
-                                    conv_bn_lif(c_out, c_out, neuron))
-        self.shortcut = (conv_bn_lif(c_in, c_out, neuron, k=1, stride=stride)
-                         if stride != 1 or c_in != c_out else nn.Identity())
+        self.branch = nn.Sequential(
+            conv_bn_lif(c_in, c_out, neuron, stride=stride), conv_bn_lif(c_out, c_out, neuron)
+        )
+        self.shortcut = (
+            conv_bn_lif(c_in, c_out, neuron, k=1, stride=stride)
+            if stride != 1 or c_in != c_out
+            else nn.Identity()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         return self.branch(x) + self.shortcut(x)
@@ -47,10 +56,16 @@ def _layer(block: type, c_in: int, c_out: int, n: int, stride: int, neuron: Neur
 
 
 @register_model
-def resnet19(num_classes: int, in_channels: int = 3, input_size: int = 32,
-             neuron: NeuronSpec | None = None, width: int = 128) -> SpikingNet:
+def resnet19(
+    num_classes: int,
+    in_channels: int = 3,
+    input_size: int = 32,
+    neuron: NeuronSpec | None = None,
+    width: int = 128,
+) -> SpikingNet:
     """ResNet-19 of the SNN literature (tdBN, TET): stem 128, blocks 3/3/2 at 128/256/512,
-    average pool, FC-256-LIF, FC. Stages: stem, layer1, layer2, layer3."""
+    average pool, FC-256-LIF, FC. Stages: stem, layer1, layer2, layer3.
+    """
     neuron = neuron or NeuronSpec()
     w = width
     stages = [
@@ -64,38 +79,79 @@ def resnet19(num_classes: int, in_channels: int = 3, input_size: int = 32,
         make_neuron(neuron),
         TimeDistributed(nn.Linear(256, num_classes)),
     )
-    return SpikingNet(stages, classifier, [w, w, 2 * w, 4 * w], "resnet19",
-                      dict(num_classes=num_classes, in_channels=in_channels,
-                           input_size=input_size, width=width))
+    return SpikingNet(
+        stages,
+        classifier,
+        [w, w, 2 * w, 4 * w],
+        "resnet19",
+        dict(num_classes=num_classes, in_channels=in_channels, input_size=input_size, width=width),
+    )
 
 
-def _resnet34(block: type, arch: str, num_classes: int, in_channels: int, input_size: int,
-              neuron: NeuronSpec, width: int) -> SpikingNet:
+def _resnet34(
+    block: type,
+    arch: str,
+    num_classes: int,
+    in_channels: int,
+    input_size: int,
+    neuron: NeuronSpec,
+    width: int,
+) -> SpikingNet:
     w = width
-    stem = nn.Sequential(conv_bn_lif(in_channels, w, neuron, k=7, stride=2),
-                         TimeDistributed(nn.MaxPool2d(3, stride=2, padding=1)))
+    stem = nn.Sequential(
+        conv_bn_lif(in_channels, w, neuron, k=7, stride=2),
+        TimeDistributed(nn.MaxPool2d(3, stride=2, padding=1)),
+    )
     widths, depths = [w, 2 * w, 4 * w, 8 * w], [3, 4, 6, 3]
     stages, c = [stem], w
     for i, (cw, n) in enumerate(zip(widths, depths, strict=True)):
         stages.append(_layer(block, c, cw, n, 1 if i == 0 else 2, neuron))
         c = cw
     classifier = TimeDistributed(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
-    return SpikingNet(stages, classifier, [w, *widths], arch,
-                      dict(num_classes=num_classes, in_channels=in_channels,
-                           input_size=input_size, width=width))
+    return SpikingNet(
+        stages,
+        classifier,
+        [w, *widths],
+        arch,
+        dict(num_classes=num_classes, in_channels=in_channels, input_size=input_size, width=width),
+    )
 
 
 @register_model
-def resnet34(num_classes: int, in_channels: int = 3, input_size: int = 224,
-             neuron: NeuronSpec | None = None, width: int = 64) -> SpikingNet:
+def resnet34(
+    num_classes: int,
+    in_channels: int = 3,
+    input_size: int = 224,
+    neuron: NeuronSpec | None = None,
+    width: int = 64,
+) -> SpikingNet:
     """Spiking ResNet-34 (blocks 3/4/6/3, LIF after the residual sum) for ImageNet."""
-    return _resnet34(SpikingBasicBlock, "resnet34", num_classes, in_channels, input_size,
-                     neuron or NeuronSpec(), width)
+    return _resnet34(
+        SpikingBasicBlock,
+        "resnet34",
+        num_classes,
+        in_channels,
+        input_size,
+        neuron or NeuronSpec(),
+        width,
+    )
 
 
 @register_model
-def sew_resnet34(num_classes: int, in_channels: int = 3, input_size: int = 224,
-                 neuron: NeuronSpec | None = None, width: int = 64) -> SpikingNet:
+def sew_resnet34(
+    num_classes: int,
+    in_channels: int = 3,
+    input_size: int = 224,
+    neuron: NeuronSpec | None = None,
+    width: int = 64,
+) -> SpikingNet:
     """SEW-ResNet-34 with the ADD connect function for ImageNet."""
-    return _resnet34(SEWBasicBlock, "sew_resnet34", num_classes, in_channels, input_size,
-                     neuron or NeuronSpec(), width)
+    return _resnet34(
+        SEWBasicBlock,
+        "sew_resnet34",
+        num_classes,
+        in_channels,
+        input_size,
+        neuron or NeuronSpec(),
+        width,
+    )

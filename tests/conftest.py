@@ -1,0 +1,32 @@
+"""Shared fixtures: tiny run configs on the embedded digits."""
+
+from __future__ import annotations
+
+import pytest
+
+from tssd.config import from_dict
+
+
+@pytest.fixture
+def tiny_cfg():
+    """Factory of small, fast run configs (micro_cnn width 8 on digits), with dotted overrides."""
+
+    def make(**over):
+        data = {
+            "name": "tiny",
+            "seed": 0,
+            "method": {"name": "tssd", "t_s": 2, "t_t": 4},
+            "model": {"name": "micro_cnn", "width": 8},
+            "data": {"name": "digits", "batch_size": 64},
+            "optim": {"lr": 0.1, "schedule": "cosine", "epochs": 3},
+            "runtime": {"progress": False, "threads": 1},
+        }
+        for key, value in over.items():
+            node = data
+            *parents, last = key.split("__")
+            for p in parents:
+                node = node.setdefault(p, {})
+            node[last] = value
+        return from_dict(data, "<test>")
+
+    return make

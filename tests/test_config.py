@@ -1,0 +1,77 @@
+"""Config validation: bad configs raise errors naming the problem; overrides; hashing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tssd.config import ConfigError, RunConfig, apply_overrides, from_dict, load_config
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ({"methd": {}}, r"unknown key 'methd'.*allowed keys here: name, seed, method"),
+        ({"method": {"alfa": 1}}, r"unknown key 'method.alfa'"),
+        ({"method": {"name": "tsd", "t_s": 4, "t_t": 4}}, r"'method.t_t'.*> method.t_s \(4\)"),
+        ({"method": {"name": "tssd", "t_s": 4, "t_t": 2}}, r"'method.t_t'"),
+        ({"method": {"alpha": -1}}, r"'method.alpha': got -1.0, expected a number >= 0"),
+        ({"method": {"beta": -0.5}}, r"'method.beta'"),
+        (
+            {"model": {"name": "resnet1000"}},
+            r"'model.name': unknown model 'resnet1000'; allowed: .*micro_cnn",
+        ),
+        (
+            {"neuron": {"backend": "brian2"}},
+            r"'neuron.backend': unknown backend 'brian2'; allowed: native",
+        ),
+        (
+            {"neuron": {"reset": "medium"}},
+            r"'neuron.reset': got 'medium', expected one of soft, hard",
+        ),
+        ({"data": {"name": "mnist"}}, r"'data.name': unknown dataset 'mnist'"),
+        (
+            {"method": {"name": "dropout"}},
+            r"unknown method 'dropout'; allowed: baseline, tsd, ssd, tssd",
+        ),
+        ({"method": {"t_s": "two"}}, r"'method.t_s': got 'two', expected an integer"),
+        ({"method": {"student_input": "both"}}, r"expected one of auto, prefix, reframe"),
+        ({"optim": {"epochs": 0}}, r"'optim.epochs'"),
+        ({"method": {"name": "kd"}}, r"'method.teacher': kd needs a teacher"),
+        ({"neuron": {"tau": 0.5}}, r"'neuron.tau'"),
+    ],
+)
+def test_bad_configs_name_the_key(data, match):
+    with pytest.raises(ConfigError, match=match):
+        from_dict(data, "bad.yaml")
+
+
+def test_error_names_the_file(tmp_path):
+    p = tmp_path / "run.yaml"
+    p.write_text("method: {name: tssd, t_s: 4, t_t: 3}\n")
+    with pytest.raises(ConfigError, match=str(p)):
+        load_config(p)
+
+
+def test_extends_and_overrides(tmp_path):
+    (tmp_path / "base.yaml").write_text("method: {name: tsd, t_s: 2, t_t: 6}\noptim: {lr: 0.05}\n")
+    (tmp_path / "child.yaml").write_text("extends: base.yaml\noptim: {weight_decay: 1e-3}\n")
+    cfg = load_config(tmp_path / "child.yaml", ["method.alpha=0.25", "eval.timesteps=[1, 2]"])
+    assert (cfg.method.name, cfg.method.t_t, cfg.method.alpha) == ("tsd", 6, 0.25)
+    assert (cfg.optim.lr, cfg.optim.weight_decay) == (0.05, 1e-3)
+    assert cfg.eval.timesteps == [1, 2]
+
+
+def test_hash_ignores_name_and_runtime_but_not_semantics():
+    a = RunConfig()
+    b = from_dict({"name": "other", "runtime": {"threads": 1, "device": "cpu"}})
+    c = from_dict({"method": {"alpha": 0.5}})
+    assert a.hash() == b.hash()
+    assert a.hash() != c.hash()
+    assert len(a.hash()) == 12
+
+
+def test_override_must_be_key_value():
+    with pytest.raises(ConfigError, match="not of the form key=value"):
+        apply_overrides({}, ["method.alpha"])

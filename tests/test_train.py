@@ -1,0 +1,156 @@
+"""The one-run trainer: run directory contract, resume, determinism, failure, export."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import pytest
+import torch
+
+from tssd.config import load_config
+from tssd.data import build_dataset, iterate_batches
+from tssd.export import load_inference
+from tssd.models import count_macs, count_params, encode_static
+from tssd.train import METRIC_COLUMNS, RunFailed, RunInterrupted, read_epochs, read_summary, train
+
+pytestmark = pytest.mark.unit
+
+
+def metric_text(run_dir):
+    with open(run_dir / "epochs.csv", newline="") as f:
+        return [[r[c] for c in METRIC_COLUMNS] for r in csv.DictReader(f)]
+
+
+def test_run_directory_contract(tiny_cfg, tmp_path):
+    cfg = tiny_cfg(eval__timesteps=[1, 4])
+    s = train(cfg, tmp_path)
+    for name in ("config.yaml", "epochs.csv", "checkpoint.pt", "summary.json", "inference.pt"):
+        assert (tmp_path / name).is_file(), name
+    assert s["status"] == "finished" and s["config_hash"] == cfg.hash()
+    assert s == read_summary(tmp_path)
+    rows = read_epochs(tmp_path)
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert not math.isnan(rows[-1]["loss_tsd"]) and not math.isnan(rows[-1]["loss_ssd"])
+    assert math.isnan(rows[-1]["loss_kd"])  # terms a method does not use are NaN, never 0
+    assert s["test_acc"] == rows[-1]["test_acc"]  # selection rule: the final epoch
+    assert set(s["test_acc_by_timesteps"]) == {"1", "4"}
+    assert len(s["firing_rates"]) == 3 and all(0 <= r <= 1 for r in s["firing_rates"].values())
+    for key in (
+        "torch_version",
+        "backend",
+        "backend_version",
+        "git_commit",
+        "git_dirty",
+        "device",
+        "seed",
+        "split_hash",
+        "wall_s",
+        "peak_mem_mb",
+        "selection",
+    ):
+        assert key in s, key
+    assert s["backend"] == "native" and s["selection"] == "final_epoch"
+
+
+def test_finished_run_is_not_redone(tiny_cfg, tmp_path):
+    cfg = tiny_cfg()
+    first = train(cfg, tmp_path)
+    before = (tmp_path / "epochs.csv").stat().st_mtime_ns
+    again = train(cfg, tmp_path)
+    assert again == first
+    assert (tmp_path / "epochs.csv").stat().st_mtime_ns == before
+
+
+def test_other_config_in_same_directory_is_refused(tiny_cfg, tmp_path):
+    train(tiny_cfg(), tmp_path)
+    with pytest.raises(RunFailed, match="holds run"):
+        train(tiny_cfg(method__alpha=0.5), tmp_path)
+
+
+def test_deterministic_runs_are_bit_identical(tiny_cfg, tmp_path):
+    cfg = tiny_cfg(runtime__deterministic=True)
+    train(cfg, tmp_path / "a")
+    train(cfg, tmp_path / "b")
+    assert metric_text(tmp_path / "a") == metric_text(tmp_path / "b")
+    assert torch.are_deterministic_algorithms_enabled() is False  # the switch was restored
+
+
+def test_interrupted_run_resumes_to_the_same_result(tiny_cfg, tmp_path):
+    cfg = tiny_cfg(optim__epochs=4, runtime__deterministic=True)
+    train(cfg, tmp_path / "full")
+    with pytest.raises(RunInterrupted):
+        train(cfg, tmp_path / "cut", stop_after_epoch=2)
+    assert read_summary(tmp_path / "cut")["status"] == "running"
+    assert len(read_epochs(tmp_path / "cut")) == 2
+    resumed = train(cfg, tmp_path / "cut")
+    assert resumed["status"] == "finished"
+    assert metric_text(tmp_path / "cut") == metric_text(tmp_path / "full")
+    assert resumed["test_acc"] == read_summary(tmp_path / "full")["test_acc"]
+
+
+def test_nonfinite_loss_fails_the_run_and_never_becomes_a_result(tiny_cfg, tmp_path, monkeypatch):
+    import tssd.methods as methods
+
+    real = methods.task_loss
+    monkeypatch.setattr(methods, "task_loss", lambda s, y: real(s, y) * float("nan"))
+    with pytest.raises(RunFailed, match="non-finite loss"):
+        train(tiny_cfg(), tmp_path)
+    s = read_summary(tmp_path)
+    assert s["status"] == "failed" and "non-finite" in s["error"]
+    assert "test_acc" not in s
+    assert not (tmp_path / "inference.pt").exists()
+    # a failed run is reported as failed again, not silently retried
+    monkeypatch.setattr(methods, "task_loss", real)
+    assert train(tiny_cfg(), tmp_path)["status"] == "failed"
+    assert train(tiny_cfg(), tmp_path, force=True)["status"] == "finished"
+
+
+def test_exported_model_loads_alone_and_costs_what_the_baseline_costs(tiny_cfg, tmp_path):
+    s_tssd = train(tiny_cfg(), tmp_path / "tssd")
+    s_base = train(tiny_cfg(method__name="baseline"), tmp_path / "base")
+    assert s_tssd["weak_head_params"] > 0
+    assert s_tssd["params"] == s_base["params"]
+    assert s_tssd["macs_per_sample"] == s_base["macs_per_sample"]
+    m_tssd = load_inference(tmp_path / "tssd" / "inference.pt")
+    m_base = load_inference(tmp_path / "base" / "inference.pt")
+    x = torch.zeros(1, 1, 8, 8)
+    assert count_params(m_tssd) == count_params(m_base) == s_base["params"]
+    assert count_macs(m_tssd.net, encode_static(x, 2)) == s_base["macs_per_sample"]
+    # the exported network reproduces the run's final test accuracy on its own
+    bundle = build_dataset(tiny_cfg().data, (2,))
+    correct = total = 0
+    with torch.no_grad():
+        for xb, yb in iterate_batches(bundle.test, 128):
+            correct += int((m_tssd(xb).argmax(-1) == yb).sum())
+            total += len(yb)
+    assert correct / total == s_tssd["test_acc"]
+
+
+def test_kd_from_an_ann_teacher(tiny_cfg, tmp_path):
+    teacher = train(
+        tiny_cfg(method__name="baseline", method__t_s=1, neuron__backend="ann"),
+        tmp_path / "runs" / "teacher",
+    )
+    cfg = tiny_cfg(
+        method__name="kd",
+        method__teacher=teacher["config_hash"],
+        runtime__runs_root=str(tmp_path / "runs" / "missing"),
+    )
+    with pytest.raises(RunFailed, match="no inference.pt found"):
+        train(cfg, tmp_path / "kd0")
+    cfg = tiny_cfg(method__name="kd", method__teacher=str(tmp_path / "runs" / "teacher"))
+    s = train(cfg, tmp_path / "kd")
+    rows = read_epochs(tmp_path / "kd")
+    assert s["status"] == "finished" and rows[-1]["loss_kd"] > 0
+    assert s["teacher"].endswith("inference.pt")
+
+
+@pytest.mark.smoke
+def test_quick_tssd_run_reaches_90_percent(tmp_path):
+    """The README's quick run (micro net, digits, T_s=2, T_t=4): at least 90 % test accuracy."""
+    cfg = load_config("configs/quick_tssd.yaml", ["runtime.progress=false"])
+    s = train(cfg, tmp_path)
+    assert s["status"] == "finished"
+    assert s["test_acc"] >= 0.90, json.dumps(s, indent=1)
