@@ -130,6 +130,10 @@ class RuntimeConfig:
     progress: bool = True
     checkpoint_every: int = 1
     """Write a checkpoint every N epochs (and always after the last)."""
+    amp: Literal["none", "bf16"] = "none"
+    """bf16 autocast of the forward pass (for GPU runs; recorded in every summary)."""
+    channels_last: bool = False
+    """channels-last memory format for the convolutions (for GPU runs; recorded)."""
     runs_root: str = "runs"
     """Where a teacher given by config hash is looked up (``<runs_root>/<hash>/``)."""
 

@@ -27,9 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from tssd import data as data_mod
 from tssd.config import RunConfig, dump_yaml
+from tssd.distributed import DistInfo, all_sum, barrier, broadcast_flag
+from tssd.distributed import setup as dist_setup
+from tssd.distributed import teardown as dist_teardown
 from tssd.export import export_inference, load_inference
 from tssd.losses import mean_logits
 from tssd.methods import METHODS, StepContext
@@ -121,12 +125,32 @@ def _progress_printer(stream=sys.stdout) -> Callable[[dict[str, Any]], None]:
     return show
 
 
-class Trainer:
-    """Builds everything a run needs from its config; :meth:`fit` runs the epochs."""
+class StepModule(nn.Module):
+    """The network, the weak head and the method's step as one module, so that DDP wraps a single
+    forward and synchronises the gradients of both (the head exists only in training)."""
 
-    def __init__(self, cfg: RunConfig, out_dir: Path):
+    def __init__(self, model: nn.Module, head: nn.Module | None, step, ctx: StepContext):
+        super().__init__()
+        self.model, self.head, self.step, self.ctx = model, head, step, ctx
+
+    def forward(self, x, y):  # noqa: D102
+        out = self.step(self.ctx, x, y)
+        return out.loss, out.terms, out.student
+
+
+class Trainer:
+    """Builds everything a run needs from its config; :func:`train` drives the epochs."""
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        out_dir: Path,
+        dist_info: DistInfo | None = None,
+        device: torch.device | None = None,
+    ):
         self.cfg, self.out = cfg, out_dir
-        self.device = resolve_device(cfg.runtime.device)
+        self.dist = dist_info or DistInfo()
+        self.device = device or resolve_device(cfg.runtime.device)
         self.method = METHODS[cfg.method.name]
         self.teacher = None
         timesteps = cfg.timesteps_needed()
@@ -137,6 +161,11 @@ class Trainer:
             timesteps = (*timesteps, self.teacher.timesteps)
         self.bundle = data_mod.build_dataset(cfg.data, timesteps)
         info = self.bundle.info
+        if cfg.data.batch_size % self.dist.world:
+            raise ValueError(
+                f"data.batch_size={cfg.data.batch_size} (the global batch) must be "
+                f"divisible by the number of processes ({self.dist.world})"
+            )
         seed_everything(cfg.seed)
         self.model = build_model(
             cfg.model.name,
@@ -145,7 +174,7 @@ class Trainer:
             input_size=info.input_size,
             neuron=cfg.neuron,
             width=cfg.model.width,
-        ).to(self.device)
+        )
         self.feature_stage = None
         self.head = None
         if self.method.uses_weak_head:
@@ -155,8 +184,23 @@ class Trainer:
                 info.num_classes,
                 cfg.neuron,
                 cfg.model.weak_head.channels,
-            ).to(self.device)
-        params = list(self.model.parameters()) + (list(self.head.parameters()) if self.head else [])
+            )
+        self.ctx = StepContext(
+            self.model, self.head, cfg.method, self.feature_stage, info.kind, self.teacher
+        )
+        self.step_module = StepModule(self.model, self.head, self.method.step, self.ctx)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.step_module = nn.SyncBatchNorm.convert_sync_batchnorm(self.step_module)
+            self.model, self.head = self.step_module.model, self.step_module.head
+            self.ctx.model, self.ctx.head = self.model, self.head
+        self.step_module.to(self.device)
+        if cfg.runtime.channels_last:
+            self.step_module.to(memory_format=torch.channels_last)
+        self.runner: nn.Module = self.step_module
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.runner = nn.parallel.DistributedDataParallel(self.step_module, device_ids=ids)
+        params = [p for p in self.step_module.parameters() if p.requires_grad]
         o = cfg.optim
         if o.name == "sgd":
             self.opt = torch.optim.SGD(
@@ -170,44 +214,53 @@ class Trainer:
             self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, o.epochs)
         else:
             self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda _: 1.0)
-        self.ctx = StepContext(
-            self.model, self.head, cfg.method, self.feature_stage, info.kind, self.teacher
-        )
+
+    def autocast(self):
+        """bf16 autocast when ``runtime.amp == 'bf16'``, else a no-op context."""
+        enabled = self.cfg.runtime.amp == "bf16"
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled)
 
     # ---- one epoch -----------------------------------------------------------------------------
     def train_epoch(self, epoch: int) -> dict[str, float]:
-        """One pass over the training set; returns the mean loss terms and train accuracy."""
-        self.model.train()
-        if self.head is not None:
-            self.head.train()
+        """One pass over the training set; returns the mean loss terms and train accuracy
+        (reduced over all ranks)."""
+        self.step_module.train()
         sums = dict.fromkeys(("loss", *LOSS_TERMS), 0.0)
         seen = correct = 0
+        used: set[str] = set()
+        local_batch = self.cfg.data.batch_size // self.dist.world
         for x, y in data_mod.iterate_batches(
             self.bundle.train,
-            self.cfg.data.batch_size,
+            local_batch,
             seed=self.cfg.seed,
             epoch=epoch,
             shuffle=True,
+            rank=self.dist.rank,
+            world=self.dist.world,
             num_workers=self.cfg.runtime.num_workers,
         ):
             x, y = data_mod.move(x, self.device), y.to(self.device)
-            out = self.method.step(self.ctx, x, y)
-            if not torch.isfinite(out.loss):
-                terms = {k: float(v) for k, v in out.terms.items()}
+            with self.autocast():
+                loss, terms, student = self.runner(x, y)
+            if broadcast_flag(not bool(torch.isfinite(loss)), self.dist):
+                shown = {k: float(v) for k, v in terms.items()}
                 raise RunFailed(
-                    f"non-finite loss {float(out.loss.detach())} at epoch {epoch} "
-                    f"(terms: {terms}); lower optim.lr or check the inputs"
+                    f"non-finite loss {float(loss.detach())} at epoch {epoch + 1} "
+                    f"(terms: {shown}); lower optim.lr or check the inputs"
                 )
             self.opt.zero_grad(set_to_none=True)
-            out.loss.backward()
+            loss.backward()
             self.opt.step()
             n = len(y)
             seen += n
-            sums["loss"] += float(out.loss.detach()) * n
-            for k, v in out.terms.items():
+            sums["loss"] += float(loss.detach()) * n
+            for k, v in terms.items():
                 sums[k] += float(v) * n
-            correct += int((out.student.argmax(-1) == y).sum())
-        used = set(out.terms)
+            used.update(terms)
+            correct += int((student.argmax(-1) == y).sum())
+        keys = ["loss", *LOSS_TERMS]
+        *totals, correct, seen = all_sum([sums[k] for k in keys] + [correct, seen], self.dist)
+        sums = dict(zip(keys, totals, strict=True))
         return {
             "loss": sums["loss"] / seen,
             **{f"loss_{k}": (sums[k] / seen if k in used else float("nan")) for k in LOSS_TERMS},
@@ -216,7 +269,8 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, t: int, record_rates: bool = False) -> dict[str, Any]:
-        """Test accuracy and loss of the deployed network (no weak head) at ``t`` timesteps."""
+        """Test accuracy and loss of the deployed network (no weak head) at ``t`` timesteps,
+        each rank taking a disjoint share of the test set."""
         self.model.eval()
         layers = self.model.spiking_layers()
         for _, layer in layers:
@@ -228,17 +282,31 @@ class Trainer:
             for x, y in data_mod.iterate_batches(
                 self.bundle.test,
                 self.cfg.data.test_batch_size,
+                rank=self.dist.rank,
+                world=self.dist.world,
+                pad=False,
                 num_workers=self.cfg.runtime.num_workers,
             ):
                 x, y = data_mod.move(x, self.device), y.to(self.device)
-                logits = mean_logits(self.model(data_mod.to_sequence(x, t)).logits)
+                with self.autocast():
+                    logits = mean_logits(self.model(data_mod.to_sequence(x, t)).logits).float()
                 loss += float(torch.nn.functional.cross_entropy(logits, y, reduction="sum"))
                 correct += int((logits.argmax(-1) == y).sum())
                 seen += len(y)
-            rates = {name: layer.firing_rate for name, layer in layers} if record_rates else {}
+            counts = [v for _, layer in layers for v in (layer.spike_sum, layer.element_count)]
+            counts = all_sum(counts, self.dist) if record_rates else counts
         finally:
             for _, layer in layers:
                 layer.record = False
+        correct, seen, loss = all_sum([correct, seen, loss], self.dist)
+        rates = (
+            {
+                name: counts[2 * i] / counts[2 * i + 1] if counts[2 * i + 1] else float("nan")
+                for i, (name, _) in enumerate(layers)
+            }
+            if record_rates
+            else {}
+        )
         return {"acc": correct / seen, "loss": loss / seen, "firing_rates": rates}
 
     # ---- checkpoints ---------------------------------------------------------------------------
@@ -289,6 +357,8 @@ def train(
 ) -> dict[str, Any]:
     """Run (or resume, or return) the training run ``cfg`` in ``out_dir``; return its summary.
 
+    Under ``torchrun`` every rank calls this; the run is data-parallel and only rank 0 writes.
+
     Args:
         cfg: the validated run config.
         out_dir: the run directory (created; resumed when it holds a checkpoint of this config).
@@ -307,26 +377,42 @@ def train(
             f"{out}: holds run {summary.get('config_hash')}, not {cfg.hash()}; "
             "use another directory or --force"
         )
-    if force and out.exists():
-        for name in ("checkpoint.pt", "summary.json", "epochs.csv", "inference.pt"):
-            (out / name).unlink(missing_ok=True)
-        summary = None
-    if summary is not None and summary.get("status") in ("finished", "failed"):
-        return summary
-    if progress is None:
-        progress = cfg.runtime.progress
-    if progress is True:
-        progress = _progress_printer()
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.yaml", dump_yaml(cfg))
-    with deterministic(cfg.runtime.deterministic), torch_threads(cfg.runtime.threads):
-        return _run(cfg, out, progress or None, stop_after_epoch)
+    dist_info, device = dist_setup(cfg.runtime.device)
+    try:
+        if force and out.exists() and dist_info.is_main:
+            for name in ("checkpoint.pt", "summary.json", "epochs.csv", "inference.pt"):
+                (out / name).unlink(missing_ok=True)
+        barrier(dist_info)
+        if force:
+            summary = None
+        if summary is not None and summary.get("status") in ("finished", "failed"):
+            return summary
+        if progress is None:
+            progress = cfg.runtime.progress
+        if progress is True:
+            progress = _progress_printer()
+        if not dist_info.is_main:
+            progress = None
+        if dist_info.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(out / "config.yaml", dump_yaml(cfg))
+        with deterministic(cfg.runtime.deterministic), torch_threads(cfg.runtime.threads):
+            return _run(cfg, out, progress or None, stop_after_epoch, dist_info, device)
+    finally:
+        dist_teardown(dist_info)
 
 
-def _run(cfg: RunConfig, out: Path, progress, stop_after_epoch: int | None) -> dict[str, Any]:
+def _run(
+    cfg: RunConfig,
+    out: Path,
+    progress,
+    stop_after_epoch: int | None,
+    dist_info: DistInfo,
+    device: torch.device | None,
+) -> dict[str, Any]:
     t_start = time.time()
-    tr = Trainer(cfg, out)
-    env = environment(tr.device)
+    tr = Trainer(cfg, out, dist_info, device)
+    main = dist_info.is_main
     info = tr.bundle.info
     base = {
         "name": cfg.name,
@@ -343,8 +429,10 @@ def _run(cfg: RunConfig, out: Path, progress, stop_after_epoch: int | None) -> d
         "backend": cfg.neuron.backend,
         "backend_version": backend_version(cfg.neuron.backend),
         "selection": SELECTION_RULE,
-        "world_size": 1,
-        **env,
+        "world_size": dist_info.world,
+        "amp": cfg.runtime.amp,
+        "channels_last": cfg.runtime.channels_last,
+        **environment(tr.device),
         "teacher": str(tr.teacher_path) if tr.teacher is not None else None,
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -355,9 +443,7 @@ def _run(cfg: RunConfig, out: Path, progress, stop_after_epoch: int | None) -> d
         try:
             ck = torch.load(ck_path, map_location=tr.device, weights_only=False)
         except Exception as exc:  # noqa: BLE001  (any unpickling error means the same thing)
-            raise RunFailed(
-                f"{ck_path}: corrupt checkpoint ({exc}); delete it or use --force"
-            ) from exc
+            raise RunFailed(f"{ck_path}: corrupt checkpoint ({exc}); delete it or --force") from exc
         if ck.get("config_hash") != cfg.hash():
             raise RunFailed(
                 f"{ck_path}: checkpoint of config {ck.get('config_hash')}, not {cfg.hash()}"
@@ -365,7 +451,8 @@ def _run(cfg: RunConfig, out: Path, progress, stop_after_epoch: int | None) -> d
         tr.load_state(ck)
         rows, start_epoch = ck["rows"], ck["epoch"] + 1
         wall_before = rows[-1]["wall_s"] if rows else 0.0
-    atomic_write_text(out / "summary.json", json.dumps({**base, "status": "running"}, indent=2))
+    if main:
+        atomic_write_text(out / "summary.json", json.dumps({**base, "status": "running"}, indent=2))
 
     epochs = cfg.optim.epochs
     t0 = time.time()
@@ -389,10 +476,12 @@ def _run(cfg: RunConfig, out: Path, progress, stop_after_epoch: int | None) -> d
                 "peak_mem_mb": peak_memory_mb(tr.device),
             }
             rows.append(row)
-            atomic_write_text(out / "epochs.csv", _rows_to_csv(rows))
             last = epoch + 1 == epochs
-            if last or (epoch + 1) % cfg.runtime.checkpoint_every == 0:
-                atomic_torch_save(tr.state(epoch, rows), ck_path)
+            if main:
+                atomic_write_text(out / "epochs.csv", _rows_to_csv(rows))
+                if last or (epoch + 1) % cfg.runtime.checkpoint_every == 0:
+                    atomic_torch_save(tr.state(epoch, rows), ck_path)
+            barrier(dist_info)  # no rank runs ahead of a checkpoint it might resume from
             if progress:
                 done_here = epoch + 1 - start_epoch
                 eta = (time.time() - t0) / done_here * (epochs - epoch - 1)
@@ -400,18 +489,14 @@ def _run(cfg: RunConfig, out: Path, progress, stop_after_epoch: int | None) -> d
             if stop_after_epoch is not None and epoch + 1 == stop_after_epoch and not last:
                 raise RunInterrupted(f"stopped after epoch {epoch + 1} (stop_after_epoch)")
     except RunFailed as exc:
-        atomic_write_text(
-            out / "summary.json",
-            json.dumps(
-                {**base, "status": "failed", "error": str(exc), "epochs_done": len(rows)}, indent=2
-            ),
-        )
+        if main:
+            failed = {**base, "status": "failed", "error": str(exc), "epochs_done": len(rows)}
+            atomic_write_text(out / "summary.json", json.dumps(failed, indent=2))
         raise
 
     final = tr.evaluate(cfg.method.t_s, record_rates=cfg.eval.firing_rates)
     extra = {str(t): tr.evaluate(t)["acc"] for t in sorted(set(cfg.eval.timesteps))}
     x_probe = _probe_input(tr, cfg.method.t_s)
-    export_inference(tr.model, cfg, info, out / "inference.pt")
     summary = {
         **base,
         "status": "finished",
@@ -429,7 +514,10 @@ def _run(cfg: RunConfig, out: Path, progress, stop_after_epoch: int | None) -> d
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "session_wall_s": time.time() - t_start,
     }
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+    if main:
+        export_inference(tr.model, cfg, info, out / "inference.pt")
+        atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+    barrier(dist_info)
     return summary
 
 

@@ -76,11 +76,13 @@ class TensorSplit(Dataset):
         return self.inputs[idx], self.labels[idx]
 
 
-def epoch_order(n: int, seed: int, epoch: int, shuffle: bool, rank: int = 0, world: int = 1) -> torch.Tensor:
+def epoch_order(n: int, seed: int, epoch: int, shuffle: bool, rank: int = 0, world: int = 1,
+                pad: bool = True) -> torch.Tensor:
     """Sample order of one epoch, a pure function of (seed, epoch): resuming needs no loader state.
 
-    With ``world > 1`` each rank takes every ``world``-th index of the padded order (the
-    DistributedSampler rule), so all ranks see the same number of batches.
+    With ``world > 1`` each rank takes every ``world``-th index of the order, padded by repeating
+    its start (the DistributedSampler rule) so all ranks see the same number of batches; evaluation
+    passes ``pad=False`` so that no sample is counted twice.
     """
     if shuffle:
         g = torch.Generator().manual_seed(seed * 100_003 + epoch)
@@ -89,9 +91,9 @@ def epoch_order(n: int, seed: int, epoch: int, shuffle: bool, rank: int = 0, wor
         order = torch.arange(n)
     if world > 1:
         per_rank = -(-n // world)
-        pad = per_rank * world - n
-        if pad:
-            order = torch.cat([order, order[:pad]])
+        extra = per_rank * world - n
+        if extra and pad:
+            order = torch.cat([order, order[:extra]])
         order = order[rank::world]
     return order
 
@@ -109,9 +111,9 @@ class _EpochSampler(Sampler[int]):
 
 def iterate_batches(dataset: Dataset, batch_size: int, *, seed: int = 0, epoch: int = 0,
                     shuffle: bool = False, drop_last: bool = False, rank: int = 0, world: int = 1,
-                    num_workers: int = 0) -> Iterator:
+                    num_workers: int = 0, pad: bool = True) -> Iterator:
     """Batches of one epoch in the order :func:`epoch_order` fixes."""
-    order = epoch_order(len(dataset), seed, epoch, shuffle, rank, world)
+    order = epoch_order(len(dataset), seed, epoch, shuffle, rank, world, pad)
     if isinstance(dataset, TensorSplit):
         stop = len(order) - (len(order) % batch_size if drop_last else 0)
         for i in range(0, stop, batch_size):
