@@ -1,0 +1,184 @@
+"""Cost calibration: measured seconds per training step, turned into run-time estimates.
+
+``python -m bench run TABLE --profile paper --dry-run --estimate`` needs to say how many GPU-hours a
+table costs before anyone books a cluster. A guess from FLOPs is wrong by integer factors for SNNs
+(the time loop, the surrogate, memory traffic), so we *measure*: a few real training steps (the
+method's own step function, synthetic inputs of the dataset's shape) per (architecture, width,
+method, T_s, T_t, batch, input, device, amp) and cache the result in a JSON file keyed by all of
+them, so a calibration runs once per machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tssd.config import RunConfig
+from tssd.methods import METHODS, StepContext
+from tssd.models import WeakClassifier, build_model, encode_static
+from tssd.runtime import atomic_write_text, peak_memory_mb, reset_peak_memory, resolve_device
+
+
+@dataclass(frozen=True)
+class DatasetShape:
+    """What a cost estimate needs to know of a dataset without reading it."""
+
+    kind: str
+    in_channels: int
+    input_size: int
+    num_classes: int
+    n_train: int
+    n_test: int
+
+
+# Sizes of the standard splits (CIFAR10-DVS: the authors' random 90/10 of 10,000 recordings).
+DATASET_SHAPES: dict[str, DatasetShape] = {
+    "digits": DatasetShape("static", 1, 8, 10, 1437, 360),
+    "digits_dvs": DatasetShape("event", 2, 16, 10, 1437, 360),
+    "cifar10": DatasetShape("static", 3, 32, 10, 50_000, 10_000),
+    "cifar100": DatasetShape("static", 3, 32, 100, 50_000, 10_000),
+    "imagenet": DatasetShape("static", 3, 224, 1000, 1_281_167, 50_000),
+    "cifar10_dvs": DatasetShape("event", 2, 48, 10, 9_000, 1_000),
+    "dvs_gesture": DatasetShape("event", 2, 48, 11, 1_176, 288),
+}
+
+
+def cache_path() -> Path:
+    """Calibration cache file (``$TSSD_CACHE`` or ``~/.cache/tssd``)."""
+    root = Path(os.environ.get("TSSD_CACHE", Path.home() / ".cache" / "tssd"))
+    return root / "calibration.json"
+
+
+def _shape(cfg: RunConfig) -> DatasetShape:
+    if cfg.data.name not in DATASET_SHAPES:
+        raise KeyError(
+            f"no size known for dataset {cfg.data.name!r}; known: {', '.join(DATASET_SHAPES)}"
+        )
+    s = DATASET_SHAPES[cfg.data.name]
+    if cfg.data.size:
+        s = DatasetShape(s.kind, s.in_channels, cfg.data.size, s.num_classes, s.n_train, s.n_test)
+    return s
+
+
+def calibration_key(cfg: RunConfig, device: torch.device) -> str:
+    """Everything that changes the cost of one training step."""
+    s = _shape(cfg)
+    m = cfg.method
+    t_t = m.t_t if METHODS[m.name].uses_teacher_steps else 0
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    return (
+        f"{name}|torch{torch.__version__}|{cfg.model.name}|w{cfg.model.width}|{m.name}|"
+        f"ts{m.t_s}|tt{t_t}|b{cfg.data.batch_size}|{s.in_channels}x{s.input_size}|"
+        f"{cfg.neuron.backend}|amp-{cfg.runtime.amp}|{m.student_input}"
+    )
+
+
+def measure_step(cfg: RunConfig, device: torch.device, steps: int = 3, warmup: int = 1) -> dict:
+    """Median seconds of one training step (forward, backward, optimiser) of ``cfg``'s method on
+    synthetic inputs of the dataset's shape, and the peak memory while doing it."""
+    s = _shape(cfg)
+    m = cfg.method
+    spec = METHODS[m.name]
+    if spec.uses_external_teacher:
+        # The frozen teacher's forward adds roughly one no-grad pass; calibrate the student only
+        # and let the caller add the teacher's share from its own calibration.
+        spec = METHODS["baseline"]
+    model = build_model(
+        cfg.model.name,
+        num_classes=s.num_classes,
+        in_channels=s.in_channels,
+        input_size=s.input_size,
+        neuron=cfg.neuron,
+        width=cfg.model.width,
+    ).to(device)
+    head, stage = None, None
+    if spec.uses_weak_head:
+        stage = model.resolve_stage(cfg.model.weak_head.stage)
+        head = WeakClassifier(
+            model.stage_channels[stage], s.num_classes, cfg.neuron, cfg.model.weak_head.channels
+        ).to(device)
+    params = list(model.parameters()) + (list(head.parameters()) if head else [])
+    opt = torch.optim.SGD(params, lr=1e-3, momentum=0.9)
+    b = cfg.data.batch_size
+    shape = (s.in_channels, s.input_size, s.input_size)
+    if s.kind == "static":
+        x: Any = torch.randn(b, *shape, device=device)
+    else:
+        ts = sorted({m.t_s, m.t_t} if spec.uses_teacher_steps else {m.t_s})
+        x = {t: (torch.rand(b, t, *shape, device=device) < 0.1).float() for t in ts}
+    y = torch.randint(0, s.num_classes, (b,), device=device)
+    ctx = StepContext(model, head, m, stage, s.kind)
+    times = []
+    reset_peak_memory(device)
+    for i in range(warmup + steps):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t0 = time.perf_counter()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.runtime.amp == "bf16"):
+            out = spec.step(ctx, x, y)
+        opt.zero_grad(set_to_none=True)
+        out.loss.backward()
+        opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    peak = peak_memory_mb(device)
+    # Evaluation: the deployed network's forward at t_s, no gradient (a separate measurement:
+    # its share of a training step ranged from 0.15 for TSSD to 0.43 for the baseline on CPU).
+    model.eval()
+    x_eval = encode_static(x, m.t_s) if s.kind == "static" else x[m.t_s].transpose(0, 1)
+    eval_times = []
+    with torch.no_grad():
+        for i in range(warmup + steps):
+            t0 = time.perf_counter()
+            model(x_eval)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            if i >= warmup:
+                eval_times.append(time.perf_counter() - t0)
+    times.sort()
+    eval_times.sort()
+    return {
+        "sec_per_step": times[len(times) // 2],
+        "sec_per_eval_batch": eval_times[len(eval_times) // 2],
+        "peak_mem_mb": peak,
+        "steps": steps,
+        "measured": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
+def calibrate(
+    cfg: RunConfig, device: str | torch.device = "auto", steps: int = 3, refresh: bool = False
+) -> dict:
+    """Cached :func:`measure_step` for ``cfg`` on ``device``."""
+    dev = resolve_device(device) if isinstance(device, str) else device
+    key = calibration_key(cfg, dev)
+    path = cache_path()
+    cache = json.loads(path.read_text()) if path.is_file() else {}
+    if key not in cache or refresh:
+        cache[key] = measure_step(cfg, dev, steps=steps)
+        # Re-read before writing: another process may have added keys meanwhile.
+        latest = json.loads(path.read_text()) if path.is_file() else {}
+        latest[key] = cache[key]
+        atomic_write_text(path, json.dumps(latest, indent=1, sort_keys=True))
+    return {"key": key, **cache[key]}
+
+
+def estimate_seconds(cfg: RunConfig, calibration: dict) -> float:
+    """Wall seconds of a whole run from a calibration: every epoch's training steps plus its
+    evaluation batches (each at the measured cost; data loading is not included)."""
+    s = _shape(cfg)
+    steps_per_epoch = -(-s.n_train // cfg.data.batch_size)
+    eval_per_epoch = -(-s.n_test // cfg.data.batch_size)
+    per_epoch = (
+        steps_per_epoch * calibration["sec_per_step"]
+        + eval_per_epoch * calibration["sec_per_eval_batch"]
+    )
+    return cfg.optim.epochs * per_epoch
