@@ -154,3 +154,18 @@ def test_quick_tssd_run_reaches_90_percent(tmp_path):
     s = train(cfg, tmp_path)
     assert s["status"] == "finished"
     assert s["test_acc"] >= 0.90, json.dumps(s, indent=1)
+
+
+def test_extra_eval_timesteps_on_event_data(tiny_cfg, tmp_path, monkeypatch):
+    """Event data is framed once per T, so evaluation at other timesteps needs their framings."""
+    monkeypatch.setenv("TSSD_CACHE", str(tmp_path / "cache"))
+    cfg = tiny_cfg(
+        data__name="digits_dvs",
+        method__name="baseline",
+        method__t_s=2,
+        eval__timesteps=[1, 4],
+        optim__epochs=1,
+    )
+    assert cfg.timesteps_needed() == (1, 2, 4)
+    s = train(cfg, tmp_path / "run")
+    assert set(s["test_acc_by_timesteps"]) == {"1", "4"}

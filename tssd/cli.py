@@ -1,13 +1,18 @@
-"""Command line: ``python -m tssd train CONFIG.yaml [--set key=value ...] [--out DIR]`` and friends."""
+"""Command line: ``python -m tssd train CONFIG.yaml [--set key=value ...] [--out DIR]`` etc."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from tssd.config import ConfigError, dump_yaml, load_config
+
+
+def _silent(*_args, **_kwargs) -> None:
+    pass
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -15,21 +20,28 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, args.set)
     out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{cfg.hash()}"
-    print(f"run {cfg.name} ({cfg.hash()}): {cfg.method.name} on {cfg.data.name} with "
-          f"{cfg.model.name}/{cfg.neuron.backend}, T_s={cfg.method.t_s}"
-          + (f", T_t={cfg.method.t_t}" if cfg.method.name in ("tsd", "tssd") else "")
-          + f" -> {out}", flush=True)
+    # Under torchrun every rank runs this; only rank 0 speaks.
+    say = print if int(os.environ.get("RANK", "0")) == 0 else _silent
+    say(
+        f"run {cfg.name} ({cfg.hash()}): {cfg.method.name} on {cfg.data.name} with "
+        f"{cfg.model.name}/{cfg.neuron.backend}, T_s={cfg.method.t_s}"
+        + (f", T_t={cfg.method.t_t}" if cfg.method.name in ("tsd", "tssd") else "")
+        + f" -> {out}",
+        flush=True,
+    )
     try:
         s = train(cfg, out, force=args.force, progress=not args.quiet)
     except RunFailed as exc:
-        print(f"run failed: {exc}", file=sys.stderr)
+        say(f"run failed: {exc}", file=sys.stderr)
         return 3
     if s["status"] != "finished":
-        print(f"run {out} is {s['status']}: {s.get('error', '')}", file=sys.stderr)
+        say(f"run {out} is {s['status']}: {s.get('error', '')}", file=sys.stderr)
         return 3
-    print(f"final test accuracy {100 * s['test_acc']:.2f}% at T_s={s['t_s']} after {s['epochs']} "
-          f"epochs ({s['wall_s']:.1f}s); params {s['params']}, MACs/sample {s['macs_per_sample']}; "
-          f"summary: {out / 'summary.json'}")
+    say(
+        f"final test accuracy {100 * s['test_acc']:.2f}% at T_s={s['t_s']} after {s['epochs']} "
+        f"epochs ({s['wall_s']:.1f}s); params {s['params']}, MACs/sample {s['macs_per_sample']}; "
+        f"summary: {out / 'summary.json'}"
+    )
     return 0
 
 
@@ -52,8 +64,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
     model = load_inference(src)  # proves it loads without the config
     shutil.copyfile(src, args.out)
     n = sum(p.numel() for p in model.parameters())
-    print(json.dumps({"out": args.out, "arch": model.net.arch, "timesteps": model.timesteps,
-                      "params": n}))
+    print(
+        json.dumps(
+            {"out": args.out, "arch": model.net.arch, "timesteps": model.timesteps, "params": n}
+        )
+    )
     return 0
 
 
@@ -63,8 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="one training run")
     t.add_argument("config", nargs="?", help="run config YAML (defaults when omitted)")
-    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config field, e.g. --set method.alpha=0.5 (repeatable)")
+    t.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. --set method.alpha=0.5 (repeatable)",
+    )
     t.add_argument("--out", help="run directory (default runs/<name>-<hash>)")
     t.add_argument("--force", action="store_true", help="redo a finished or failed run")
     t.add_argument("--quiet", action="store_true", help="no per-epoch progress")
@@ -77,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run_dir")
     e.add_argument("--out", required=True)
     e.set_defaults(fn=_cmd_export)
+    from tssd.data.check import add_parser as add_data_parser  # `data check --data-root DIR`
+
+    add_data_parser(sub)
     return p
 
 

@@ -180,10 +180,12 @@ class RunConfig:
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def timesteps_needed(self) -> tuple[int, ...]:
-        """The framings of the input a run needs: (t_s,) or (t_s, t_t)."""
-        if self.method.name in ("baseline", "ssd"):
-            return (self.method.t_s,)
-        return (self.method.t_s, self.method.t_t)
+        """The framings of the input a run needs (event data is framed once per T): t_s, t_t for
+        the methods with a teacher pass, and every extra evaluation timestep."""
+        ts = {self.method.t_s, *self.eval.timesteps}
+        if self.method.name in ("tsd", "tssd"):
+            ts.add(self.method.t_t)
+        return tuple(sorted(ts))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,6 +375,12 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
             "data.name",
             f"unknown dataset {cfg.data.name!r}; allowed: {', '.join(data_registry.DATASETS)}",
         )
+    from tssd.data.options import validate_data_config
+
+    try:  # options and split rule, checked without touching the disk
+        validate_data_config(cfg.data)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
     for k in ("batch_size", "test_batch_size"):
         if getattr(cfg.data, k) < 1:
             fail(f"data.{k}", f"got {getattr(cfg.data, k)}, expected an integer >= 1")

@@ -1,7 +1,17 @@
-"""Datasets by name. The embedded digits are always available; real datasets live under a
-``--data-root`` and raise :class:`DatasetUnavailable` with the expected layout when missing."""
+"""Datasets by name. The embedded digits (and their emulated event streams, ``digits_dvs``) are
+always available; the paper's datasets (``cifar10``, ``cifar100``, ``imagenet``, ``cifar10_dvs``,
+``dvs_gesture``) live under ``data.root`` and raise :class:`DatasetUnavailable` with the expected
+layout when missing, :class:`DatasetCorrupt` naming the file when a file cannot be decoded.
+``python -m tssd data check --data-root DIR`` reports on all of them."""
 
-from tssd.data import digits  # noqa: F401  (registration)
+from tssd.data import (  # noqa: F401  (registration)
+    cifar,
+    cifar10_dvs,
+    digits,
+    digits_dvs,
+    dvs_gesture,
+    imagenet,
+)
 from tssd.data.base import (
     DATASETS,
     DataBundle,
@@ -15,10 +25,12 @@ from tssd.data.base import (
     register_dataset,
     to_sequence,
 )
+from tssd.data.events import DatasetCorrupt
 
 __all__ = [
     "DATASETS",
     "DataBundle",
+    "DatasetCorrupt",
     "DatasetInfo",
     "DatasetUnavailable",
     "TensorSplit",

@@ -66,8 +66,9 @@ class TensorSplit(Dataset):
         return len(self.labels)
 
     def __getitem__(self, i: int):
-        x = {t: v[i] for t, v in self.inputs.items()} if isinstance(self.inputs, dict) else self.inputs[i]
-        return x, self.labels[i]
+        if isinstance(self.inputs, dict):
+            return {t: v[i] for t, v in self.inputs.items()}, self.labels[i]
+        return self.inputs[i], self.labels[i]
 
     def take(self, idx: torch.Tensor):
         """The batch of the given sample indices."""
@@ -76,8 +77,9 @@ class TensorSplit(Dataset):
         return self.inputs[idx], self.labels[idx]
 
 
-def epoch_order(n: int, seed: int, epoch: int, shuffle: bool, rank: int = 0, world: int = 1,
-                pad: bool = True) -> torch.Tensor:
+def epoch_order(
+    n: int, seed: int, epoch: int, shuffle: bool, rank: int = 0, world: int = 1, pad: bool = True
+) -> torch.Tensor:
     """Sample order of one epoch, a pure function of (seed, epoch): resuming needs no loader state.
 
     With ``world > 1`` each rank takes every ``world``-th index of the order, padded by repeating
@@ -109,34 +111,48 @@ class _EpochSampler(Sampler[int]):
         return len(self.order)
 
 
-def iterate_batches(dataset: Dataset, batch_size: int, *, seed: int = 0, epoch: int = 0,
-                    shuffle: bool = False, drop_last: bool = False, rank: int = 0, world: int = 1,
-                    num_workers: int = 0, pad: bool = True) -> Iterator:
+def iterate_batches(
+    dataset: Dataset,
+    batch_size: int,
+    *,
+    seed: int = 0,
+    epoch: int = 0,
+    shuffle: bool = False,
+    drop_last: bool = False,
+    rank: int = 0,
+    world: int = 1,
+    num_workers: int = 0,
+    pad: bool = True,
+) -> Iterator:
     """Batches of one epoch in the order :func:`epoch_order` fixes."""
     order = epoch_order(len(dataset), seed, epoch, shuffle, rank, world, pad)
     if isinstance(dataset, TensorSplit):
         stop = len(order) - (len(order) % batch_size if drop_last else 0)
         for i in range(0, stop, batch_size):
-            yield dataset.take(order[i:i + batch_size])
+            yield dataset.take(order[i : i + batch_size])
         return
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=_EpochSampler(order),
-                        num_workers=num_workers, drop_last=drop_last,
-                        persistent_workers=False, pin_memory=False)
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=_EpochSampler(order),
+        num_workers=num_workers,
+        drop_last=drop_last,
+        persistent_workers=False,
+        pin_memory=False,
+    )
     yield from loader
 
 
-def to_sequence(x: torch.Tensor | dict[int, torch.Tensor], t: int, *, prefix_of: int | None = None) -> torch.Tensor:
+def to_sequence(x: torch.Tensor | dict[int, torch.Tensor], t: int) -> torch.Tensor:
     """The network input ``[T, B, ...]`` for ``t`` timesteps from a batch.
 
     Static ``[B, C, H, W]``: repeated ``t`` times (direct encoding). Event ``{T: [B, T, ...]}``:
-    the ``t``-frame framing, or with ``prefix_of=T'`` the first ``t`` frames of the ``T'``-frame one.
+    the stream integrated into ``t`` frames.
     """
     from tssd.models.base import encode_static
 
     if isinstance(x, torch.Tensor):
         return encode_static(x, t)
-    if prefix_of is not None:
-        return x[prefix_of][:, :t].transpose(0, 1)
     if t not in x:
         raise KeyError(f"the batch holds framings {sorted(x)}, not T={t}")
     return x[t].transpose(0, 1)
@@ -154,7 +170,7 @@ DATASETS: dict[str, DatasetFactory] = {}
 
 
 def register_dataset(name: str) -> Callable[[DatasetFactory], DatasetFactory]:
-    """Decorator: register a factory ``f(cfg: DataConfig, timesteps: tuple[int, ...]) -> DataBundle``."""
+    """Decorator: register ``f(cfg: DataConfig, timesteps: tuple[int, ...]) -> DataBundle``."""
 
     def deco(fn: DatasetFactory) -> DatasetFactory:
         if name in DATASETS:

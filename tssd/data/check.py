@@ -1,0 +1,130 @@
+"""``python -m tssd data check --data-root DIR``: is each dataset present, complete and valid?
+
+For every dataset the suite knows it prints where it was found (or every place searched), the
+sample counts against the official ones, what failed to decode (naming the file) and, when it is
+absent, the expected layout and where to get it. Decoding is sampled (the first file of each
+class) unless ``--deep`` asks for every file. The exit status is 0 when every dataset found is
+complete and valid (absent ones are fine unless named by ``--require``), 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+
+from tssd.data.status import DatasetStatus
+
+
+def _checkers() -> dict[str, Callable[[str, bool], DatasetStatus]]:
+    from tssd.data import cifar, cifar10_dvs, digits_dvs, dvs_gesture, imagenet
+
+    return {
+        "digits": _check_digits,
+        "digits_dvs": digits_dvs.check,
+        "cifar10": lambda root, deep: cifar.check(cifar.CIFAR10, root, deep),
+        "cifar100": lambda root, deep: cifar.check(cifar.CIFAR100, root, deep),
+        "imagenet": imagenet.check,
+        "cifar10_dvs": cifar10_dvs.check,
+        "dvs_gesture": dvs_gesture.check,
+    }
+
+
+def _check_digits(root: str, deep: bool = False) -> DatasetStatus:
+    from tssd.data.digits import digits_arrays
+
+    images, labels, tr, te = digits_arrays()
+    ok = len(labels) == 1797 and images.shape[1:] == (8, 8)
+    return DatasetStatus(
+        "digits",
+        present=True,
+        complete=ok,
+        valid=ok,
+        where="bundled with scikit-learn",
+        counts={"train": len(tr), "test": len(te)},
+    )
+
+
+def check_all(root: str, deep: bool = False, names: list[str] | None = None) -> list[DatasetStatus]:
+    """The status of every dataset (or of ``names``) under ``root``."""
+    checkers = _checkers()
+    unknown = sorted(set(names or []) - set(checkers))
+    if unknown:
+        raise ValueError(f"unknown dataset(s) {unknown}; known: {', '.join(checkers)}")
+    return [fn(root, deep) for name, fn in checkers.items() if not names or name in names]
+
+
+def format_status(st: DatasetStatus) -> str:
+    """Human-readable lines for one dataset."""
+    if not st.present:
+        verdict = "absent"
+    elif st.ok:
+        verdict = "OK (present, complete, valid)"
+    else:
+        verdict = (
+            f"present, {'complete' if st.complete else 'INCOMPLETE'}, "
+            f"{'valid' if st.valid else 'INVALID'}"
+        )
+    lines = [f"{st.name:12s} {verdict}", f"  where: {st.where}"]
+    if st.counts:
+        lines.append("  counts: " + ", ".join(f"{k} {v}" for k, v in st.counts.items()))
+    lines += [f"  problem: {p}" for p in st.problems]
+    lines += [f"  note: {n}" for n in st.notes]
+    if not st.present or not st.ok:
+        lines.append(f"  layout: {st.layout}" if st.layout else "")
+    return "\n".join(line for line in lines if line)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``data check`` on the ``python -m tssd`` sub-command parser."""
+    d = sub.add_parser("data", help="dataset tools (data check)")
+    dsub = d.add_subparsers(dest="data_cmd", required=True)
+    c = dsub.add_parser("check", help="is each dataset present, complete and valid?")
+    c.add_argument("--data-root", required=True, help="the directory holding the datasets")
+    c.add_argument("--deep", action="store_true", help="decode every file, not one per class")
+    c.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="check only this dataset (repeatable)",
+    )
+    c.add_argument(
+        "--require",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="fail when this dataset is absent (repeatable)",
+    )
+    c.add_argument("--json", action="store_true", help="print one JSON document")
+    c.set_defaults(fn=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the check; 0 when everything found is complete and valid, 1 otherwise, 2 on bad use."""
+    try:
+        statuses = check_all(args.data_root, args.deep, args.only or None)
+    except ValueError as exc:
+        print(f"data check: {exc}", file=sys.stderr)
+        return 2
+    by_name = {s.name: s for s in statuses}
+    missing = [n for n in args.require if n not in by_name or not by_name[n].present]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "data_root": args.data_root,
+                    "datasets": [s.as_dict() for s in statuses],
+                    "missing_required": missing,
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(f"data root: {args.data_root}")
+        for s in statuses:
+            print(format_status(s))
+        for n in missing:
+            print(f"required dataset {n} is absent", file=sys.stderr)
+    return 0 if all(s.ok for s in statuses) and not missing else 1

@@ -1,0 +1,368 @@
+"""CIFAR10-DVS: 10,000 DVS128 recordings (1,000 per class) of CIFAR10 images, AEDAT 2.0 files.
+
+Layout (spikingjelly's; the folder is ``<data.root>/cifar10_dvs`` or ``CIFAR10DVS``, or
+``data.options.path``), any of these stages being enough::
+
+    download/<class>.zip                    the 10 archives from figshare (extracted on first use)
+    extract/<class>/cifar10_<class>_<i>.aedat     the recordings
+    events_np/<class>/cifar10_<class>_<i>.npz     decoded events (a spikingjelly cache is reused)
+    frames_number_<T>_split_by_<mode>/...         frames [T, 2, 128, 128], made on demand
+
+Labels are the class folder names in CIFAR10 order (airplane ... truck). There is no official
+split; ``data.split`` chooses one and every result records it with its hash:
+
+* ``random:<seed>:<ratio>`` (default ``random:0:0.9``, the authors' 90/10): within each class the
+  recordings, in natural file order, are shuffled by ``numpy.random.default_rng(seed)`` (one
+  generator, classes in label order) and the first ``round(ratio * n)`` train;
+* ``per_class:<N>``: the first ``N`` recordings of each class by file index (0 ... N-1) are the
+  test set, the rest train (``per_class:100`` is spikingjelly's TEBN split).
+
+Options: ``path``, ``split_by`` (number | time), ``resize`` (bilinear | area | nearest, 128 ->
+``data.size``, default 48), ``flip`` (default true) and ``max_shift`` (default 4 px) for
+``data.augment``, ``workers`` (conversion threads, 0 = up to 8), ``allow_incomplete`` (accept a
+foreign ``events_np`` with fewer than 1,000 recordings per class).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from tssd.config import ConfigError
+from tssd.data import events as ev_io
+from tssd.data.aedat import read_cifar10_dvs
+from tssd.data.base import DataBundle, DatasetInfo, DatasetUnavailable, register_dataset
+from tssd.data.cache import building, count_files, is_complete, list_hash, read_marker
+from tssd.data.event_folder import (
+    EventFramesDataset,
+    ensure_frames,
+    list_npz,
+    natural_key,
+    spikingjelly_building_marker,
+)
+from tssd.data.events import DatasetCorrupt
+from tssd.data.options import resolve_options
+from tssd.data.status import DatasetStatus
+
+NAME = "cifar10_dvs"
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+PER_CLASS = 1000
+FOLDERS = ("cifar10_dvs", "CIFAR10DVS", "cifar10-dvs")
+DEFAULT_SPLIT = "random:0:0.9"
+DEFAULTS = {
+    "path": "",
+    "split_by": "number",
+    "resize": "bilinear",
+    "flip": True,
+    "max_shift": 4,
+    "workers": 0,
+    "allow_incomplete": False,
+}
+CHOICES = {"split_by": ev_io.SPLIT_MODES, "resize": ev_io.RESIZE_MODES}
+URL = (
+    "figshare (airplane.zip is https://ndownloader.figshare.com/files/7712788; spikingjelly's "
+    "CIFAR10DVS.resource_url_md5 lists all ten with their md5)"
+)
+
+
+def layout(root: str) -> str:
+    """The expected layout and where to get it."""
+    base = Path(root or "<data.root>") / FOLDERS[0]
+    return (
+        f"expected {base}/extract/<class>/*.aedat (10 class folders: {', '.join(CLASSES)}; "
+        f"the AEDAT 2.0 recordings), or {base}/download/<class>.zip, or a spikingjelly cache "
+        f"{base}/events_np/<class>/*.npz; get the 10 class zips from {URL}"
+    )
+
+
+def locate(root: str, path: str = "") -> tuple[Path | None, list[Path]]:
+    """The dataset folder (or None) and the places searched."""
+    cands = (
+        [Path(path).expanduser()]
+        if path
+        else ([Path(root).expanduser() / f for f in FOLDERS] if root else [])
+    )
+    for c in cands:
+        if any((c / sub).is_dir() for sub in ("events_np", "extract", "download")):
+            return c, cands
+    return None, cands
+
+
+def parse_split(split: str) -> tuple[str, int, float]:
+    """``(kind, a, b)``: ``("random", seed, ratio)`` or ``("per_class", N, 0)``.
+
+    Raises:
+        ConfigError: anything else, naming ``data.split`` and the two accepted forms.
+    """
+    rule = DEFAULT_SPLIT if split == "default" else split
+    parts = rule.split(":")
+    bad = ConfigError(
+        f"dataset {NAME!r}: key 'data.split': got {split!r}, expected 'default' "
+        f"(= {DEFAULT_SPLIT}), 'random:<seed>:<train ratio in (0, 1)>' or "
+        "'per_class:<N test recordings per class>'"
+    )
+    try:
+        if parts[0] == "random" and len(parts) == 3:
+            seed, ratio = int(parts[1]), float(parts[2])
+            if seed < 0 or not 0 < ratio < 1:
+                raise bad
+            return "random", seed, ratio
+        if parts[0] == "per_class" and len(parts) == 2:
+            n = int(parts[1])
+            if n < 1:
+                raise bad
+            return "per_class", n, 0.0
+    except ValueError:
+        raise bad from None
+    raise bad
+
+
+def split_samples(per_class: dict[int, list[str]], split: str):
+    """Train and test ``(relative path, label)`` lists and the resolved rule's description."""
+    kind, a, b = parse_split(split)
+    train, test = [], []
+    rng = np.random.default_rng(a) if kind == "random" else None
+    for label in sorted(per_class):
+        files = per_class[label]
+        if kind == "random":
+            order = rng.permutation(len(files))
+            n_train = round(b * len(files))
+            tr, te = order[:n_train], order[n_train:]
+        else:
+            if a >= len(files):
+                raise ConfigError(
+                    f"dataset {NAME!r}: key 'data.split': per_class:{a} leaves no "
+                    f"training recordings in class {CLASSES[label]} "
+                    f"({len(files)} files)"
+                )
+            te, tr = np.arange(a), np.arange(a, len(files))
+        train += [(files[i], label) for i in sorted(tr)]
+        test += [(files[i], label) for i in sorted(te)]
+    if kind == "random":
+        desc = (
+            f"random:{a}:{b} (per class: numpy default_rng({a}) permutation of the files in "
+            f"natural order, first round({b}*n) train)"
+        )
+    else:
+        desc = f"per_class:{a} (files 0..{a - 1} of each class by index are test)"
+    return train, test, desc
+
+
+# ---- raw -> events_np ------------------------------------------------------------------------
+
+
+def _extract_zips(base: Path) -> None:
+    zips = sorted((base / "download").glob("*.zip"))
+    if not zips:
+        raise DatasetUnavailable(
+            f"{base / 'download'}: no .zip archives; {layout(str(base.parent))}"
+        )
+    with building(base / "extract", {"dataset": NAME, "from": [z.name for z in zips]}) as tmp:
+        for z in zips:
+            try:
+                with zipfile.ZipFile(z) as zf:
+                    zf.extractall(tmp)
+            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                raise DatasetCorrupt(f"{z}: corrupt or truncated zip archive ({exc})") from exc
+
+
+def raw_files(extract: Path) -> dict[str, list[Path]]:
+    """The AEDAT files of every class folder under ``extract``.
+
+    Raises:
+        DatasetCorrupt: a class folder missing or without .aedat files.
+    """
+    out = {}
+    for cls in CLASSES:
+        d = extract / cls
+        if not d.is_dir():
+            raise DatasetCorrupt(
+                f"{d}: class folder missing (expected one per class: {', '.join(CLASSES)})"
+            )
+        files = sorted(
+            (p for p in d.iterdir() if p.suffix == ".aedat"), key=lambda p: natural_key(p.name)
+        )
+        if not files:
+            raise DatasetCorrupt(f"{d}: empty class folder (no .aedat files)")
+        out[cls] = files
+    return out
+
+
+def convert_raw(base: Path, workers: int = 0) -> None:
+    """Decode ``extract/`` into ``events_np/`` (atomically)."""
+    files = raw_files(base / "extract")
+
+    def one(src: Path, dst: Path) -> None:
+        e = read_cifar10_dvs(src)
+        ev_io.save_events(dst, e["t"], e["x"], e["y"], e["p"])
+
+    with building(base / "events_np", {"dataset": NAME, "source": "extract"}) as tmp:
+        for cls in CLASSES:
+            (tmp / cls).mkdir()
+        with ThreadPoolExecutor(max_workers=workers or 8) as pool:
+            futs = [
+                pool.submit(one, f, tmp / cls / (f.stem + ".npz"))
+                for cls, fs in files.items()
+                for f in fs
+            ]
+            for fut in futs:
+                fut.result()
+
+
+def ensure_events(base: Path, allow_incomplete: bool, workers: int = 0) -> Path:
+    """``events_np`` ready to read: ours, a complete foreign one, or converted from raw files."""
+    ev = base / "events_np"
+    if is_complete(ev):
+        return ev
+    if ev.exists():
+        marker = spikingjelly_building_marker(ev)
+        if marker.exists():
+            raise DatasetCorrupt(
+                f"{ev}: spikingjelly's marker {marker} says this conversion never "
+                f"finished: remove {ev} and {marker} to rebuild it"
+            )
+        n = count_files(ev)
+        if n != len(CLASSES) * PER_CLASS and not allow_incomplete:
+            raise DatasetCorrupt(
+                f"{ev}: holds {n} recordings, expected {len(CLASSES) * PER_CLASS} "
+                "(a partial cache?); remove it to rebuild from extract/, or set "
+                "data.options.allow_incomplete: true"
+            )
+        return ev
+    if not (base / "extract").is_dir():
+        _extract_zips(base)
+    convert_raw(base, workers)
+    return ev
+
+
+def list_samples(ev: Path) -> dict[int, list[str]]:
+    """Relative paths of every recording per label, in natural file order."""
+    out = {}
+    for label, cls in enumerate(CLASSES):
+        d = ev / cls
+        if not d.is_dir():
+            raise DatasetCorrupt(f"{d}: class folder missing")
+        files = list_npz(d)
+        if not files:
+            raise DatasetCorrupt(f"{d}: empty class folder (no .npz files)")
+        out[label] = [f"{cls}/{f}" for f in files]
+    return out
+
+
+@register_dataset(NAME)
+def cifar10_dvs(cfg, timesteps: tuple[int, ...]) -> DataBundle:
+    """CIFAR10-DVS frames ``{T: [T, 2, S, S]}`` (S = ``data.size``, default 48)."""
+    opts = resolve_options(NAME, cfg.options, DEFAULTS, CHOICES)
+    parse_split(cfg.split)  # a bad rule fails before any conversion
+    base, searched = locate(cfg.root, opts["path"])
+    if base is None:
+        where = ", ".join(map(str, searched)) or "(data.root is empty)"
+        raise DatasetUnavailable(f"{NAME}: not found (searched {where}); {layout(cfg.root)}")
+    ev = ensure_events(base, opts["allow_incomplete"], opts["workers"])
+    per_class = list_samples(ev)
+    train, test, desc = split_samples(per_class, cfg.split)
+    rels = [r for r, _ in train + test]
+    dirs = {t: ensure_frames(base, rels, t, opts["split_by"], opts["workers"]) for t in timesteps}
+    size = cfg.size or 48
+    tr = EventFramesDataset(
+        dirs,
+        train,
+        size,
+        opts["resize"],
+        augment=cfg.augment,
+        flip_p=opts["flip"],
+        max_shift=opts["max_shift"],
+    )
+    te = EventFramesDataset(dirs, test, size, opts["resize"])
+    info = DatasetInfo(
+        name=NAME,
+        kind="event",
+        num_classes=len(CLASSES),
+        in_channels=2,
+        input_size=size,
+        split=desc,
+        split_hash=list_hash((r for r, _ in train), (r for r, _ in test)),
+        extra={
+            "source": str(base),
+            "split_by": opts["split_by"],
+            "resize": opts["resize"],
+            "sensor": 128,
+            "train": len(train),
+            "test": len(test),
+            "augment": tr.describe_augment(),
+        },
+    )
+    return DataBundle(info, tr, te)
+
+
+def check(root: str, deep: bool = False) -> DatasetStatus:
+    """Raw recordings, decoded events and frame caches: counts, markers, decodability (the first
+    file of each class, or every file with ``deep``)."""
+    base, searched = locate(root)
+    st = DatasetStatus(NAME, present=base is not None, layout=layout(root))
+    if base is None:
+        st.where = "searched " + ", ".join(map(str, searched))
+        return st
+    st.where = str(base)
+    expected = len(CLASSES) * PER_CLASS
+    undecodable: list[str] = []
+
+    def decode(fn, path: Path) -> None:
+        try:
+            fn(path)
+        except DatasetCorrupt as exc:
+            undecodable.append(str(exc))
+
+    if (base / "extract").is_dir():
+        try:
+            raw = raw_files(base / "extract")
+            st.counts["raw"] = sum(len(v) for v in raw.values())
+            for fs in raw.values():
+                for f in fs if deep else fs[:1]:
+                    decode(read_cifar10_dvs, f)
+        except DatasetCorrupt as exc:
+            st.problems.append(str(exc))
+    ev = base / "events_np"
+    if ev.is_dir():
+        st.counts["events_np"] = count_files(ev)
+        if spikingjelly_building_marker(ev).exists():
+            st.problems.append(f"{ev}: unfinished spikingjelly conversion (.building marker)")
+        st.notes.append(f"events_np: {'tssd marker' if read_marker(ev) else 'no tssd marker'}")
+        try:
+            for rels in list_samples(ev).values():
+                for r in rels if deep else rels[:1]:
+                    decode(ev_io.load_events, ev / r)
+        except DatasetCorrupt as exc:
+            st.problems.append(str(exc))
+    zips = sorted((base / "download").glob("*.zip")) if (base / "download").is_dir() else []
+    if zips and not st.counts:
+        st.counts["zips"] = len(zips)
+        st.notes.append("only download/ present: the archives are extracted on first use")
+        if deep:
+            for z in zips:
+                try:
+                    with zipfile.ZipFile(z) as zf:
+                        if zf.testzip() is not None:
+                            undecodable.append(f"{z}: CRC error in {zf.testzip()}")
+                except (zipfile.BadZipFile, OSError) as exc:
+                    undecodable.append(f"{z}: corrupt zip ({exc})")
+    for fdir in sorted(base.glob("frames_number_*_split_by_*")):
+        mark = (
+            "complete"
+            if is_complete(fdir)
+            else ("unfinished" if spikingjelly_building_marker(fdir).exists() else "no marker")
+        )
+        st.notes.append(f"{fdir.name}: {count_files(fdir)} files, {mark}")
+    if "zips" in st.counts:
+        st.complete = {z.stem for z in zips} >= set(CLASSES)
+    else:
+        n = st.counts.get("events_np", st.counts.get("raw", 0))
+        st.complete = n == expected and not st.problems
+        if n != expected:
+            st.problems.append(f"{base}: {n} recordings, expected {expected}")
+    st.problems += undecodable
+    st.valid = not undecodable
+    return st

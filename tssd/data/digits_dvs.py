@@ -1,0 +1,213 @@
+"""``digits_dvs``: the bundled digits turned into event streams by the DVS emulator.
+
+The quick profile's stand-in for CIFAR10-DVS and DVS-Gesture: the same event pipeline (event files,
+frames by a fixed number of frames, ``{T: [T, 2, H, W]}`` samples) on data every machine has.
+Same stratified train/test split as ``digits`` (1,437 / 360 images).
+
+Options (``data.options``), with defaults:
+
+* the emulator's parameters (:class:`~tssd.data.emulator.EmulatorParams`): ``sensor`` 16,
+  ``digit_px`` 12, ``saccade_px`` 2.0, ``saccades`` 3, ``saccade_us`` 100000, ``steps`` 8,
+  ``threshold`` 0.2, ``threshold_sigma`` 0.0, ``log_eps`` 0.1, ``noise_rate_hz`` 0.0, ``seed`` 0.
+  The 16x16 sensor keeps a micro_cnn epoch around a second on two CPU cores; ``sensor: 24`` (with
+  ``digit_px: 18``) gives a finer stream at about twice the cost;
+* ``split_by``: ``number`` (default) or ``time``, how a stream is cut into frames;
+* ``resize``: ``bilinear`` | ``area`` | ``nearest``, used only when ``data.size`` differs from
+  the sensor size;
+* ``max_shift``: translation range in pixels of ``data.augment`` (default 1; digits are not
+  mirrored, a flipped digit is another symbol).
+
+Cache: ``<data.root or $TSSD_CACHE or ~/.cache/tssd>/digits_dvs/<key>/`` with
+``events_np/{train,test}/<label>/digit_<index>.npz`` and
+``frames_number_<T>_split_by_<mode>/...`` (spikingjelly's layout), ``<key>`` a hash of the emulator
+parameters and version. Each directory is written atomically (see :mod:`tssd.data.cache`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tssd.config import ConfigError
+from tssd.data import events as ev_io
+from tssd.data.base import DataBundle, DatasetInfo, TensorSplit, register_dataset
+from tssd.data.cache import building, cache_root, is_complete, param_key
+from tssd.data.digits import SPLIT_SEED, TEST_FRACTION, digits_arrays, split_hash
+from tssd.data.emulator import EMULATOR_VERSION, EmulatorParams, emulate
+from tssd.data.options import require_default_split, resolve_options
+from tssd.data.status import DatasetStatus
+from tssd.data.transforms import draw_shifts, shift
+
+NAME = "digits_dvs"
+LOADER_DEFAULTS = {"split_by": "number", "resize": "bilinear", "max_shift": 1}
+CHOICES = {"split_by": ev_io.SPLIT_MODES, "resize": ev_io.RESIZE_MODES}
+
+
+class EventTensorSplit(TensorSplit):
+    """In-memory event split; with ``max_shift > 0`` each batch is randomly translated (one draw
+    per sample, shared by all its framings)."""
+
+    def __init__(self, inputs: dict[int, torch.Tensor], labels: torch.Tensor, max_shift: int = 0):
+        super().__init__(inputs, labels)
+        self.max_shift = max_shift
+
+    def take(self, idx: torch.Tensor):  # noqa: D102
+        x, y = super().take(idx)
+        if self.max_shift:
+            dy, dx = draw_shifts(len(y), self.max_shift)
+            x = {t: shift(v, dy, dx, self.max_shift) for t, v in x.items()}
+        return x, y
+
+    def __getitem__(self, i: int):  # noqa: D105
+        x, y = self.take(torch.as_tensor([i]))
+        return {t: v[0] for t, v in x.items()}, y[0]
+
+
+def split_options(options: dict) -> tuple[EmulatorParams, dict]:
+    """Emulator parameters and loader options from ``data.options`` (checked)."""
+    emu_defaults = EmulatorParams().as_dict()
+    opts = resolve_options(NAME, options, {**emu_defaults, **LOADER_DEFAULTS}, CHOICES)
+    params = EmulatorParams(**{f.name: opts[f.name] for f in fields(EmulatorParams)})
+    try:
+        params.validate()
+    except ValueError as exc:
+        raise ConfigError(f"dataset {NAME!r}: data.options: {exc}") from exc
+    return params, {k: opts[k] for k in LOADER_DEFAULTS}
+
+
+def cache_dir(root: str, params: EmulatorParams) -> Path:
+    """The cache directory of one emulator parameter set."""
+    key = param_key(
+        {
+            "emulator": params.as_dict(),
+            "version": EMULATOR_VERSION,
+            "source": "sklearn.datasets.load_digits",
+        }
+    )
+    return cache_root(root) / NAME / key
+
+
+def _relpaths(labels: np.ndarray, tr: np.ndarray, te: np.ndarray) -> dict[int, str]:
+    paths = {}
+    for split, idx in (("train", tr), ("test", te)):
+        for i in idx:
+            paths[int(i)] = f"{split}/{labels[i]}/digit_{i:04d}.npz"
+    return paths
+
+
+def ensure_cache(
+    root: str, params: EmulatorParams, timesteps: tuple[int, ...], split_by: str
+) -> Path:
+    """Generate (if needed) the event files and the frames for every T; return the cache dir."""
+    images, labels, tr, te = digits_arrays()
+    base = cache_dir(root, params)
+    rel = _relpaths(labels, tr, te)
+    events_dir = base / "events_np"
+    streams = None
+    if not is_complete(events_dir):
+        streams = emulate(images, params)
+        with building(
+            events_dir, {"dataset": NAME, "emulator": params.as_dict(), "version": EMULATOR_VERSION}
+        ) as tmp:
+            for i, path in rel.items():
+                out = tmp / path
+                out.parent.mkdir(parents=True, exist_ok=True)
+                e = streams[i]
+                ev_io.save_events(out, e["t"], e["x"], e["y"], e["p"], compress=False)
+    for t in timesteps:
+        fdir = base / ev_io.frames_dir_name(t, split_by)
+        if is_complete(fdir):
+            continue
+        with building(fdir, {"dataset": NAME, "frames": t, "split_by": split_by}) as tmp:
+            for i, path in rel.items():
+                e = streams[i] if streams is not None else ev_io.load_events(events_dir / path)
+                out = tmp / path
+                out.parent.mkdir(parents=True, exist_ok=True)
+                frames = ev_io.integrate(e, t, params.sensor, params.sensor, split_by)
+                ev_io.save_frames(out, frames, compress=False)
+    return base
+
+
+@register_dataset(NAME)
+def digits_dvs(cfg, timesteps: tuple[int, ...]) -> DataBundle:
+    """Emulated event streams of the digits, as frames ``{T: [T, 2, S, S]}`` (S = ``data.size``,
+    default the sensor size)."""
+    require_default_split(NAME, cfg.split)
+    params, opts = split_options(cfg.options)
+    base = ensure_cache(cfg.root, params, timesteps, opts["split_by"])
+    _, labels, tr, te = digits_arrays()
+    rel = _relpaths(labels, tr, te)
+    size = cfg.size or params.sensor
+    inputs: dict[str, dict[int, torch.Tensor]] = {"train": {}, "test": {}}
+    for t in timesteps:
+        fdir = base / ev_io.frames_dir_name(t, opts["split_by"])
+        for split, idx in (("train", tr), ("test", te)):
+            stack = np.stack([ev_io.load_frames(fdir / rel[int(i)]) for i in idx])
+            x = torch.from_numpy(stack)
+            inputs[split][t] = ev_io.resize_frames(x, size, opts["resize"])
+    y = torch.from_numpy(labels)
+    shift_px = opts["max_shift"] if cfg.augment else 0
+    info = DatasetInfo(
+        name=NAME,
+        kind="event",
+        num_classes=10,
+        in_channels=2,
+        input_size=size,
+        split=f"stratified test_fraction={TEST_FRACTION} seed={SPLIT_SEED} (as digits)",
+        split_hash=split_hash(tr, te),
+        stand_in_for=["cifar10_dvs", "dvs_gesture"],
+        extra={
+            "emulator": params.as_dict(),
+            "emulator_version": EMULATOR_VERSION,
+            "cache": str(base),
+            "split_by": opts["split_by"],
+            "sensor": params.sensor,
+            "augment": f"random shift +-{shift_px}px" if shift_px else "none",
+        },
+    )
+    return DataBundle(
+        info,
+        EventTensorSplit(inputs["train"], y[tr], shift_px),
+        EventTensorSplit(inputs["test"], y[te]),
+    )
+
+
+def check(root: str, deep: bool = False) -> DatasetStatus:
+    """Generated on demand: lists the cached parameter sets under the cache root and their state."""
+    from tssd.data.cache import read_marker
+
+    base = cache_root(root) / NAME
+    st = DatasetStatus(
+        NAME,
+        present=True,
+        complete=True,
+        valid=True,
+        where=f"generated from the bundled digits; cache {base}",
+    )
+    default = cache_dir(root, EmulatorParams())
+    for d in sorted(base.glob("*")) if base.is_dir() else []:
+        if not d.is_dir() or d.name.startswith("."):
+            continue
+        ev = d / "events_np"
+        marker = read_marker(ev)
+        tag = " (default parameters)" if d == default else ""
+        if marker is None:
+            st.notes.append(f"{d.name}{tag}: events_np not complete (rebuilt on next use)")
+            continue
+        frames = sorted(p.name for p in d.glob("frames_number_*") if is_complete(p))
+        st.notes.append(
+            f"{d.name}{tag}: {marker.get('files')} streams; frames: {', '.join(frames) or 'none'}"
+        )
+        if deep:
+            for p in ev.rglob("*.npz"):
+                try:
+                    ev_io.load_events(p)
+                except ev_io.DatasetCorrupt as exc:
+                    st.problems.append(str(exc))
+                    st.valid = False
+    if not st.notes:
+        st.notes.append("no cache yet: made on first use (a few seconds)")
+    return st

@@ -1,0 +1,348 @@
+"""DVS128 Gesture: 11 gestures recorded by a DVS128 as AEDAT 3.1 files, one file per trial.
+
+Layout (spikingjelly's; the folder is ``<data.root>/dvs_gesture`` or ``DVS128Gesture``, or
+``data.options.path``), any of these stages being enough::
+
+    download/DvsGesture.tar.gz                            the IBM archive (extracted on first use)
+    extract/DvsGesture/userNN_<lighting>.aedat            one recording per trial
+    extract/DvsGesture/userNN_<lighting>_labels.csv       class,startTime_usec,endTime_usec rows
+    extract/DvsGesture/trials_to_train.txt, trials_to_test.txt    the official split (file names)
+    events_np/{train,test}/<label>/<trial>_<k>.npz        one sample per labelled segment
+    frames_number_<T>_split_by_<mode>/...                 frames [T, 2, 128, 128], made on demand
+
+Each CSV row cuts the events with ``start <= t < end`` into one sample of label ``class - 1``;
+``<k>`` counts the samples of that label within the trial (spikingjelly's naming, which gives its
+1,176 train / 288 test samples). The split is the official trial lists.
+
+Options: ``path``, ``split_by`` (number | time), ``resize`` (bilinear | area | nearest, 128 ->
+``data.size``, default 48), ``flip`` (default false: mirroring swaps left- and right-hand
+gestures) and ``max_shift`` (default 4 px) for ``data.augment``, ``workers`` (conversion threads,
+0 = up to 8), ``allow_incomplete`` (accept a foreign ``events_np`` with other sample counts).
+"""
+
+from __future__ import annotations
+
+import tarfile
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tssd.data import events as ev_io
+from tssd.data.aedat import read_aedat31_polarity
+from tssd.data.base import DataBundle, DatasetInfo, DatasetUnavailable, register_dataset
+from tssd.data.cache import building, count_files, is_complete, list_hash, read_marker
+from tssd.data.event_folder import (
+    EventFramesDataset,
+    ensure_frames,
+    list_npz,
+    spikingjelly_building_marker,
+)
+from tssd.data.events import DatasetCorrupt
+from tssd.data.options import require_default_split, resolve_options
+from tssd.data.status import DatasetStatus
+
+NAME = "dvs_gesture"
+CLASSES = (
+    "hand_clapping",
+    "right_hand_wave",
+    "left_hand_wave",
+    "right_arm_clockwise",
+    "right_arm_counter_clockwise",
+    "left_arm_clockwise",
+    "left_arm_counter_clockwise",
+    "arm_roll",
+    "air_drums",
+    "air_guitar",
+    "other_gestures",
+)
+EXPECTED = {"train": 1176, "test": 288}
+FOLDERS = ("dvs_gesture", "DVS128Gesture", "dvs128_gesture")
+LISTS = {"train": "trials_to_train.txt", "test": "trials_to_test.txt"}
+DEFAULTS = {
+    "path": "",
+    "split_by": "number",
+    "resize": "bilinear",
+    "flip": False,
+    "max_shift": 4,
+    "workers": 0,
+    "allow_incomplete": False,
+}
+CHOICES = {"split_by": ev_io.SPLIT_MODES, "resize": ev_io.RESIZE_MODES}
+URL = "https://research.ibm.com/interactive/dvsgesture/"
+
+
+def layout(root: str) -> str:
+    """The expected layout and where to get it."""
+    base = Path(root or "<data.root>") / FOLDERS[0]
+    return (
+        f"expected {base}/extract/DvsGesture/ holding the user*.aedat trials, their "
+        "*_labels.csv files, trials_to_train.txt and trials_to_test.txt, or "
+        f"{base}/download/DvsGesture.tar.gz, or a spikingjelly cache "
+        f"{base}/events_np/{{train,test}}/<label>/*.npz; the archive is at {URL}"
+    )
+
+
+def locate(root: str, path: str = "") -> tuple[Path | None, list[Path]]:
+    """The dataset folder (or None) and the places searched."""
+    cands = (
+        [Path(path).expanduser()]
+        if path
+        else ([Path(root).expanduser() / f for f in FOLDERS] if root else [])
+    )
+    for c in cands:
+        if any((c / sub).is_dir() for sub in ("events_np", "extract", "download")):
+            return c, cands
+    return None, cands
+
+
+def read_trials(raw: Path, split: str) -> list[str]:
+    """The AEDAT file names of one split's trial list.
+
+    Raises:
+        DatasetCorrupt: the list file is missing or empty.
+    """
+    p = raw / LISTS[split]
+    if not p.is_file():
+        raise DatasetCorrupt(f"{p}: missing trial list (the official {split} split)")
+    names = [ln.strip() for ln in p.read_text().splitlines() if ln.strip()]
+    if not names:
+        raise DatasetCorrupt(f"{p}: empty trial list")
+    return names
+
+
+def read_labels_csv(path: Path, trial: Path) -> list[tuple[int, int, int]]:
+    """``(label, start_us, end_us)`` rows of a trial's label CSV (labels 0-based).
+
+    Raises:
+        DatasetCorrupt: the CSV is missing, or a row is not ``class,start,end`` with
+            1 <= class <= 11 and start < end (the message names file and line).
+    """
+    if not path.is_file():
+        raise DatasetCorrupt(
+            f"{path}: missing label CSV for trial {trial.name} (expected "
+            "'class,startTime_usec,endTime_usec' rows)"
+        )
+    rows = []
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        cells = [c.strip() for c in line.split(",")]
+        if lineno == 1 and not cells[0].isdigit():
+            continue  # header
+        if len(cells) != 3 or not all(c.isdigit() for c in cells):
+            raise DatasetCorrupt(
+                f"{path}:{lineno}: expected 'class,startTime_usec,endTime_usec' "
+                f"integers, got {line!r}"
+            )
+        cls, start, end = map(int, cells)
+        if not 1 <= cls <= len(CLASSES) or end <= start:
+            raise DatasetCorrupt(
+                f"{path}:{lineno}: class must be in 1..{len(CLASSES)} and start < end, got {line!r}"
+            )
+        rows.append((cls - 1, start, end))
+    if not rows:
+        raise DatasetCorrupt(f"{path}: no label rows")
+    return rows
+
+
+def _extract_archive(base: Path) -> None:
+    arc = base / "download" / "DvsGesture.tar.gz"
+    if not arc.is_file():
+        raise DatasetUnavailable(f"{arc}: not found; {layout(str(base.parent))}")
+    with building(base / "extract", {"dataset": NAME, "from": arc.name}) as tmp:
+        try:
+            with tarfile.open(arc, "r:*") as tar:
+                tar.extractall(tmp, filter="data")
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+            raise DatasetCorrupt(f"{arc}: corrupt or truncated archive ({exc})") from exc
+
+
+def convert_raw(base: Path, workers: int = 0) -> None:
+    """Cut every listed trial into labelled samples under ``events_np/`` (atomically)."""
+    raw = base / "extract" / "DvsGesture"
+    jobs = []
+    for split in ("train", "test"):
+        for name in read_trials(raw, split):
+            aedat = raw / name
+            if not aedat.is_file():
+                raise DatasetCorrupt(f"{aedat}: listed in {raw / LISTS[split]} but missing")
+            csv = raw / f"{Path(name).stem}_labels.csv"
+            jobs.append((split, aedat, read_labels_csv(csv, aedat)))
+
+    def one(split: str, aedat: Path, rows, tmp: Path) -> None:
+        e = read_aedat31_polarity(aedat)
+        k = [0] * len(CLASSES)
+        for label, start, end in rows:
+            m = (e["t"] >= start) & (e["t"] < end)
+            out = tmp / split / str(label) / f"{aedat.stem}_{k[label]}.npz"
+            ev_io.save_events(out, e["t"][m], e["x"][m], e["y"][m], e["p"][m])
+            k[label] += 1
+
+    with building(base / "events_np", {"dataset": NAME, "source": "extract"}) as tmp:
+        for split in ("train", "test"):
+            for label in range(len(CLASSES)):
+                (tmp / split / str(label)).mkdir(parents=True)
+        with ThreadPoolExecutor(max_workers=workers or 8) as pool:
+            for fut in [pool.submit(one, *job, tmp) for job in jobs]:
+                fut.result()
+
+
+def ensure_events(base: Path, allow_incomplete: bool, workers: int = 0) -> Path:
+    """``events_np`` ready to read: ours, a complete foreign one, or converted from raw files."""
+    ev = base / "events_np"
+    if is_complete(ev):
+        return ev
+    if ev.exists():
+        marker = spikingjelly_building_marker(ev)
+        if marker.exists():
+            raise DatasetCorrupt(
+                f"{ev}: spikingjelly's marker {marker} says this conversion never "
+                f"finished: remove {ev} and {marker} to rebuild it"
+            )
+        counts = {s: count_files(ev / s) if (ev / s).is_dir() else 0 for s in ("train", "test")}
+        if counts != EXPECTED and not allow_incomplete:
+            raise DatasetCorrupt(
+                f"{ev}: holds {counts} samples, expected {EXPECTED} (a partial "
+                "cache?); remove it to rebuild from extract/, or set "
+                "data.options.allow_incomplete: true"
+            )
+        return ev
+    if not (base / "extract").is_dir():
+        _extract_archive(base)
+    convert_raw(base, workers)
+    return ev
+
+
+def list_samples(ev: Path, split: str) -> list[tuple[str, int]]:
+    """``(relative path, label)`` of one split, labels in order, files in natural order."""
+    out = []
+    for label in range(len(CLASSES)):
+        d = ev / split / str(label)
+        if not d.is_dir():
+            raise DatasetCorrupt(f"{d}: label folder missing (expected 0..{len(CLASSES) - 1})")
+        files = list_npz(d)
+        if not files:
+            raise DatasetCorrupt(f"{d}: empty class folder (no .npz files)")
+        out += [(f"{split}/{label}/{f}", label) for f in files]
+    return out
+
+
+@register_dataset(NAME)
+def dvs_gesture(cfg, timesteps: tuple[int, ...]) -> DataBundle:
+    """DVS128 Gesture frames ``{T: [T, 2, S, S]}`` (S = ``data.size``, default 48)."""
+    require_default_split(NAME, cfg.split)
+    opts = resolve_options(NAME, cfg.options, DEFAULTS, CHOICES)
+    base, searched = locate(cfg.root, opts["path"])
+    if base is None:
+        where = ", ".join(map(str, searched)) or "(data.root is empty)"
+        raise DatasetUnavailable(f"{NAME}: not found (searched {where}); {layout(cfg.root)}")
+    ev = ensure_events(base, opts["allow_incomplete"], opts["workers"])
+    train, test = list_samples(ev, "train"), list_samples(ev, "test")
+    rels = [r for r, _ in train + test]
+    dirs = {t: ensure_frames(base, rels, t, opts["split_by"], opts["workers"]) for t in timesteps}
+    size = cfg.size or 48
+    tr = EventFramesDataset(
+        dirs,
+        train,
+        size,
+        opts["resize"],
+        augment=cfg.augment,
+        flip_p=opts["flip"],
+        max_shift=opts["max_shift"],
+    )
+    te = EventFramesDataset(dirs, test, size, opts["resize"])
+    info = DatasetInfo(
+        name=NAME,
+        kind="event",
+        num_classes=len(CLASSES),
+        in_channels=2,
+        input_size=size,
+        split="official trials_to_train.txt / trials_to_test.txt",
+        split_hash=list_hash((r for r, _ in train), (r for r, _ in test)),
+        extra={
+            "source": str(base),
+            "split_by": opts["split_by"],
+            "resize": opts["resize"],
+            "sensor": 128,
+            "train": len(train),
+            "test": len(test),
+            "augment": tr.describe_augment(),
+        },
+    )
+    return DataBundle(info, tr, te)
+
+
+def check(root: str, deep: bool = False) -> DatasetStatus:
+    """Trial lists, recordings, label CSVs, decoded events and frame caches."""
+    base, searched = locate(root)
+    st = DatasetStatus(NAME, present=base is not None, layout=layout(root))
+    if base is None:
+        st.where = "searched " + ", ".join(map(str, searched))
+        return st
+    st.where = str(base)
+    undecodable: list[str] = []
+    raw = base / "extract" / "DvsGesture"
+    if raw.is_dir():
+        trials = 0
+        for split in ("train", "test"):
+            try:
+                names = read_trials(raw, split)
+            except DatasetCorrupt as exc:
+                st.problems.append(str(exc))
+                continue
+            trials += len(names)
+            for i, name in enumerate(names):
+                aedat = raw / name
+                if not aedat.is_file():
+                    st.problems.append(f"{aedat}: listed in {LISTS[split]} but missing")
+                    continue
+                try:
+                    read_labels_csv(raw / f"{Path(name).stem}_labels.csv", aedat)
+                except DatasetCorrupt as exc:
+                    undecodable.append(str(exc))
+                if deep or i == 0:
+                    try:
+                        read_aedat31_polarity(aedat)
+                    except DatasetCorrupt as exc:
+                        undecodable.append(str(exc))
+        st.counts["trials"] = trials
+    ev = base / "events_np"
+    if ev.is_dir():
+        st.notes.append(f"events_np: {'tssd marker' if read_marker(ev) else 'no tssd marker'}")
+        if spikingjelly_building_marker(ev).exists():
+            st.problems.append(f"{ev}: unfinished spikingjelly conversion (.building marker)")
+        for split in ("train", "test"):
+            st.counts[split] = count_files(ev / split) if (ev / split).is_dir() else 0
+            try:
+                samples = list_samples(ev, split)
+            except DatasetCorrupt as exc:
+                st.problems.append(str(exc))
+                continue
+            for rel, _ in samples if deep else samples[:1]:
+                try:
+                    ev_io.load_events(ev / rel)
+                except DatasetCorrupt as exc:
+                    undecodable.append(str(exc))
+        if {s: st.counts[s] for s in ("train", "test")} != EXPECTED:
+            st.problems.append(
+                f"{ev}: {st.counts.get('train')} train / {st.counts.get('test')} "
+                f"test samples, expected {EXPECTED['train']} / {EXPECTED['test']}"
+            )
+        st.complete = not st.problems
+    elif raw.is_dir():
+        st.complete = not st.problems
+        st.notes.append("events_np not built yet: made from extract/ on first use")
+    elif (base / "download" / "DvsGesture.tar.gz").is_file():
+        st.complete = True
+        st.notes.append("only download/DvsGesture.tar.gz: extracted on first use")
+    for fdir in sorted(base.glob("frames_number_*_split_by_*")):
+        mark = (
+            "complete"
+            if is_complete(fdir)
+            else ("unfinished" if spikingjelly_building_marker(fdir).exists() else "no marker")
+        )
+        st.notes.append(f"{fdir.name}: {count_files(fdir)} files, {mark}")
+    st.problems += undecodable
+    st.valid = not undecodable
+    return st

@@ -1,0 +1,151 @@
+"""The file-backed event pipeline shared by CIFAR10-DVS and DVS128 Gesture.
+
+A dataset directory follows spikingjelly's layout::
+
+    <dir>/events_np/<...>/<sample>.npz                               t, x, y, p per sample
+    <dir>/frames_number_<T>_split_by_<mode>/<...>/<sample>.npz       frames [T, 2, 128, 128]
+
+Frame caches are made from ``events_np`` on first use, one per requested T, atomically (see
+:mod:`tssd.data.cache`). A cache written by spikingjelly (no marker of ours) is reused when its
+``.building`` marker is absent and it holds every sample. Samples are loaded per item (a torch
+Dataset batched by the trainer's DataLoader), resized to ``data.size`` and, for training with
+``data.augment``, flipped and translated with one draw shared by every framing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from tssd.data import events as ev_io
+from tssd.data.cache import building, is_complete, spikingjelly_building_marker
+from tssd.data.events import DatasetCorrupt
+from tssd.data.transforms import draw_flips, draw_shifts, flip, shift
+
+SENSOR = 128
+"""Both DVS datasets were recorded with a 128x128 DVS128."""
+
+
+def natural_key(name: str) -> list:
+    """Sort key comparing digit runs as numbers: ``x_2`` before ``x_10``."""
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
+
+
+def list_npz(directory: Path) -> list[str]:
+    """Names of the ``.npz`` files of one folder, in natural order (hidden files excluded)."""
+    return sorted(
+        (
+            e.name
+            for e in os.scandir(directory)
+            if e.is_file() and e.name.endswith(".npz") and not e.name.startswith(".")
+        ),
+        key=natural_key,
+    )
+
+
+def usable_foreign_dir(directory: Path, rel_paths: list[str]) -> bool:
+    """A directory without our marker is usable when spikingjelly's ``.building`` marker is absent
+    and every needed file exists."""
+    if spikingjelly_building_marker(directory).exists():
+        return False
+    return all((directory / r).is_file() for r in rel_paths)
+
+
+def ensure_frames(
+    dataset_dir: Path, rel_paths: list[str], frames: int, split_by: str, workers: int = 0
+) -> Path:
+    """The frame cache for ``frames`` frames, made from ``events_np`` if needed.
+
+    Raises:
+        DatasetCorrupt: an event file cannot be decoded or does not fit the sensor, or a foreign
+            frame directory is incomplete (it names the directory to remove).
+    """
+    fdir = dataset_dir / ev_io.frames_dir_name(frames, split_by)
+    if is_complete(fdir):
+        return fdir
+    if fdir.exists():
+        if usable_foreign_dir(fdir, rel_paths):
+            return fdir
+        raise DatasetCorrupt(
+            f"{fdir}: incomplete frame cache (interrupted conversion or missing "
+            "samples, and no completion marker): remove it to rebuild"
+        )
+    src = dataset_dir / "events_np"
+
+    def convert(rel: str, tmp: Path) -> None:
+        e = ev_io.load_events(src / rel)
+        try:
+            f = ev_io.integrate(e, frames, SENSOR, SENSOR, split_by)
+        except ValueError as exc:
+            raise DatasetCorrupt(f"{src / rel}: {exc}") from exc
+        out = tmp / rel
+        out.parent.mkdir(parents=True, exist_ok=True)
+        ev_io.save_frames(out, f)
+
+    with building(fdir, {"frames": frames, "split_by": split_by, "sensor": SENSOR}) as tmp:
+        n = workers or min(8, os.cpu_count() or 1)
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            for fut in [pool.submit(convert, r, tmp) for r in rel_paths]:
+                fut.result()
+    return fdir
+
+
+class EventFramesDataset(Dataset):
+    """Samples ``({T: frames [T, 2, size, size]}, label)`` read from frame caches.
+
+    Args:
+        frame_dirs: the frame cache directory of each T.
+        samples: ``(relative path, label)`` of each sample.
+        size: output size (frames are resized from 128x128).
+        resize: resize mode (see :func:`tssd.data.events.resize_frames`).
+        flip_p: mirror horizontally (probability 1/2) when augmenting.
+        max_shift: random translation range in pixels when augmenting (0 = none).
+        augment: apply flip/translation (training split only).
+    """
+
+    def __init__(
+        self,
+        frame_dirs: dict[int, Path],
+        samples: list[tuple[str, int]],
+        size: int,
+        resize: str,
+        *,
+        augment: bool = False,
+        flip_p: bool = False,
+        max_shift: int = 0,
+    ):
+        self.frame_dirs, self.samples, self.size, self.resize = frame_dirs, samples, size, resize
+        self.augment, self.flip_p, self.max_shift = augment, flip_p, max_shift
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int):
+        rel, label = self.samples[i]
+        out = {}
+        for t, d in self.frame_dirs.items():
+            arr = ev_io.load_frames(d / rel)
+            if arr.shape[0] != t:
+                raise DatasetCorrupt(f"{d / rel}: holds {arr.shape[0]} frames, expected {t}")
+            out[t] = ev_io.resize_frames(torch.from_numpy(arr), self.size, self.resize)
+        if self.augment:
+            flips = draw_flips(1) if self.flip_p else torch.zeros(1, dtype=torch.bool)
+            dy, dx = draw_shifts(1, self.max_shift)
+            out = {
+                t: flip(shift(v[None], dy, dx, self.max_shift), flips)[0] for t, v in out.items()
+            }
+        return out, label
+
+    def describe_augment(self) -> str:
+        """A one-line description for the result metadata."""
+        if not self.augment:
+            return "none"
+        parts = (["hflip"] if self.flip_p else []) + (
+            [f"shift+-{self.max_shift}px"] if self.max_shift else []
+        )
+        return "+".join(parts) or "none"
