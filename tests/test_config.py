@@ -75,3 +75,10 @@ def test_hash_ignores_name_and_runtime_but_not_semantics():
 def test_override_must_be_key_value():
     with pytest.raises(ConfigError, match="not of the form key=value"):
         apply_overrides({}, ["method.alpha"])
+
+
+def test_hash_ignores_the_native_implementation():
+    # fused and loop compute bit-identical spikes and gradients (tests/test_fused.py)
+    a = from_dict({"neuron": {"native_impl": "fused"}})
+    b = from_dict({"neuron": {"native_impl": "loop"}})
+    assert a.hash() == b.hash()

@@ -168,10 +168,12 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def semantic_dict(self) -> dict[str, Any]:
-        """The fields that determine the result: everything but ``name`` and ``runtime``."""
+        """The fields that determine the result: everything but ``name``, ``runtime`` and
+        ``neuron.native_impl`` (the fused and loop LIF are bit-identical, tests/test_fused.py)."""
         d = self.to_dict()
         d.pop("name")
         d.pop("runtime")
+        d["neuron"].pop("native_impl", None)
         return d
 
     def hash(self) -> str:

@@ -27,7 +27,9 @@ class SpikingNeuron(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         if x.dim() < 2:
-            raise ValueError(f"{type(self).__name__} expects [T, B, ...] input, got {tuple(x.shape)}")
+            raise ValueError(
+                f"{type(self).__name__} expects [T, B, ...] input, got {tuple(x.shape)}"
+            )
         s = self._run(x)
         if self.record:
             self.spike_sum += float(s.detach().sum())
@@ -48,5 +50,7 @@ class SpikingNeuron(nn.Module):
 
     def extra_repr(self) -> str:  # noqa: D102
         s = self.spec
-        return (f"backend={self.backend_name}, tau={s.tau}, theta={s.theta}, reset={s.reset}, "
-                f"detach_reset={s.detach_reset}, width={s.surrogate_width}")
+        return (
+            f"backend={self.backend_name}, tau={s.tau}, theta={s.theta}, reset={s.reset}, "
+            f"detach_reset={s.detach_reset}, width={s.surrogate_width}"
+        )

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+NATIVE_IMPLS = ("fused", "loop")
+"""Implementations of the native backend (:attr:`NeuronSpec.native_impl`)."""
+
 
 @dataclass
 class NeuronSpec:
@@ -30,6 +33,12 @@ class NeuronSpec:
     surrogate_width: float = 1.0
     """Width ``a`` of the rectangular window; its height is ``1/a`` so the area is 1."""
     fire_at_equality: bool = True
+    native_impl: Literal["fused", "loop"] = "fused"
+    """How the native backend runs (other backends ignore it). ``fused`` (default): one operator
+    over the whole ``[T, ...]`` sequence with a hand-written backward through time
+    (:mod:`tssd.neurons.fused`); the same spikes and, bit for bit, the same gradients as ``loop``,
+    in a fraction of the time and memory. ``loop``: the step-by-step reference
+    :func:`tssd.neurons.native.lif_reference`, autograd recording every step."""
 
     @property
     def decay(self) -> float:
