@@ -17,7 +17,7 @@ import nox
 ROOT = Path(__file__).resolve().parent
 ENV = ROOT / ".nox" / "tssd-env"
 CONSTRAINTS = ROOT / "constraints" / "cpu.txt"
-EXTRAS = "test,harness,backends"
+EXTRAS = "test,harness,backends,augment"
 # spikingjelly 2.0.0 declares torchvision/torchaudio/tensorboard as requirements; its neuron code
 # needs none of them (only torch, numpy, loguru), and torchvision would drag in another torch.
 NO_DEPS = ["spikingjelly==2.0.0"]
@@ -73,3 +73,35 @@ def lint(session: nox.Session) -> None:
 def quick_run(session: nox.Session) -> None:
     """One quick TSSD training run on the embedded digits (configs/quick_tssd.yaml)."""
     _run(session, "-m", "tssd", "train", "configs/quick_tssd.yaml", *session.posargs)
+
+
+# ---- the reproduction harness (bench/): tables and figures, run, rendered and compared ----------
+# Default profile: quick (embedded stand-in data, CPU, minutes). The real thing:
+#   nox -s reproduce-table2 -- --profile paper --data-root DIR
+REPRODUCIBLE = [f"table{i}" for i in range(1, 9)] + [f"figure{i}" for i in range(3, 7)]
+
+
+def _reproduce_session(target: str):
+    def reproduce(session: nox.Session) -> None:
+        _run(session, "-m", "bench", "run", target, *session.posargs)
+
+    reproduce.__doc__ = (
+        f"Re-run {target}: runs (cached by config hash), CSV, LaTeX/Markdown or PDF/PNG, verdicts."
+    )
+    return nox.session(name=f"reproduce-{target}")(reproduce)
+
+
+for _target in REPRODUCIBLE:
+    globals()[f"reproduce_{_target}"] = _reproduce_session(_target)
+
+
+@nox.session(name="reproduce-all")
+def reproduce_all(session: nox.Session) -> None:
+    """Re-run every table and figure (runs shared between them run once)."""
+    _run(session, "-m", "bench", "run", "all", *session.posargs)
+
+
+@nox.session
+def regression(session: nox.Session) -> None:
+    """CI regression: re-run the quick subset and compare it with results/reference/quick/."""
+    _run(session, "-m", "bench", "regression", *session.posargs)

@@ -1,0 +1,444 @@
+"""Run directories -> ``results/<profile>/<id>.csv`` (+ claims, runs and curves CSVs).
+
+One aggregate row per (cell, metric): n, mean, sample std, bootstrap 95 % interval, the reference
+it is compared with, delta, tolerance and verdict. A cell with a failed run is ``failed`` with no
+number; a cell without finished runs is ``not-run`` with the reason. Files are written whole
+through a temporary file and a rename, from the run directories alone, so two harness processes
+(or a killed and restarted one) always leave complete, identical files.
+
+Files per experiment ``<id>`` under ``results/<profile>/``:
+
+* ``<id>.csv``: the aggregates (long format);
+* ``<id>_claims.csv``: one row per claim comparison plus one ``all`` row per claim;
+* ``<id>_runs.csv``: one row per run with its provenance (config hash, seed, backend and
+  version, torch version, device, git commit, wall time, peak memory, selection rule);
+* ``<id>_curves.csv`` (experiments with ``curves: true``): test accuracy per epoch.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.claims import ClaimResult, evaluate_claim
+from bench.compare import references, verdict
+from bench.expand import Plan, fmt_value
+from bench.schema import Layout
+from bench.stats import bootstrap_ci, mean_std
+from bench.worker import HARNESS_ERROR
+
+UNITS = {
+    "test_acc": "%",
+    "train_acc": "%",
+    "test_loss": "",
+    "wall_s": "s",
+    "train_total_s": "s",
+    "epoch_time_s": "s",
+    "peak_mem_mb": "MB",
+    "params": "",
+    "train_params": "",
+    "macs_per_sample": "",
+    "weak_head_params": "",
+    "mean_firing_rate": "",
+}
+
+
+def unit_of(metric: str) -> str:
+    """Display unit of a metric (``%`` for accuracies, ``s``, ``MB`` or none)."""
+    if metric.startswith("test_acc_T"):
+        return "%"
+    return UNITS.get(metric, "")
+
+
+@dataclass
+class RunRecord:
+    """What one run directory says, reduced to what tables need."""
+
+    run_id: str
+    status: str
+    """finished | failed | not-run."""
+    reason: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    epochs: list[dict[str, float]] = field(default_factory=list)
+
+
+def run_metrics(summary: dict[str, Any], epochs: list[dict[str, float]]) -> dict[str, float]:
+    """The metrics of one finished run (accuracies in percent)."""
+    m: dict[str, float] = {
+        "test_acc": 100.0 * summary["test_acc"],
+        "train_acc": 100.0 * summary["train_acc"],
+        "test_loss": float(summary["test_loss"]),
+        "params": float(summary["params"]),
+        "weak_head_params": float(summary.get("weak_head_params", 0)),
+        "macs_per_sample": float(summary["macs_per_sample"]),
+        "wall_s": float(summary["wall_s"]),
+        "peak_mem_mb": float(summary["peak_mem_mb"]),
+    }
+    m["train_params"] = m["params"] + m["weak_head_params"]
+    for t, acc in (summary.get("test_acc_by_timesteps") or {}).items():
+        m[f"test_acc_T{t}"] = 100.0 * acc
+    rates = summary.get("firing_rates") or {}
+    for layer, rate in rates.items():
+        m[f"firing_rate:{layer}"] = float(rate)
+    if rates:
+        m["mean_firing_rate"] = sum(rates.values()) / len(rates)
+    if epochs:
+        m["epoch_time_s"] = sum(e["epoch_time_s"] for e in epochs) / len(epochs)
+    return m
+
+
+def read_run(plan: Plan, run_id: str) -> RunRecord:
+    """Read one run of the plan from disk."""
+    from tssd.train import RunFailed, read_epochs, read_summary
+
+    run = plan.runs[run_id]
+    if run.unavailable:
+        return RunRecord(run_id, "not-run", run.unavailable)
+    d = plan.runs_dir / run_id
+    try:
+        summary = read_summary(d)
+    except RunFailed as exc:
+        return RunRecord(run_id, "failed", str(exc))
+    if summary is not None and summary.get("status") == "finished":
+        epochs = read_epochs(d) if (d / "epochs.csv").is_file() else []
+        return RunRecord(run_id, "finished", "", run_metrics(summary, epochs), summary, epochs)
+    if summary is not None and summary.get("status") == "failed":
+        return RunRecord(run_id, "failed", summary.get("error", "failed"), summary=summary)
+    herr = d / HARNESS_ERROR
+    if herr.is_file():
+        info = json.loads(herr.read_text())
+        first = str(info.get("error", "")).splitlines()[0] if info.get("error") else ""
+        if info.get("kind") == "unavailable":
+            return RunRecord(run_id, "not-run", first)
+        return RunRecord(run_id, "failed", first)
+    if summary is not None:
+        total = run.config.get("optim", {}).get("epochs", "?")
+        n = len(read_epochs(d)) if (d / "epochs.csv").is_file() else 0
+        return RunRecord(
+            run_id, "not-run", f"interrupted after epoch {n}/{total}; re-run to resume"
+        )
+    return RunRecord(run_id, "not-run", "not run yet")
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return "" if math.isnan(v) else format(v, ".10g")
+    return str(v)
+
+
+def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: _fmt(r.get(k)) for k in columns})
+    return buf.getvalue()
+
+
+def wanted_metrics(plan: Plan, layout: Layout | None) -> list[str]:
+    """Metric patterns the experiment reports: its ``metrics``, its claims', its layout's."""
+    pats = list(plan.experiment.metrics)
+    pats += [c.metric for c in plan.experiment.claims]
+    if layout is not None:
+        pats += [layout.metric] + [c.metric for c in layout.columns if c.metric]
+    out: list[str] = []
+    for p in pats:
+        if p not in out:
+            out.append(p)
+    return out
+
+
+@dataclass
+class Aggregate:
+    """The result of :func:`aggregate`: rows, claims and where they were written."""
+
+    rows: list[dict[str, Any]]
+    claims: list[ClaimResult]
+    paths: list[Path]
+
+
+AGG_COLUMNS = [
+    "experiment",
+    "profile",
+    "cell",
+    "AXES",
+    "stands_for",
+    "metric",
+    "unit",
+    "n",
+    "n_planned",
+    "mean",
+    "std",
+    "ci_lo",
+    "ci_hi",
+    "status",
+    "reported",
+    "reported_source",
+    "delta",
+    "tolerance",
+    "verdict",
+    "reason",
+    "runs",
+]
+CLAIM_COLUMNS = [
+    "experiment",
+    "profile",
+    "claim",
+    "kind",
+    "source",
+    "gate",
+    "metric",
+    "text",
+    "verdict",
+    "group",
+    "outcome",
+    "a_mean",
+    "b_mean",
+    "diff",
+    "ci_lo",
+    "ci_hi",
+    "note",
+]
+RUN_COLUMNS = [
+    "experiment",
+    "profile",
+    "cell",
+    "seed",
+    "role",
+    "run_id",
+    "status",
+    "reason",
+    "test_acc",
+    "wall_s",
+    "peak_mem_mb",
+    "method",
+    "model",
+    "dataset",
+    "dataset_kind",
+    "split",
+    "split_hash",
+    "t_s",
+    "t_t",
+    "backend",
+    "backend_version",
+    "torch_version",
+    "device",
+    "device_name",
+    "git_commit",
+    "git_dirty",
+    "selection",
+    "world_size",
+    "started",
+    "finished",
+]
+
+
+def columns_with_axes(axes: list[str]) -> list[str]:
+    """The aggregate header with the experiment's axes in place of ``AXES``."""
+    i = AGG_COLUMNS.index("AXES")
+    return AGG_COLUMNS[:i] + axes + AGG_COLUMNS[i + 1 :]
+
+
+def aggregate(plan: Plan, layout: Layout | None, out_dir: Path) -> Aggregate:
+    """Aggregate ``plan``'s runs and write the CSVs of its experiment into ``out_dir``."""
+    from tssd.runtime import atomic_write_text
+
+    exp, profile = plan.experiment, plan.profile
+    axes = exp.axis_names()
+    records = {rid: read_run(plan, rid) for rid in plan.runs}
+    for rid, rec in records.items():
+        if rec.status == "finished":
+            deps = plan.runs[rid].deps
+            extra = sum(records[d].metrics.get("wall_s", math.nan) for d in deps)
+            rec.metrics["train_total_s"] = rec.metrics["wall_s"] + extra
+    pats = wanted_metrics(plan, layout)
+    refs = references(layout, profile, exp.id, plan.cells)
+    rows: list[dict[str, Any]] = []
+    values: dict[str, dict[str, list[float]]] = {}
+    for cell in plan.cells:
+        recs = [records[r] for r in cell.runs]
+        fin = [r for r in recs if r.status == "finished"]
+        failed = [r for r in recs if r.status == "failed"]
+        if failed:
+            status, reason = "failed", f"run {failed[0].run_id} failed: {failed[0].reason}"
+        elif not fin:
+            status = "not-run"
+            reason = cell.unavailable or (recs[0].reason if recs else "no runs")
+        elif len(fin) < len(recs):
+            miss = next(r for r in recs if r.status != "finished")
+            status, reason = "partial", f"{len(fin)}/{len(recs)} seeds: {miss.reason}"
+        else:
+            status, reason = "ok", ""
+        names: list[str] = []
+        for r in fin:
+            for k in r.metrics:
+                if k not in names and any(fnmatch.fnmatchcase(k, p) for p in pats):
+                    names.append(k)
+        if not fin:
+            names = [p for p in pats if not any(ch in p for ch in "*?[")]
+        values[cell.id] = {}
+        base = {
+            "experiment": exp.id,
+            "profile": profile.id,
+            "cell": cell.id,
+            **{a: fmt_value(cell.key[a]) if a in cell.key else "" for a in axes},
+            "stands_for": ";".join(
+                f"{a}={'|'.join(map(str, v))}" for a, v in cell.stands_for.items()
+            ),
+            "n_planned": len(recs),
+            "runs": ";".join(cell.runs),
+        }
+        for metric in names:
+            vals = (
+                [r.metrics[metric] for r in fin if metric in r.metrics]
+                if status != "failed"
+                else []
+            )
+            values[cell.id][metric] = vals
+            mean, std = mean_std(vals)
+            lo, hi = bootstrap_ci(vals)
+            ref = refs.get((cell.id, metric))
+            v, delta, tol, why = verdict(
+                status if status != "partial" else "ok",
+                mean,
+                len(vals),
+                metric,
+                ref,
+                profile,
+                cell.key.get("dataset"),
+            )
+            rows.append(
+                {
+                    **base,
+                    "metric": metric,
+                    "unit": unit_of(metric),
+                    "n": len(vals),
+                    "mean": mean if vals else None,
+                    "std": std,
+                    "ci_lo": lo,
+                    "ci_hi": hi,
+                    "status": status,
+                    "reported": ref.value if ref else None,
+                    "reported_source": ref.source if ref else "",
+                    "delta": delta,
+                    "tolerance": tol,
+                    "verdict": v,
+                    "reason": "; ".join(x for x in (reason, why) if x),
+                }
+            )
+    claims = [evaluate_claim(c, plan.cells, values) for c in exp.claims]
+    claim_rows = []
+    for res in claims:
+        c = res.claim
+        head = {
+            "experiment": exp.id,
+            "profile": profile.id,
+            "claim": c.id,
+            "kind": c.kind,
+            "source": c.source,
+            "gate": c.gate,
+            "metric": c.metric,
+            "text": c.text,
+            "verdict": res.verdict,
+        }
+        claim_rows.append({**head, "group": "all", "outcome": res.verdict, "note": res.summary})
+        for comp in res.comparisons:
+            claim_rows.append(
+                {
+                    **head,
+                    "group": comp.group,
+                    "outcome": comp.outcome,
+                    "a_mean": comp.a_mean,
+                    "b_mean": comp.b_mean,
+                    "diff": comp.diff,
+                    "ci_lo": comp.ci_lo,
+                    "ci_hi": comp.ci_hi,
+                    "note": comp.note,
+                }
+            )
+    run_rows = []
+    for cell in plan.cells:
+        for seed, rid in zip(cell.seeds, cell.runs, strict=True):
+            for role, r in [("cell", rid)] + [("teacher", d) for d in plan.runs[rid].deps]:
+                rec = records[r]
+                s = rec.summary
+                run_rows.append(
+                    {
+                        "experiment": exp.id,
+                        "profile": profile.id,
+                        "cell": cell.id,
+                        "seed": seed,
+                        "role": role,
+                        "run_id": r,
+                        "status": rec.status,
+                        "reason": rec.reason,
+                        **{k: s.get(k) for k in RUN_COLUMNS if k in s},
+                        "test_acc": rec.metrics.get("test_acc"),
+                    }
+                )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [
+        out_dir / f"{exp.id}.csv",
+        out_dir / f"{exp.id}_claims.csv",
+        out_dir / f"{exp.id}_runs.csv",
+    ]
+    atomic_write_text(paths[0], _csv(rows, columns_with_axes(axes)))
+    atomic_write_text(paths[1], _csv(claim_rows, CLAIM_COLUMNS))
+    atomic_write_text(paths[2], _csv(run_rows, RUN_COLUMNS))
+    if exp.curves:
+        paths.append(out_dir / f"{exp.id}_curves.csv")
+        atomic_write_text(
+            paths[-1],
+            _csv(
+                _curves(plan, records, axes),
+                ["experiment", "profile", "cell", *axes, "metric", "epoch", "n", "mean", "std"],
+            ),
+        )
+    return Aggregate(rows, claims, paths)
+
+
+def _curves(plan: Plan, records: dict[str, RunRecord], axes: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for cell in plan.cells:
+        fin = [records[r] for r in cell.runs if records[r].status == "finished"]
+        if not fin or any(records[r].status == "failed" for r in cell.runs):
+            continue
+        for metric, scale in (("test_acc", 100.0), ("train_acc", 100.0), ("loss", 1.0)):
+            n_epochs = min(len(r.epochs) for r in fin)
+            for e in range(n_epochs):
+                vals = [scale * r.epochs[e][metric] for r in fin]
+                mean, std = mean_std(vals)
+                rows.append(
+                    {
+                        "experiment": plan.experiment.id,
+                        "profile": plan.profile.id,
+                        "cell": cell.id,
+                        **{a: fmt_value(cell.key[a]) if a in cell.key else "" for a in axes},
+                        "metric": metric,
+                        "epoch": e + 1,
+                        "n": len(vals),
+                        "mean": mean,
+                        "std": std,
+                    }
+                )
+    return rows
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """Rows of an aggregate CSV (a missing file names the command that makes it)."""
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: not found; run `python -m bench run "
+            f"{path.stem.split('_')[0]} --profile {path.parent.name}` first"
+        )
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))

@@ -1,0 +1,226 @@
+"""The paper's claims as checks over cells: supported | not supported | inconclusive.
+
+A claim compares cells chosen by ``a`` (and ``b``) filters on one metric. Each comparison has an
+outcome: ``holds``, ``fails``, ``unclear`` (the data cannot decide) or ``missing`` (a cell has no
+finished run). The claim is *supported* when every comparison holds, *not supported* when at least
+one fails, and *inconclusive* otherwise. Decisions use 95 % bootstrap intervals over seeds, so a
+difference smaller than the seed-to-seed noise is ``unclear``, never a win; a side with fewer
+than two seeds is always ``unclear``.
+
+Kinds:
+
+* ``greater``: each ``a`` cell against the ``b`` cell with the same values of the ``per`` axes;
+  holds when the interval of ``mean(a) - mean(b)`` lies above ``threshold`` (default 0), fails
+  when it lies below.
+* ``monotonic``: ``a`` cells ordered by the ``over`` axis within each ``per`` group; fails when
+  one step is a significant decrease, holds when no step is and the last point is significantly
+  above the first ("accuracy rises with T_t").
+* ``spread``: within each ``per`` group, ``max - min`` of the cell means over the ``over`` axes;
+  with its noise (1.96 standard errors of the difference of the two extreme cells) it holds
+  when ``spread + noise <= bound`` and fails when ``spread - noise > bound``.
+* ``equal``: each ``a`` cell against its ``b`` cell; holds when every seed's value is identical
+  (deterministic quantities such as parameter and MAC counts).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from bench.expand import Cell, fmt_value
+from bench.schema import Claim, SpecError
+from bench.stats import bootstrap_diff_ci, mean_std
+
+SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
+
+
+@dataclass
+class Comparison:
+    """One comparison inside a claim."""
+
+    group: str
+    outcome: str
+    a_mean: float = math.nan
+    b_mean: float = math.nan
+    diff: float = math.nan
+    ci_lo: float = math.nan
+    ci_hi: float = math.nan
+    note: str = ""
+
+
+@dataclass
+class ClaimResult:
+    """The verdict of one claim and the comparisons behind it."""
+
+    claim: Claim
+    verdict: str
+    comparisons: list[Comparison] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        """``2/3 hold, 1 unclear`` style one-liner."""
+        counts: dict[str, int] = {}
+        for c in self.comparisons:
+            counts[c.outcome] = counts.get(c.outcome, 0) + 1
+        n = len(self.comparisons)
+        if not n:
+            return "no cells to compare"
+        parts = [f"{counts.get('holds', 0)}/{n} hold"]
+        parts += [f"{v} {k}" for k, v in counts.items() if k != "holds"]
+        return ", ".join(parts)
+
+
+Values = dict[str, dict[str, list[float]]]
+"""cell id -> metric -> one value per finished seed."""
+
+
+def _label(cell: Cell, keys: tuple[str, ...] | list[str]) -> str:
+    keys = [k for k in keys if k in cell.key] or list(cell.key)
+    return ",".join(f"{k}={fmt_value(cell.key[k])}" for k in keys)
+
+
+def _partner(claim: Claim, a: Cell, bs: list[Cell]) -> Cell | None:
+    found = [b for b in bs if all(b.key.get(k) == a.key.get(k) for k in claim.per if k in b.key)]
+    if len(found) > 1:
+        raise SpecError(
+            f"claim {claim.id!r}: cell {a.id} matches {len(found)} 'b' cells "
+            f"({', '.join(b.id for b in found)}); add the distinguishing axes to "
+            "'per'"
+        )
+    return found[0] if found else None
+
+
+def _decide(diff_lo: float, diff_hi: float, threshold: float) -> str:
+    if diff_lo > threshold:
+        return "holds"
+    if diff_hi < threshold:
+        return "fails"
+    return "unclear"
+
+
+def _compare(claim: Claim, group: str, a: list[float], b: list[float]) -> Comparison:
+    am, _ = mean_std(a)
+    bm, _ = mean_std(b)
+    if not a or not b:
+        return Comparison(group, "missing", am, bm, note="a cell has no finished run")
+    lo, hi = bootstrap_diff_ci(a, b)
+    c = Comparison(group, "unclear", am, bm, am - bm, lo, hi)
+    if len(a) < 2 or len(b) < 2:
+        c.note = "fewer than two seeds"
+        return c
+    c.outcome = _decide(lo, hi, claim.threshold)
+    return c
+
+
+def evaluate_claim(claim: Claim, cells: list[Cell], values: Values) -> ClaimResult:
+    """Evaluate ``claim`` on the cells of one experiment (see the module docstring)."""
+    a_cells = [c for c in cells if c.matches(claim.a)]
+    b_cells = [c for c in cells if c.matches(claim.b)] if claim.b else []
+    get = lambda c: values.get(c.id, {}).get(claim.metric, [])  # noqa: E731
+    comps: list[Comparison] = []
+    if claim.kind in ("greater", "equal"):
+        for a in a_cells:
+            b = _partner(claim, a, b_cells)
+            group = _label(a, claim.per or list(a.key))
+            if b is None:
+                comps.append(Comparison(group, "missing", note="no 'b' cell to compare with"))
+                continue
+            if claim.kind == "greater":
+                comps.append(_compare(claim, group, get(a), get(b)))
+            else:
+                va, vb = get(a), get(b)
+                if not va or not vb:
+                    comps.append(Comparison(group, "missing", note="a cell has no finished run"))
+                    continue
+                same = len(set(va) | set(vb)) == 1
+                comps.append(
+                    Comparison(
+                        group,
+                        "holds" if same else "fails",
+                        va[0],
+                        vb[0],
+                        va[0] - vb[0],
+                        note="" if same else f"a={sorted(set(va))}, b={sorted(set(vb))}",
+                    )
+                )
+    else:
+        groups: dict[str, list[Cell]] = {}
+        for c in a_cells:
+            groups.setdefault(_label(c, claim.per) if claim.per else "all", []).append(c)
+        for group, members in groups.items():
+            if claim.kind == "monotonic":
+                comps.append(_monotonic(claim, group, members, get))
+            else:
+                comps.append(_spread(claim, group, members, get))
+    outcomes = {c.outcome for c in comps}
+    if comps and outcomes == {"holds"}:
+        verdict = SUPPORTED
+    elif "fails" in outcomes:
+        verdict = NOT_SUPPORTED
+    else:
+        verdict = INCONCLUSIVE
+    return ClaimResult(claim, verdict, comps)
+
+
+def _monotonic(claim: Claim, group: str, members: list[Cell], get) -> Comparison:
+    axis = claim.over[0]
+    members = sorted(members, key=lambda c: float(c.key[axis]))
+    series = [get(c) for c in members]
+    if len(members) < 2:
+        return Comparison(group, "missing", note=f"fewer than two values of {axis}")
+    if any(not s for s in series):
+        return Comparison(group, "missing", note="a cell has no finished run")
+    if any(len(s) < 2 for s in series):
+        return Comparison(group, "unclear", note="fewer than two seeds")
+    drops = []
+    pairs = list(zip(members, series, strict=True))
+    for (c0, s0), (c1, s1) in zip(pairs, pairs[1:], strict=False):
+        lo, hi = bootstrap_diff_ci(s1, s0)
+        if hi < 0:
+            drops.append(f"{axis} {fmt_value(c0.key[axis])}->{fmt_value(c1.key[axis])}")
+    first, last = mean_std(series[0])[0], mean_std(series[-1])[0]
+    lo, hi = bootstrap_diff_ci(series[-1], series[0])
+    c = Comparison(group, "unclear", last, first, last - first, lo, hi)
+    if drops:
+        c.outcome, c.note = "fails", "significant decrease at " + "; ".join(drops)
+    elif lo > 0:
+        c.outcome = "holds"
+    else:
+        c.note = "no significant decrease, but no significant rise from first to last"
+    return c
+
+
+def _spread(claim: Claim, group: str, members: list[Cell], get) -> Comparison:
+    stats = []
+    for c in members:
+        v = get(c)
+        if not v:
+            return Comparison(group, "missing", note=f"cell {c.id} has no finished run")
+        m, s = mean_std(v)
+        stats.append((m, s, len(v), c))
+    if len(stats) < 2:
+        return Comparison(group, "missing", note="fewer than two cells")
+    hi_cell = max(stats, key=lambda t: t[0])
+    lo_cell = min(stats, key=lambda t: t[0])
+    spread = hi_cell[0] - lo_cell[0]
+    if any(n < 2 for _, _, n, _ in stats):
+        return Comparison(
+            group, "unclear", hi_cell[0], lo_cell[0], spread, note="fewer than two seeds"
+        )
+    se = math.sqrt(hi_cell[1] ** 2 / hi_cell[2] + lo_cell[1] ** 2 / lo_cell[2])
+    noise = 1.96 * se
+    c = Comparison(
+        group,
+        "unclear",
+        hi_cell[0],
+        lo_cell[0],
+        spread,
+        spread - noise,
+        spread + noise,
+        note=f"max at {hi_cell[3].id}; min at {lo_cell[3].id}; bound {claim.bound:g}",
+    )
+    if spread + noise <= claim.bound:
+        c.outcome = "holds"
+    elif spread - noise > claim.bound:
+        c.outcome = "fails"
+    return c

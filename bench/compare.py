@@ -1,0 +1,163 @@
+"""References and verdicts: what each aggregate is compared with, and whether it passes.
+
+A profile compares with one kind of reference (``compare`` in its YAML):
+
+* ``paper``: the value of ``paper_tables/<id>.yaml`` at the cell's row and column, when its status
+  is ``transcribed`` or ``cited`` (``missing`` values are never compared);
+* ``reference``: the mean of the same cell and metric in the committed reference aggregate
+  (``results/reference/quick/<id>.csv``), the CI regression check.
+
+A cell's verdict is ``pass`` (within tolerance), ``fail`` (outside it, or a run failed),
+``no-reference`` (nothing to compare with, or a metric the profile does not compare) or
+``not-run``. Only this module and :mod:`bench.aggregate` decide verdicts; ``check`` reads them back
+from the CSVs.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import ROOT
+from bench.expand import Cell
+from bench.schema import MAPPED_AXES, Layout, Profile, Row, Scalar, SpecError, rel
+
+PASS, FAIL, NO_REFERENCE, NOT_RUN = "pass", "fail", "no-reference", "not-run"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The value a cell is compared with."""
+
+    value: float
+    source: str
+    std: float | None = None
+    n: int = 0
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a cell sits in a table layout."""
+
+    row: Row
+    column_id: str
+    metric: str
+    cell: Cell
+
+
+def mapped_match(match: dict[str, Scalar], profile: Profile) -> dict[str, Scalar]:
+    """A layout's ``match`` with paper datasets and architectures mapped by the profile."""
+    return {k: profile.map_value(k, v) if k in MAPPED_AXES else v for k, v in match.items()}
+
+
+def positions(layout: Layout, profile: Profile, cells: list[Cell]) -> list[Position]:
+    """Every (row, column) of ``layout`` that holds one of ``cells``.
+
+    Raises:
+        SpecError: a row and column select more than one cell (the layout is ambiguous).
+    """
+    out = []
+    for row in layout.rows:
+        if row.match is None:
+            continue
+        for col in layout.columns:
+            want = {**mapped_match(row.match, profile), **mapped_match(col.match, profile)}
+            found = [c for c in cells if c.matches(want)]
+            if len(found) > 1:
+                raise SpecError(
+                    f"{rel(layout.path)}: row {row.id!r} x column {col.id!r} selects "
+                    f"{len(found)} cells ({', '.join(c.id for c in found)}); make "
+                    "the row or column match more specific"
+                )
+            if found:
+                out.append(Position(row, col.id, col.metric or layout.metric, found[0]))
+    return out
+
+
+def compared(metric: str, profile: Profile) -> bool:
+    """Whether ``profile`` compares ``metric`` (its ``compare_metrics`` patterns)."""
+    return any(fnmatch.fnmatchcase(metric, p) for p in profile.compare_metrics)
+
+
+def paper_references(
+    layout: Layout | None, profile: Profile, cells: list[Cell]
+) -> dict[tuple[str, str], Reference]:
+    """(cell id, metric) -> the paper's transcribed or cited value."""
+    if layout is None or layout.kind != "table":
+        return {}
+    out: dict[tuple[str, str], Reference] = {}
+    for pos in positions(layout, profile, cells):
+        rep = pos.row.reported(pos.column_id)
+        if rep.status in ("transcribed", "cited") and rep.value is not None:
+            out[(pos.cell.id, pos.metric)] = Reference(
+                rep.value, f"paper ({rep.status}: {rep.source})"
+            )
+    return out
+
+
+def reference_path(profile: Profile, experiment_id: str) -> Path:
+    """The committed reference aggregate of ``experiment_id`` under ``profile``."""
+    return ROOT / profile.reference_dir / f"{experiment_id}.csv"
+
+
+def file_references(profile: Profile, experiment_id: str) -> dict[tuple[str, str], Reference]:
+    """(cell id, metric) -> mean of the committed reference aggregate (empty when none)."""
+    path = reference_path(profile, experiment_id)
+    if not path.is_file():
+        return {}
+    out = {}
+    with open(path, newline="") as f:
+        for i, row in enumerate(csv.DictReader(f), start=2):
+            try:
+                if row["status"] not in ("ok", "partial") or not row["mean"]:
+                    continue
+                std = float(row["std"]) if row["std"] else None
+                out[(row["cell"], row["metric"])] = Reference(
+                    float(row["mean"]), f"reference {rel(path)}", std, int(row["n"])
+                )
+            except (KeyError, ValueError) as exc:
+                raise SpecError(f"{rel(path)}: line {i}: not an aggregate row ({exc})") from None
+    return out
+
+
+def references(
+    layout: Layout | None, profile: Profile, experiment_id: str, cells: list[Cell]
+) -> dict[tuple[str, str], Reference]:
+    """The references of the profile's kind for one experiment."""
+    if profile.compare == "paper":
+        return paper_references(layout, profile, cells)
+    return file_references(profile, experiment_id)
+
+
+def verdict(
+    status: str,
+    mean: float,
+    n: int,
+    metric: str,
+    ref: Reference | None,
+    profile: Profile,
+    dataset: Scalar | None,
+) -> tuple[str, float, float, str]:
+    """``(verdict, delta, tolerance, reason)`` of one aggregate."""
+    nan = math.nan
+    if status == "failed":
+        return FAIL, nan, nan, "a run failed"
+    if status == "not-run" or n == 0:
+        return NOT_RUN, nan, nan, "no finished run"
+    if not compared(metric, profile):
+        return NO_REFERENCE, nan, nan, f"{metric} is not compared by profile {profile.id}"
+    if ref is None:
+        return NO_REFERENCE, nan, nan, "no reference value"
+    tol = profile.tolerance_for(dataset)
+    tolerance = tol.of(ref.std, min(n, ref.n) if ref.n else n)
+    delta = mean - ref.value
+    ok = abs(delta) <= tolerance
+    return (
+        (PASS if ok else FAIL),
+        delta,
+        tolerance,
+        "" if ok else f"|delta| {abs(delta):.3g} > tolerance {tolerance:.3g}",
+    )

@@ -1,0 +1,429 @@
+"""Experiment x profile -> cells -> hashed run configs (the plan the runner executes).
+
+A *cell* is one point of an experiment's grid (e.g. ``method=tssd, dataset=digits, t_s=2``) after
+the profile has mapped paper datasets and architectures to what it runs (``cifar10`` -> ``digits``
+in ``quick``). Grid points that map to the same cell are one cell: it runs once and renders once,
+labelled with the stand-in (``stands_for`` keeps the paper names). Each cell has one run per seed;
+a run is a :class:`tssd.config.RunConfig` identified by its config hash, so a run shared by two
+tables (or two cells) is planned, run and cached once.
+
+A cell may depend on teacher runs (knowledge distillation from an external teacher): the teacher
+is planned as its own run and its hash is written into the cell's config (``method.teacher``), so
+the cell's hash changes whenever the teacher's does.
+
+Config fields a method ignores are reset to their defaults before hashing (:data:`UNUSED_FIELDS`),
+so e.g. the baseline run of Figure 3 (whose grid sets ``t_t``) is the baseline run of Table 1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.schema import (
+    AXIS_KEYS,
+    MAPPED_AXES,
+    Experiment,
+    Profile,
+    Scalar,
+    SpecError,
+    evaluate,
+    rel,
+)
+
+UNUSED_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "baseline": {
+        "method": (
+            "t_t",
+            "alpha",
+            "beta",
+            "kd_temperature",
+            "detach_teacher",
+            "student_input",
+            "ssd_target",
+            "task_on_teacher",
+            "teacher",
+            "kd_weight",
+        ),
+        "model": ("weak_head",),
+    },
+    "tsd": {"method": ("beta", "ssd_target", "teacher", "kd_weight"), "model": ("weak_head",)},
+    "ssd": {
+        "method": (
+            "t_t",
+            "alpha",
+            "detach_teacher",
+            "student_input",
+            "ssd_target",
+            "task_on_teacher",
+            "teacher",
+            "kd_weight",
+        )
+    },
+    "tssd": {"method": ("teacher", "kd_weight")},
+    "kd": {
+        "method": (
+            "t_t",
+            "alpha",
+            "beta",
+            "detach_teacher",
+            "student_input",
+            "ssd_target",
+            "task_on_teacher",
+        ),
+        "model": ("weak_head",),
+    },
+}
+"""Per method, the run-config fields its step function never reads (tssd/methods.py). Only these
+known methods are canonicalised; a method added later keeps every field until listed here.
+tests/test_bench_expand.py checks that changing these fields leaves a run's numbers unchanged."""
+
+
+@dataclass
+class PlannedRun:
+    """One training run of the plan."""
+
+    run_id: str
+    """The config hash (the run directory's name); ``unavailable-<hash>`` when it cannot run."""
+    config: dict[str, Any]
+    """The full nested run config (validated, runtime fields included)."""
+    name: str
+    seed: int
+    role: str
+    """``cell`` or ``teacher``."""
+    deps: tuple[str, ...] = ()
+    unavailable: str | None = None
+    """Why this checkout cannot run it (dataset or method not registered), or None."""
+    est_s: float | None = None
+
+
+@dataclass
+class Cell:
+    """One grid point after profile mapping, with its runs (one per seed)."""
+
+    id: str
+    key: dict[str, Scalar]
+    stands_for: dict[str, list[Scalar]]
+    seeds: list[int]
+    runs: list[str]
+    teachers: list[str] = field(default_factory=list)
+    unavailable: str | None = None
+
+    def matches(self, match: dict[str, Scalar] | None) -> bool:
+        """True when every key of ``match`` is an axis of this cell with an equal value."""
+        if match is None:
+            return False
+        return all(k in self.key and _eq(self.key[k], v) for k, v in match.items())
+
+
+@dataclass
+class Plan:
+    """Everything one experiment needs under one profile."""
+
+    experiment: Experiment
+    profile: Profile
+    cells: list[Cell]
+    runs: dict[str, PlannedRun]
+    runs_dir: Path
+
+    def ordered_runs(self) -> list[PlannedRun]:
+        """Runs with every dependency before its dependents."""
+        out, seen = [], set()
+
+        def visit(rid: str) -> None:
+            if rid in seen:
+                return
+            seen.add(rid)
+            for d in self.runs[rid].deps:
+                visit(d)
+            out.append(self.runs[rid])
+
+        for rid in self.runs:
+            visit(rid)
+        return out
+
+
+def _eq(a: Scalar, b: Scalar) -> bool:
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
+        return float(a) == float(b)
+    return str(a) == str(b)
+
+
+def fmt_value(v: Scalar) -> str:
+    """A cell value as text: integers plainly, floats without a trailing ``.0``."""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def cell_id(key: dict[str, Scalar]) -> str:
+    """Stable text id of a cell (``method=tssd,dataset=digits,t_s=2``)."""
+    return ",".join(f"{k}={fmt_value(v)}" for k, v in key.items())
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """``data['a']['b'] = value`` for ``key='a.b'``, creating sections as needed."""
+    parts = key.split(".")
+    node = data
+    for p in parts[:-1]:
+        nxt = node.setdefault(p, {})
+        if not isinstance(nxt, dict):
+            raise SpecError(f"key '{key}': '{p}' is a value, not a section")
+        node = nxt
+    node[parts[-1]] = json.loads(json.dumps(value))
+
+
+def apply_set(data: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """Apply a ``set:`` block (dotted keys) in place."""
+    for k, v in overrides.items():
+        set_dotted(data, k, v)
+
+
+def canonicalize(data: dict[str, Any]) -> dict[str, Any]:
+    """Drop the fields the run's method never reads (see :data:`UNUSED_FIELDS`)."""
+    name = data.get("method", {}).get("name", "tssd")
+    for section, keys in UNUSED_FIELDS.get(name, {}).items():
+        node = data.get(section)
+        if isinstance(node, dict):
+            for k in keys:
+                node.pop(k, None)
+    return data
+
+
+def _availability(data: dict[str, Any]) -> str | None:
+    """Why this checkout cannot run the config (an unregistered dataset, method, model or
+    neuron backend), or None. Other config errors are the experiment's fault and raise."""
+    from tssd import data as data_registry
+    from tssd import methods, models
+    from tssd.neurons import registry as neurons
+
+    checks = [
+        ("data", "name", data_registry.DATASETS, "digits", "dataset"),
+        ("method", "name", methods.METHODS, "tssd", "method"),
+        ("model", "name", models.MODELS, "micro_cnn", "model"),
+        ("neuron", "backend", neurons.BACKENDS, "native", "neuron backend"),
+    ]
+    for section, key, registry, default, what in checks:
+        value = data.get(section, {}).get(key, default)
+        if value not in registry:
+            return (
+                f"{what} {value!r} is not registered in this checkout "
+                f"(registered: {', '.join(registry)})"
+            )
+    return None
+
+
+def estimate_seconds(data: dict[str, Any], profile: Profile) -> float | None:
+    """Rough training time of one run from the profile's cost model (None when unknown)."""
+    cost = profile.cost
+    ds = data.get("data", {}).get("name", "digits")
+    if ds not in cost.dataset_sizes:
+        return None
+    n_train, n_test = cost.dataset_sizes[ds]
+    m = data.get("method", {})
+    name, ts, tt = m.get("name", "tssd"), m.get("t_s", 2), m.get("t_t", 4)
+    event = ds in cost.event_datasets
+    if name in ("tsd", "tssd"):
+        steps = ts + tt if event else tt
+    elif name == "kd":
+        steps = 2 * ts
+    else:
+        steps = ts
+    model = data.get("model", {})
+    arch, width = model.get("name", "micro_cnn"), model.get("width", 0)
+    per_step = cost.sample_step_s.get(
+        f"{arch}:{width}", cost.sample_step_s.get(arch, cost.sample_step_s["default"])
+    )
+    epochs = data.get("optim", {}).get("epochs", 100)
+    per_step *= cost.dataset_factor.get(ds, 1.0)
+    return cost.startup_s + epochs * (n_train * steps + n_test * ts) * per_step
+
+
+def _seed_list(exp: Experiment, profile: Profile, seeds: list[int] | None) -> list[int]:
+    if seeds:
+        return list(seeds)
+    ep = exp.profiles.get(profile.id)
+    return list(ep.seeds) if ep is not None and ep.seeds else list(profile.seeds)
+
+
+def _run_name(key: dict[str, Scalar], seed: int, prefix: str = "") -> str:
+    body = "-".join(fmt_value(v) for v in key.values())
+    return f"{prefix}{body}-s{seed}"
+
+
+def expand(
+    exp: Experiment,
+    profile: Profile,
+    *,
+    runs_dir: str | Path,
+    data_root: str | None = None,
+    seeds: list[int] | None = None,
+    threads: int | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Plan:
+    """Build the :class:`Plan` of ``exp`` under ``profile``.
+
+    Args:
+        exp: the experiment.
+        profile: the profile.
+        runs_dir: where run directories live (``<runs_dir>/<config-hash>/``); also the teacher
+            look-up root of the ``kd`` method.
+        data_root: ``data.root`` of every run (real datasets), or None to keep the profile's.
+        seeds: override the seeds of the profile and experiment.
+        threads: ``runtime.threads`` of every run (None: the profile's).
+        overrides: dotted run-config overrides applied last to every run, teachers included
+            (``--set optim.epochs=2``; they change the config hashes, so such runs are cached
+            apart from the profile's own).
+
+    Raises:
+        SpecError: a mapping is missing or a built config is invalid (names file, cell, key).
+    """
+    from tssd.config import ConfigError, from_dict
+
+    runs_dir = Path(runs_dir).resolve()
+    src = rel(exp.path)
+    ep = exp.profiles.get(profile.id)
+    runs: dict[str, PlannedRun] = {}
+    cells: dict[str, Cell] = {}
+    cell_configs: dict[str, list[str]] = {}
+
+    def finish(data: dict[str, Any], seed: int, where: str) -> tuple[str, dict, str | None]:
+        data["seed"] = seed
+        rt = data.setdefault("runtime", {})
+        rt["progress"] = False
+        rt["runs_root"] = str(runs_dir)
+        if threads is not None:
+            rt["threads"] = threads
+        elif profile.threads:
+            rt["threads"] = profile.threads
+        if data_root:
+            data.setdefault("data", {})["root"] = str(data_root)
+        apply_set(data, overrides or {})
+        canonicalize(data)
+        why = _availability(data)
+        if why is not None:
+            blob = json.dumps(
+                {k: v for k, v in data.items() if k not in ("name", "runtime")}, sort_keys=True
+            )
+            return "unavailable-" + hashlib.sha256(blob.encode()).hexdigest()[:12], data, why
+        try:
+            cfg = from_dict(data, f"{src} ({where})")
+        except ConfigError as exc:
+            raise SpecError(str(exc)) from None
+        return cfg.hash(), cfg.to_dict(), None
+
+    for block in exp.blocks(profile.id):
+        axes = list(block)
+        for values in itertools.product(*(block[a] for a in axes)):
+            paper = dict(zip(axes, values, strict=True))
+            key = {a: profile.map_value(a, v) if a in MAPPED_AXES else v for a, v in paper.items()}
+            cid = cell_id(key)
+            base = json.loads(json.dumps(profile.base))
+            for a in MAPPED_AXES:
+                if a in paper:
+                    table = profile.datasets if a == "dataset" else profile.archs
+                    apply_set(base, table[paper[a]].set)
+            apply_set(base, exp.set)
+            if ep is not None:
+                apply_set(base, ep.set)
+            names = {a: v for a, v in paper.items()}
+            for k, expr in exp.derive.items():
+                try:
+                    set_dotted(base, k, evaluate(expr, names))
+                except KeyError as exc:
+                    raise SpecError(
+                        f"{src}: key 'derive.{k}': cell {cid} has no axis {exc.args[0]!r}"
+                    ) from None
+            teacher_spec = None
+            for a, v in paper.items():
+                axis = exp.axes.get(a)
+                if axis is not None and axis.variants and v in axis.variants:
+                    var = axis.variants[v]
+                    if a == "method" and "method.name" not in var.set:
+                        set_dotted(base, "method.name", v)
+                    apply_set(base, var.set)
+                    apply_set(base, var.profile_set.get(profile.id, {}))
+                    if var.teacher is not None:
+                        teacher_spec = var.teacher
+                elif a == "method":
+                    set_dotted(base, "method.name", v)
+                elif a in AXIS_KEYS:
+                    set_dotted(base, AXIS_KEYS[a], v)
+                elif axis is not None and axis.key:
+                    set_dotted(base, axis.key, v)
+                elif a not in MAPPED_AXES:
+                    raise SpecError(f"{src}: axis {a!r} has no run-config key")
+            seed_list = _seed_list(exp, profile, seeds)
+            run_ids, teacher_ids, why_cell = [], [], None
+            for seed in seed_list:
+                data = json.loads(json.dumps(base))
+                deps: tuple[str, ...] = ()
+                if teacher_spec is not None:
+                    tdata = json.loads(json.dumps(base))
+                    if teacher_spec.arch is not None:
+                        if teacher_spec.arch not in profile.archs:
+                            raise SpecError(
+                                f"{rel(profile.path)}: no mapping for teacher arch "
+                                f"{teacher_spec.arch!r} used by {src}"
+                            )
+                        apply_set(tdata, profile.archs[teacher_spec.arch].set)
+                    apply_set(tdata, teacher_spec.set)
+                    tdata["name"] = _run_name(key, seed, f"{teacher_spec.label}-")
+                    tid, tconf, twhy = finish(tdata, seed, f"teacher of cell {cid}, seed {seed}")
+                    if tid not in runs:
+                        runs[tid] = PlannedRun(
+                            tid,
+                            tconf,
+                            tdata["name"],
+                            seed,
+                            "teacher",
+                            unavailable=twhy,
+                            est_s=estimate_seconds(tconf, profile),
+                        )
+                    teacher_ids.append(tid)
+                    deps = (tid,)
+                    set_dotted(data, teacher_spec.into, tid)
+                    if twhy is not None:
+                        why_cell = f"teacher: {twhy}"
+                data["name"] = _run_name(key, seed)
+                rid, conf, why = finish(data, seed, f"cell {cid}, seed {seed}")
+                why = why or why_cell
+                if rid not in runs:
+                    runs[rid] = PlannedRun(
+                        rid,
+                        conf,
+                        data["name"],
+                        seed,
+                        "cell",
+                        deps,
+                        why,
+                        estimate_seconds(conf, profile),
+                    )
+                run_ids.append(rid)
+                why_cell = why_cell or why
+            if cid in cells:
+                if cell_configs[cid] != run_ids:
+                    raise SpecError(
+                        f"{src}: grid points {cells[cid].stands_for} and {paper} both map to cell "
+                        f"{cid} under profile {profile.id} but their run configs differ; give "
+                        "them distinct stand-ins or identical settings"
+                    )
+                for a in MAPPED_AXES:
+                    if a in paper and paper[a] not in cells[cid].stands_for[a]:
+                        cells[cid].stands_for[a].append(paper[a])
+                continue
+            cells[cid] = Cell(
+                cid,
+                key,
+                {a: [paper[a]] for a in MAPPED_AXES if a in paper},
+                seed_list,
+                run_ids,
+                teacher_ids,
+                why_cell,
+            )
+            cell_configs[cid] = run_ids
+    return Plan(exp, profile, list(cells.values()), runs, runs_dir)

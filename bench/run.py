@@ -1,0 +1,390 @@
+"""The runner: plan -> runs executed through a launcher, with caching, resuming and progress.
+
+Every run lives in ``<results>/runs/<config-hash>/`` (the ``tssd.train`` run directory). A finished
+run is never redone (``--force`` redoes it), a failed run stays failed (it failed on a non-finite
+loss, which would happen again), an interrupted run resumes from its last checkpoint, and a run
+that raised anything else (a missing dataset, a bug) is retried. Teacher runs go before the cells
+that need them; a cell whose teacher failed is not run. Runs are executed by a
+:class:`~bench.launch.Launcher`; progress is read from the run directories (runs done/total, each
+running run's epoch, an ETA calibrated on the runs finished so far).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from bench.expand import PlannedRun
+from bench.launch import Launcher
+from bench.worker import HARNESS_ERROR, JobResult, RunJob, lock_path
+
+TERMINAL = ("finished", "failed")
+
+
+@dataclass
+class RunState:
+    """What a run directory says about a run, before anything is launched."""
+
+    status: str
+    """finished | failed | partial | new | unavailable | error."""
+    epochs_done: int = 0
+    error: str = ""
+
+
+@dataclass
+class Outcome:
+    """How a run ended in this invocation (``cached`` when it was already done)."""
+
+    run_id: str
+    status: str
+    """finished | failed | unavailable | error | not-run | interrupted."""
+    error: str = ""
+    wall_s: float = 0.0
+    cached: bool = False
+
+
+def epochs_done(run_dir: Path) -> int:
+    """Rows of ``epochs.csv`` (0 when absent); cheap enough to poll every second."""
+    p = run_dir / "epochs.csv"
+    try:
+        with open(p, "rb") as f:
+            return max(0, sum(1 for _ in f) - 1)
+    except FileNotFoundError:
+        return 0
+
+
+def run_state(run: PlannedRun, runs_dir: Path) -> RunState:
+    """Inspect a run's directory: finished, failed, partially trained, new, or not runnable."""
+    import json
+
+    from tssd.train import RunFailed, read_summary
+
+    if run.unavailable:
+        return RunState("unavailable", error=run.unavailable)
+    d = runs_dir / run.run_id
+    try:
+        summary = read_summary(d)
+    except RunFailed as exc:
+        return RunState("error", error=str(exc))
+    if summary is not None and summary.get("status") in TERMINAL:
+        return RunState(summary["status"], epochs_done(d), summary.get("error", ""))
+    herr = d / HARNESS_ERROR
+    if herr.is_file():
+        try:
+            info = json.loads(herr.read_text())
+        except json.JSONDecodeError:
+            info = {"kind": "error", "error": f"{herr}: unreadable"}
+        kind = "unavailable" if info.get("kind") == "unavailable" else "error"
+        return RunState(kind, epochs_done(d), str(info.get("error", "")))
+    n = epochs_done(d)
+    return RunState("partial" if n or (d / "checkpoint.pt").is_file() else "new", n)
+
+
+def calibrated_seconds(run: PlannedRun, runs: dict[str, PlannedRun], startup_s: float) -> float:
+    """A run's time from measured training steps on this machine (:mod:`tssd.calibrate`, cached
+    per machine), with the run's own thread count; a KD run adds its frozen teacher's forward
+    passes (one evaluation batch per training step).
+
+    Raises:
+        KeyError: the dataset's size is unknown to the calibration.
+    """
+    from tssd.calibrate import calibrate, estimate_seconds
+    from tssd.config import from_dict
+    from tssd.runtime import torch_threads
+
+    cfg = from_dict(run.config, f"run {run.run_id}")
+    with torch_threads(cfg.runtime.threads):
+        est = estimate_seconds(cfg, calibrate(cfg, cfg.runtime.device))
+        for dep in run.deps:
+            tcfg = from_dict(runs[dep].config, f"run {dep}")
+            cal = calibrate(tcfg, tcfg.runtime.device)
+            steps = -(-_train_size(cfg) // cfg.data.batch_size) * cfg.optim.epochs
+            est += steps * cal["sec_per_eval_batch"]
+    return startup_s + est
+
+
+def _train_size(cfg) -> int:
+    from tssd.calibrate import DATASET_SHAPES
+
+    return DATASET_SHAPES[cfg.data.name].n_train
+
+
+def short(message: str, limit: int = 160) -> str:
+    """The first line of an error message, cut to ``limit`` characters."""
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    return first if len(first) <= limit else first[: limit - 3] + "..."
+
+
+def fmt_seconds(s: float | None) -> str:
+    """``75`` -> ``1m15s``; None -> ``?``."""
+    if s is None:
+        return "?"
+    s = int(round(s))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+class Progress:
+    """Runs done/total, each running run's epoch and an ETA, on one line (a terminal) or as a
+    line per finished run plus a periodic status line (a log)."""
+
+    def __init__(
+        self,
+        label: str,
+        runs: list[PlannedRun],
+        states: dict[str, RunState],
+        capacity: int,
+        runs_dir: Path,
+        stream: TextIO | None = None,
+        interval_s: float = 20.0,
+    ):
+        self.label, self.runs, self.capacity, self.runs_dir = (
+            label,
+            {r.run_id: r for r in runs},
+            capacity,
+            runs_dir,
+        )
+        self.stream = stream or sys.stdout
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.interval = interval_s
+        self.states = states
+        self.done: dict[str, Outcome] = {}
+        self.running: dict[str, float] = {}
+        self.est_done = self.actual_done = 0.0
+        self.last_line = 0.0
+        known = [r.est_s for r in runs if r.est_s is not None]
+        self.default_est = sum(known) / len(known) if known else 60.0
+
+    def _est(self, rid: str) -> float:
+        e = self.runs[rid].est_s
+        return self.default_est if e is None else e
+
+    def _fraction(self, rid: str) -> float:
+        total = self.runs[rid].config.get("optim", {}).get("epochs", 1)
+        return min(1.0, epochs_done(self.runs_dir / rid) / max(1, total))
+
+    def eta(self) -> float:
+        """Seconds left: estimates of what remains, scaled by actual/estimated so far."""
+        ratio = self.actual_done / self.est_done if self.est_done > 0 else 1.0
+        left = 0.0
+        for rid in self.runs:
+            st = self.states.get(rid)
+            if rid in self.done or (st is not None and st.status in (*TERMINAL, "unavailable")):
+                continue
+            frac = self._fraction(rid) if rid in self.running else self._start_fraction(rid)
+            left += self._est(rid) * (1.0 - frac)
+        return left * ratio / max(1, self.capacity)
+
+    def _start_fraction(self, rid: str) -> float:
+        st = self.states.get(rid)
+        if st is None or st.status != "partial":
+            return 0.0
+        total = self.runs[rid].config.get("optim", {}).get("epochs", 1)
+        return min(1.0, st.epochs_done / max(1, total))
+
+    def _counts(self) -> str:
+        n = len(self.runs)
+        done = len(self.done)
+        cached = sum(o.cached for o in self.done.values())
+        failed = sum(o.status in ("failed", "error") for o in self.done.values())
+        skipped = sum(o.status in ("unavailable", "not-run") for o in self.done.values())
+        extra = [f"{cached} cached"] if cached else []
+        if failed:
+            extra.append(f"{failed} failed")
+        if skipped:
+            extra.append(f"{skipped} not runnable")
+        return f"{done}/{n} runs" + (f" ({', '.join(extra)})" if extra else "")
+
+    def _running(self) -> str:
+        parts = []
+        for rid in self.running:
+            r = self.runs[rid]
+            total = r.config.get("optim", {}).get("epochs", 0)
+            parts.append(f"{r.name} epoch {epochs_done(self.runs_dir / rid)}/{total}")
+        return ", ".join(parts)
+
+    def _write(self, text: str, final: bool = False) -> None:
+        if self.tty:
+            width = shutil.get_terminal_size((120, 20)).columns
+            self.stream.write("\r" + text[: width - 1].ljust(width - 1) + ("\n" if final else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def begin(self) -> None:
+        """Say what will happen."""
+        todo = [r for r in self.runs if self.states[r].status not in (*TERMINAL, "unavailable")]
+        cached = sum(self.states[r].status in TERMINAL for r in self.runs)
+        na = sum(self.states[r].status == "unavailable" for r in self.runs)
+        self._write(
+            f"[{self.label}] {len(self.runs)} runs: {cached} cached, {len(todo)} to run"
+            + (f", {na} not runnable here" if na else "")
+            + f", {self.capacity} worker(s); estimated {fmt_seconds(self.eta())}",
+            final=True,
+        )
+
+    def started(self, run: PlannedRun) -> None:  # noqa: D102
+        self.running[run.run_id] = time.time()
+        self.tick(force=self.tty)
+
+    def finished(self, run: PlannedRun, outcome: Outcome) -> None:
+        """Record an outcome; a log gets one line per run that actually ran or failed."""
+        t0 = self.running.pop(run.run_id, None)
+        self.done[run.run_id] = outcome
+        if t0 is not None and outcome.status == "finished":
+            st = self.states.get(run.run_id)
+            self.est_done += self._est(run.run_id) * (
+                1.0 - (self._start_fraction(run.run_id) if st else 0.0)
+            )
+            self.actual_done += time.time() - t0
+        if outcome.cached and outcome.status in TERMINAL:
+            return
+        what = outcome.status + (f": {short(outcome.error)}" if outcome.error else "")
+        line = (
+            f"[{self.label}] {self._counts()} | {run.name} {what} | ETA {fmt_seconds(self.eta())}"
+        )
+        if self.tty:
+            self._write(line, final=True)
+        else:
+            self._write(line)
+            self.last_line = time.time()
+
+    def tick(self, force: bool = False) -> None:
+        """Refresh the status line (a terminal: every call; a log: every ``interval`` s)."""
+        now = time.time()
+        if not force and not self.tty and now - self.last_line < self.interval:
+            return
+        self.last_line = now
+        running = self._running()
+        self._write(
+            f"[{self.label}] {self._counts()}"
+            + (f" | running: {running}" if running else "")
+            + f" | ETA {fmt_seconds(self.eta())}"
+        )
+
+    def end(self) -> None:  # noqa: D102
+        self._write(f"[{self.label}] {self._counts()} | done", final=True)
+
+
+def execute_runs(
+    runs: list[PlannedRun],
+    runs_dir: Path,
+    launcher: Launcher | None,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    poll_s: float = 1.0,
+    busy_retry_s: float = 2.0,
+) -> dict[str, Outcome]:
+    """Execute the runs not done yet (dependencies first) and return every run's outcome.
+
+    Args:
+        runs: the runs, dependencies before dependents (:meth:`bench.expand.Plan.ordered_runs`).
+        runs_dir: the directory holding run directories.
+        launcher: executes the jobs (None only when nothing needs running).
+        force: redo finished and failed runs.
+        progress: the display, or None for silence.
+        poll_s: how often the display refreshes while runs are in flight.
+        busy_retry_s: how long to wait before retrying a run another harness process holds.
+
+    Raises:
+        KeyboardInterrupt: after cancelling the running jobs (they resume on the next run).
+    """
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    by_id = {r.run_id: r for r in runs}
+    states = (
+        progress.states
+        if progress is not None
+        else {r.run_id: run_state(r, runs_dir) for r in runs}
+    )
+    outcomes: dict[str, Outcome] = {}
+    pending: list[PlannedRun] = []
+    for r in runs:
+        st = states[r.run_id]
+        if r.unavailable:
+            outcomes[r.run_id] = Outcome(r.run_id, "unavailable", r.unavailable, cached=True)
+        elif st.status in TERMINAL and not force:
+            outcomes[r.run_id] = Outcome(r.run_id, st.status, st.error, cached=True)
+        else:
+            pending.append(r)
+            if st.status in TERMINAL:  # --force: redone from scratch
+                states[r.run_id] = RunState("new")
+    if progress is not None:
+        progress.begin()
+        for rid, o in outcomes.items():
+            progress.finished(by_id[rid], o)
+    retry_at: dict[str, float] = {}
+    forced: set[str] = set()
+    in_flight: set[str] = set()
+    try:
+        while pending or in_flight:
+            now = time.time()
+            for r in list(pending):
+                if launcher is None or len(in_flight) >= launcher.capacity:
+                    break
+                bad = [d for d in r.deps if d in outcomes and outcomes[d].status != "finished"]
+                if bad:
+                    pending.remove(r)
+                    o = outcomes[bad[0]]
+                    outcomes[r.run_id] = Outcome(
+                        r.run_id, "not-run", f"teacher {bad[0]} {o.status}: {o.error}"
+                    )
+                    if progress is not None:
+                        progress.finished(r, outcomes[r.run_id])
+                    continue
+                if any(d not in outcomes for d in r.deps) or retry_at.get(r.run_id, 0) > now:
+                    continue
+                pending.remove(r)
+                job = RunJob(
+                    r.run_id,
+                    r.config,
+                    str(runs_dir / r.run_id),
+                    str(lock_path(runs_dir, r.run_id)),
+                    force=force and r.run_id not in forced,
+                )
+                forced.add(r.run_id)
+                launcher.submit(job)
+                in_flight.add(r.run_id)
+                if progress is not None:
+                    progress.started(r)
+            if not in_flight:
+                if pending:
+                    time.sleep(min(busy_retry_s, poll_s))
+                    continue
+                break
+            for res in launcher.wait(poll_s):
+                in_flight.discard(res.run_id)
+                r = by_id[res.run_id]
+                if res.status == "busy":
+                    retry_at[r.run_id] = time.time() + busy_retry_s
+                    pending.insert(0, r)
+                    if progress is not None:
+                        progress.running.pop(r.run_id, None)
+                    continue
+                outcomes[r.run_id] = _outcome(res)
+                if progress is not None:
+                    progress.finished(r, outcomes[r.run_id])
+            if progress is not None:
+                progress.tick()
+    except BaseException:
+        if launcher is not None:
+            launcher.shutdown(cancel=True)
+        raise
+    if progress is not None:
+        progress.end()
+    return outcomes
+
+
+def _outcome(res: JobResult) -> Outcome:
+    known = ("finished", "failed", "unavailable", "error", "interrupted")
+    status = res.status if res.status in known else "error"
+    # A job that trained nothing found the run done (by another harness process): cached.
+    cached = status in TERMINAL and res.trained_epochs == 0
+    return Outcome(res.run_id, status, res.error, res.wall_s, cached=cached)

@@ -1,0 +1,109 @@
+"""What runs inside a worker: one run job, under a per-run lock, through ``tssd.train``.
+
+This module is the unit every launcher executes (a local worker process today; a torchrun rank or
+a SLURM array task later), so it imports only the core and reports back a small picklable
+:class:`JobResult`. The lock (``<runs_dir>/.locks/<hash>.lock``, an OS file lock released when
+its process dies) makes two harness processes on the same results directory run each run once:
+the second one gets ``busy`` and waits for the first one's result on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HARNESS_ERROR = "harness_error.json"
+"""Written into a run directory when the run raised something other than ``RunFailed`` (a bug, a
+missing dataset): the run then shows as failed (or not-run) in every table, never as a number."""
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """A run to execute: its validated config (a plain dict) and where it lives."""
+
+    run_id: str
+    config: dict[str, Any]
+    run_dir: str
+    lock_path: str
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """How a job ended: ``finished | failed | unavailable | error | busy | interrupted``."""
+
+    run_id: str
+    status: str
+    error: str = ""
+    wall_s: float = 0.0
+    trained_epochs: int = 0
+    """Epochs this job trained (0: the run was already done, e.g. by another harness)."""
+
+
+def lock_path(runs_dir: str | Path, run_id: str) -> Path:
+    """The lock file guarding run ``run_id`` (outside the run directory, which ``--force``
+    empties)."""
+    return Path(runs_dir) / ".locks" / f"{run_id}.lock"
+
+
+def _epochs_done(run_dir: Path) -> int:
+    try:
+        with open(run_dir / "epochs.csv", "rb") as f:
+            return max(0, sum(1 for _ in f) - 1)
+    except FileNotFoundError:
+        return 0
+
+
+def _record_error(run_dir: Path, kind: str, message: str) -> None:
+    from tssd.runtime import atomic_write_text
+
+    atomic_write_text(
+        run_dir / HARNESS_ERROR, json.dumps({"kind": kind, "error": message}, indent=2)
+    )
+
+
+def execute(job: RunJob) -> JobResult:
+    """Run (or resume, or return) one job; never raises for a failing run."""
+    from filelock import FileLock, Timeout
+
+    from tssd.config import from_dict
+    from tssd.data import DatasetUnavailable
+    from tssd.train import RunFailed, train
+
+    Path(job.lock_path).parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(job.lock_path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return JobResult(job.run_id, "busy", "another harness process is running it")
+    run_dir = Path(job.run_dir)
+    try:
+        (run_dir / HARNESS_ERROR).unlink(missing_ok=True)
+        cfg = from_dict(job.config, f"run {job.run_id}")
+        before = 0 if job.force else _epochs_done(run_dir)
+        summary = train(cfg, run_dir, force=job.force, progress=False)
+        return JobResult(
+            job.run_id,
+            summary["status"],
+            summary.get("error", ""),
+            float(summary.get("wall_s", 0.0)),
+            max(0, _epochs_done(run_dir) - before),
+        )
+    except RunFailed as exc:
+        return JobResult(job.run_id, "failed", str(exc))
+    except DatasetUnavailable as exc:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _record_error(run_dir, "unavailable", str(exc))
+        return JobResult(job.run_id, "unavailable", str(exc))
+    except KeyboardInterrupt:
+        return JobResult(job.run_id, "interrupted", "interrupted; re-run to resume")
+    except Exception as exc:  # noqa: BLE001  (any bug must end as a failed run, not a crash)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        msg = f"{type(exc).__name__}: {exc}"
+        _record_error(run_dir, "error", msg + "\n" + traceback.format_exc(limit=8))
+        return JobResult(job.run_id, "error", msg)
+    finally:
+        lock.release()

@@ -1,0 +1,158 @@
+"""Experiment x profile -> cells and hashed runs: merging, sharing, teachers, availability."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.expand import UNUSED_FIELDS, canonicalize, expand
+from bench.schema import SpecError, experiment_path, load_experiment, load_profile
+from tssd.config import from_dict
+
+pytestmark = pytest.mark.unit
+
+
+def plan_of(eid: str, profile: str = "quick", tmp_path: Path | None = None, **kw):
+    runs = (tmp_path or Path("/nonexistent")) / "runs"
+    return expand(load_experiment(experiment_path(eid)), load_profile(profile), runs_dir=runs, **kw)
+
+
+def cell(plan, **key):
+    found = [c for c in plan.cells if c.matches(key)]
+    assert len(found) == 1, [c.id for c in found]
+    return found[0]
+
+
+def test_quick_merges_columns_that_share_a_stand_in():
+    plan = plan_of("table2")
+    assert len(plan.cells) == 6  # cifar10 and cifar100 -> digits: one column
+    c = cell(plan, method="tssd", t_s=2)
+    assert c.key["dataset"] == "digits"
+    assert c.stands_for["dataset"] == ["cifar10", "cifar100"]
+    assert len(c.runs) == 3 and len(set(c.runs)) == 3
+    paper = plan_of("table2", "paper")
+    assert len(paper.cells) == 12
+
+
+def test_run_ids_are_the_config_hashes():
+    plan = plan_of("table2")
+    for rid, run in plan.runs.items():
+        cfg = from_dict(run.config, "test")
+        assert cfg.hash() == rid
+        assert cfg.runtime.threads == 1 and cfg.runtime.progress is False
+        assert cfg.method.t_t == (2 * cfg.method.t_s if cfg.method.name == "tssd" else 4)
+
+
+def test_runs_are_shared_between_tables():
+    t1, t2, f3 = plan_of("table1"), plan_of("table2"), plan_of("figure3")
+    base1 = cell(t1, method="baseline", dataset="digits").runs
+    assert cell(t2, method="baseline", t_s=2).runs == base1
+    # figure3's baseline block sets no t_t; canonicalisation makes it table1's baseline anyway
+    assert cell(f3, method="baseline", dataset="digits").runs == base1
+    assert (
+        cell(f3, method="tssd", dataset="digits", t_t=4).runs
+        == cell(t1, method="tssd", dataset="digits").runs
+    )
+    t8 = plan_of("table8")
+    middle_full = cell(t8, method="tssd", dataset="digits", position="middle", structure="full")
+    assert middle_full.runs == cell(t1, method="tssd", dataset="digits").runs
+
+
+def test_teacher_is_a_dependency_with_its_hash_in_the_cell():
+    plan = plan_of("table5")
+    kd = cell(plan, method="kd_ann")
+    assert len(kd.teachers) == 3
+    for rid, tid in zip(kd.runs, kd.teachers, strict=True):
+        run, teacher = plan.runs[rid], plan.runs[tid]
+        assert run.deps == (tid,)
+        assert run.config["method"]["teacher"] == tid
+        assert run.config["method"]["name"] == "kd"
+        assert teacher.role == "teacher"
+        assert teacher.config["method"]["name"] == "baseline"
+        assert teacher.config["method"]["t_s"] == 1
+        assert teacher.config["neuron"]["backend"] == "ann"
+        assert teacher.seed == run.seed
+    snn = cell(plan, method="kd_snn")
+    t = plan.runs[snn.teachers[0]]
+    assert t.config["model"]["width"] == 32 and t.config["neuron"]["backend"] == "native"
+    order = [r.run_id for r in plan.ordered_runs()]
+    assert all(order.index(d) < order.index(r.run_id) for r in plan.runs.values() for d in r.deps)
+
+
+def test_unregistered_dataset_is_not_runnable_not_an_error(tmp_path):
+    text = experiment_path("table4").read_text()
+    exp_file = tmp_path / "table4.yaml"
+    exp_file.write_text(text)
+    profile_text = Path(load_profile("quick").path).read_text()
+    prof = tmp_path / "quick.yaml"
+    prof.write_text(profile_text.replace("data.name: digits_dvs", "data.name: digits_dvx"))
+    plan = expand(load_experiment(exp_file), load_profile(prof), runs_dir=tmp_path / "runs")
+    assert plan.cells and all(c.unavailable for c in plan.cells)
+    assert "dataset 'digits_dvx' is not registered" in plan.cells[0].unavailable
+    assert all(r.run_id.startswith("unavailable-") for r in plan.runs.values())
+
+
+def test_invalid_override_is_a_spec_error_naming_the_cell(tmp_path):
+    with pytest.raises(SpecError, match=r"table2\.yaml \(cell method=baseline.*optim\.epochs"):
+        plan_of("table2", overrides={"optim.epochs": 0})
+
+
+def test_overrides_change_hashes():
+    a = plan_of("table3")
+    b = plan_of("table3", overrides={"optim.epochs": 2})
+    assert set(a.runs).isdisjoint(b.runs)
+    assert all(r.config["optim"]["epochs"] == 2 for r in b.runs.values())
+
+
+def test_seeds_override():
+    plan = plan_of("table3", seeds=[7])
+    assert all(c.seeds == [7] and len(c.runs) == 1 for c in plan.cells)
+
+
+def test_canonicalize_drops_only_listed_fields():
+    d = {"method": {"name": "baseline", "t_s": 2, "t_t": 9, "alpha": 0.3}, "model": {"name": "m"}}
+    canonicalize(d)
+    assert d["method"] == {"name": "baseline", "t_s": 2}
+    d = {"method": {"name": "tssd", "t_t": 9, "alpha": 0.3}}
+    canonicalize(d)
+    assert d["method"] == {"name": "tssd", "t_t": 9, "alpha": 0.3}
+    d = {"method": {"name": "some_future_method", "t_t": 9}}
+    assert canonicalize(d)["method"]["t_t"] == 9  # unknown methods keep every field
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize("method", sorted(set(UNUSED_FIELDS) - {"kd"}))
+def test_canonicalised_fields_are_really_unused(tmp_path, tiny_cfg, method):
+    """Changing every field UNUSED_FIELDS lists for a method leaves its numbers unchanged."""
+    from tssd.train import METRIC_COLUMNS, read_epochs, train
+
+    common = dict(method__name=method, optim__epochs=1, runtime__deterministic=True)
+    plain = tiny_cfg(**common)
+    changed_fields = {
+        "t_t": 6,
+        "alpha": 0.3,
+        "beta": 0.2,
+        "kd_temperature": 5.0,
+        "detach_teacher": False,
+        "student_input": "reframe",
+        "ssd_target": "student",
+        "task_on_teacher": True,
+        "teacher": "abc",
+        "kd_weight": 0.5,
+    }
+    over = {
+        f"method__{k}": v for k, v in changed_fields.items() if k in UNUSED_FIELDS[method]["method"]
+    }
+    if "weak_head" in UNUSED_FIELDS[method].get("model", ()):
+        over["model__weak_head"] = {"stage": "0", "channels": 4}
+    changed = tiny_cfg(**common, **over)
+    assert plain.hash() != changed.hash()
+    train(plain, tmp_path / "a", progress=False)
+    train(changed, tmp_path / "b", progress=False)
+    ra, rb = read_epochs(tmp_path / "a"), read_epochs(tmp_path / "b")
+
+    def cols(rows):  # exact: a deterministic run is bit-identical; NaN marks an unused term
+        return {k: [None if r[k] != r[k] else r[k] for r in rows] for k in METRIC_COLUMNS}
+
+    assert cols(ra) == cols(rb)

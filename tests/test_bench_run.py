@@ -1,0 +1,220 @@
+"""The runner end to end on tiny runs: caching, failures, teachers, two harnesses, kill and resume.
+
+Each test runs real worker processes on micro_cnn width 8 for a few epochs on the digits (about a
+second per run), through ``python -m bench`` like a user would.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench import ROOT, cli
+from bench.run import Progress, run_state
+from bench.schema import load_profile
+
+pytestmark = pytest.mark.smoke
+
+LAYOUT = """\
+id: tiny
+kind: table
+title: tiny
+status: inferred
+columns:
+  - {id: c10, label: CIFAR10, match: {dataset: cifar10}}
+rows:
+  - {id: b, label: Baseline, match: {method: baseline}}
+  - {id: t, label: TSSD, match: {method: tssd}}
+  - {id: k, label: KD, match: {method: kd_ann}}
+"""
+
+EXPERIMENT = """\
+id: tiny
+kind: table
+title: tiny
+layout: {layout}
+set: {{model.width: 8, optim.epochs: {epochs}{extra}}}
+methods:
+  kd_ann:
+    set: {{method.name: kd}}
+    teacher: {{label: teacher, set: {{method.name: baseline, neuron.backend: ann,
+                                      method.t_s: 1{teacher_extra}}}}}
+grid:
+  method: {methods}
+  dataset: [cifar10]
+  t_s: [1]
+derive: {{method.t_t: "t_s + 1"}}
+claims:
+  - {{id: tssd_wins, kind: greater, text: t, a: {{method: tssd}}, b: {{method: baseline}},
+      per: [dataset]}}
+"""
+
+
+def tiny(tmp_path: Path, methods="[baseline, tssd]", epochs=2, extra="", teacher_extra="") -> str:
+    (tmp_path / "layouts").mkdir(exist_ok=True)
+    layout = tmp_path / "layouts" / "tiny.yaml"
+    layout.write_text(LAYOUT)
+    exp = tmp_path / "tiny.yaml"
+    exp.write_text(
+        EXPERIMENT.format(
+            layout=layout, epochs=epochs, extra=extra, methods=methods, teacher_extra=teacher_extra
+        )
+    )
+    return str(exp)
+
+
+def read(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def bench(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def test_run_renders_and_a_second_run_is_cached(tmp_path, capsys):
+    exp, res = tiny(tmp_path), tmp_path / "results"
+    assert cli.main(["run", exp, "--results", str(res), "--seeds", "0,1"]) == 0
+    out = capsys.readouterr().out
+    assert "4 runs: 0 cached, 4 to run" in out and "epoch" in out and "ETA" in out
+    rows = read(res / "quick" / "tiny.csv")
+    acc = [r for r in rows if r["metric"] == "test_acc"]
+    assert len(acc) == 2 and all(r["n"] == "2" and r["status"] == "ok" for r in acc)
+    assert all(50.0 < float(r["mean"]) <= 100.0 for r in acc)
+    assert all(r["verdict"] == "no-reference" for r in acc)
+    runs = read(res / "quick" / "tiny_runs.csv")
+    assert len(runs) == 4 and all(r["git_commit"] and r["torch_version"] for r in runs)
+    tex = (res / "quick" / "tiny.tex").read_text().splitlines()
+    assert [line.split(" & ")[0] for line in tex if r"$\pm$" in line and " & " in line] == [
+        "Baseline",
+        "TSSD",
+    ]
+    assert (res / "quick" / "macros.tex").is_file()
+    stamps = sorted((p, p.stat().st_mtime_ns) for p in (res / "runs").glob("*/summary.json"))
+    assert cli.main(["run", exp, "--results", str(res), "--seeds", "0,1"]) == 0
+    assert "4 runs: 4 cached, 0 to run" in capsys.readouterr().out
+    assert stamps == sorted(
+        (p, p.stat().st_mtime_ns) for p in (res / "runs").glob("*/summary.json")
+    )
+    assert read(res / "quick" / "tiny.csv") == rows
+    assert cli.main(["check", exp, "--results", str(res)]) == 0
+
+
+def test_failed_run_is_failed_everywhere_never_a_number(tmp_path, capsys):
+    exp = tiny(tmp_path, methods="[baseline, kd_ann]", extra=", optim.lr: 1.0e+12")
+    res = tmp_path / "results"
+    assert cli.main(["run", exp, "--results", str(res), "--seeds", "0"]) == 1
+    rows = {r["method"]: r for r in read(res / "quick" / "tiny.csv") if r["metric"] == "test_acc"}
+    assert rows["baseline"]["status"] == "failed" and rows["baseline"]["mean"] == ""
+    assert rows["baseline"]["verdict"] == "fail" and "non-finite loss" in rows["baseline"]["reason"]
+    # the kd cell's teacher (same lr) failed, so the cell never ran
+    assert rows["kd_ann"]["status"] in ("failed", "not-run") and rows["kd_ann"]["mean"] == ""
+    md = (res / "quick" / "tiny.md").read_text()
+    assert "| Baseline | failed |" in md
+    assert cli.main(["check", exp, "--results", str(res)]) == 1
+    capsys.readouterr()
+
+
+def test_teacher_runs_first_and_its_failure_blocks_the_cell(tmp_path, capsys):
+    res = tmp_path / "results"
+    exp = tiny(tmp_path, methods="[kd_ann]", teacher_extra=", optim.lr: 1.0e+12")
+    assert cli.main(["run", exp, "--results", str(res), "--seeds", "0"]) == 0
+    row = next(r for r in read(res / "quick" / "tiny.csv") if r["metric"] == "test_acc")
+    assert row["status"] == "not-run" and row["mean"] == "" and "teacher" in capsys.readouterr().out
+    exp = tiny(tmp_path, methods="[kd_ann]")
+    assert cli.main(["run", exp, "--results", str(res), "--seeds", "0"]) == 0
+    runs = read(res / "quick" / "tiny_runs.csv")
+    teacher = next(r for r in runs if r["role"] == "teacher")
+    student = next(r for r in runs if r["role"] == "cell")
+    assert teacher["status"] == student["status"] == "finished"
+    assert teacher["finished"] <= student["started"]
+    cfg = json.loads((res / "runs" / student["run_id"] / "summary.json").read_text())
+    assert cfg["method"] == "kd"
+
+
+def test_two_harnesses_on_one_results_dir_run_each_run_once(tmp_path):
+    exp, res = tiny(tmp_path, epochs=3), str(tmp_path / "results")
+    procs = [
+        bench("run", exp, "--results", res, "--seeds", "0,1", "--workers", "1") for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    trained = sum(o.count(" finished |") for o in outs)
+    assert trained == 4, outs  # every run trained by exactly one of the two harnesses
+    for d in (tmp_path / "results" / "runs").glob("[0-9a-f]*"):
+        epochs = [int(float(r["epoch"])) for r in read(d / "epochs.csv")]
+        assert epochs == [1, 2, 3]
+    rows = read(tmp_path / "results" / "quick" / "tiny.csv")
+    assert len({(r["cell"], r["metric"]) for r in rows}) == len(rows)
+    assert all(r["n"] == "2" for r in rows if r["metric"] == "test_acc")
+
+
+def test_killed_harness_resumes_to_the_same_results(tmp_path):
+    exp = tiny(tmp_path, epochs=6)
+    ref, res = str(tmp_path / "uninterrupted"), str(tmp_path / "killed")
+    p = bench("run", exp, "--results", ref, "--seeds", "0")
+    assert p.wait(timeout=300) == 0
+    p = bench("run", exp, "--results", res, "--seeds", "0")
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if any(len(read(f)) >= 2 for f in Path(res, "runs").glob("*/epochs.csv")):
+            break
+        time.sleep(0.1)
+    os.killpg(p.pid, signal.SIGKILL)  # the harness, its fork server and its workers
+    p.wait(timeout=30)
+    partial = [
+        d
+        for d in Path(res, "runs").glob("[0-9a-f]*")
+        if not (d / "summary.json").is_file()
+        or json.loads((d / "summary.json").read_text())["status"] != "finished"
+    ]
+    assert partial, "the kill came after every run had finished"
+    p = bench("run", exp, "--results", res, "--seeds", "0")
+    assert p.wait(timeout=300) == 0
+    a = {r["cell"]: r for r in read(Path(ref, "quick", "tiny.csv"))}
+    b = {r["cell"]: r for r in read(Path(res, "quick", "tiny.csv"))}
+    assert a.keys() == b.keys()
+    for k in a:
+        assert a[k]["mean"] == b[k]["mean"], k  # deterministic runs: resumed = uninterrupted
+
+
+def test_progress_line_shows_runs_epoch_and_eta(tmp_path):
+    import io
+
+    from bench.expand import expand
+    from bench.schema import load_experiment
+
+    plan = expand(
+        load_experiment(tiny(tmp_path)),
+        load_profile("quick"),
+        runs_dir=tmp_path / "runs",
+        seeds=[0],
+    )
+    runs = plan.ordered_runs()
+    states = {r.run_id: run_state(r, plan.runs_dir) for r in runs}
+    d = plan.runs_dir / runs[0].run_id
+    d.mkdir(parents=True)
+    (d / "epochs.csv").write_text("epoch,lr\n1,0.1\n")
+    out = io.StringIO()
+    prog = Progress("tiny quick", runs, states, 2, plan.runs_dir, stream=out)
+    prog.begin()
+    prog.started(runs[0])
+    prog.tick(force=True)
+    text = out.getvalue()
+    assert "2 runs: 0 cached, 2 to run" in text
+    assert f"{runs[0].name} epoch 1/2" in text and "0/2 runs" in text and "ETA" in text
