@@ -69,6 +69,13 @@ def lint(session: nox.Session) -> None:
     session.run(sys.executable, "-m", "ruff", "format", "--check", ".", external=True)
 
 
+@nox.session
+def benchmark(session: nox.Session) -> None:
+    """Benchmarks (neuron backends, data pipeline): ratios measured in one run, CSVs in results/."""
+    for script in sorted((ROOT / "benchmarks").glob("*.py")):
+        _run(session, str(script), *session.posargs)
+
+
 @nox.session(name="quick-run")
 def quick_run(session: nox.Session) -> None:
     """One quick TSSD training run on the embedded digits (configs/quick_tssd.yaml)."""

@@ -169,6 +169,21 @@ def _dry_run(plans, profile: Profile, runs_dir: Path, workers: int, estimate: bo
         f"(~{fmt_seconds(total / max(1, workers))} on {workers} workers)"
         + (f"; {unknown} without an estimate" if unknown else "")
     )
+    if estimate:
+        # Device-hours per table (a run shared by several tables counts in each of them; the
+        # whole-paper line counts it once), measured on this machine's device.
+        import torch
+
+        device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+        print(f"estimated {device}-hours of the runs still to do (calibrated on this device):")
+        for plan, _ in plans:
+            secs = sum(
+                r.est_s or 0.0
+                for r in plan.ordered_runs()
+                if run_state(r, runs_dir).status not in ("finished", "failed", "unavailable")
+            )
+            print(f"  {plan.experiment.id:<10} {secs / 3600:10.2f} h")
+        print(f"  {'all':<10} {total / 3600:10.2f} h  (shared runs counted once)")
     return 0
 
 
@@ -260,7 +275,13 @@ def cmd_run(args: argparse.Namespace) -> int:  # noqa: D103
     needs = args.force or any(
         s.status not in ("finished", "failed", "unavailable") for s in states.values()
     )
-    launcher = make_launcher(args.launcher, workers) if needs else None
+    options = {
+        "nproc": args.nproc,
+        "folder": Path(args.results) / "slurm",
+        "resources": profile.slurm,
+        "cluster": args.slurm_cluster,
+    }
+    launcher = make_launcher(args.launcher, workers, **options) if needs else None
     label = (
         f"{'+'.join(e.id for e in exps) if len(exps) < 4 else f'{len(exps)} experiments'}"
         f" {profile.id}"
@@ -553,8 +574,18 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "--launcher",
             default="local",
-            choices=["local"],
-            help="where runs execute (torchrun and slurm: a later issue)",
+            choices=["local", "torchrun", "slurm"],
+            help="where runs execute: local processes, one torchrun DDP job per run, or a SLURM "
+            "job array through submitit (resources: the profile's slurm section)",
+        )
+        sp.add_argument(
+            "--nproc", type=int, default=2, help="processes (GPUs) per run with --launcher torchrun"
+        )
+        sp.add_argument(
+            "--slurm-cluster",
+            default=None,
+            help="submitit cluster for --launcher slurm: unset = SLURM; 'local' runs the array "
+            "on this machine (for testing)",
         )
         sp.add_argument("--force", action="store_true", help="redo finished and failed runs")
         sp.add_argument(

@@ -6,19 +6,20 @@ is not its business: the runner reads each run's ``epochs.csv``, which works the
 job runs in a local process, under torchrun or on a SLURM node with a shared filesystem.
 
 Implemented: ``local`` (one fresh worker process per run, forked from a server that has imported
-torch once, so each run starts in well under a second and reports its own peak memory).
-Planned (a later issue) without touching the runner: ``torchrun`` (one job = one multi-process
-DDP run) and ``slurm`` (submitit job arrays); each is a subclass registered in :data:`LAUNCHERS`.
+torch once, so each run starts in well under a second and reports its own peak memory), and in
+:mod:`bench.scaleout` ``torchrun`` (one job = one multi-process DDP run) and ``slurm`` (submitit
+job arrays); each is a subclass registered in :data:`LAUNCHERS`.
 """
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing as mp
 import os
 import queue
 import time
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from bench.worker import JobResult, RunJob, execute
 
@@ -151,18 +152,25 @@ class LocalLauncher(Launcher):
         self._procs.clear()
 
 
-LAUNCHERS: dict[str, type[Launcher]] = {"local": LocalLauncher}
-"""Launchers by the name ``--launcher`` takes."""
+LAUNCHERS: dict[str, str] = {
+    "local": "bench.launch:LocalLauncher",
+    "torchrun": "bench.scaleout:TorchrunLauncher",
+    "slurm": "bench.scaleout:SlurmLauncher",
+}
+"""Launchers by the name ``--launcher`` takes (imported on use: slurm needs submitit)."""
 
 
-def make_launcher(name: str, workers: int) -> Launcher:
-    """Build the launcher ``name`` with ``workers`` parallel jobs."""
+def make_launcher(name: str, workers: int, **options: Any) -> Launcher:
+    """Build the launcher ``name`` with ``workers`` parallel jobs; ``options`` go to the
+    scale-out launchers (``nproc`` for torchrun; ``folder``, ``resources``, ``cluster`` for slurm).
+    """
     if name not in LAUNCHERS:
-        raise ValueError(
-            f"unknown launcher {name!r}; available: {', '.join(LAUNCHERS)} "
-            "(torchrun and slurm come with the scale-out issue)"
-        )
-    return LAUNCHERS[name](workers)
+        raise ValueError(f"unknown launcher {name!r}; available: {', '.join(LAUNCHERS)}")
+    module, cls = LAUNCHERS[name].split(":")
+    launcher_cls = getattr(importlib.import_module(module), cls)
+    if name == "local":
+        return launcher_cls(workers)
+    return launcher_cls(workers, **options)
 
 
 def default_workers(profile_workers: int) -> int:

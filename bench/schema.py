@@ -611,6 +611,8 @@ class Profile:
     tolerance_by_dataset: dict[str, Tolerance]
     cost: CostModel
     regression: tuple[str, ...]
+    slurm: dict[str, Any]
+    """Resources of the ``slurm`` launcher's job arrays."""
     path: Path
 
     def map_value(self, axis: str, value: Scalar) -> Scalar:
@@ -683,6 +685,7 @@ def load_profile(path_or_id: str | Path) -> Profile:
             "compare_metrics",
             "tolerance_by_dataset",
             "regression",
+            "slurm",
         ),
     )
     pid = r.string(d["id"], "id")
@@ -738,8 +741,38 @@ def load_profile(path_or_id: str | Path) -> Profile:
             frozenset(events),
         ),
         regression=r.str_list(d.get("regression", []), "regression"),
+        slurm=_slurm_block(r, d.get("slurm")),
         path=path,
     )
+
+
+SLURM_KEYS = {
+    "partition": str,
+    "timeout_min": int,
+    "gpus_per_node": int,
+    "cpus_per_task": int,
+    "mem_gb": int,
+    "tasks_per_node": int,
+    "nodes": int,
+}
+
+
+def _slurm_block(r: _Reader, v: Any) -> dict[str, Any]:
+    """The profile's ``slurm`` resources (the ``--launcher slurm`` job array's parameters); any
+    ``slurm_*`` key passes through to submitit unchecked."""
+    out: dict[str, Any] = {}
+    for k, val in r.mapping(v, "slurm", free=True).items():
+        key = str(k)
+        if key in SLURM_KEYS:
+            if SLURM_KEYS[key] is int:
+                out[key] = r.integer(val, f"slurm.{key}", 1)
+            else:
+                out[key] = r.string(val, f"slurm.{key}")
+        elif key.startswith("slurm_"):
+            out[key] = val
+        else:
+            r.fail(f"slurm.{key}", f"unknown key; allowed: {', '.join(SLURM_KEYS)} or slurm_*")
+    return out
 
 
 def profile_ids() -> list[str]:

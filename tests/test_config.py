@@ -77,6 +77,10 @@ def test_override_must_be_key_value():
         apply_overrides({}, ["method.alpha"])
 
 
+def test_hash_ignores_where_the_data_lives():
+    assert from_dict({"data": {"root": "/a"}}).hash() == from_dict({"data": {"root": "/b"}}).hash()
+
+
 def test_hash_ignores_the_native_implementation():
     # fused and loop compute bit-identical spikes and gradients (tests/test_fused.py)
     a = from_dict({"neuron": {"native_impl": "fused"}})

@@ -168,11 +168,13 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def semantic_dict(self) -> dict[str, Any]:
-        """The fields that determine the result: everything but ``name``, ``runtime`` and
-        ``neuron.native_impl`` (the fused and loop LIF are bit-identical, tests/test_fused.py)."""
+        """The fields that determine the result: everything but ``name``, ``runtime``,
+        ``data.root`` (where the data lives, not what it is: moving it must not invalidate cached
+        runs) and ``neuron.native_impl`` (fused and loop are bit-identical, tests/test_fused.py)."""
         d = self.to_dict()
         d.pop("name")
         d.pop("runtime")
+        d["data"].pop("root", None)
         d["neuron"].pop("native_impl", None)
         return d
 

@@ -1,0 +1,298 @@
+"""Scale-out launchers for the paper profile: ``torchrun`` and ``slurm`` (submitit job arrays).
+
+Both plug into the runner through :class:`bench.launch.Launcher`, so caching, resuming, progress
+and aggregation are the same as for local runs; results land in the same results directory.
+
+* ``torchrun``: each run is one data-parallel job of ``nproc`` processes on this machine
+  (``python -m torch.distributed.run --standalone``), e.g. all GPUs of a node for one ImageNet run.
+  The launcher process holds the run's lock; the ranks call :func:`tssd.train.train` directly.
+* ``slurm``: runs are submitted as a SLURM job array through submitit, one array task per run,
+  with the resources of the profile's ``slurm`` section. A task that is preempted or times out is
+  requeued by submitit (:class:`RunTask` is ``Checkpointable``) and resumes from the run's last
+  checkpoint. A task with ``tasks_per_node > 1`` becomes one DDP run over its tasks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from bench.launch import Launcher
+from bench.worker import JobResult, RunJob, execute
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _result_from_summary(job: RunJob, returncode: int, log: Path) -> JobResult:
+    summary = Path(job.run_dir) / "summary.json"
+    if summary.is_file():
+        s = json.loads(summary.read_text())
+        if s.get("status") in ("finished", "failed"):
+            return JobResult(job.run_id, s["status"], s.get("error", ""), float(s.get("wall_s", 0)))
+    return JobResult(
+        job.run_id, "error", f"torchrun exited with code {returncode}; log: {log}\n{_tail(log)}"
+    )
+
+
+class TorchrunLauncher(Launcher):
+    """``workers`` concurrent runs, each a ``torchrun --nproc_per_node nproc`` job."""
+
+    name: ClassVar[str] = "torchrun"
+
+    def __init__(self, workers: int = 1, nproc: int = 2, **_: Any):
+        if workers < 1 or nproc < 1:
+            raise ValueError(
+                f"torchrun launcher: workers and nproc must be >= 1, got {workers} and {nproc}"
+            )
+        self._workers, self.nproc = workers, nproc
+        self._results: queue.Queue[JobResult] = queue.Queue()
+        self._procs: dict[str, subprocess.Popen] = {}
+        self._threads: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def capacity(self) -> int:  # noqa: D102
+        return self._workers
+
+    def submit(self, job: RunJob) -> None:  # noqa: D102
+        t = threading.Thread(
+            target=self._run, args=(job,), name=f"torchrun-{job.run_id}", daemon=True
+        )
+        self._threads[job.run_id] = t
+        t.start()
+
+    def _run(self, job: RunJob) -> None:
+        from filelock import FileLock, Timeout
+
+        Path(job.lock_path).parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(job.lock_path)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            self._results.put(JobResult(job.run_id, "busy", "another harness process runs it"))
+            return
+        try:
+            run_dir = Path(job.run_dir)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            job_file = run_dir / "torchrun_job.json"
+            job_file.write_text(
+                json.dumps({"config": job.config, "run_dir": job.run_dir, "force": job.force})
+            )
+            log = run_dir / "torchrun.log"
+            cmd = [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--standalone",
+                "--nproc_per_node",
+                str(self.nproc),
+                "-m",
+                "bench.torchrun_entry",
+                str(job_file),
+            ]
+            t0 = time.time()
+            with open(log, "w") as f:
+                p = subprocess.Popen(
+                    cmd,
+                    stdout=f,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, "OMP_NUM_THREADS": "1"},
+                )
+                with self._lock:
+                    self._procs[job.run_id] = p
+                rc = p.wait()
+            res = _result_from_summary(job, rc, log)
+            if res.wall_s == 0.0:
+                res = JobResult(res.run_id, res.status, res.error, time.time() - t0)
+            self._results.put(res)
+        except Exception as exc:  # noqa: BLE001  (a launcher bug must not hang the runner)
+            self._results.put(JobResult(job.run_id, "error", f"{type(exc).__name__}: {exc}"))
+        finally:
+            with self._lock:
+                self._procs.pop(job.run_id, None)
+            lock.release()
+
+    def wait(self, timeout: float) -> list[JobResult]:  # noqa: D102
+        out: list[JobResult] = []
+        try:
+            out.append(self._results.get(timeout=max(0.0, timeout)))
+            while True:
+                out.append(self._results.get_nowait())
+        except queue.Empty:
+            pass
+        for r in out:
+            t = self._threads.pop(r.run_id, None)
+            if t is not None:
+                t.join(timeout=30)
+        return out
+
+    def shutdown(self, cancel: bool = False) -> None:  # noqa: D102
+        if cancel:
+            with self._lock:
+                for p in self._procs.values():
+                    p.terminate()
+        for t in list(self._threads.values()):
+            t.join(timeout=60)
+        self._threads.clear()
+
+
+class RunTask:
+    """What one SLURM array task executes: one run job (requeued on preemption or timeout).
+
+    Subclassing submitit's ``Checkpointable`` is done lazily (see :func:`_task_class`) so that
+    importing this module does not need submitit.
+    """
+
+    def __call__(self, job: RunJob) -> JobResult:  # noqa: D102
+        world = int(os.environ.get("SLURM_NTASKS", "1"))
+        if world > 1:
+            # Several tasks per array element: one DDP run across them. submitit exports the
+            # RANK / WORLD_SIZE / MASTER_ADDR variables torch.distributed reads.
+            import submitit
+
+            submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
+            from tssd.config import from_dict
+            from tssd.train import train
+
+            s = train(
+                from_dict(job.config, f"run {job.run_id}"),
+                job.run_dir,
+                force=job.force,
+                progress=False,
+            )
+            return JobResult(job.run_id, s["status"], s.get("error", ""), float(s.get("wall_s", 0)))
+        return execute(job)
+
+
+def _task_class() -> type:
+    import submitit
+
+    class CheckpointableRunTask(RunTask, submitit.helpers.Checkpointable):
+        """RunTask that submitit requeues with the same job (the run resumes from checkpoint)."""
+
+    return CheckpointableRunTask
+
+
+SLURM_DEFAULTS = {
+    "timeout_min": 24 * 60,
+    "gpus_per_node": 1,
+    "cpus_per_task": 8,
+    "mem_gb": 64,
+    "tasks_per_node": 1,
+    "nodes": 1,
+}
+
+
+class SlurmLauncher(Launcher):
+    """Runs as one SLURM job array per batch of submissions (submitit).
+
+    Args:
+        workers: how many array tasks run at once (``slurm_array_parallelism``).
+        folder: where submitit keeps job pickles and logs (one stdout/stderr pair per task).
+        resources: the profile's ``slurm`` section (``timeout_min``, ``gpus_per_node``,
+            ``cpus_per_task``, ``mem_gb``, ``partition``, ``tasks_per_node``, ``nodes``, and any
+            ``slurm_*`` submitit parameter).
+        cluster: None = SLURM (submitit's auto-detection), ``local`` or ``debug`` for tests.
+    """
+
+    name: ClassVar[str] = "slurm"
+
+    def __init__(
+        self,
+        workers: int = 64,
+        folder: str | Path = "results/slurm",
+        resources: dict[str, Any] | None = None,
+        cluster: str | None = None,
+        **_: Any,
+    ):
+        import submitit
+
+        params = {**SLURM_DEFAULTS, **(resources or {})}
+        if "partition" in params:
+            params["slurm_partition"] = params.pop("partition")
+        self.folder = Path(folder)
+        self.executor = submitit.AutoExecutor(folder=str(self.folder / "%j"), cluster=cluster)
+        if cluster in ("local", "debug"):
+            params = {
+                k: v
+                for k, v in params.items()
+                if not k.startswith("slurm_")
+                and k not in ("gpus_per_node", "mem_gb", "cpus_per_task", "nodes")
+            }
+        else:
+            params["slurm_array_parallelism"] = workers
+        self.executor.update_parameters(name="tssd", **params)
+        self._pending: list[RunJob] = []
+        self._jobs: dict[str, Any] = {}
+        self._task = _task_class()
+
+    @property
+    def capacity(self) -> int:  # noqa: D102
+        # The runner may hand over every ready run at once; the cluster's array parallelism
+        # bounds how many execute together.
+        return 100_000
+
+    def submit(self, job: RunJob) -> None:  # noqa: D102
+        self._pending.append(job)
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        jobs, self._pending = self._pending, []
+        submitted = []
+        with self.executor.batch():
+            for j in jobs:
+                submitted.append(self.executor.submit(self._task(), j))
+        for j, sj in zip(jobs, submitted, strict=True):
+            self._jobs[j.run_id] = sj
+
+    def wait(self, timeout: float) -> list[JobResult]:  # noqa: D102
+        self._flush()
+        deadline = time.time() + timeout
+        while True:
+            out = []
+            for rid, sj in list(self._jobs.items()):
+                if not sj.done():
+                    continue
+                self._jobs.pop(rid)
+                try:
+                    res = sj.result()
+                    if res.status != "finished":  # say where the task's log is
+                        res = JobResult(
+                            res.run_id,
+                            res.status,
+                            f"{res.error}; log: {sj.paths.stderr}",
+                            res.wall_s,
+                            res.trained_epochs,
+                        )
+                    out.append(res)
+                except Exception as exc:  # noqa: BLE001  (submitit re-raises the task's error)
+                    first = str(exc).strip().splitlines()[-1:] or [type(exc).__name__]
+                    out.append(
+                        JobResult(
+                            rid,
+                            "error",
+                            f"SLURM job {sj.job_id} failed: {first[0]}; log: {sj.paths.stderr}",
+                        )
+                    )
+            if out or time.time() >= deadline or not self._jobs:
+                return out
+            time.sleep(min(1.0, max(0.0, deadline - time.time())))
+
+    def shutdown(self, cancel: bool = False) -> None:  # noqa: D102
+        if cancel:
+            for sj in self._jobs.values():
+                sj.cancel(check=False)
+        self._jobs.clear()
