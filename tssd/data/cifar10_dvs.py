@@ -34,11 +34,10 @@ import numpy as np
 from tssd.config import ConfigError
 from tssd.data import events as ev_io
 from tssd.data.aedat import read_cifar10_dvs
-from tssd.data.base import DataBundle, DatasetInfo, DatasetUnavailable, register_dataset
-from tssd.data.cache import building, count_files, is_complete, list_hash, read_marker
+from tssd.data.base import DataBundle, DatasetUnavailable, register_dataset
+from tssd.data.cache import building, count_files, is_complete, read_marker
 from tssd.data.event_folder import (
-    EventFramesDataset,
-    ensure_frames,
+    event_bundle,
     list_npz,
     natural_key,
     spikingjelly_building_marker,
@@ -264,38 +263,7 @@ def cifar10_dvs(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     ev = ensure_events(base, opts["allow_incomplete"], opts["workers"])
     per_class = list_samples(ev)
     train, test, desc = split_samples(per_class, cfg.split)
-    rels = [r for r, _ in train + test]
-    dirs = {t: ensure_frames(base, rels, t, opts["split_by"], opts["workers"]) for t in timesteps}
-    size = cfg.size or 48
-    tr = EventFramesDataset(
-        dirs,
-        train,
-        size,
-        opts["resize"],
-        augment=cfg.augment,
-        flip_p=opts["flip"],
-        max_shift=opts["max_shift"],
-    )
-    te = EventFramesDataset(dirs, test, size, opts["resize"])
-    info = DatasetInfo(
-        name=NAME,
-        kind="event",
-        num_classes=len(CLASSES),
-        in_channels=2,
-        input_size=size,
-        split=desc,
-        split_hash=list_hash((r for r, _ in train), (r for r, _ in test)),
-        extra={
-            "source": str(base),
-            "split_by": opts["split_by"],
-            "resize": opts["resize"],
-            "sensor": 128,
-            "train": len(train),
-            "test": len(test),
-            "augment": tr.describe_augment(),
-        },
-    )
-    return DataBundle(info, tr, te)
+    return event_bundle(NAME, cfg, opts, base, train, test, timesteps, desc, len(CLASSES))
 
 
 def check(root: str, deep: bool = False) -> DatasetStatus:

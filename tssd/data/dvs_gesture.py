@@ -29,11 +29,10 @@ from pathlib import Path
 
 from tssd.data import events as ev_io
 from tssd.data.aedat import read_aedat31_polarity
-from tssd.data.base import DataBundle, DatasetInfo, DatasetUnavailable, register_dataset
-from tssd.data.cache import building, count_files, is_complete, list_hash, read_marker
+from tssd.data.base import DataBundle, DatasetUnavailable, register_dataset
+from tssd.data.cache import building, count_files, is_complete, read_marker
 from tssd.data.event_folder import (
-    EventFramesDataset,
-    ensure_frames,
+    event_bundle,
     list_npz,
     spikingjelly_building_marker,
 )
@@ -239,38 +238,17 @@ def dvs_gesture(cfg, timesteps: tuple[int, ...]) -> DataBundle:
         raise DatasetUnavailable(f"{NAME}: not found (searched {where}); {layout(cfg.root)}")
     ev = ensure_events(base, opts["allow_incomplete"], opts["workers"])
     train, test = list_samples(ev, "train"), list_samples(ev, "test")
-    rels = [r for r, _ in train + test]
-    dirs = {t: ensure_frames(base, rels, t, opts["split_by"], opts["workers"]) for t in timesteps}
-    size = cfg.size or 48
-    tr = EventFramesDataset(
-        dirs,
+    return event_bundle(
+        NAME,
+        cfg,
+        opts,
+        base,
         train,
-        size,
-        opts["resize"],
-        augment=cfg.augment,
-        flip_p=opts["flip"],
-        max_shift=opts["max_shift"],
+        test,
+        timesteps,
+        "official trials_to_train.txt / trials_to_test.txt",
+        len(CLASSES),
     )
-    te = EventFramesDataset(dirs, test, size, opts["resize"])
-    info = DatasetInfo(
-        name=NAME,
-        kind="event",
-        num_classes=len(CLASSES),
-        in_channels=2,
-        input_size=size,
-        split="official trials_to_train.txt / trials_to_test.txt",
-        split_hash=list_hash((r for r, _ in train), (r for r, _ in test)),
-        extra={
-            "source": str(base),
-            "split_by": opts["split_by"],
-            "resize": opts["resize"],
-            "sensor": 128,
-            "train": len(train),
-            "test": len(test),
-            "augment": tr.describe_augment(),
-        },
-    )
-    return DataBundle(info, tr, te)
 
 
 def check(root: str, deep: bool = False) -> DatasetStatus:

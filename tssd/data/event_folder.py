@@ -23,7 +23,8 @@ import torch
 from torch.utils.data import Dataset
 
 from tssd.data import events as ev_io
-from tssd.data.cache import building, is_complete, spikingjelly_building_marker
+from tssd.data.base import DataBundle, DatasetInfo
+from tssd.data.cache import building, is_complete, list_hash, spikingjelly_building_marker
 from tssd.data.events import DatasetCorrupt
 from tssd.data.transforms import draw_flips, draw_shifts, flip, shift
 
@@ -149,3 +150,50 @@ class EventFramesDataset(Dataset):
             [f"shift+-{self.max_shift}px"] if self.max_shift else []
         )
         return "+".join(parts) or "none"
+
+
+def event_bundle(
+    name: str,
+    cfg,
+    opts: dict,
+    base: Path,
+    train: list,
+    test: list,
+    timesteps: tuple[int, ...],
+    split: str,
+    num_classes: int,
+) -> DataBundle:
+    """Frames for every requested T (converted once, cached), the two splits and their metadata:
+    the common tail of the real event datasets (CIFAR10-DVS, DVS-Gesture)."""
+    rels = [r for r, _ in train + test]
+    dirs = {t: ensure_frames(base, rels, t, opts["split_by"], opts["workers"]) for t in timesteps}
+    size = cfg.size or 48
+    tr = EventFramesDataset(
+        dirs,
+        train,
+        size,
+        opts["resize"],
+        augment=cfg.augment,
+        flip_p=opts["flip"],
+        max_shift=opts["max_shift"],
+    )
+    te = EventFramesDataset(dirs, test, size, opts["resize"])
+    info = DatasetInfo(
+        name=name,
+        kind="event",
+        num_classes=num_classes,
+        in_channels=2,
+        input_size=size,
+        split=split,
+        split_hash=list_hash((r for r, _ in train), (r for r, _ in test)),
+        extra={
+            "source": str(base),
+            "split_by": opts["split_by"],
+            "resize": opts["resize"],
+            "sensor": 128,
+            "train": len(train),
+            "test": len(test),
+            "augment": tr.describe_augment(),
+        },
+    )
+    return DataBundle(info, tr, te)
