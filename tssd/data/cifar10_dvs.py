@@ -39,6 +39,7 @@ from tssd.data.cache import building, count_files, is_complete, read_marker
 from tssd.data.event_folder import (
     event_bundle,
     list_npz,
+    locate_event_dataset,
     natural_key,
     spikingjelly_building_marker,
 )
@@ -79,15 +80,7 @@ def layout(root: str) -> str:
 
 def locate(root: str, path: str = "") -> tuple[Path | None, list[Path]]:
     """The dataset folder (or None) and the places searched."""
-    cands = (
-        [Path(path).expanduser()]
-        if path
-        else ([Path(root).expanduser() / f for f in FOLDERS] if root else [])
-    )
-    for c in cands:
-        if any((c / sub).is_dir() for sub in ("events_np", "extract", "download")):
-            return c, cands
-    return None, cands
+    return locate_event_dataset(root, path, FOLDERS)
 
 
 def parse_split(split: str) -> tuple[str, int, float]:

@@ -197,3 +197,21 @@ def event_bundle(
         },
     )
     return DataBundle(info, tr, te)
+
+
+def locate_event_dataset(
+    root: str, path: str, folders: tuple[str, ...] | list[str]
+) -> tuple[Path | None, list[Path]]:
+    """The dataset folder (or None) and the places searched: ``path`` if given, else each of
+    ``root/<folder>``; a folder counts when it holds ``events_np``, ``extract`` or ``download``."""
+    cands = (
+        [Path(path).expanduser()]
+        if path
+        else [Path(root).expanduser() / f for f in folders]
+        if root
+        else []
+    )
+    for c in cands:
+        if any((c / sub).is_dir() for sub in ("events_np", "extract", "download")):
+            return c, cands
+    return None, cands
