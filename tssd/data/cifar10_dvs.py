@@ -38,9 +38,11 @@ from tssd.data.base import DataBundle, DatasetUnavailable, register_dataset
 from tssd.data.cache import building, count_files, is_complete, read_marker
 from tssd.data.event_folder import (
     event_bundle,
+    frames_cache_notes,
     list_npz,
     locate_event_dataset,
     natural_key,
+    refuse_unfinished_conversion,
     spikingjelly_building_marker,
 )
 from tssd.data.events import DatasetCorrupt
@@ -210,12 +212,7 @@ def ensure_events(base: Path, allow_incomplete: bool, workers: int = 0) -> Path:
     if is_complete(ev):
         return ev
     if ev.exists():
-        marker = spikingjelly_building_marker(ev)
-        if marker.exists():
-            raise DatasetCorrupt(
-                f"{ev}: spikingjelly's marker {marker} says this conversion never "
-                f"finished: remove {ev} and {marker} to rebuild it"
-            )
+        refuse_unfinished_conversion(ev)
         n = count_files(ev)
         if n != len(CLASSES) * PER_CLASS and not allow_incomplete:
             raise DatasetCorrupt(
@@ -310,13 +307,7 @@ def check(root: str, deep: bool = False) -> DatasetStatus:
                             undecodable.append(f"{z}: CRC error in {zf.testzip()}")
                 except (zipfile.BadZipFile, OSError) as exc:
                     undecodable.append(f"{z}: corrupt zip ({exc})")
-    for fdir in sorted(base.glob("frames_number_*_split_by_*")):
-        mark = (
-            "complete"
-            if is_complete(fdir)
-            else ("unfinished" if spikingjelly_building_marker(fdir).exists() else "no marker")
-        )
-        st.notes.append(f"{fdir.name}: {count_files(fdir)} files, {mark}")
+    st.notes += frames_cache_notes(base)
     if "zips" in st.counts:
         st.complete = {z.stem for z in zips} >= set(CLASSES)
     else:

@@ -33,8 +33,10 @@ from tssd.data.base import DataBundle, DatasetUnavailable, register_dataset
 from tssd.data.cache import building, count_files, is_complete, read_marker
 from tssd.data.event_folder import (
     event_bundle,
+    frames_cache_notes,
     list_npz,
     locate_event_dataset,
+    refuse_unfinished_conversion,
     spikingjelly_building_marker,
 )
 from tssd.data.events import DatasetCorrupt
@@ -186,12 +188,7 @@ def ensure_events(base: Path, allow_incomplete: bool, workers: int = 0) -> Path:
     if is_complete(ev):
         return ev
     if ev.exists():
-        marker = spikingjelly_building_marker(ev)
-        if marker.exists():
-            raise DatasetCorrupt(
-                f"{ev}: spikingjelly's marker {marker} says this conversion never "
-                f"finished: remove {ev} and {marker} to rebuild it"
-            )
+        refuse_unfinished_conversion(ev)
         counts = {s: count_files(ev / s) if (ev / s).is_dir() else 0 for s in ("train", "test")}
         if counts != EXPECTED and not allow_incomplete:
             raise DatasetCorrupt(
@@ -307,13 +304,7 @@ def check(root: str, deep: bool = False) -> DatasetStatus:
     elif (base / "download" / "DvsGesture.tar.gz").is_file():
         st.complete = True
         st.notes.append("only download/DvsGesture.tar.gz: extracted on first use")
-    for fdir in sorted(base.glob("frames_number_*_split_by_*")):
-        mark = (
-            "complete"
-            if is_complete(fdir)
-            else ("unfinished" if spikingjelly_building_marker(fdir).exists() else "no marker")
-        )
-        st.notes.append(f"{fdir.name}: {count_files(fdir)} files, {mark}")
+    st.notes += frames_cache_notes(base)
     st.problems += undecodable
     st.valid = not undecodable
     return st

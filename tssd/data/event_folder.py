@@ -24,7 +24,13 @@ from torch.utils.data import Dataset
 
 from tssd.data import events as ev_io
 from tssd.data.base import DataBundle, DatasetInfo
-from tssd.data.cache import building, is_complete, list_hash, spikingjelly_building_marker
+from tssd.data.cache import (
+    building,
+    count_files,
+    is_complete,
+    list_hash,
+    spikingjelly_building_marker,
+)
 from tssd.data.events import DatasetCorrupt
 from tssd.data.transforms import draw_flips, draw_shifts, flip, shift
 
@@ -55,6 +61,30 @@ def usable_foreign_dir(directory: Path, rel_paths: list[str]) -> bool:
     if spikingjelly_building_marker(directory).exists():
         return False
     return all((directory / r).is_file() for r in rel_paths)
+
+
+def refuse_unfinished_conversion(events_dir: Path) -> None:
+    """Raise :class:`DatasetCorrupt` when spikingjelly's ``.building`` marker says its conversion
+    of ``events_dir`` never finished (such a directory must not be read as a cache)."""
+    marker = spikingjelly_building_marker(events_dir)
+    if marker.exists():
+        raise DatasetCorrupt(
+            f"{events_dir}: spikingjelly's marker {marker} says this conversion never "
+            f"finished: remove {events_dir} and {marker} to rebuild it"
+        )
+
+
+def frames_cache_notes(base: Path) -> list[str]:
+    """One line per frames cache under ``base`` (``data check``): file count and state."""
+    notes = []
+    for fdir in sorted(base.glob("frames_number_*_split_by_*")):
+        mark = (
+            "complete"
+            if is_complete(fdir)
+            else ("unfinished" if spikingjelly_building_marker(fdir).exists() else "no marker")
+        )
+        notes.append(f"{fdir.name}: {count_files(fdir)} files, {mark}")
+    return notes
 
 
 def ensure_frames(
