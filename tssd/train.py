@@ -144,11 +144,10 @@ class Trainer:
     def __init__(
         self,
         cfg: RunConfig,
-        out_dir: Path,
         dist_info: DistInfo | None = None,
         device: torch.device | None = None,
     ):
-        self.cfg, self.out = cfg, out_dir
+        self.cfg = cfg
         self.dist = dist_info or DistInfo()
         self.device = device or resolve_device(cfg.runtime.device)
         self.method = METHODS[cfg.method.name]
@@ -411,7 +410,7 @@ def _run(
     device: torch.device | None,
 ) -> dict[str, Any]:
     t_start = time.time()
-    tr = Trainer(cfg, out, dist_info, device)
+    tr = Trainer(cfg, dist_info, device)
     main = dist_info.is_main
     info = tr.bundle.info
     base = {
