@@ -1,6 +1,6 @@
 """Run directories -> ``results/<profile>/<id>.csv`` (+ claims, runs and curves CSVs).
 
-One aggregate row per (cell, metric): n, mean, sample std, bootstrap 95 % interval, the reference
+One aggregate row per (cell, metric): n, mean, sample std, Student-t 95 % interval, the reference
 it is compared with, delta, tolerance and verdict. A cell with a failed run is ``failed`` with no
 number; a cell without finished runs is ``not-run`` with the reason. Files are written whole
 through a temporary file and a rename, from the run directories alone, so two harness processes
@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.claims import ClaimResult, evaluate_claim
-from bench.compare import references, verdict
+from bench.compare import compared, references, verdict
 from bench.expand import Plan, fmt_value
 from bench.schema import Layout
-from bench.stats import bootstrap_ci, mean_std
+from bench.stats import mean_ci, mean_std
 from bench.worker import HARNESS_ERROR
 
 UNITS = {
@@ -262,8 +262,11 @@ def aggregate(plan: Plan, layout: Layout | None, out_dir: Path) -> Aggregate:
             rec.metrics["train_total_s"] = rec.metrics["wall_s"] + extra
     pats = wanted_metrics(plan, layout)
     refs = references(layout, profile, exp.id, plan.cells)
+    ids = {c.id for c in plan.cells}
+    # The false-alarm rate of a check is shared by every cell it compares.
+    k_compared = sum(1 for cid, met in refs if cid in ids and compared(met, profile))
     rows: list[dict[str, Any]] = []
-    values: dict[str, dict[str, list[float]]] = {}
+    values: dict[str, dict[str, dict[int, float]]] = {}
     for cell in plan.cells:
         recs = [records[r] for r in cell.runs]
         fin = [r for r in recs if r.status == "finished"]
@@ -297,15 +300,17 @@ def aggregate(plan: Plan, layout: Layout | None, out_dir: Path) -> Aggregate:
             "n_planned": len(recs),
             "runs": ";".join(cell.runs),
         }
+        seed_of = dict(zip(cell.runs, cell.seeds, strict=True))
         for metric in names:
-            vals = (
-                [r.metrics[metric] for r in fin if metric in r.metrics]
+            by_seed = (
+                {seed_of[r.run_id]: r.metrics[metric] for r in fin if metric in r.metrics}
                 if status != "failed"
-                else []
+                else {}
             )
-            values[cell.id][metric] = vals
+            values[cell.id][metric] = by_seed
+            vals = list(by_seed.values())
             mean, std = mean_std(vals)
-            lo, hi = bootstrap_ci(vals)
+            lo, hi = mean_ci(vals)
             ref = refs.get((cell.id, metric))
             v, delta, tol, why = verdict(
                 status if status != "partial" else "ok",
@@ -315,6 +320,7 @@ def aggregate(plan: Plan, layout: Layout | None, out_dir: Path) -> Aggregate:
                 ref,
                 profile,
                 cell.key.get("dataset"),
+                k_compared,
             )
             rows.append(
                 {

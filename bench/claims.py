@@ -3,9 +3,10 @@
 A claim compares cells chosen by ``a`` (and ``b``) filters on one metric. Each comparison has an
 outcome: ``holds``, ``fails``, ``unclear`` (the data cannot decide) or ``missing`` (a cell has no
 finished run). The claim is *supported* when every comparison holds, *not supported* when at least
-one fails, and *inconclusive* otherwise. Decisions use 95 % bootstrap intervals over seeds, so a
-difference smaller than the seed-to-seed noise is ``unclear``, never a win; a side with fewer
-than two seeds is always ``unclear``.
+one fails, and *inconclusive* otherwise. Decisions use 95 % Student-t intervals over seeds
+(:func:`bench.stats.diff_ci`: paired by seed when both cells ran the same seeds, Welch's
+otherwise), so a difference smaller than the seed-to-seed noise is ``unclear``, never a win; a
+side with fewer than two seeds is always ``unclear``.
 
 Kinds:
 
@@ -16,8 +17,8 @@ Kinds:
   one step is a significant decrease, holds when no step is and the last point is significantly
   above the first ("accuracy rises with T_t").
 * ``spread``: within each ``per`` group, ``max - min`` of the cell means over the ``over`` axes;
-  with its noise (1.96 standard errors of the difference of the two extreme cells) it holds
-  when ``spread + noise <= bound`` and fails when ``spread - noise > bound``.
+  with the 95 % interval of the difference of the two extreme cells it holds when the
+  interval's upper end is ``<= bound`` and fails when its lower end is ``> bound``.
 * ``equal``: each ``a`` cell against its ``b`` cell; holds when every seed's value is identical
   (deterministic quantities such as parameter and MAC counts).
 """
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 
 from bench.expand import Cell, fmt_value
 from bench.schema import Claim, SpecError
-from bench.stats import bootstrap_diff_ci, mean_std
+from bench.stats import diff_ci, mean_std
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
 
@@ -70,8 +71,8 @@ class ClaimResult:
         return ", ".join(parts)
 
 
-Values = dict[str, dict[str, list[float]]]
-"""cell id -> metric -> one value per finished seed."""
+Values = dict[str, dict[str, dict[int, float]]]
+"""cell id -> metric -> {seed: value} of every finished seed."""
 
 
 def _label(cell: Cell, keys: tuple[str, ...] | list[str]) -> str:
@@ -98,13 +99,13 @@ def _decide(diff_lo: float, diff_hi: float, threshold: float) -> str:
     return "unclear"
 
 
-def _compare(claim: Claim, group: str, a: list[float], b: list[float]) -> Comparison:
-    am, _ = mean_std(a)
-    bm, _ = mean_std(b)
+def _compare(claim: Claim, group: str, a: dict[int, float], b: dict[int, float]) -> Comparison:
+    am, _ = mean_std(a.values())
+    bm, _ = mean_std(b.values())
     if not a or not b:
         return Comparison(group, "missing", am, bm, note="a cell has no finished run")
-    lo, hi = bootstrap_diff_ci(a, b)
-    c = Comparison(group, "unclear", am, bm, am - bm, lo, hi)
+    d, lo, hi, how = diff_ci(a, b)
+    c = Comparison(group, "unclear", am, bm, d, lo, hi, note=how)
     if len(a) < 2 or len(b) < 2:
         c.note = "fewer than two seeds"
         return c
@@ -116,7 +117,7 @@ def evaluate_claim(claim: Claim, cells: list[Cell], values: Values) -> ClaimResu
     """Evaluate ``claim`` on the cells of one experiment (see the module docstring)."""
     a_cells = [c for c in cells if c.matches(claim.a)]
     b_cells = [c for c in cells if c.matches(claim.b)] if claim.b else []
-    get = lambda c: values.get(c.id, {}).get(claim.metric, [])  # noqa: E731
+    get = lambda c: values.get(c.id, {}).get(claim.metric, {})  # noqa: E731
     comps: list[Comparison] = []
     if claim.kind in ("greater", "equal"):
         for a in a_cells:
@@ -128,7 +129,7 @@ def evaluate_claim(claim: Claim, cells: list[Cell], values: Values) -> ClaimResu
             if claim.kind == "greater":
                 comps.append(_compare(claim, group, get(a), get(b)))
             else:
-                va, vb = get(a), get(b)
+                va, vb = list(get(a).values()), list(get(b).values())
                 if not va or not vb:
                     comps.append(Comparison(group, "missing", note="a cell has no finished run"))
                     continue
@@ -175,12 +176,12 @@ def _monotonic(claim: Claim, group: str, members: list[Cell], get) -> Comparison
     drops = []
     pairs = list(zip(members, series, strict=True))
     for (c0, s0), (c1, s1) in zip(pairs, pairs[1:], strict=False):
-        lo, hi = bootstrap_diff_ci(s1, s0)
+        _, lo, hi, _ = diff_ci(s1, s0)
         if hi < 0:
             drops.append(f"{axis} {fmt_value(c0.key[axis])}->{fmt_value(c1.key[axis])}")
-    first, last = mean_std(series[0])[0], mean_std(series[-1])[0]
-    lo, hi = bootstrap_diff_ci(series[-1], series[0])
-    c = Comparison(group, "unclear", last, first, last - first, lo, hi)
+    first, last = mean_std(series[0].values())[0], mean_std(series[-1].values())[0]
+    d, lo, hi, how = diff_ci(series[-1], series[0])
+    c = Comparison(group, "unclear", last, first, d, lo, hi, note=how)
     if drops:
         c.outcome, c.note = "fails", "significant decrease at " + "; ".join(drops)
     elif lo > 0:
@@ -196,31 +197,29 @@ def _spread(claim: Claim, group: str, members: list[Cell], get) -> Comparison:
         v = get(c)
         if not v:
             return Comparison(group, "missing", note=f"cell {c.id} has no finished run")
-        m, s = mean_std(v)
-        stats.append((m, s, len(v), c))
+        stats.append((mean_std(v.values())[0], len(v), c, v))
     if len(stats) < 2:
         return Comparison(group, "missing", note="fewer than two cells")
     hi_cell = max(stats, key=lambda t: t[0])
     lo_cell = min(stats, key=lambda t: t[0])
     spread = hi_cell[0] - lo_cell[0]
-    if any(n < 2 for _, _, n, _ in stats):
+    if any(n < 2 for _, n, _, _ in stats):
         return Comparison(
             group, "unclear", hi_cell[0], lo_cell[0], spread, note="fewer than two seeds"
         )
-    se = math.sqrt(hi_cell[1] ** 2 / hi_cell[2] + lo_cell[1] ** 2 / lo_cell[2])
-    noise = 1.96 * se
+    _, lo, hi, how = diff_ci(hi_cell[3], lo_cell[3])
     c = Comparison(
         group,
         "unclear",
         hi_cell[0],
         lo_cell[0],
         spread,
-        spread - noise,
-        spread + noise,
-        note=f"max at {hi_cell[3].id}; min at {lo_cell[3].id}; bound {claim.bound:g}",
+        lo,
+        hi,
+        note=f"max at {hi_cell[2].id}; min at {lo_cell[2].id}; bound {claim.bound:g}; {how}",
     )
-    if spread + noise <= claim.bound:
+    if hi <= claim.bound:
         c.outcome = "holds"
-    elif spread - noise > claim.bound:
+    elif lo > claim.bound:
         c.outcome = "fails"
     return c

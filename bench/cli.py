@@ -20,8 +20,6 @@ Exit status: 0 fine, 1 a gating check failed, 2 bad input (a malformed file name
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import signal
 import sys
 from pathlib import Path
@@ -72,9 +70,34 @@ def _results(args: argparse.Namespace) -> Path:
     return Path(args.results).resolve()
 
 
+def _check_data_root(args: argparse.Namespace) -> None:
+    """A ``--data-root`` that is not an existing directory is an error before anything is planned
+    (every run would otherwise be planned against it and fail one by one)."""
+    root = getattr(args, "data_root", None)
+    if root is not None and not Path(root).expanduser().is_dir():
+        what = "is a file" if Path(root).expanduser().exists() else "does not exist"
+        raise SpecError(f"--data-root {root}: {what}; expected the directory holding the datasets")
+
+
+def _require_optional(plans, launcher: str | None = None, running: bool = False) -> None:
+    """Fail in one line, before the first run, when a module the command will need is missing."""
+    from bench.deps import require
+
+    needs = {}
+    figures = [plan.experiment.id for plan, layout in plans if layout.kind == "figure"]
+    if figures:
+        needs["matplotlib"] = f"rendering {', '.join(figures)}"
+    if running:
+        needs["filelock"] = "running (per-run locks)"
+    if launcher == "slurm":
+        needs["submitit"] = "--launcher slurm"
+    require(needs)
+
+
 def _plans(args: argparse.Namespace, profile: Profile, exps: list[Experiment]):
     from bench.expand import expand
 
+    _check_data_root(args)
     runs_dir = _results(args) / "runs"
     seeds = [int(s) for s in args.seeds.split(",")] if getattr(args, "seeds", None) else None
     out = []
@@ -270,6 +293,7 @@ def cmd_run(args: argparse.Namespace) -> int:  # noqa: D103
     workers = args.workers or default_workers(profile.workers)
     if args.dry_run:
         return _dry_run(plans, profile, runs_dir, workers, args.estimate)
+    _require_optional(plans, args.launcher, running=True)
     runs = _all_runs(plans)
     states = {r.run_id: run_state(r, runs_dir) for r in runs}
     needs = args.force or any(
@@ -330,7 +354,9 @@ def cmd_aggregate(args: argparse.Namespace) -> int:  # noqa: D103
 
     profile = load_profile(args.profile)
     out_dir = _results(args) / profile.id
-    for plan, layout in _plans(args, profile, _experiments(args.experiments)):
+    plans = _plans(args, profile, _experiments(args.experiments))
+    _require_optional(plans)
+    for plan, layout in plans:
         paths = aggregate(plan, layout, out_dir).paths + _render(plan, layout, out_dir)
         print("wrote " + ", ".join(rel(p) for p in paths))
     print(f"wrote {rel(_write_macros(profile, out_dir))}")
@@ -338,13 +364,16 @@ def cmd_aggregate(args: argparse.Namespace) -> int:  # noqa: D103
 
 
 def cmd_render(args: argparse.Namespace) -> int:  # noqa: D103
+    from bench.deps import require
     from bench.figures import render_figure
     from bench.render import render_table
 
     profile = load_profile(args.profile)
     out_dir = _results(args) / profile.id
-    for exp in _experiments(args.experiments):
-        layout = load_layout(exp.layout)
+    layouts = [(exp, load_layout(exp.layout)) for exp in _experiments(args.experiments)]
+    figures = [exp.id for exp, layout in layouts if layout.kind == "figure"]
+    require({"matplotlib": f"rendering {', '.join(figures)}"} if figures else {})
+    for _, layout in layouts:
         fn = render_table if layout.kind == "table" else render_figure
         print("wrote " + ", ".join(rel(p) for p in fn(layout, profile, out_dir)))
     print(f"wrote {rel(_write_macros(profile, out_dir))}")
@@ -418,7 +447,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 + (f"  (not runnable in this checkout: {'; '.join(na)})" if na else "")
             )
     for prof in profiles:
-        for eid in prof.regression:
+        for eid in prof.regression.experiments if prof.regression else ():
             experiment_path(eid)
     print(
         f"validated {len(layouts)} paper_tables files, {len(index)} index entries, "
@@ -437,91 +466,53 @@ def cmd_list(args: argparse.Namespace) -> int:  # noqa: D103
     return 0
 
 
+def _regression_args(args: argparse.Namespace, profile: Profile, seeds) -> None:
+    from bench.regression import regression_of
+
+    reg = regression_of(profile)
+    args.experiments = list(reg.experiments)
+    if not args.seeds:
+        args.seeds = ",".join(str(s) for s in seeds(reg))
+
+
 def cmd_regression(args: argparse.Namespace) -> int:
-    """Run the profile's regression subset, then check it against the reference aggregates."""
+    """Run the CI's seeds of the regression experiments and test them against the reference."""
+    from bench.compare import reference_path
+    from bench.regression import print_check
+
     profile = load_profile(args.profile)
-    if not profile.regression:
-        raise SpecError(f"{rel(profile.path)}: key 'regression': empty; nothing to check")
-    args.experiments = list(profile.regression)
+    _regression_args(args, profile, lambda reg: reg.seeds)
+    missing = [e for e in args.experiments if not reference_path(profile, e).is_file()]
+    if missing:
+        raise SpecError(
+            f"{profile.reference_dir}: no reference for {', '.join(missing)}; create it with "
+            f"`python -m bench reference --profile {profile.id}`"
+        )
     code = cmd_run(args)
     if code not in (0, 1):
         return code
-    from bench.compare import reference_path
-
-    missing = [e for e in profile.regression if not reference_path(profile, e).is_file()]
-    if missing:
-        print(
-            f"regression: no reference aggregate for {', '.join(missing)} under "
-            f"{profile.reference_dir}; create it with `python -m bench reference`"
-        )
-        return 1
+    m = len(args.seeds.split(","))
+    out_dir = _results(args) / profile.id
+    for eid in args.experiments:
+        print_check(profile, _read_results(out_dir, eid)[0], eid, m)
     verdict = "PASS" if code == 0 else "FAIL"
     print(f"regression: {verdict} (against {profile.reference_dir})")
     return code
 
 
-REFERENCE_COLUMNS = ["cell", "metric", "unit", "n", "mean", "std", "ci_lo", "ci_hi", "status"]
-
-
 def cmd_reference(args: argparse.Namespace) -> int:
-    """Re-run the regression subset and write its aggregates as the new reference."""
-    import csv
-    import io
-    import platform
-
-    from bench.aggregate import read_csv
-    from tssd.runtime import atomic_write_text, git_state
+    """Train every reference seed of the regression experiments and write the reference."""
+    from bench.regression import write_reference
 
     profile = load_profile(args.profile)
-    if profile.compare != "reference":
-        raise SpecError(
-            f"{rel(profile.path)}: profile {profile.id} compares with the paper; "
-            "references are for profiles with compare: reference"
-        )
-    args.experiments = list(profile.regression)
+    _regression_args(args, profile, lambda reg: reg.reference_seeds)
     code = cmd_run(args)
     if code not in (0, 1):
         return code
-    ref_dir = ROOT / profile.reference_dir
-    ref_dir.mkdir(parents=True, exist_ok=True)
-    out_dir = _results(args) / profile.id
-    written = []
-    for eid in profile.regression:
-        rows = read_csv(out_dir / f"{eid}.csv")
-        exp = load_experiment(experiment_path(eid))
-        cols = ["cell", *exp.axis_names(), *REFERENCE_COLUMNS[1:]]
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n", extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            if ":" not in r["metric"]:
-                w.writerow(r)
-        atomic_write_text(ref_dir / f"{eid}.csv", buf.getvalue())
-        written.append(eid)
-    import torch
-
-    prov = {
-        "command": "python -m bench reference --profile "
-        + profile.id
-        + (f" --seeds {args.seeds}" if args.seeds else ""),
-        "experiments": written,
-        **git_state(),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "torch_version": torch.__version__,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "processor": platform.processor() or "",
-        "tolerance": {
-            "abs": profile.tolerance.abs,
-            "k_se": profile.tolerance.k_se,
-            "reason": profile.tolerance.reason,
-        },
-    }
-    atomic_write_text(ref_dir / "provenance.json", json.dumps(prov, indent=2) + "\n")
-    print(
-        f"reference: wrote {', '.join(f'{e}.csv' for e in written)} and provenance.json to "
-        f"{rel(ref_dir)}"
-    )
+    plans = [plan for plan, _ in _plans(args, profile, _experiments(args.experiments))]
+    command = f"python -m bench reference --profile {profile.id} --seeds {args.seeds}"
+    paths = write_reference(profile, plans, command, args.threads)
+    print("reference: wrote " + ", ".join(rel(p) for p in paths))
     return 0
 
 

@@ -34,8 +34,8 @@ class Reference:
 
     value: float
     source: str
-    std: float | None = None
-    n: int = 0
+    values: tuple[float, ...] = ()
+    """Every seed's value when the reference holds them (the regression reference)."""
 
 
 @dataclass(frozen=True)
@@ -103,24 +103,41 @@ def reference_path(profile: Profile, experiment_id: str) -> Path:
     return ROOT / profile.reference_dir / f"{experiment_id}.csv"
 
 
+REFERENCE_COLUMNS = ["cell", "metric", "unit", "seed", "value"]
+"""Columns of a reference file (plus the experiment's axes after ``cell``): one row per seed."""
+
+
 def file_references(profile: Profile, experiment_id: str) -> dict[tuple[str, str], Reference]:
-    """(cell id, metric) -> mean of the committed reference aggregate (empty when none)."""
+    """(cell id, metric) -> every seed's value in the committed reference (empty when none)."""
     path = reference_path(profile, experiment_id)
     if not path.is_file():
         return {}
-    out = {}
+    values: dict[tuple[str, str], list[float]] = {}
     with open(path, newline="") as f:
-        for i, row in enumerate(csv.DictReader(f), start=2):
+        reader = csv.DictReader(f)
+        missing = [c for c in REFERENCE_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise SpecError(
+                f"{rel(path)}: columns {missing} missing; expected one row per seed with "
+                f"{', '.join(REFERENCE_COLUMNS)} (rewrite it with `python -m bench reference`)"
+            )
+        for i, row in enumerate(reader, start=2):
             try:
-                if row["status"] not in ("ok", "partial") or not row["mean"]:
-                    continue
-                std = float(row["std"]) if row["std"] else None
-                out[(row["cell"], row["metric"])] = Reference(
-                    float(row["mean"]), f"reference {rel(path)}", std, int(row["n"])
-                )
-            except (KeyError, ValueError) as exc:
-                raise SpecError(f"{rel(path)}: line {i}: not an aggregate row ({exc})") from None
-    return out
+                v = float(row["value"])
+                int(row["seed"])
+            except ValueError:
+                raise SpecError(
+                    f"{rel(path)}: line {i}: key 'value'/'seed': got {row['value']!r}/"
+                    f"{row['seed']!r}, expected a number and an integer"
+                ) from None
+            if not math.isfinite(v):
+                raise SpecError(f"{rel(path)}: line {i}: key 'value': got {v}, expected finite")
+            values.setdefault((row["cell"], row["metric"]), []).append(v)
+    src = f"reference {rel(path)}"
+    return {
+        k: Reference(sum(v) / len(v), f"{src} ({len(v)} seeds)", tuple(v))
+        for k, v in values.items()
+    }
 
 
 def references(
@@ -140,8 +157,10 @@ def verdict(
     ref: Reference | None,
     profile: Profile,
     dataset: Scalar | None,
+    k: int = 1,
 ) -> tuple[str, float, float, str]:
-    """``(verdict, delta, tolerance, reason)`` of one aggregate."""
+    """``(verdict, delta, tolerance, reason)`` of one aggregate of ``n`` seeds, in a check of
+    ``k`` compared cells (the false-alarm rate is shared among them)."""
     nan = math.nan
     if status == "failed":
         return FAIL, nan, nan, "a run failed"
@@ -151,13 +170,13 @@ def verdict(
         return NO_REFERENCE, nan, nan, f"{metric} is not compared by profile {profile.id}"
     if ref is None:
         return NO_REFERENCE, nan, nan, "no reference value"
-    tol = profile.tolerance_for(dataset)
-    tolerance = tol.of(ref.std, min(n, ref.n) if ref.n else n)
+    tolerance, alpha = profile.tolerance_for(dataset).of(ref.values, n, k)
     delta = mean - ref.value
     ok = abs(delta) <= tolerance
+    level = f" (two-sided t-test at alpha {alpha:.2g})" if math.isfinite(alpha) else ""
     return (
         (PASS if ok else FAIL),
         delta,
         tolerance,
-        "" if ok else f"|delta| {abs(delta):.3g} > tolerance {tolerance:.3g}",
+        "" if ok else f"|delta| {abs(delta):.3g} > tolerance {tolerance:.3g}{level}",
     )

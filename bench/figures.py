@@ -3,7 +3,7 @@
 The figure's ``plot`` block in ``paper_tables/<id>.yaml`` names its type and axes:
 
 * ``sweep`` (figure 3): metric vs an axis (``x``, e.g. t_t) for the ``series`` cells, with a
-  95 % bootstrap band, and the ``baseline`` cells as a horizontal line with its band; one panel
+  95 % Student-t band, and the ``baseline`` cells as a horizontal line with its band; one panel
   per value of ``panels``.
 * ``grid`` (figure 4): a heatmap of the metric over two axes (``x``, ``y``, e.g. alpha and beta)
   with each mean and its difference to the baseline written in its square, and the baseline

@@ -192,7 +192,8 @@ class Progress:
     def _counts(self) -> str:
         n = len(self.runs)
         done = len(self.done)
-        cached = sum(o.cached for o in self.done.values())
+        # "cached" = a finished result reused; a failed run counts as failed, cached or not.
+        cached = sum(o.cached and o.status == "finished" for o in self.done.values())
         failed = sum(o.status in ("failed", "error") for o in self.done.values())
         skipped = sum(o.status in ("unavailable", "not-run") for o in self.done.values())
         extra = [f"{cached} cached"] if cached else []
@@ -221,10 +222,12 @@ class Progress:
     def begin(self) -> None:
         """Say what will happen."""
         todo = [r for r in self.runs if self.states[r].status not in (*TERMINAL, "unavailable")]
-        cached = sum(self.states[r].status in TERMINAL for r in self.runs)
+        cached = sum(self.states[r].status == "finished" for r in self.runs)
+        failed = sum(self.states[r].status == "failed" for r in self.runs)
         na = sum(self.states[r].status == "unavailable" for r in self.runs)
         self._write(
             f"[{self.label}] {len(self.runs)} runs: {cached} cached, {len(todo)} to run"
+            + (f", {failed} failed earlier (--force retries them)" if failed else "")
             + (f", {na} not runnable here" if na else "")
             + f", {self.capacity} worker(s); estimated {fmt_seconds(self.eta())}",
             final=True,
@@ -244,9 +247,12 @@ class Progress:
                 1.0 - (self._start_fraction(run.run_id) if st else 0.0)
             )
             self.actual_done += time.time() - t0
-        if outcome.cached and outcome.status in TERMINAL:
+        if outcome.cached and outcome.status == "finished":
             return
-        what = outcome.status + (f": {short(outcome.error)}" if outcome.error else "")
+        what = outcome.status + (" earlier" if outcome.cached else "")
+        what += f": {short(outcome.error)}" if outcome.error else ""
+        if outcome.status in ("failed", "error"):  # where to look
+            what += f" (run dir {self.runs_dir / run.run_id})"
         line = (
             f"[{self.label}] {self._counts()} | {run.name} {what} | ETA {fmt_seconds(self.eta())}"
         )
@@ -385,6 +391,7 @@ def execute_runs(
 def _outcome(res: JobResult) -> Outcome:
     known = ("finished", "failed", "unavailable", "error", "interrupted")
     status = res.status if res.status in known else "error"
-    # A job that trained nothing found the run done (by another harness process): cached.
-    cached = status in TERMINAL and res.trained_epochs == 0
+    # Cached only when the run was done before the job started (by another harness process);
+    # a run that failed in its first epoch trained nothing, yet failed now.
+    cached = status in TERMINAL and res.already_done
     return Outcome(res.run_id, status, res.error, res.wall_s, cached=cached)

@@ -276,6 +276,7 @@ class SlurmLauncher(Launcher):
                             f"{res.error}; log: {sj.paths.stderr}",
                             res.wall_s,
                             res.trained_epochs,
+                            res.already_done,
                         )
                     out.append(res)
                 except Exception as exc:  # noqa: BLE001  (submitit re-raises the task's error)

@@ -563,19 +563,43 @@ class Mapping:
 
 @dataclass(frozen=True)
 class Tolerance:
-    """How far an aggregate may sit from its reference and still pass, with the reason."""
+    """How far an aggregate may sit from its reference and still pass, with the reason.
+
+    Two kinds. Against a single reported number (the paper's), a fixed ``abs`` in points.
+    Against a reference that holds every seed's value (the committed quick reference), a
+    statistical test: ``false_alarm`` is the chance that one whole check (every compared cell of
+    an experiment together) fails although nothing changed; see :func:`bench.stats.shift_tolerance`.
+    """
 
     abs: float
-    k_se: float
     reason: str
+    false_alarm: float = 0.0
+    """> 0: the statistical test, with this false-alarm rate per check (all cells together)."""
+    floor_std: float = 0.0
+    """Smallest seed std the test assumes (the metric's resolution, e.g. one test image): a
+    cell whose reference seeds happen to agree exactly must not fail on one image."""
 
-    def of(self, ref_std: float | None, n: int) -> float:
-        """``max(abs, k_se * ref_std * sqrt(2 / n))``: a floor, or k standard errors of the
-        difference of two means of ``n`` seeds when the reference's seed spread is known."""
-        tol = self.abs
-        if self.k_se > 0 and ref_std is not None and n > 0 and math.isfinite(ref_std):
-            tol = max(tol, self.k_se * ref_std * math.sqrt(2.0 / n))
-        return tol
+    def of(self, ref_values: tuple[float, ...], m: int, k: int) -> tuple[float, float]:
+        """``(tolerance, per-cell alpha)`` for a fresh mean of ``m`` seeds against reference
+        values ``ref_values``, in a check of ``k`` compared cells (alpha NaN: fixed tolerance)."""
+        from bench.stats import mean_std, per_check_alpha, shift_tolerance
+
+        if self.false_alarm <= 0 or len(ref_values) < 2:
+            return self.abs, math.nan
+        alpha = per_check_alpha(self.false_alarm, max(1, k))
+        std = max(mean_std(ref_values)[1], self.floor_std)
+        return max(self.abs, shift_tolerance(std, len(ref_values), m, alpha)), alpha
+
+
+@dataclass(frozen=True)
+class Regression:
+    """What ``bench regression`` re-runs and how the reference it compares with was made."""
+
+    experiments: tuple[str, ...]
+    seeds: tuple[int, ...]
+    """The seeds CI re-runs: a subset of the reference's."""
+    reference_seeds: tuple[int, ...]
+    """The seeds the committed reference holds (``bench reference`` runs them all)."""
 
 
 @dataclass(frozen=True)
@@ -610,7 +634,7 @@ class Profile:
     tolerance: Tolerance
     tolerance_by_dataset: dict[str, Tolerance]
     cost: CostModel
-    regression: tuple[str, ...]
+    regression: Regression | None
     slurm: dict[str, Any]
     """Resources of the ``slurm`` launcher's job arrays."""
     path: Path
@@ -647,12 +671,39 @@ def _mapping_block(r: _Reader, v: Any, key: str) -> dict[str, Mapping]:
 
 
 def _tolerance(r: _Reader, v: Any, key: str) -> Tolerance:
-    v = r.mapping(v, key, required=("abs", "reason"), optional=("k_se",))
+    v = r.mapping(v, key, required=("reason",), optional=("abs", "false_alarm", "floor_std"))
+    if "abs" not in v and "false_alarm" not in v:
+        r.fail(key, "expected 'abs' (a fixed tolerance) or 'false_alarm' (a statistical test)")
+    fa = r.number(v.get("false_alarm", 0.0), f"{key}.false_alarm", 0.0)
+    if fa >= 1.0:
+        r.fail(f"{key}.false_alarm", f"got {fa}, expected a rate in (0, 1), e.g. 0.01")
     return Tolerance(
-        r.number(v["abs"], f"{key}.abs", 0.0),
-        r.number(v.get("k_se", 0.0), f"{key}.k_se", 0.0),
+        r.number(v.get("abs", 0.0), f"{key}.abs", 0.0),
         r.string(v["reason"], f"{key}.reason"),
+        fa,
+        r.number(v.get("floor_std", 0.0), f"{key}.floor_std", 0.0),
     )
+
+
+def _regression(r: _Reader, v: Any) -> Regression | None:
+    if v is None:
+        return None
+    v = r.mapping(v, "regression", required=("experiments", "seeds", "reference_seeds"))
+    reg = Regression(
+        r.str_list(v["experiments"], "regression.experiments"),
+        r.int_list(v["seeds"], "regression.seeds"),
+        r.int_list(v["reference_seeds"], "regression.reference_seeds"),
+    )
+    extra = sorted(set(reg.seeds) - set(reg.reference_seeds))
+    if extra:
+        r.fail("regression.seeds", f"seeds {extra} are not in regression.reference_seeds")
+    if len(reg.reference_seeds) < 10:
+        r.fail(
+            "regression.reference_seeds",
+            f"got {len(reg.reference_seeds)} seeds, expected at least 10 (the test's tolerance "
+            "comes from the reference's seed spread)",
+        )
+    return reg
 
 
 def load_profile(path_or_id: str | Path) -> Profile:
@@ -740,7 +791,7 @@ def load_profile(path_or_id: str | Path) -> Profile:
             factors,
             frozenset(events),
         ),
-        regression=r.str_list(d.get("regression", []), "regression"),
+        regression=_regression(r, d.get("regression")),
         slurm=_slurm_block(r, d.get("slurm")),
         path=path,
     )

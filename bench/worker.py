@@ -40,7 +40,10 @@ class JobResult:
     error: str = ""
     wall_s: float = 0.0
     trained_epochs: int = 0
-    """Epochs this job trained (0: the run was already done, e.g. by another harness)."""
+    """Epochs this job trained (0 also for a run that failed in its first epoch)."""
+    already_done: bool = False
+    """The run was finished or failed before this job started (e.g. by another harness): the
+    result is cached, not new. A run that fails during this job is never ``already_done``."""
 
 
 def lock_path(runs_dir: str | Path, run_id: str) -> Path:
@@ -70,8 +73,8 @@ def execute(job: RunJob) -> JobResult:
     from filelock import FileLock, Timeout
 
     from tssd.config import from_dict
-    from tssd.data import DatasetUnavailable
-    from tssd.train import RunFailed, train
+    from tssd.data import DataError, DatasetUnavailable
+    from tssd.train import RunFailed, read_summary, train
 
     Path(job.lock_path).parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(job.lock_path)
@@ -84,6 +87,8 @@ def execute(job: RunJob) -> JobResult:
         (run_dir / HARNESS_ERROR).unlink(missing_ok=True)
         cfg = from_dict(job.config, f"run {job.run_id}")
         before = 0 if job.force else _epochs_done(run_dir)
+        prior = None if job.force else read_summary(run_dir)
+        done = prior is not None and prior.get("status") in ("finished", "failed")
         summary = train(cfg, run_dir, force=job.force, progress=False)
         return JobResult(
             job.run_id,
@@ -91,6 +96,7 @@ def execute(job: RunJob) -> JobResult:
             summary.get("error", ""),
             float(summary.get("wall_s", 0.0)),
             max(0, _epochs_done(run_dir) - before),
+            already_done=done,
         )
     except RunFailed as exc:
         return JobResult(job.run_id, "failed", str(exc))
@@ -98,6 +104,10 @@ def execute(job: RunJob) -> JobResult:
         run_dir.mkdir(parents=True, exist_ok=True)
         _record_error(run_dir, "unavailable", str(exc))
         return JobResult(job.run_id, "unavailable", str(exc))
+    except DataError as exc:  # bad data, not a bug: the message names the file, no traceback
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _record_error(run_dir, "error", str(exc))
+        return JobResult(job.run_id, "error", str(exc))
     except KeyboardInterrupt:
         return JobResult(job.run_id, "interrupted", "interrupted; re-run to resume")
     except Exception as exc:  # noqa: BLE001  (any bug must end as a failed run, not a crash)

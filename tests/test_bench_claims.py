@@ -10,7 +10,6 @@ from bench.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, evaluate_claim
 from bench.compare import FAIL, NO_REFERENCE, NOT_RUN, PASS, Reference, verdict
 from bench.expand import Cell, cell_id
 from bench.schema import Claim, SpecError, load_profile
-from bench.stats import bootstrap_ci, bootstrap_diff_ci, mean_std
 
 pytestmark = pytest.mark.unit
 
@@ -36,22 +35,9 @@ def claim(kind="greater", a=None, b=None, per=("dataset",), over=(), threshold=0
     )
 
 
-def values(cells_and_vals):
-    return {c.id: {"test_acc": v} for c, v in cells_and_vals}
-
-
-def test_bootstrap_is_deterministic_and_sane():
-    v = [97.0, 98.0, 99.0]
-    assert bootstrap_ci(v) == bootstrap_ci(v)
-    lo, hi = bootstrap_ci(v)
-    assert 97.0 <= lo < 98.0 < hi <= 99.0
-    assert bootstrap_ci([5.0]) == (5.0, 5.0)
-    assert all(math.isnan(x) for x in bootstrap_ci([]))
-    lo, hi = bootstrap_diff_ci([10.0, 10.5, 11.0], [1.0, 1.5, 2.0])
-    assert 8.0 < lo <= hi < 10.0
-    m, s = mean_std([1.0, 2.0, 3.0])
-    assert (m, s) == (2.0, 1.0)
-    assert math.isnan(mean_std([1.0])[1])
+def values(cells_and_vals, metric="test_acc"):
+    """cell -> {seed: value}, seeds 0, 1, ... (every cell ran the same seeds: paired)."""
+    return {c.id: {metric: dict(enumerate(v))} for c, v in cells_and_vals}
 
 
 def test_greater_supported_not_supported_inconclusive():
@@ -136,7 +122,7 @@ def test_spread():
     assert res.verdict == SUPPORTED and res.comparisons[0].diff == pytest.approx(0.4)
     wide = values(zip(cells, [[97, 97.1, 97.2], [93, 93.1, 93.2], [97, 97.1, 97.2]], strict=True))
     assert evaluate_claim(c, cells, wide).verdict == NOT_SUPPORTED
-    noisy = values(zip(cells, [[97, 99, 95], [96, 98, 94], [97, 97, 97]], strict=True))
+    noisy = values(zip(cells, [[97, 99, 95], [94, 98, 96], [97, 97, 97]], strict=True))
     assert evaluate_claim(c, cells, noisy).verdict == INCONCLUSIVE
 
 
@@ -156,18 +142,20 @@ def test_equal():
         0.0,
         0.0,
     )
-    same = {t.id: {"params": [100.0] * 3}, b.id: {"params": [100.0] * 3}}
+    same = values([(t, [100.0] * 3), (b, [100.0] * 3)], "params")
     assert evaluate_claim(c, [t, b], same).verdict == SUPPORTED
-    other = {t.id: {"params": [101.0] * 3}, b.id: {"params": [100.0] * 3}}
+    other = values([(t, [101.0] * 3), (b, [100.0] * 3)], "params")
     assert evaluate_claim(c, [t, b], other).verdict == NOT_SUPPORTED
 
 
 def test_cell_verdicts():
     quick = load_profile("quick")
-    ref = Reference(97.0, "reference", std=0.2, n=3)
-    assert verdict("ok", 97.5, 3, "test_acc", ref, quick, "digits")[0] == PASS
-    v, delta, tol, why = verdict("ok", 95.0, 3, "test_acc", ref, quick, "digits")
-    assert (v, delta, tol) == (FAIL, -2.0, 1.0) and "tolerance" in why
+    seeds = (96.8, 97.2) * 5  # ten seeds, mean 97.0, std 0.21
+    ref = Reference(97.0, "reference", seeds)
+    v, delta, tol, _ = verdict("ok", 97.5, 3, "test_acc", ref, quick, "digits", k=8)
+    assert v == PASS and delta == pytest.approx(0.5) and tol == quick.tolerance.of(seeds, 3, 8)[0]
+    v, delta, tol, why = verdict("ok", 95.0, 3, "test_acc", ref, quick, "digits", k=8)
+    assert (v, delta) == (FAIL, -2.0) and 0.5 < tol < 2.0 and "t-test" in why
     assert verdict("ok", 95.0, 3, "test_acc", None, quick, "digits")[0] == NO_REFERENCE
     assert verdict("ok", 95.0, 3, "wall_s", ref, quick, "digits")[0] == NO_REFERENCE
     assert verdict("failed", math.nan, 0, "test_acc", ref, quick, "digits")[0] == FAIL

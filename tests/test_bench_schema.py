@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from bench import cli
+from bench import ROOT, cli
 from bench.schema import (
     SpecError,
     check_expression,
@@ -177,7 +180,29 @@ def test_profiles_load_and_map():
 
 
 def test_tolerance_from_reference_spread():
+    """Statistical tolerance: t-quantile x the reference std (floored) x sqrt(1/m + 1/n)."""
+    from bench.stats import per_check_alpha, t_quantile
+
     tol = load_profile("quick").tolerance
-    assert tol.of(None, 3) == tol.abs
-    assert tol.of(0.1, 3) == tol.abs  # a tiny spread keeps the floor
-    assert tol.of(2.0, 3) == pytest.approx(tol.k_se * 2.0 * (2 / 3) ** 0.5)
+    ref = tuple(90.0 + d for d in (-2.0, -1.0, 0.0, 1.0, 2.0) * 2)  # n = 10, std 1.49
+    alpha = per_check_alpha(tol.false_alarm, 8)
+    limit, a = tol.of(ref, 5, 8)
+    std = float(np.std(ref, ddof=1))
+    assert a == pytest.approx(alpha)
+    assert limit == pytest.approx(t_quantile(1 - alpha / 2, 9) * std * (1 / 5 + 1 / 10) ** 0.5)
+    flat = (90.0,) * 10  # seeds that agree exactly: the floor (one test image) keeps a tolerance
+    assert tol.of(flat, 5, 8)[0] == pytest.approx(limit * tol.floor_std / std)
+    assert tol.of(ref, 5, 1)[0] < limit  # fewer cells share the false-alarm rate: tighter
+    paper = load_profile("paper").tolerance
+    assert paper.of(ref, 3, 8)[0] == paper.abs and math.isnan(paper.of(ref, 3, 8)[1])
+
+
+def test_regression_block_is_checked(tmp_path):
+    text = (ROOT / "bench" / "profiles" / "quick.yaml").read_text()
+    p = tmp_path / "quick.yaml"
+    p.write_text(text.replace("seeds: [0, 1, 2, 3, 4]", "seeds: [0, 1, 2, 3, 40]"))
+    with pytest.raises(SpecError, match=r"regression.seeds.*\[40\] are not in"):
+        load_profile(p)
+    p.write_text(re.sub(r"reference_seeds: \[[0-9, ]*\]", "reference_seeds: [0, 1, 2, 3, 4]", text))
+    with pytest.raises(SpecError, match="at least 10"):
+        load_profile(p)

@@ -49,7 +49,10 @@ def write_cifar10_dvs(root, n_events: int = 400):
 
 
 def cfg(root, **kw) -> DataConfig:
-    return DataConfig(name=kw.pop("name", "cifar10_dvs"), root=str(root), **kw)
+    """The trees here are subsets (4 recordings a class, 3 trials): ``expect: subset`` unless a
+    test asks for the declared counts with ``options={"expect": "full"}``."""
+    options = {"expect": "subset", **kw.pop("options", {})}
+    return DataConfig(name=kw.pop("name", "cifar10_dvs"), root=str(root), options=options, **kw)
 
 
 def test_cifar10_dvs_decodes_caches_and_integrates_exactly(tmp_path):
@@ -96,8 +99,11 @@ def test_cifar10_dvs_decodes_caches_and_integrates_exactly(tmp_path):
 
 def test_cifar10_dvs_default_size_batches_and_splits(tmp_path):
     write_cifar10_dvs(tmp_path)
-    b = build_dataset(cfg(tmp_path), (3,))
-    assert b.info.input_size == 48 and b.info.split.startswith("random:0:0.9")
+    # The default random:0:0.9 keeps round(0.9 * 4) = 4 of 4 recordings a class for training.
+    with pytest.raises(DatasetCorrupt, match=r"'default' \(random:0:0\.9\) leaves the test"):
+        build_dataset(cfg(tmp_path), (3,))
+    b = build_dataset(cfg(tmp_path, split="random:0:0.75"), (3,))
+    assert b.info.input_size == 48 and b.info.split.startswith("random:0:0.75")
     x, y = next(iter(iterate_batches(b.train, 5)))
     assert x[3].shape == (5, 3, 2, 48, 48) and y.shape == (5,)
     # random:<seed>:<ratio> is per class: round(0.5 * 4) = 2 train recordings per class.
@@ -119,8 +125,8 @@ def test_cifar10_dvs_default_size_batches_and_splits(tmp_path):
 
 def test_cifar10_dvs_augment_shares_one_draw_across_framings(tmp_path):
     write_cifar10_dvs(tmp_path)
-    b = build_dataset(cfg(tmp_path, size=128, augment=True), (2, 4))
-    plain = build_dataset(cfg(tmp_path, size=128), (2, 4))
+    b = build_dataset(cfg(tmp_path, size=128, augment=True, split="per_class:1"), (2, 4))
+    plain = build_dataset(cfg(tmp_path, size=128, split="per_class:1"), (2, 4))
     torch.manual_seed(0)
     changed = 0
     for i in range(6):
@@ -144,7 +150,7 @@ def test_cifar10_dvs_from_zip_archives(tmp_path):
     import shutil
 
     shutil.rmtree(base / "extract")
-    b = build_dataset(cfg(tmp_path), (2,))
+    b = build_dataset(cfg(tmp_path, split="per_class:1"), (2,))
     assert len(b.train) + len(b.test) == 40 and cache.is_complete(base / "extract")
 
 
@@ -181,7 +187,7 @@ def test_interrupted_frame_conversion_is_never_taken_for_a_cache(tmp_path, monke
 
     monkeypatch.setattr(E, "save_frames", dying_save)
     with pytest.raises(KeyboardInterrupt):
-        build_dataset(cfg(tmp_path), (4,))
+        build_dataset(cfg(tmp_path, split="per_class:1"), (4,))
     fdir = base / "frames_number_4_split_by_number"
     assert not fdir.exists()
     assert not list(base.glob(".frames_number_4*"))  # the temporary directory was removed
@@ -190,7 +196,7 @@ def test_interrupted_frame_conversion_is_never_taken_for_a_cache(tmp_path, monke
     (ghost / "airplane").mkdir(parents=True)
     (ghost / "airplane" / "cifar10_airplane_0.npz").write_bytes(b"half")
     monkeypatch.setattr(E, "save_frames", real_save)
-    b = build_dataset(cfg(tmp_path), (4,))
+    b = build_dataset(cfg(tmp_path, split="per_class:1"), (4,))
     assert cache.is_complete(fdir) and not ghost.exists()
     assert cache.read_marker(fdir)["files"] == 40
     assert b.train[0][0][4].shape == (4, 2, 48, 48)
@@ -198,7 +204,7 @@ def test_interrupted_frame_conversion_is_never_taken_for_a_cache(tmp_path, monke
 
 def test_spikingjelly_caches_are_reused_and_partial_ones_refused(tmp_path):
     write_cifar10_dvs(tmp_path)
-    build_dataset(cfg(tmp_path), (2,))
+    build_dataset(cfg(tmp_path, split="per_class:1"), (2,))
     base = tmp_path / "cifar10_dvs"
     # Make it look like spikingjelly's: no raw files, no markers of ours.
     import shutil
@@ -210,20 +216,18 @@ def test_spikingjelly_caches_are_reused_and_partial_ones_refused(tmp_path):
     rel = "ship/cifar10_ship_2.npz"
     E.save_frames(base / "frames_number_2_split_by_number" / rel, np.full((2, 2, 128, 128), 7.0))
     with pytest.raises(DatasetCorrupt, match=r"events_np: holds 40 recordings, expected 10000"):
-        build_dataset(cfg(tmp_path), (2,))
-    b = build_dataset(
-        cfg(tmp_path, size=128, split="per_class:1", options={"allow_incomplete": True}), (2,)
-    )
+        build_dataset(cfg(tmp_path, options={"expect": "full"}), (2,))
+    b = build_dataset(cfg(tmp_path, size=128, split="per_class:1"), (2,))
     i = [r for r, _ in b.train.samples].index(rel)
     assert float(b.train[i][0][2].mean()) == 7.0
     marker = base / "frames_number_2_split_by_number.building"
     marker.touch()
     with pytest.raises(DatasetCorrupt, match=r"frames_number_2_split_by_number: incomplete"):
-        build_dataset(cfg(tmp_path, options={"allow_incomplete": True}), (2,))
+        build_dataset(cfg(tmp_path), (2,))
     marker.unlink()
     (base / "events_np.building").touch()
     with pytest.raises(DatasetCorrupt, match=r"events_np\.building says this conversion never"):
-        build_dataset(cfg(tmp_path, options={"allow_incomplete": True}), (2,))
+        build_dataset(cfg(tmp_path), (2,))
 
 
 # ---- DVS128 Gesture ---------------------------------------------------------------------------
@@ -317,7 +321,7 @@ def test_dvs_gesture_empty_label_folder_in_foreign_cache(tmp_path):
         f.unlink()
     (ev / cache.MARKER).unlink()
     with pytest.raises(DatasetCorrupt, match=r"test/4: empty class folder"):
-        build_dataset(cfg(tmp_path, name="dvs_gesture", options={"allow_incomplete": True}), (2,))
+        build_dataset(cfg(tmp_path, name="dvs_gesture"), (2,))
 
 
 def test_natural_key_orders_numbers_numerically():
@@ -348,6 +352,7 @@ def test_trainer_runs_tssd_on_a_file_backed_event_set(tmp_path, workers):
                 "augment": True,
                 "batch_size": 8,
                 "split": "per_class:1",
+                "options": {"expect": "subset"},  # 4 recordings a class
             },
             "optim": {"epochs": 1, "lr": 0.05},
             "runtime": {"progress": False, "threads": 1, "num_workers": workers},

@@ -1,10 +1,16 @@
-"""Command line: ``python -m tssd train CONFIG.yaml [--set key=value ...] [--out DIR]`` etc."""
+"""Command line: ``python -m tssd train CONFIG.yaml [--set key=value ...] [--out DIR]`` etc.
+
+Exit status: 0 fine, 2 bad input (a config key, a data file, a path: one line on stderr naming
+it), 3 a run that failed (one line naming the run directory or file), 1 ``data check`` found a
+dataset incomplete or invalid.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -13,6 +19,17 @@ from tssd.config import ConfigError, dump_yaml, load_config
 
 def _silent(*_args, **_kwargs) -> None:
     pass
+
+
+def one_line(exc: BaseException) -> str:
+    """An error message as one line: a DataLoader worker's re-raised error becomes the original
+    message (its last line, without the exception's qualified name); other line breaks (e.g. in a
+    YAML parser's message) become '; '."""
+    text = str(exc).strip()
+    if "Original Traceback" in text:
+        last = [ln for ln in text.splitlines() if ln.strip()][-1].strip()
+        text = re.sub(r"^[\w.]+(Error|Corrupt|Unavailable|Exception): ", "", last)
+    return "; ".join(ln.strip() for ln in text.splitlines() if ln.strip())
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -32,10 +49,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     try:
         s = train(cfg, out, force=args.force, progress=not args.quiet)
     except RunFailed as exc:
-        say(f"run failed: {exc}", file=sys.stderr)
+        say(f"run failed: {one_line(exc)}", file=sys.stderr)
         return 3
     if s["status"] != "finished":
-        say(f"run {out} is {s['status']}: {s.get('error', '')}", file=sys.stderr)
+        say(f"run {out} is {s['status']}: {one_line(s.get('error', ''))}", file=sys.stderr)
         return 3
     say(
         f"final test accuracy {100 * s['test_acc']:.2f}% at T_s={s['t_s']} after {s['epochs']} "
@@ -61,7 +78,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if not src.is_file():
         print(f"{src}: not found (the run has not finished)", file=sys.stderr)
         return 2
-    model = load_inference(src)  # proves it loads without the config
+    try:
+        model = load_inference(src)  # proves it loads without the config
+    except ValueError as exc:
+        print(f"export: {one_line(exc)}", file=sys.stderr)
+        return 2
     shutil.copyfile(src, args.out)
     n = sum(p.numel() for p in model.parameters())
     print(
@@ -104,10 +125,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status (2 for a bad config)."""
+    """Entry point; returns the exit status (2 for a bad config or bad data, 3 a failed run)."""
+    from tssd.data.errors import DataError
+    from tssd.neurons.registry import BackendUnavailable
+
     args = build_parser().parse_args(argv)
+    # Under torchrun every rank fails the same way; only rank 0 speaks.
+    say = print if int(os.environ.get("RANK", "0")) == 0 else _silent
     try:
         return args.fn(args)
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
+        say(f"config error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    except DataError as exc:
+        say(f"data error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    except BackendUnavailable as exc:
+        say(f"config error: {one_line(exc)}", file=sys.stderr)
         return 2

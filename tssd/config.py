@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -248,12 +249,16 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
     if tp is float:
         if isinstance(value, str):  # PyYAML (YAML 1.1) reads 1e-4 as a string
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 raise bad from None
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        elif isinstance(value, bool) or not isinstance(value, int | float):
             raise bad
-        return float(value)
+        else:
+            number = float(value)
+        if not math.isfinite(number):  # nan and inf parse as floats but mean nothing here
+            raise ConfigError(f"{source}: key '{key}': got {value!r}, expected a finite number")
+        return number
     if tp is str:
         if not isinstance(value, str):
             raise bad
@@ -388,6 +393,12 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
     for k in ("batch_size", "test_batch_size"):
         if getattr(cfg.data, k) < 1:
             fail(f"data.{k}", f"got {getattr(cfg.data, k)}, expected an integer >= 1")
+    if cfg.data.size < 0:
+        fail("data.size", f"got {cfg.data.size}, expected an integer >= 0 (0 = the default)")
+    if cfg.model.width < 0:
+        fail("model.width", f"got {cfg.model.width}, expected an integer >= 0 (0 = the default)")
+    if cfg.model.weak_head.channels < 0:
+        fail("model.weak_head.channels", f"got {cfg.model.weak_head.channels}, expected >= 0")
     o = cfg.optim
     if o.lr <= 0:
         fail("optim.lr", f"got {o.lr}, expected a number > 0")

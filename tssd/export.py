@@ -17,7 +17,7 @@ from torch import nn
 from tssd.data.base import DatasetInfo, to_sequence
 from tssd.models import SpikingNet, build_model
 from tssd.neurons.registry import spec_from_dict
-from tssd.runtime import atomic_torch_save
+from tssd.runtime import atomic_torch_save, load_error
 
 FORMAT = "tssd-inference/1"
 
@@ -66,8 +66,16 @@ def export_inference(model: SpikingNet, cfg, info: DatasetInfo, path: str | Path
 def load_inference(
     path: str | Path, map_location: str | torch.device = "cpu", backend: str | None = None
 ) -> InferenceModel:
-    """Rebuild an exported network in eval mode; ``backend`` runs it on another neuron backend."""
-    blob = torch.load(path, map_location=map_location, weights_only=True)
+    """Rebuild an exported network in eval mode; ``backend`` runs it on another neuron backend.
+
+    Raises:
+        ValueError: a refused (foreign objects in the pickle) or corrupt file, or not an
+            inference file; one line naming it.
+    """
+    try:
+        blob = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # noqa: BLE001  (any unpickling error means the same thing)
+        raise ValueError(f"{path}: {load_error(exc)}") from exc
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise ValueError(
             f"{path}: not a {FORMAT} file "

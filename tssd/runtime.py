@@ -7,9 +7,10 @@ import functools
 import os
 import platform
 import random
+import re
 import resource
+import secrets
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,47 @@ import numpy as np
 import torch
 
 
+def _temp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+
+
+def create_temp_file(path: Path) -> tuple[int, Path]:
+    """Open a new temporary file beside ``path`` for writing: ``(fd, name)``.
+
+    Unlike ``tempfile.mkstemp`` (always mode 0600) the file is created with mode 0666 less the
+    process's umask, like any file ``open`` creates, so run directories, aggregates and caches
+    shared through a group-readable directory stay readable by the group after the rename.
+    """
+    for _ in range(100):
+        tmp = _temp_name(path)
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
+
+
+def create_temp_dir(path: Path, prefix: str) -> Path:
+    """A new directory ``<prefix><random>`` beside ``path``, created with mode 0777 less the
+    umask (``tempfile.mkdtemp`` always uses 0700)."""
+    for _ in range(100):
+        tmp = path.with_name(f"{prefix}{secrets.token_hex(4)}")
+        try:
+            os.mkdir(tmp, 0o777)
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename: readers never see a
-    partial file, and an interrupted write leaves the previous version intact.
+    partial file, and an interrupted write leaves the previous version intact. The file gets the
+    mode any new file gets (0666 less the umask).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = create_temp_file(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -43,18 +78,32 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
-    """``torch.save`` through a temporary file and a rename."""
+    """``torch.save`` through a temporary file and a rename (mode: 0666 less the umask)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    fd, tmp = create_temp_file(path)
     try:
-        torch.save(obj, tmp)
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def load_error(exc: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` failed, in one line: a refused global (a file that
+    would import something no file of this suite holds: foreign or planted) or a corrupt file."""
+    text = str(exc)
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if found:
+        return (
+            f"refused: it asks to load {found.group(1)}, which no file of this suite holds "
+            "(a foreign or planted file); nothing in it was run"
+        )
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
+    return f"corrupt file ({first.split('. ')[0]})"  # torch appends paragraphs of advice
 
 
 def seed_everything(seed: int) -> None:
@@ -65,10 +114,12 @@ def seed_everything(seed: int) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    """Every RNG state a resumed run must restore."""
+    """Every RNG state a resumed run must restore, as tensors and plain values only (so that a
+    checkpoint loads with ``torch.load(weights_only=True)``): NumPy's MT19937 key is a list."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
     state = {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": [name, keys.tolist(), int(pos), int(has_gauss), float(cached)],
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -79,7 +130,8 @@ def rng_state() -> dict[str, Any]:
 def set_rng_state(state: dict[str, Any]) -> None:
     """Restore what :func:`rng_state` saved."""
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    name, keys, pos, has_gauss, cached = state["numpy"]  # a list, or a tuple holding an array
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -132,7 +184,12 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"runtime.device={name!r} but no CUDA device is available")
+        from tssd.config import ConfigError
+
+        raise ConfigError(
+            f"key 'runtime.device': got {name!r}, but no CUDA device is available here; "
+            "expected cpu or auto"
+        )
     return torch.device(name)
 
 
@@ -175,13 +232,21 @@ def git_state() -> dict[str, Any]:
     return {"git_commit": commit, "git_dirty": dirty}
 
 
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, the platform's processor elsewhere):
+    another CPU trains like another seed, so results record which one they ran on."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
+
+
 def environment(device: torch.device) -> dict[str, Any]:
     """Versions and machine facts recorded with every result."""
-    name = (
-        torch.cuda.get_device_name(device)
-        if device.type == "cuda"
-        else platform.processor() or "cpu"
-    )
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     return {
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),

@@ -11,6 +11,16 @@ Run directory layout (the contract the harness reads)::
 Re-running on the same directory resumes from the checkpoint; a finished run is returned as is
 (``force=True`` redoes it). A NaN or infinite loss stops the run with status ``failed``; a failed
 run never yields metrics. Every file is written to a temporary name, then renamed.
+
+The data is loaded (the :class:`Trainer` built) before the run directory is created or touched,
+so missing or corrupt data leaves nothing behind; an error found later with nothing trained (a
+corrupt image met in the first epoch) removes the directory this call created, or the files it
+wrote into an existing one. A directory holding epochs is never removed.
+
+``checkpoint.pt`` holds tensors and plain values only and is loaded with
+``torch.load(weights_only=True)``: run directories are a shared cache, and a planted pickle must
+not run code. (Checkpoints written before the RNG state became plain lists hold one NumPy uint32
+array; the four NumPy names it needs are allow-listed for loading.)
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ import csv
 import io
 import json
 import math
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -30,7 +41,7 @@ import torch
 from torch import nn
 
 from tssd import data as data_mod
-from tssd.config import RunConfig, dump_yaml
+from tssd.config import ConfigError, RunConfig, dump_yaml
 from tssd.distributed import DistInfo, all_sum, barrier, broadcast_flag
 from tssd.distributed import setup as dist_setup
 from tssd.distributed import teardown as dist_teardown
@@ -44,6 +55,7 @@ from tssd.runtime import (
     atomic_write_text,
     deterministic,
     environment,
+    load_error,
     peak_memory_mb,
     reset_peak_memory,
     resolve_device,
@@ -69,6 +81,33 @@ EPOCH_COLUMNS = [
 METRIC_COLUMNS = EPOCH_COLUMNS[: EPOCH_COLUMNS.index("epoch_time_s")]
 """The columns that are a pure function of config and seed (bit-identical when deterministic)."""
 SELECTION_RULE = "final_epoch"
+WRITTEN_FIRST = ("config.yaml", "summary.json")
+"""What a run writes before its first epoch ends (removed again when nothing was trained)."""
+
+
+def _legacy_checkpoint_globals() -> list:
+    """The NumPy names a checkpoint written before RNG states were plain lists needs (the MT19937
+    key was a uint32 array): array reconstruction only, nothing that runs code."""
+    import numpy as np
+
+    return [np._core.multiarray._reconstruct, np.ndarray, np.dtype, np.dtypes.UInt32DType]
+
+
+def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
+    """``checkpoint.pt`` loaded with ``weights_only=True`` (tensors and plain values only).
+
+    Raises:
+        RunFailed: a foreign object in the pickle (refused before anything runs) or a corrupt
+            file; one line naming the file.
+    """
+    try:
+        with torch.serialization.safe_globals(_legacy_checkpoint_globals()):
+            ck = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # noqa: BLE001  (any unpickling error means the same thing)
+        raise RunFailed(f"{path}: {load_error(exc)}; delete it or use --force") from exc
+    if not isinstance(ck, dict):
+        raise RunFailed(f"{path}: expected a checkpoint dict, got {type(ck).__name__}")
+    return ck
 
 
 class RunFailed(RuntimeError):
@@ -155,7 +194,10 @@ class Trainer:
         timesteps = cfg.timesteps_needed()
         if self.method.uses_external_teacher:
             self.teacher_path = resolve_teacher(cfg)
-            self.teacher = load_inference(self.teacher_path, map_location=self.device)
+            try:
+                self.teacher = load_inference(self.teacher_path, map_location=self.device)
+            except ValueError as exc:
+                raise RunFailed(f"method.teacher: {exc}") from exc
             self.teacher.requires_grad_(False)
             timesteps = (*timesteps, self.teacher.timesteps)
         self.bundle = data_mod.build_dataset(cfg.data, timesteps)
@@ -367,9 +409,18 @@ def train(
         stop_after_epoch: raise :class:`RunInterrupted` after this epoch's checkpoint (tests).
 
     Raises:
-        RunFailed: non-finite loss; summary.json then has status ``failed``.
+        RunFailed: non-finite loss (summary.json then has status ``failed``), a refused or
+            corrupt checkpoint, a directory holding another run, a missing KD teacher.
+        DataError: missing or corrupt data (:mod:`tssd.data`), raised before ``out_dir`` is
+            created or changed (or, when found during the first epoch, after undoing what this
+            call wrote).
+        ConfigError: ``out_dir`` is a file, or the config asks for a device this machine lacks.
     """
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(
+            f"{out}: the run directory is a file; expected a directory (or a new path)"
+        )
     summary = read_summary(out)
     if summary is not None and summary.get("config_hash") != cfg.hash() and not force:
         raise RunFailed(
@@ -378,13 +429,7 @@ def train(
         )
     dist_info, device = dist_setup(cfg.runtime.device)
     try:
-        if force and out.exists() and dist_info.is_main:
-            for name in ("checkpoint.pt", "summary.json", "epochs.csv", "inference.pt"):
-                (out / name).unlink(missing_ok=True)
-        barrier(dist_info)
-        if force:
-            summary = None
-        if summary is not None and summary.get("status") in ("finished", "failed"):
+        if not force and summary is not None and summary.get("status") in ("finished", "failed"):
             return summary
         if progress is None:
             progress = cfg.runtime.progress
@@ -392,25 +437,51 @@ def train(
             progress = _progress_printer()
         if not dist_info.is_main:
             progress = None
-        if dist_info.is_main:
-            out.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(out / "config.yaml", dump_yaml(cfg))
+        created = not out.exists()
         with deterministic(cfg.runtime.deterministic), torch_threads(cfg.runtime.threads):
-            return _run(cfg, out, progress or None, stop_after_epoch, dist_info, device)
+            t_start = time.time()
+            # Data first: a missing or corrupt dataset fails here, before the directory exists.
+            tr = Trainer(cfg, dist_info, device)
+            if force and out.exists() and dist_info.is_main:
+                for name in ("checkpoint.pt", "summary.json", "epochs.csv", "inference.pt"):
+                    (out / name).unlink(missing_ok=True)
+            barrier(dist_info)
+            if dist_info.is_main:
+                out.mkdir(parents=True, exist_ok=True)
+                atomic_write_text(out / "config.yaml", dump_yaml(cfg))
+            try:
+                return _run(cfg, out, tr, progress or None, stop_after_epoch, dist_info, t_start)
+            except RunFailed:
+                raise  # a failed run is a result: its summary.json says why
+            except Exception:
+                if dist_info.is_main:
+                    _discard_untrained(out, created)
+                raise
     finally:
         dist_teardown(dist_info)
+
+
+def _discard_untrained(out: Path, created: bool) -> None:
+    """After an error, remove what this call wrote when no epoch was ever trained in ``out``:
+    the directory itself when this call created it, else the files written before epoch 1."""
+    if (out / "epochs.csv").exists() or (out / "checkpoint.pt").exists():
+        return  # holds training: never removed
+    if created:
+        shutil.rmtree(out, ignore_errors=True)
+        return
+    for name in WRITTEN_FIRST:
+        (out / name).unlink(missing_ok=True)
 
 
 def _run(
     cfg: RunConfig,
     out: Path,
+    tr: Trainer,
     progress,
     stop_after_epoch: int | None,
     dist_info: DistInfo,
-    device: torch.device | None,
+    t_start: float,
 ) -> dict[str, Any]:
-    t_start = time.time()
-    tr = Trainer(cfg, dist_info, device)
     main = dist_info.is_main
     info = tr.bundle.info
     base = {
@@ -439,10 +510,7 @@ def _run(
     start_epoch, wall_before = 0, 0.0
     ck_path = out / "checkpoint.pt"
     if ck_path.is_file():
-        try:
-            ck = torch.load(ck_path, map_location=tr.device, weights_only=False)
-        except Exception as exc:  # noqa: BLE001  (any unpickling error means the same thing)
-            raise RunFailed(f"{ck_path}: corrupt checkpoint ({exc}); delete it or --force") from exc
+        ck = load_checkpoint(ck_path, tr.device)
         if ck.get("config_hash") != cfg.hash():
             raise RunFailed(
                 f"{ck_path}: checkpoint of config {ck.get('config_hash')}, not {cfg.hash()}"
@@ -475,7 +543,6 @@ def _run(
                 "peak_mem_mb": peak_memory_mb(tr.device),
             }
             rows.append(row)
-            last = epoch + 1 == epochs
             if main:
                 atomic_write_text(out / "epochs.csv", _rows_to_csv(rows))
                 if last or (epoch + 1) % cfg.runtime.checkpoint_every == 0:

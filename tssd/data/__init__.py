@@ -25,11 +25,13 @@ from tssd.data.base import (
     register_dataset,
     to_sequence,
 )
+from tssd.data.errors import DataError
 from tssd.data.events import DatasetCorrupt
 
 __all__ = [
     "DATASETS",
     "DataBundle",
+    "DataError",
     "DatasetCorrupt",
     "DatasetInfo",
     "DatasetUnavailable",

@@ -21,6 +21,19 @@ bytes. Polarity events (type 1) are 8 bytes: uint32 data (bit 0 valid mark, bit 
 bits 2-16 y, bits 17-31 x; origin upper left) and int32 timestamp; the 64-bit timestamp is
 ``eventTSOverflow << 31 | timestamp``. Events without the valid mark are dropped, as the format
 specifies; other packet types (special, frame, IMU) are skipped.
+
+eventNumber below eventCapacity: a packet holds eventCapacity slots (its body is always
+``eventCapacity * eventSize`` bytes), of which the first eventNumber hold events (valid or
+invalidated) and the rest are unused memory (jAER / libcaer: eventNumber counts the events present,
+eventValid the valid ones among them). We read the first eventNumber slots and skip the rest.
+spikingjelly 2.0's ``load_aedat_v3`` instead decodes all eventCapacity slots and ignores the valid
+mark; the two agree on files whose packets are full (eventNumber == eventCapacity) and hold only
+valid events, and on any other file ours follows the format (a spikingjelly cache of such a file
+would hold the unused slots' contents as events).
+
+Cheap checks (:func:`scan_aedat2`, :func:`scan_aedat31`) read only the header and, for 3.1, each
+packet header, and check that the file's size fits what they declare, so ``data check`` can look
+at every file without decoding its events.
 """
 
 from __future__ import annotations
@@ -97,14 +110,26 @@ def _version(lines: list[str]) -> str:
     )
 
 
-def read_aedat2_raw(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Addresses (uint32) and timestamps (int64, microseconds) of an AEDAT 2.0 file.
+def _read_head(path: Path, end_line: bytes | None = None) -> tuple[list[str], int, int]:
+    """Header lines, data offset and file size, reading only as much of the file as the header
+    needs (the whole file only when the header is longer than 1 MiB)."""
+    try:
+        size = Path(path).stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(1 << 20)
+    except OSError as exc:
+        raise DatasetCorrupt(f"{path}: cannot be read ({exc})") from exc
+    try:
+        lines, start = parse_header(head, path, end_line)
+    except DatasetCorrupt:
+        if len(head) == size:
+            raise
+        lines, start = parse_header(_read(path), path, end_line)
+    return lines, start, size
 
-    Raises:
-        DatasetCorrupt: not AEDAT 2.x, or a body that is not a whole number of 8-byte events.
-    """
-    buf = _read(path)
-    lines, start = parse_header(buf, path)
+
+def _aedat2_events(lines: list[str], start: int, size: int, path: Path) -> int:
+    """The number of 8-byte events after an AEDAT 2.0 header (checks version and body size)."""
     version = _version(lines)
     # A file without a version line is read as 2.0 (8-byte events): jAER has written that line
     # since 2010, and the CIFAR10-DVS recordings are documented as AEDAT 2.0. An explicit other
@@ -113,12 +138,34 @@ def read_aedat2_raw(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DatasetCorrupt(
             f"{path}: expected an AEDAT 2.0 file (first line '#!AER-DAT2.0'), found {lines[0]!r}"
         )
-    body = len(buf) - start
+    body = size - start
     if body % 8:
         raise DatasetCorrupt(
             f"{path}: event data of {body} bytes is not a multiple of 8 (8-byte "
             f"events): truncated or corrupt after {body // 8} events"
         )
+    return body // 8
+
+
+def scan_aedat2(path: Path) -> int:
+    """Check an AEDAT 2.0 file's header and size without decoding it; return its event count.
+
+    Raises:
+        DatasetCorrupt: the errors of :func:`read_aedat2_raw` that need no decoding.
+    """
+    lines, start, size = _read_head(path)
+    return _aedat2_events(lines, start, size, path)
+
+
+def read_aedat2_raw(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Addresses (uint32) and timestamps (int64, microseconds) of an AEDAT 2.0 file.
+
+    Raises:
+        DatasetCorrupt: not AEDAT 2.x, or a body that is not a whole number of 8-byte events.
+    """
+    buf = _read(path)
+    lines, start = parse_header(buf, path)
+    _aedat2_events(lines, start, len(buf), path)
     ev = np.frombuffer(buf, dtype=[("addr", ">u4"), ("ts", ">u4")], offset=start)
     return ev["addr"].astype(np.uint32), ev["ts"].astype(np.int64)
 
@@ -143,8 +190,67 @@ def read_cifar10_dvs(path: Path) -> dict[str, np.ndarray]:
     }
 
 
+def _check_aedat31_version(lines: list[str], path: Path) -> None:
+    if not _version(lines).startswith("3."):
+        raise DatasetCorrupt(
+            f"{path}: expected an AEDAT 3.1 file (first line '#!AER-DAT3.1'), found {lines[0]!r}"
+        )
+
+
+def _packet_bounds(h, pos: int, n: int, path: Path) -> tuple[int, int]:
+    """Body start and end of the packet whose header ``h`` (None: cut short) is at ``pos`` of a
+    file of ``n`` bytes; checks the header's fields and that the body fits in the file."""
+    if h is None:
+        raise DatasetCorrupt(
+            f"{path}: truncated packet header at byte {pos} ({n - pos} of 28 bytes)"
+        )
+    size, capacity, number = int(h["size"]), int(h["capacity"]), int(h["number"])
+    if size <= 0 or capacity < 0 or not 0 <= number <= capacity:
+        raise DatasetCorrupt(
+            f"{path}: corrupt packet header at byte {pos} (eventSize={size}, "
+            f"eventCapacity={capacity}, eventNumber={number})"
+        )
+    body = pos + PACKET_HEADER.itemsize
+    end = body + size * capacity
+    if end > n:
+        raise DatasetCorrupt(
+            f"{path}: packet at byte {pos} declares {capacity} events of "
+            f"{size} bytes but the file ends after {n - body} bytes"
+        )
+    if int(h["type"]) == POLARITY_EVENT and number and size != 8:
+        raise DatasetCorrupt(
+            f"{path}: polarity packet at byte {pos} has eventSize {size}, expected 8"
+        )
+    return body, end
+
+
+def scan_aedat31(path: Path) -> int:
+    """Check an AEDAT 3.1 file's header and every packet header against the file size, reading
+    28 bytes per packet and no event; return the number of polarity events (valid or not).
+
+    Raises:
+        DatasetCorrupt: the errors of :func:`read_aedat31_polarity` that need no decoding.
+    """
+    lines, pos, n = _read_head(path, end_line=AEDAT31_END)
+    _check_aedat31_version(lines, path)
+    events = 0
+    try:
+        with open(path, "rb") as f:
+            while pos < n:
+                f.seek(pos)
+                raw = f.read(PACKET_HEADER.itemsize)
+                h = np.frombuffer(raw, PACKET_HEADER, count=1)[0] if len(raw) == 28 else None
+                _, pos = _packet_bounds(h, pos, n, path)
+                if int(h["type"]) == POLARITY_EVENT:
+                    events += int(h["number"])
+    except OSError as exc:
+        raise DatasetCorrupt(f"{path}: cannot be read ({exc})") from exc
+    return events
+
+
 def read_aedat31_polarity(path: Path) -> dict[str, np.ndarray]:
-    """Valid polarity events of an AEDAT 3.1 file (DVS128 Gesture).
+    """Valid polarity events of an AEDAT 3.1 file (DVS128 Gesture): the first eventNumber slots
+    of each polarity packet, those with the valid mark (see the module docstring).
 
     Returns:
         ``{"t", "x", "y", "p"}``: t int64 microseconds (with the packet's overflow), x, y, p.
@@ -155,38 +261,15 @@ def read_aedat31_polarity(path: Path) -> dict[str, np.ndarray]:
     """
     buf = _read(path)
     lines, pos = parse_header(buf, path, end_line=AEDAT31_END)
-    version = _version(lines)
-    if not version.startswith("3."):
-        raise DatasetCorrupt(
-            f"{path}: expected an AEDAT 3.1 file (first line '#!AER-DAT3.1'), found {lines[0]!r}"
-        )
+    _check_aedat31_version(lines, path)
     chunks: list[np.ndarray] = []
     overflows: list[np.ndarray] = []
     n = len(buf)
     while pos < n:
-        if n - pos < PACKET_HEADER.itemsize:
-            raise DatasetCorrupt(
-                f"{path}: truncated packet header at byte {pos} ({n - pos} of 28 bytes)"
-            )
-        h = np.frombuffer(buf, PACKET_HEADER, count=1, offset=pos)[0]
-        size, capacity, number = int(h["size"]), int(h["capacity"]), int(h["number"])
-        if size <= 0 or capacity < 0 or not 0 <= number <= capacity:
-            raise DatasetCorrupt(
-                f"{path}: corrupt packet header at byte {pos} (eventSize={size}, "
-                f"eventCapacity={capacity}, eventNumber={number})"
-            )
-        body = pos + PACKET_HEADER.itemsize
-        end = body + size * capacity
-        if end > n:
-            raise DatasetCorrupt(
-                f"{path}: packet at byte {pos} declares {capacity} events of "
-                f"{size} bytes but the file ends after {n - body} bytes"
-            )
+        h = np.frombuffer(buf, PACKET_HEADER, count=1, offset=pos)[0] if n - pos >= 28 else None
+        body, end = _packet_bounds(h, pos, n, path)
+        number = int(h["number"])
         if int(h["type"]) == POLARITY_EVENT and number:
-            if size != 8:
-                raise DatasetCorrupt(
-                    f"{path}: polarity packet at byte {pos} has eventSize {size}, expected 8"
-                )
             chunks.append(
                 np.frombuffer(
                     buf, dtype=[("data", "<u4"), ("ts", "<i4")], count=number, offset=body

@@ -16,10 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
+
+from tssd.data.errors import (  # noqa: F401  (DatasetUnavailable's old home, re-exported)
+    DataError,
+    DatasetCorrupt,
+    DatasetUnavailable,
+)
 
 Kind = Literal["static", "event"]
 
@@ -49,10 +56,6 @@ class DataBundle:
     info: DatasetInfo
     train: Dataset
     test: Dataset
-
-
-class DatasetUnavailable(FileNotFoundError):
-    """A real dataset is not where it was expected; the message names the path and the layout."""
 
 
 class TensorSplit(Dataset):
@@ -181,8 +184,45 @@ def register_dataset(name: str) -> Callable[[DatasetFactory], DatasetFactory]:
     return deco
 
 
+def check_root(root: str) -> None:
+    """Refuse a ``data.root`` that exists but is not a directory (a path that does not exist is
+    left to each loader, which names every place it searched).
+
+    Raises:
+        DatasetUnavailable: naming ``data.root`` and what was expected.
+    """
+    if root and Path(root).expanduser().exists() and not Path(root).expanduser().is_dir():
+        raise DatasetUnavailable(
+            f"{root}: key 'data.root': got a file, expected the directory holding the datasets"
+        )
+
+
 def build_dataset(cfg, timesteps: tuple[int, ...]) -> DataBundle:
-    """Build the dataset a run config names."""
+    """Build the dataset a run config names.
+
+    Raises:
+        DataError: the data is missing or bad (:class:`DatasetUnavailable`,
+            :class:`DatasetCorrupt`), a file cannot be read, or a split is empty; the message
+            names the file or key.
+    """
     if cfg.name not in DATASETS:
         raise ValueError(f"unknown dataset {cfg.name!r}; allowed: {', '.join(DATASETS)}")
-    return DATASETS[cfg.name](cfg, tuple(sorted(set(timesteps))))
+    check_root(cfg.root)
+    try:
+        bundle = DATASETS[cfg.name](cfg, tuple(sorted(set(timesteps))))
+    except DataError:
+        raise
+    except OSError as exc:  # unreadable file, a partial cache in the way: bad data, not a bug
+        what = f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)
+        raise DatasetCorrupt(f"{what} (while loading dataset {cfg.name!r})") from exc
+    for split, ds in (("train", bundle.train), ("test", bundle.test)):
+        if len(ds) == 0:
+            where = bundle.info.extra.get("source", cfg.root or cfg.name)
+            rule = bundle.info.split.split(" (")[0]  # the rule without its long description
+            shown = f"{cfg.split!r} ({rule})" if rule != cfg.split else repr(cfg.split)
+            raise DatasetCorrupt(
+                f"{where}: key 'data.split': {shown} leaves the {split} split empty "
+                f"({len(bundle.train)} train / {len(bundle.test)} test samples); expected "
+                "samples in both (choose another data.split, or provide more files)"
+            )
+    return bundle

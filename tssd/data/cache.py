@@ -19,10 +19,11 @@ import json
 import os
 import shutil
 import socket
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from tssd.runtime import create_temp_dir
 
 MARKER = ".tssd-complete.json"
 CACHE_ENV = "TSSD_CACHE"
@@ -116,9 +117,10 @@ def clean_stale(final: Path) -> list[Path]:
 def building(final: Path, meta: dict[str, Any]) -> Iterator[Path]:
     """Build a cache directory atomically.
 
-    Yields a fresh temporary directory; when the ``with`` block finishes without an exception the
-    completion marker (``meta`` plus the file count) is written into it and it is renamed to
-    ``final``. On an exception the temporary directory is removed and ``final`` is untouched.
+    Yields a fresh temporary directory (mode 0777 less the umask: caches are often shared by a
+    group); when the ``with`` block finishes without an exception the completion marker (``meta``
+    plus the file count) is written into it and it is renamed to ``final``. On an exception the
+    temporary directory is removed and ``final`` is untouched.
 
     Raises:
         FileExistsError: ``final`` exists but is not a complete cache of ours (a partial directory
@@ -133,7 +135,7 @@ def building(final: Path, meta: dict[str, Any]) -> Iterator[Path]:
             "partial or foreign cache: remove it to let it be rebuilt"
         )
     prefix = f".{final.name}.building-{socket.gethostname()}-{os.getpid()}-"
-    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=final.parent))
+    tmp = create_temp_dir(final, prefix)  # mode 0777 less the umask, as mkdir would give
     try:
         yield tmp
         body = json.dumps({**meta, "files": count_files(tmp)}, indent=1, sort_keys=True)

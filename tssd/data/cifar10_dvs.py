@@ -19,8 +19,14 @@ split; ``data.split`` chooses one and every result records it with its hash:
 
 Options: ``path``, ``split_by`` (number | time), ``resize`` (bilinear | area | nearest, 128 ->
 ``data.size``, default 48), ``flip`` (default true) and ``max_shift`` (default 4 px) for
-``data.augment``, ``workers`` (conversion threads, 0 = up to 8), ``allow_incomplete`` (accept a
-foreign ``events_np`` with fewer than 1,000 recordings per class).
+``data.augment``, ``workers`` (conversion threads, 0 = up to 8), ``expect``: ``full`` (default)
+refuses to convert or read a tree without exactly 1,000 recordings in each of the 10 classes,
+before anything is marked complete; ``subset`` accepts any number per class (a split that leaves
+the train or test set empty is still an error).
+
+Class folders found one level off (``<dir>/<class>/*.aedat`` without ``extract/``, ``*.npz``
+without ``events_np/``, the zips without ``download/``, an extra folder level inside
+``extract/``) are reported with the move that fixes them, never read in place.
 """
 
 from __future__ import annotations
@@ -33,15 +39,18 @@ import numpy as np
 
 from tssd.config import ConfigError
 from tssd.data import events as ev_io
-from tssd.data.aedat import read_cifar10_dvs
+from tssd.data.aedat import read_cifar10_dvs, scan_aedat2
 from tssd.data.base import DataBundle, DatasetUnavailable, register_dataset
 from tssd.data.cache import building, count_files, is_complete, read_marker
 from tssd.data.event_folder import (
+    EXPECT_CHOICES,
+    SUBSET_HINT,
     event_bundle,
     frames_cache_notes,
     list_npz,
     locate_event_dataset,
     natural_key,
+    other_layout,
     refuse_unfinished_conversion,
     spikingjelly_building_marker,
 )
@@ -61,9 +70,9 @@ DEFAULTS = {
     "flip": True,
     "max_shift": 4,
     "workers": 0,
-    "allow_incomplete": False,
+    "expect": "full",
 }
-CHOICES = {"split_by": ev_io.SPLIT_MODES, "resize": ev_io.RESIZE_MODES}
+CHOICES = {"split_by": ev_io.SPLIT_MODES, "resize": ev_io.RESIZE_MODES, "expect": EXPECT_CHOICES}
 URL = (
     "figshare (airplane.zip is https://ndownloader.figshare.com/files/7712788; spikingjelly's "
     "CIFAR10DVS.resource_url_md5 lists all ten with their md5)"
@@ -83,6 +92,51 @@ def layout(root: str) -> str:
 def locate(root: str, path: str = "") -> tuple[Path | None, list[Path]]:
     """The dataset folder (or None) and the places searched."""
     return locate_event_dataset(root, path, FOLDERS)
+
+
+def _class_dirs(d: Path, suffix: str) -> list[str]:
+    """The CIFAR10 class names that are folders of ``d`` holding ``suffix`` files."""
+    found = []
+    for cls in CLASSES:
+        c = d / cls
+        if c.is_dir() and any(e.name.endswith(suffix) for e in c.iterdir()):
+            found.append(cls)
+    return found
+
+
+def find_other_layout(root: str, path: str = "") -> str:
+    """A message saying where the recordings were found in another layout and where to move
+    them, or '' (the common mistakes: class folders without ``extract/``, ``.npz`` class folders
+    without ``events_np/``, class zips without ``download/``, class folders right under the data
+    root)."""
+    if path:
+        bases = [Path(path).expanduser()]
+    elif root:
+        bases = [Path(root).expanduser() / f for f in FOLDERS]
+    else:
+        return ""
+    for base in bases:
+        if not base.is_dir():
+            continue
+        for sub, suffix, what in (
+            ("extract", ".aedat", ".aedat class folders"),
+            ("events_np", ".npz", ".npz class folders"),
+        ):
+            found = _class_dirs(base, suffix)
+            if found:
+                moves = [(base / c, base / sub / c) for c in found]
+                return other_layout(base, moves, f"{len(found)} of 10 {what} without {sub}/")
+        zips = [base / f"{c}.zip" for c in CLASSES if (base / f"{c}.zip").is_file()]
+        if zips:
+            moves = [(z, base / "download" / z.name) for z in zips]
+            return other_layout(base, moves, f"{len(zips)} class zips without download/")
+    if root and not path:
+        r = Path(root).expanduser()
+        found = _class_dirs(r, ".aedat") if r.is_dir() else []
+        if found:
+            moves = [(r / c, r / FOLDERS[0] / "extract" / c) for c in found]
+            return other_layout(r, moves, f"{len(found)} of 10 .aedat class folders in data.root")
+    return ""
 
 
 def parse_split(split: str) -> tuple[str, int, float]:
@@ -173,6 +227,14 @@ def raw_files(extract: Path) -> dict[str, list[Path]]:
     for cls in CLASSES:
         d = extract / cls
         if not d.is_dir():
+            nested = [
+                sub
+                for sub in sorted(extract.iterdir())
+                if sub.is_dir() and sub.name not in CLASSES and _class_dirs(sub, ".aedat")
+            ]
+            if nested:  # unzipped with one folder level too many
+                moves = [(nested[0] / c, extract / c) for c in _class_dirs(nested[0], ".aedat")]
+                raise DatasetCorrupt(other_layout(extract, moves, f"class folders in {nested[0]}"))
             raise DatasetCorrupt(
                 f"{d}: class folder missing (expected one per class: {', '.join(CLASSES)})"
             )
@@ -185,9 +247,26 @@ def raw_files(extract: Path) -> dict[str, list[Path]]:
     return out
 
 
-def convert_raw(base: Path, workers: int = 0) -> None:
-    """Decode ``extract/`` into ``events_np/`` (atomically)."""
+def count_problem(counts: dict[str, int], where: Path) -> str:
+    """'' when every class under ``where`` holds the declared 1,000 recordings, else a message
+    naming the first class folder that does not."""
+    bad = [c for c in CLASSES if counts.get(c, 0) != PER_CLASS]
+    if not bad:
+        return ""
+    others = f"; {len(bad) - 1} other classes differ too" if len(bad) > 1 else ""
+    return (
+        f"{where / bad[0]}: {counts.get(bad[0], 0)} recordings, expected {PER_CLASS} "
+        f"(CIFAR10-DVS declares {PER_CLASS} per class{others})"
+    )
+
+
+def convert_raw(base: Path, workers: int = 0, expect: str = "full") -> None:
+    """Decode ``extract/`` into ``events_np/`` (atomically), after checking the per-class counts
+    against the declared 1,000 unless ``expect == 'subset'``."""
     files = raw_files(base / "extract")
+    problem = count_problem({c: len(fs) for c, fs in files.items()}, base / "extract")
+    if problem and expect == "full":
+        raise DatasetCorrupt(f"{problem}; add the missing files, {SUBSET_HINT}")
 
     def one(src: Path, dst: Path) -> None:
         e = read_cifar10_dvs(src)
@@ -206,24 +285,31 @@ def convert_raw(base: Path, workers: int = 0) -> None:
                 fut.result()
 
 
-def ensure_events(base: Path, allow_incomplete: bool, workers: int = 0) -> Path:
-    """``events_np`` ready to read: ours, a complete foreign one, or converted from raw files."""
+def ensure_events(base: Path, expect: str = "full", workers: int = 0) -> Path:
+    """``events_np`` ready to read: ours, a foreign one, or converted from raw files; with
+    ``expect == 'full'`` it must hold the declared 10 x 1,000 recordings."""
     ev = base / "events_np"
+    total = len(CLASSES) * PER_CLASS
     if is_complete(ev):
+        n = (read_marker(ev) or {}).get("files")
+        if expect == "full" and n != total:
+            raise DatasetCorrupt(
+                f"{ev}: holds {n} recordings (converted from a subset), expected {total}; "
+                f"remove it to rebuild from extract/, {SUBSET_HINT}"
+            )
         return ev
     if ev.exists():
         refuse_unfinished_conversion(ev)
         n = count_files(ev)
-        if n != len(CLASSES) * PER_CLASS and not allow_incomplete:
+        if n != total and expect == "full":
             raise DatasetCorrupt(
-                f"{ev}: holds {n} recordings, expected {len(CLASSES) * PER_CLASS} "
-                "(a partial cache?); remove it to rebuild from extract/, or set "
-                "data.options.allow_incomplete: true"
+                f"{ev}: holds {n} recordings, expected {total} (a partial cache?); remove it "
+                f"to rebuild from extract/, {SUBSET_HINT}"
             )
         return ev
     if not (base / "extract").is_dir():
         _extract_zips(base)
-    convert_raw(base, workers)
+    convert_raw(base, workers, expect)
     return ev
 
 
@@ -248,39 +334,50 @@ def cifar10_dvs(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     parse_split(cfg.split)  # a bad rule fails before any conversion
     base, searched = locate(cfg.root, opts["path"])
     if base is None:
+        moved = find_other_layout(cfg.root, opts["path"])
+        if moved:
+            raise DatasetUnavailable(moved)
         where = ", ".join(map(str, searched)) or "(data.root is empty)"
         raise DatasetUnavailable(f"{NAME}: not found (searched {where}); {layout(cfg.root)}")
-    ev = ensure_events(base, opts["allow_incomplete"], opts["workers"])
+    ev = ensure_events(base, opts["expect"], opts["workers"])
     per_class = list_samples(ev)
     train, test, desc = split_samples(per_class, cfg.split)
     return event_bundle(NAME, cfg, opts, base, train, test, timesteps, desc, len(CLASSES))
 
 
 def check(root: str, deep: bool = False) -> DatasetStatus:
-    """Raw recordings, decoded events and frame caches: counts, markers, decodability (the first
-    file of each class, or every file with ``deep``)."""
+    """Raw recordings, decoded events and frame caches: per-class counts against the declared
+    1,000, markers, and every file's header and size (every file decoded with ``deep``)."""
     base, searched = locate(root)
     st = DatasetStatus(NAME, present=base is not None, layout=layout(root))
     if base is None:
         st.where = "searched " + ", ".join(map(str, searched))
+        st.misplaced = find_other_layout(root)
+        if st.misplaced:
+            st.present, st.problems = True, [st.misplaced]
         return st
     st.where = str(base)
-    expected = len(CLASSES) * PER_CLASS
     undecodable: list[str] = []
 
-    def decode(fn, path: Path) -> None:
+    def inspect(fn, path: Path) -> None:
         try:
             fn(path)
         except DatasetCorrupt as exc:
             undecodable.append(str(exc))
 
+    def short_classes(counts: dict[str, int], where: Path) -> None:
+        problem = count_problem(counts, where)
+        if problem:
+            st.problems.append(problem)
+
     if (base / "extract").is_dir():
         try:
             raw = raw_files(base / "extract")
             st.counts["raw"] = sum(len(v) for v in raw.values())
+            short_classes({c: len(v) for c, v in raw.items()}, base / "extract")
             for fs in raw.values():
-                for f in fs if deep else fs[:1]:
-                    decode(read_cifar10_dvs, f)
+                for f in fs:
+                    inspect(read_cifar10_dvs if deep else scan_aedat2, f)
         except DatasetCorrupt as exc:
             st.problems.append(str(exc))
     ev = base / "events_np"
@@ -290,31 +387,30 @@ def check(root: str, deep: bool = False) -> DatasetStatus:
             st.problems.append(f"{ev}: unfinished spikingjelly conversion (.building marker)")
         st.notes.append(f"events_np: {'tssd marker' if read_marker(ev) else 'no tssd marker'}")
         try:
-            for rels in list_samples(ev).values():
-                for r in rels if deep else rels[:1]:
-                    decode(ev_io.load_events, ev / r)
+            per_class = list_samples(ev)
+            short_classes({CLASSES[k]: len(v) for k, v in per_class.items()}, ev)
+            for rels in per_class.values():
+                for r in rels:
+                    inspect(ev_io.load_events if deep else ev_io.scan_events, ev / r)
         except DatasetCorrupt as exc:
             st.problems.append(str(exc))
     zips = sorted((base / "download").glob("*.zip")) if (base / "download").is_dir() else []
     if zips and not st.counts:
         st.counts["zips"] = len(zips)
         st.notes.append("only download/ present: the archives are extracted on first use")
-        if deep:
-            for z in zips:
-                try:
-                    with zipfile.ZipFile(z) as zf:
-                        if zf.testzip() is not None:
-                            undecodable.append(f"{z}: CRC error in {zf.testzip()}")
-                except (zipfile.BadZipFile, OSError) as exc:
-                    undecodable.append(f"{z}: corrupt zip ({exc})")
+        for z in zips:
+            try:
+                with zipfile.ZipFile(z) as zf:  # reads the directory at the end: truncation shows
+                    bad = zf.testzip() if deep else None
+                    if bad is not None:
+                        undecodable.append(f"{z}: CRC error in {bad}")
+            except (zipfile.BadZipFile, OSError) as exc:
+                undecodable.append(f"{z}: corrupt zip ({exc})")
     st.notes += frames_cache_notes(base)
     if "zips" in st.counts:
         st.complete = {z.stem for z in zips} >= set(CLASSES)
     else:
-        n = st.counts.get("events_np", st.counts.get("raw", 0))
-        st.complete = n == expected and not st.problems
-        if n != expected:
-            st.problems.append(f"{base}: {n} recordings, expected {expected}")
+        st.complete = not st.problems
     st.problems += undecodable
     st.valid = not undecodable
     return st

@@ -17,7 +17,12 @@ Each CSV row cuts the events with ``start <= t < end`` into one sample of label 
 Options: ``path``, ``split_by`` (number | time), ``resize`` (bilinear | area | nearest, 128 ->
 ``data.size``, default 48), ``flip`` (default false: mirroring swaps left- and right-hand
 gestures) and ``max_shift`` (default 4 px) for ``data.augment``, ``workers`` (conversion threads,
-0 = up to 8), ``allow_incomplete`` (accept a foreign ``events_np`` with other sample counts).
+0 = up to 8), ``expect``: ``full`` (default) refuses trial lists other than the official 98 train
+/ 24 test trials and sample counts other than 1,176 / 288, before anything is marked complete;
+``subset`` accepts whatever the lists name (every listed trial must still be there).
+
+The trials found one level off (``<dir>/DvsGesture/`` without ``extract/``, the files right in
+``extract/``, the archive without ``download/``) are reported with the move that fixes them.
 """
 
 from __future__ import annotations
@@ -28,14 +33,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tssd.data import events as ev_io
-from tssd.data.aedat import read_aedat31_polarity
+from tssd.data.aedat import read_aedat31_polarity, scan_aedat31
 from tssd.data.base import DataBundle, DatasetUnavailable, register_dataset
 from tssd.data.cache import building, count_files, is_complete, read_marker
 from tssd.data.event_folder import (
+    EXPECT_CHOICES,
+    SUBSET_HINT,
     event_bundle,
     frames_cache_notes,
     list_npz,
     locate_event_dataset,
+    other_layout,
     refuse_unfinished_conversion,
     spikingjelly_building_marker,
 )
@@ -58,6 +66,9 @@ CLASSES = (
     "other_gestures",
 )
 EXPECTED = {"train": 1176, "test": 288}
+"""Samples of the official trials (one per label-CSV row; spikingjelly's counts)."""
+TRIALS = {"train": 98, "test": 24}
+"""Trials named by the official trials_to_train.txt / trials_to_test.txt."""
 FOLDERS = ("dvs_gesture", "DVS128Gesture", "dvs128_gesture")
 LISTS = {"train": "trials_to_train.txt", "test": "trials_to_test.txt"}
 DEFAULTS = {
@@ -67,9 +78,9 @@ DEFAULTS = {
     "flip": False,
     "max_shift": 4,
     "workers": 0,
-    "allow_incomplete": False,
+    "expect": "full",
 }
-CHOICES = {"split_by": ev_io.SPLIT_MODES, "resize": ev_io.RESIZE_MODES}
+CHOICES = {"split_by": ev_io.SPLIT_MODES, "resize": ev_io.RESIZE_MODES, "expect": EXPECT_CHOICES}
 URL = "https://research.ibm.com/interactive/dvsgesture/"
 
 
@@ -89,11 +100,63 @@ def locate(root: str, path: str = "") -> tuple[Path | None, list[Path]]:
     return locate_event_dataset(root, path, FOLDERS)
 
 
-def read_trials(raw: Path, split: str) -> list[str]:
-    """The AEDAT file names of one split's trial list.
+def _holds_trials(d: Path) -> bool:
+    return (d / LISTS["train"]).is_file()
+
+
+def find_other_layout(root: str, path: str = "") -> str:
+    """A message saying where the trials were found in another layout and where to move them, or
+    '' (the common mistakes: ``DvsGesture/`` without ``extract/``, the trial files in the dataset
+    folder itself, the archive without ``download/``, ``DvsGesture/`` right under the data root).
+    """
+    if path:
+        bases = [Path(path).expanduser()]
+    elif root:
+        bases = [Path(root).expanduser() / f for f in FOLDERS]
+    else:
+        return ""
+    for base in bases:
+        target = base / "extract" / "DvsGesture"
+        if _holds_trials(base / "DvsGesture"):
+            moves = [(base / "DvsGesture", target)]
+            return other_layout(base, moves, "DvsGesture/ without extract/")
+        if _holds_trials(base):
+            return other_layout(base, [(base / "*", target)], "the trial files without extract/")
+        if (base / "DvsGesture.tar.gz").is_file():
+            return other_layout(
+                base,
+                [(base / "DvsGesture.tar.gz", base / "download" / "DvsGesture.tar.gz")],
+                "the archive without download/",
+            )
+    if root and not path:
+        r = Path(root).expanduser()
+        if _holds_trials(r / "DvsGesture"):
+            target = r / FOLDERS[0] / "extract" / "DvsGesture"
+            return other_layout(r, [(r / "DvsGesture", target)], "DvsGesture/ in data.root")
+    return ""
+
+
+def raw_dir(base: Path) -> Path:
+    """``extract/DvsGesture``, or a :class:`DatasetCorrupt` saying what to move there when the
+    trials sit one folder level off inside ``extract/``."""
+    raw = base / "extract" / "DvsGesture"
+    if raw.is_dir():
+        return raw
+    extract = base / "extract"
+    nested = [d for d in sorted(extract.iterdir()) if d.is_dir() and _holds_trials(d)]
+    if _holds_trials(extract):
+        raise DatasetCorrupt(other_layout(extract, [(extract / "*", raw)], "trial files directly"))
+    if nested:
+        raise DatasetCorrupt(other_layout(extract, [(nested[0], raw)], f"trials in {nested[0]}"))
+    raise DatasetCorrupt(f"{raw}: missing folder; {layout(str(base.parent))}")
+
+
+def read_trials(raw: Path, split: str, expect: str = "subset") -> list[str]:
+    """The AEDAT file names of one split's trial list; with ``expect == 'full'`` the list must
+    name the official number of trials (:data:`TRIALS`).
 
     Raises:
-        DatasetCorrupt: the list file is missing or empty.
+        DatasetCorrupt: the list file is missing, empty, or (full) not the official length.
     """
     p = raw / LISTS[split]
     if not p.is_file():
@@ -101,6 +164,11 @@ def read_trials(raw: Path, split: str) -> list[str]:
     names = [ln.strip() for ln in p.read_text().splitlines() if ln.strip()]
     if not names:
         raise DatasetCorrupt(f"{p}: empty trial list")
+    if expect == "full" and len(names) != TRIALS[split]:
+        raise DatasetCorrupt(
+            f"{p}: lists {len(names)} trials, expected {TRIALS[split]} (the official {split} "
+            f"list); restore the official list, {SUBSET_HINT}"
+        )
     return names
 
 
@@ -152,12 +220,14 @@ def _extract_archive(base: Path) -> None:
             raise DatasetCorrupt(f"{arc}: corrupt or truncated archive ({exc})") from exc
 
 
-def convert_raw(base: Path, workers: int = 0) -> None:
-    """Cut every listed trial into labelled samples under ``events_np/`` (atomically)."""
-    raw = base / "extract" / "DvsGesture"
+def convert_raw(base: Path, workers: int = 0, expect: str = "full") -> None:
+    """Cut every listed trial into labelled samples under ``events_np/`` (atomically); with
+    ``expect == 'full'`` the lists and the sample counts must be the official ones before the
+    result is marked complete."""
+    raw = raw_dir(base)
     jobs = []
     for split in ("train", "test"):
-        for name in read_trials(raw, split):
+        for name in read_trials(raw, split, expect):
             aedat = raw / name
             if not aedat.is_file():
                 raise DatasetCorrupt(f"{aedat}: listed in {raw / LISTS[split]} but missing")
@@ -180,26 +250,39 @@ def convert_raw(base: Path, workers: int = 0) -> None:
         with ThreadPoolExecutor(max_workers=workers or 8) as pool:
             for fut in [pool.submit(one, *job, tmp) for job in jobs]:
                 fut.result()
+        counts = {s: count_files(tmp / s) for s in ("train", "test")}
+        if expect == "full" and counts != EXPECTED:
+            raise DatasetCorrupt(
+                f"{raw}: the label CSVs cut the listed trials into {counts['train']} train / "
+                f"{counts['test']} test samples, expected {EXPECTED['train']} / "
+                f"{EXPECTED['test']}; restore the official CSVs, {SUBSET_HINT}"
+            )
 
 
-def ensure_events(base: Path, allow_incomplete: bool, workers: int = 0) -> Path:
-    """``events_np`` ready to read: ours, a complete foreign one, or converted from raw files."""
+def ensure_events(base: Path, expect: str = "full", workers: int = 0) -> Path:
+    """``events_np`` ready to read: ours, a foreign one, or converted from raw files; with
+    ``expect == 'full'`` it must hold the official 1,176 / 288 samples."""
     ev = base / "events_np"
     if is_complete(ev):
+        n = (read_marker(ev) or {}).get("files")
+        if expect == "full" and n != sum(EXPECTED.values()):
+            raise DatasetCorrupt(
+                f"{ev}: holds {n} samples (converted from a subset of the trials), expected "
+                f"{sum(EXPECTED.values())}; remove it to rebuild from extract/, {SUBSET_HINT}"
+            )
         return ev
     if ev.exists():
         refuse_unfinished_conversion(ev)
         counts = {s: count_files(ev / s) if (ev / s).is_dir() else 0 for s in ("train", "test")}
-        if counts != EXPECTED and not allow_incomplete:
+        if counts != EXPECTED and expect == "full":
             raise DatasetCorrupt(
-                f"{ev}: holds {counts} samples, expected {EXPECTED} (a partial "
-                "cache?); remove it to rebuild from extract/, or set "
-                "data.options.allow_incomplete: true"
+                f"{ev}: holds {counts} samples, expected {EXPECTED} (a partial cache?); remove "
+                f"it to rebuild from extract/, {SUBSET_HINT}"
             )
         return ev
     if not (base / "extract").is_dir():
         _extract_archive(base)
-    convert_raw(base, workers)
+    convert_raw(base, workers, expect)
     return ev
 
 
@@ -224,9 +307,12 @@ def dvs_gesture(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     opts = resolve_options(NAME, cfg.options, DEFAULTS, CHOICES)
     base, searched = locate(cfg.root, opts["path"])
     if base is None:
+        moved = find_other_layout(cfg.root, opts["path"])
+        if moved:
+            raise DatasetUnavailable(moved)
         where = ", ".join(map(str, searched)) or "(data.root is empty)"
         raise DatasetUnavailable(f"{NAME}: not found (searched {where}); {layout(cfg.root)}")
-    ev = ensure_events(base, opts["allow_incomplete"], opts["workers"])
+    ev = ensure_events(base, opts["expect"], opts["workers"])
     train, test = list_samples(ev, "train"), list_samples(ev, "test")
     return event_bundle(
         NAME,
@@ -242,16 +328,25 @@ def dvs_gesture(cfg, timesteps: tuple[int, ...]) -> DataBundle:
 
 
 def check(root: str, deep: bool = False) -> DatasetStatus:
-    """Trial lists, recordings, label CSVs, decoded events and frame caches."""
+    """Trial lists (against the official 98 / 24 trials), recordings (every file's header and
+    packet sizes; decoded with ``deep``), label CSVs, decoded events and frame caches."""
     base, searched = locate(root)
     st = DatasetStatus(NAME, present=base is not None, layout=layout(root))
     if base is None:
         st.where = "searched " + ", ".join(map(str, searched))
+        st.misplaced = find_other_layout(root)
+        if st.misplaced:
+            st.present, st.problems = True, [st.misplaced]
         return st
     st.where = str(base)
     undecodable: list[str] = []
-    raw = base / "extract" / "DvsGesture"
-    if raw.is_dir():
+    raw: Path | None = None
+    if (base / "extract").is_dir():
+        try:
+            raw = raw_dir(base)
+        except DatasetCorrupt as exc:
+            st.problems.append(str(exc))
+    if raw is not None:
         trials = 0
         for split in ("train", "test"):
             try:
@@ -260,7 +355,12 @@ def check(root: str, deep: bool = False) -> DatasetStatus:
                 st.problems.append(str(exc))
                 continue
             trials += len(names)
-            for i, name in enumerate(names):
+            if len(names) != TRIALS[split]:
+                st.problems.append(
+                    f"{raw / LISTS[split]}: lists {len(names)} trials, expected "
+                    f"{TRIALS[split]} (the official {split} list)"
+                )
+            for name in names:
                 aedat = raw / name
                 if not aedat.is_file():
                     st.problems.append(f"{aedat}: listed in {LISTS[split]} but missing")
@@ -269,11 +369,10 @@ def check(root: str, deep: bool = False) -> DatasetStatus:
                     read_labels_csv(raw / f"{Path(name).stem}_labels.csv", aedat)
                 except DatasetCorrupt as exc:
                     undecodable.append(str(exc))
-                if deep or i == 0:
-                    try:
-                        read_aedat31_polarity(aedat)
-                    except DatasetCorrupt as exc:
-                        undecodable.append(str(exc))
+                try:
+                    (read_aedat31_polarity if deep else scan_aedat31)(aedat)
+                except DatasetCorrupt as exc:
+                    undecodable.append(str(exc))
         st.counts["trials"] = trials
     ev = base / "events_np"
     if ev.is_dir():
@@ -287,9 +386,9 @@ def check(root: str, deep: bool = False) -> DatasetStatus:
             except DatasetCorrupt as exc:
                 st.problems.append(str(exc))
                 continue
-            for rel, _ in samples if deep else samples[:1]:
+            for rel, _ in samples:
                 try:
-                    ev_io.load_events(ev / rel)
+                    (ev_io.load_events if deep else ev_io.scan_events)(ev / rel)
                 except DatasetCorrupt as exc:
                     undecodable.append(str(exc))
         if {s: st.counts[s] for s in ("train", "test")} != EXPECTED:
@@ -298,12 +397,19 @@ def check(root: str, deep: bool = False) -> DatasetStatus:
                 f"test samples, expected {EXPECTED['train']} / {EXPECTED['test']}"
             )
         st.complete = not st.problems
-    elif raw.is_dir():
+    elif raw is not None or (base / "extract").is_dir():
         st.complete = not st.problems
         st.notes.append("events_np not built yet: made from extract/ on first use")
     elif (base / "download" / "DvsGesture.tar.gz").is_file():
+        arc = base / "download" / "DvsGesture.tar.gz"
         st.complete = True
         st.notes.append("only download/DvsGesture.tar.gz: extracted on first use")
+        if deep:
+            try:
+                with tarfile.open(arc, "r:*") as tar:
+                    tar.getmembers()  # reads (and decompresses) the whole archive
+            except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+                undecodable.append(f"{arc}: corrupt or truncated archive ({exc})")
     st.notes += frames_cache_notes(base)
     st.problems += undecodable
     st.valid = not undecodable

@@ -29,6 +29,7 @@ from tssd.data.cache import (
     count_files,
     is_complete,
     list_hash,
+    read_marker,
     spikingjelly_building_marker,
 )
 from tssd.data.events import DatasetCorrupt
@@ -98,7 +99,13 @@ def ensure_frames(
     """
     fdir = dataset_dir / ev_io.frames_dir_name(frames, split_by)
     if is_complete(fdir):
-        return fdir
+        held = (read_marker(fdir) or {}).get("files")
+        if held == len(rel_paths) or all((fdir / r).is_file() for r in rel_paths):
+            return fdir
+        raise DatasetCorrupt(
+            f"{fdir}: frame cache of {held} samples lacks some of the {len(rel_paths)} this run "
+            "needs (made from another set of recordings): remove it to rebuild"
+        )
     if fdir.exists():
         if usable_foreign_dir(fdir, rel_paths):
             return fdir
@@ -227,6 +234,21 @@ def event_bundle(
         },
     )
     return DataBundle(info, tr, te)
+
+
+EXPECT_CHOICES = ("full", "subset")
+"""``data.options.expect`` of the real event datasets: ``full`` (default) refuses a tree whose
+counts differ from the ones the dataset declares; ``subset`` accepts any non-empty subset."""
+
+SUBSET_HINT = "or set data.options.expect: subset to use the files present"
+
+
+def other_layout(base: Path, moves: list[tuple[Path, Path]], what: str) -> str:
+    """The message for a dataset found in another layout: ``what`` was found, and each
+    ``(found, target)`` move that puts it where the loader looks."""
+    todo = "; ".join(f"move {a} to {b}" for a, b in moves[:3])
+    more = f" (and {len(moves) - 3} more like it)" if len(moves) > 3 else ""
+    return f"{base}: found in another layout ({what}): {todo}{more}"
 
 
 def locate_event_dataset(

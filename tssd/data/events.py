@@ -22,13 +22,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tssd.data.errors import DatasetCorrupt
+
 EVENT_KEYS = ("t", "x", "y", "p")
 SPLIT_MODES = ("number", "time")
 RESIZE_MODES = ("bilinear", "area", "nearest")
-
-
-class DatasetCorrupt(ValueError):
-    """A data file exists but cannot be decoded; the message names the file and what is wrong."""
 
 
 def frames_dir_name(frames: int, split_by: str) -> str:
@@ -78,6 +76,43 @@ def load_events(path: Path) -> dict[str, np.ndarray]:
     if any(v.ndim != 1 for v in ev.values()) or len({v.shape[0] for v in ev.values()}) != 1:
         raise DatasetCorrupt(f"{path}: t, x, y, p must be 1-D arrays of one length, got {lengths}")
     return ev
+
+
+def scan_events(path: Path) -> int:
+    """Check an event ``.npz`` without decompressing its arrays: the zip directory (at the end of
+    the file, so a truncated file fails here), the four keys, and each array's header (1-D, one
+    length). Returns the number of events.
+
+    Raises:
+        DatasetCorrupt: what :func:`load_events` would raise that needs no decoding.
+    """
+    shapes = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            missing = [k for k in EVENT_KEYS if f"{k}.npy" not in names]
+            if missing:
+                found = sorted(n.removesuffix(".npy") for n in names)
+                raise DatasetCorrupt(
+                    f"{path}: event file lacks key(s) {missing}; expected arrays "
+                    f"{list(EVENT_KEYS)} (found {found})"
+                )
+            for k in EVENT_KEYS:
+                with zf.open(f"{k}.npy") as f:
+                    major, _ = np.lib.format.read_magic(f)
+                    read = (
+                        np.lib.format.read_array_header_1_0
+                        if major == 1
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shapes[k] = read(f)[0]
+    except DatasetCorrupt:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+        raise DatasetCorrupt(f"{path}: not a readable .npz file ({exc})") from exc
+    if any(len(v) != 1 for v in shapes.values()) or len({v[0] for v in shapes.values()}) != 1:
+        raise DatasetCorrupt(f"{path}: t, x, y, p must be 1-D arrays of one length, got {shapes}")
+    return shapes["t"][0]
 
 
 def save_frames(path: Path, frames: np.ndarray, compress: bool = True) -> None:

@@ -1,12 +1,13 @@
 """Dataset-specific options (``data.options``): typed defaults per dataset, strict key checking.
 
-Every loader declares the options it understands with their defaults; an unknown key or a value of
-the wrong type is a :class:`~tssd.config.ConfigError` naming ``data.options.<key>`` and what was
-expected, so a typo never silently falls back to a default.
+Every loader declares the options it understands with their defaults; an unknown key, a value of
+the wrong type or a non-finite float is a :class:`~tssd.config.ConfigError` naming
+``data.options.<key>`` and what was expected, so a typo never silently falls back to a default.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from tssd.config import ConfigError
@@ -48,6 +49,10 @@ def resolve_options(
         elif isinstance(default, float):
             ok = isinstance(value, int | float) and not isinstance(value, bool)
             value = float(value) if ok else value
+            if ok and not math.isfinite(value):
+                raise ConfigError(
+                    f"dataset {dataset!r}: key '{name}': got {value!r}, expected a finite number"
+                )
         elif isinstance(default, str):
             ok = isinstance(value, str)
         else:
