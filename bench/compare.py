@@ -1,11 +1,15 @@
 """References and verdicts: what each aggregate is compared with, and whether it passes.
 
-A profile compares with one kind of reference (``compare`` in its YAML):
+A profile compares with one kind of reference (``compare`` in its YAML), or with none
+(``compare: none``: the small profile, whose verdicts are its claims):
 
 * ``paper``: the value of ``paper_tables/<id>.yaml`` at the cell's row and column, when its status
   is ``transcribed`` or ``cited`` (``missing`` values are never compared);
-* ``reference``: the mean of the same cell and metric in the committed reference aggregate
-  (``results/reference/quick/<id>.csv``), the CI regression check.
+* ``reference``: every seed's value of the same cell and metric in the committed reference
+  (``results/reference/quick/<id>.csv``, one row per seed), the CI regression check: the fresh
+  mean passes when a two-sided t-test against the reference's seed distribution does not reject
+  it at the per-cell level that keeps the whole check's false-alarm rate at the profile's
+  ``tolerance.false_alarm`` (see :func:`bench.stats.shift_tolerance`).
 
 A cell's verdict is ``pass`` (within tolerance), ``fail`` (outside it, or a run failed),
 ``no-reference`` (nothing to compare with, or a metric the profile does not compare) or
@@ -146,6 +150,8 @@ def references(
     """The references of the profile's kind for one experiment."""
     if profile.compare == "paper":
         return paper_references(layout, profile, cells)
+    if profile.compare == "none":
+        return {}
     return file_references(profile, experiment_id)
 
 

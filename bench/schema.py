@@ -726,10 +726,10 @@ def load_profile(path_or_id: str | Path) -> Profile:
             "datasets",
             "archs",
             "compare",
-            "tolerance",
             "cost",
         ),
         optional=(
+            "tolerance",
             "workers",
             "threads",
             "reference_dir",
@@ -743,7 +743,9 @@ def load_profile(path_or_id: str | Path) -> Profile:
     if pid != path.stem:
         r.fail("id", f"got {pid!r}, expected the file name {path.stem!r}")
     base = r.mapping(d["base"], "base", free=True)
-    compare = r.string(d["compare"], "compare", ("paper", "reference"))
+    compare = r.string(d["compare"], "compare", ("paper", "reference", "none"))
+    if compare != "none" and "tolerance" not in d:
+        r.fail("tolerance", f"compare: {compare} needs a tolerance")
     if compare == "reference" and "reference_dir" not in d:
         r.fail("reference_dir", "compare: reference needs the directory of the reference CSVs")
     c = r.mapping(d["cost"], "cost", required=("startup_s", "sample_step_s", "datasets"))
@@ -782,7 +784,11 @@ def load_profile(path_or_id: str | Path) -> Profile:
         compare=compare,
         reference_dir=r.string(d["reference_dir"], "reference_dir") if "reference_dir" in d else "",
         compare_metrics=r.str_list(d.get("compare_metrics", ["test_acc"]), "compare_metrics"),
-        tolerance=_tolerance(r, d["tolerance"], "tolerance"),
+        tolerance=(
+            _tolerance(r, d["tolerance"], "tolerance")
+            if "tolerance" in d
+            else Tolerance(0.0, "nothing is compared (compare: none)")
+        ),
         tolerance_by_dataset=by_ds,
         cost=CostModel(
             r.number(c["startup_s"], "cost.startup_s", 0.0),
