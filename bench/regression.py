@@ -153,6 +153,7 @@ def write_reference(
     from tssd.runtime import atomic_write_text, cpu_name, git_state
 
     reg = regression_of(profile)
+    git = git_state()  # before anything is written: the new files would make the tree dirty
     ref_dir = ROOT / profile.reference_dir
     ref_dir.mkdir(parents=True, exist_ok=True)
     texts: dict[Path, str] = {}
@@ -179,7 +180,7 @@ def write_reference(
         "experiments": [p.experiment.id for p in plans],
         "reference_seeds": list(reg.reference_seeds),
         "ci_seeds": list(reg.seeds),
-        **git_state(),
+        **git,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "torch_version": torch.__version__,
         "python": platform.python_version(),
