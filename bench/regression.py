@@ -138,7 +138,7 @@ def _csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
     w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     w.writeheader()
     for r in rows:
-        w.writerow({k: format(v, ".6g") if isinstance(v, float) else v for k, v in r.items()})
+        w.writerow({k: format(v, ".10g") if isinstance(v, float) else v for k, v in r.items()})
     return buf.getvalue()
 
 

@@ -406,13 +406,24 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
         fail("optim.epochs", f"got {o.epochs}, expected an integer >= 1")
     if o.weight_decay < 0:
         fail("optim.weight_decay", f"got {o.weight_decay}, expected a number >= 0")
+    if o.momentum < 0:
+        fail("optim.momentum", f"got {o.momentum}, expected a number >= 0")
+    if o.step_size < 1:
+        fail("optim.step_size", f"got {o.step_size}, expected an integer >= 1")
+    if o.gamma <= 0:
+        fail("optim.gamma", f"got {o.gamma}, expected a number > 0")
     if any(t < 1 for t in cfg.eval.timesteps):
         fail("eval.timesteps", f"got {cfg.eval.timesteps}, expected integers >= 1")
     dev = cfg.runtime.device
     if dev not in ("auto", "cpu", "cuda") and not dev.startswith("cuda:"):
         fail("runtime.device", f"got {dev!r}, expected auto, cpu, cuda or cuda:N")
-    if cfg.runtime.checkpoint_every < 1:
-        fail("runtime.checkpoint_every", "expected an integer >= 1")
+    r = cfg.runtime
+    if r.checkpoint_every < 1:
+        fail("runtime.checkpoint_every", f"got {r.checkpoint_every}, expected an integer >= 1")
+    if r.threads < 0:
+        fail("runtime.threads", f"got {r.threads}, expected an integer >= 0 (0 = torch's default)")
+    if r.num_workers < 0:
+        fail("runtime.num_workers", f"got {r.num_workers}, expected an integer >= 0")
 
 
 def dump_yaml(cfg: RunConfig) -> str:

@@ -543,6 +543,7 @@ def _run(
                 "peak_mem_mb": peak_memory_mb(tr.device),
             }
             rows.append(row)
+            last = epoch + 1 == epochs
             if main:
                 atomic_write_text(out / "epochs.csv", _rows_to_csv(rows))
                 if last or (epoch + 1) % cfg.runtime.checkpoint_every == 0:
