@@ -422,6 +422,8 @@ def _curves(plan: Plan, records: dict[str, RunRecord], axes: list[str]) -> list[
             n_epochs = min(len(r.epochs) for r in fin)
             for e in range(n_epochs):
                 vals = [scale * r.epochs[e][metric] for r in fin]
+                if any(math.isnan(v) for v in vals):
+                    continue  # not measured this epoch (eval.every > 1)
                 mean, std = mean_std(vals)
                 rows.append(
                     {

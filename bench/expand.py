@@ -239,8 +239,11 @@ def estimate_seconds(data: dict[str, Any], profile: Profile) -> float | None:
         f"{arch}:{width}", cost.sample_step_s.get(arch, cost.sample_step_s["default"])
     )
     epochs = data.get("optim", {}).get("epochs", 100)
+    every = data.get("eval", {}).get("every", 1)
+    evaluations = epochs // every + (epochs % every > 0) + 1  # + the final measurement
     per_step *= cost.dataset_factor.get(ds, 1.0)
-    return cost.startup_s + epochs * (n_train * steps + n_test * ts) * per_step
+    # an evaluation step is a forward pass only: about a third of a training step
+    return cost.startup_s + (epochs * n_train * steps + evaluations * n_test * ts / 3) * per_step
 
 
 def _seed_list(exp: Experiment, profile: Profile, seeds: list[int] | None) -> list[int]:

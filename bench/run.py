@@ -108,9 +108,9 @@ def calibrated_seconds(run: PlannedRun, runs: dict[str, PlannedRun], startup_s: 
 
 
 def _train_size(cfg) -> int:
-    from tssd.calibrate import DATASET_SHAPES
+    from tssd.calibrate import shape_of
 
-    return DATASET_SHAPES[cfg.data.name].n_train
+    return shape_of(cfg).n_train
 
 
 def short(message: str, limit: int = 160) -> str:

@@ -30,7 +30,19 @@ def test_calibration_is_measured_cached_and_scales_the_estimate(tmp_path, monkey
     assert calibrate(cfg, "cpu") == first
     # digits: 1437 train / 360 test samples -> 45 steps and 12 eval batches of 32 per epoch
     cal = {"sec_per_step": 1.0, "sec_per_eval_batch": 0.5}
-    assert estimate_seconds(cfg, cal) == 10 * (45 * 1.0 + 12 * 0.5)
+    # 10 epochs of training; test accuracy after each of them plus the final measurement
+    assert estimate_seconds(cfg, cal) == 10 * 45 * 1.0 + 11 * 12 * 0.5
+    # every 4 epochs: after epochs 4 and 8, after the last (10), plus the final measurement
+    sparse = from_dict({**cfg.to_dict(), "eval": {"every": 4}})
+    assert estimate_seconds(sparse, cal) == 10 * 45 * 1.0 + 4 * 12 * 0.5
+    # a class-balanced training subset is counted as such: 10 x 20 images = 7 steps of 32
+    sub = from_dict(
+        {
+            **cfg.to_dict(),
+            "data": {"name": "fashion_mnist", "batch_size": 32, "options": {"train_per_class": 20}},
+        }
+    )
+    assert estimate_seconds(sub, cal) == 10 * 7 * 1.0 + 11 * 313 * 0.5
 
 
 def test_key_separates_what_changes_the_cost():

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.unit
             {"neuron": {"reset": "medium"}},
             r"'neuron.reset': got 'medium', expected one of soft, hard",
         ),
-        ({"data": {"name": "mnist"}}, r"'data.name': unknown dataset 'mnist'"),
+        ({"data": {"name": "svhn"}}, r"'data.name': unknown dataset 'svhn'"),
         (
             {"method": {"name": "dropout"}},
             r"unknown method 'dropout'; allowed: baseline, tsd, ssd, tssd",

@@ -169,3 +169,13 @@ def test_extra_eval_timesteps_on_event_data(tiny_cfg, tmp_path, monkeypatch):
     assert cfg.timesteps_needed() == (1, 2, 4)
     s = train(cfg, tmp_path / "run")
     assert set(s["test_acc_by_timesteps"]) == {"1", "4"}
+
+
+def test_eval_every_measures_test_accuracy_on_its_epochs_and_the_last(tiny_cfg, tmp_path):
+    full = train(tiny_cfg(method__name="baseline"), tmp_path / "every1")
+    s = train(tiny_cfg(method__name="baseline", eval__every=2), tmp_path / "every2")
+    rows = read_epochs(tmp_path / "every2")
+    measured = [not math.isnan(r["test_acc"]) for r in rows]
+    assert measured == [False, True, True]  # epoch 2 (every 2) and epoch 3 (the last)
+    # evaluation changes nothing that is trained: the final result is the every-epoch run's
+    assert s["test_acc"] == full["test_acc"] and s["train_acc"] == full["train_acc"]

@@ -41,6 +41,9 @@ class DatasetShape:
 DATASET_SHAPES: dict[str, DatasetShape] = {
     "digits": DatasetShape("static", 1, 8, 10, 1437, 360),
     "digits_dvs": DatasetShape("event", 2, 16, 10, 1437, 360),
+    "mnist": DatasetShape("static", 1, 28, 10, 60_000, 10_000),
+    "fashion_mnist": DatasetShape("static", 1, 28, 10, 60_000, 10_000),
+    "fashion_dvs": DatasetShape("event", 2, 16, 10, 60_000, 10_000),
     "cifar10": DatasetShape("static", 3, 32, 10, 50_000, 10_000),
     "cifar100": DatasetShape("static", 3, 32, 100, 50_000, 10_000),
     "imagenet": DatasetShape("static", 3, 224, 1000, 1_281_167, 50_000),
@@ -55,20 +58,23 @@ def cache_path() -> Path:
     return root / "calibration.json"
 
 
-def _shape(cfg: RunConfig) -> DatasetShape:
+def shape_of(cfg: RunConfig) -> DatasetShape:
+    """The run's data shape and sizes (a ``train_per_class`` subset counted as such)."""
     if cfg.data.name not in DATASET_SHAPES:
         raise KeyError(
             f"no size known for dataset {cfg.data.name!r}; known: {', '.join(DATASET_SHAPES)}"
         )
     s = DATASET_SHAPES[cfg.data.name]
-    if cfg.data.size:
-        s = DatasetShape(s.kind, s.in_channels, cfg.data.size, s.num_classes, s.n_train, s.n_test)
-    return s
+    per_class = cfg.data.options.get("train_per_class", 0)  # a class-balanced training subset
+    n_train = per_class * s.num_classes if per_class else s.n_train
+    return DatasetShape(
+        s.kind, s.in_channels, cfg.data.size or s.input_size, s.num_classes, n_train, s.n_test
+    )
 
 
 def calibration_key(cfg: RunConfig, device: torch.device) -> str:
     """Everything that changes the cost of one training step."""
-    s = _shape(cfg)
+    s = shape_of(cfg)
     m = cfg.method
     t_t = m.t_t if METHODS[m.name].uses_teacher_steps else 0
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
@@ -82,7 +88,7 @@ def calibration_key(cfg: RunConfig, device: torch.device) -> str:
 def measure_step(cfg: RunConfig, device: torch.device, steps: int = 3, warmup: int = 1) -> dict:
     """Median seconds of one training step (forward, backward, optimiser) of ``cfg``'s method on
     synthetic inputs of the dataset's shape, and the peak memory while doing it."""
-    s = _shape(cfg)
+    s = shape_of(cfg)
     m = cfg.method
     spec = METHODS[m.name]
     if spec.uses_external_teacher:
@@ -174,11 +180,12 @@ def calibrate(
 def estimate_seconds(cfg: RunConfig, calibration: dict) -> float:
     """Wall seconds of a whole run from a calibration: every epoch's training steps plus its
     evaluation batches (each at the measured cost; data loading is not included)."""
-    s = _shape(cfg)
+    s = shape_of(cfg)
     steps_per_epoch = -(-s.n_train // cfg.data.batch_size)
-    eval_per_epoch = -(-s.n_test // cfg.data.batch_size)
-    per_epoch = (
-        steps_per_epoch * calibration["sec_per_step"]
-        + eval_per_epoch * calibration["sec_per_eval_batch"]
+    eval_batches = -(-s.n_test // cfg.data.batch_size)
+    # test accuracy every eval.every epochs and after the last, plus the final measurement
+    evaluations = cfg.optim.epochs // cfg.eval.every + (cfg.optim.epochs % cfg.eval.every > 0) + 1
+    return (
+        cfg.optim.epochs * steps_per_epoch * calibration["sec_per_step"]
+        + evaluations * eval_batches * calibration["sec_per_eval_batch"]
     )
-    return cfg.optim.epochs * per_epoch

@@ -147,6 +147,11 @@ class EvalConfig:
     """Extra inference timesteps whose final test accuracy is recorded (table 6)."""
     firing_rates: bool = True
     """Record each spiking layer's mean firing rate on the test set after the last epoch."""
+    every: int = 1
+    """Measure test accuracy every N epochs (and always after the last); the other rows of
+    epochs.csv leave it empty. Evaluating the 10,000 Fashion-MNIST test images costs about a
+    third of a small-profile training epoch, so that profile measures every 5 (its Figure 5
+    curves have that resolution)."""
 
 
 @dataclass
@@ -171,12 +176,16 @@ class RunConfig:
     def semantic_dict(self) -> dict[str, Any]:
         """The fields that determine the result: everything but ``name``, ``runtime``,
         ``data.root`` (where the data lives, not what it is: moving it must not invalidate cached
-        runs) and ``neuron.native_impl`` (fused and loop are bit-identical, tests/test_fused.py)."""
+        runs), ``neuron.native_impl`` (fused and loop are bit-identical, tests/test_fused.py) and
+        ``eval.every`` (when test accuracy is measured changes no weight and no final metric,
+        tests/test_train.py; a run cached with ``every: 5`` has test accuracy in every fifth row
+        of epochs.csv only, which is what the profile that set it asked for)."""
         d = self.to_dict()
         d.pop("name")
         d.pop("runtime")
         d["data"].pop("root", None)
         d["neuron"].pop("native_impl", None)
+        d["eval"].pop("every", None)
         return d
 
     def hash(self) -> str:
@@ -412,6 +421,8 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
         fail("optim.step_size", f"got {o.step_size}, expected an integer >= 1")
     if o.gamma <= 0:
         fail("optim.gamma", f"got {o.gamma}, expected a number > 0")
+    if cfg.eval.every < 1:
+        fail("eval.every", f"got {cfg.eval.every}, expected an integer >= 1")
     if any(t < 1 for t in cfg.eval.timesteps):
         fail("eval.timesteps", f"got {cfg.eval.timesteps}, expected integers >= 1")
     dev = cfg.runtime.device

@@ -152,10 +152,11 @@ def _progress_printer(stream=sys.stdout) -> Callable[[dict[str, Any]], None]:
             f"{k} {r['loss_' + k]:.3f}" for k in LOSS_TERMS if not math.isnan(r["loss_" + k])
         )
         eta = ev["eta_s"]
+        test = "-" if math.isnan(r["test_acc"]) else f"{100 * r['test_acc']:.2f}%"
         print(
             f"[{ev['name']}] epoch {r['epoch']}/{ev['epochs']} | lr {r['lr']:.4g} | "
             f"loss {r['loss']:.4f} ({terms}) | train {100 * r['train_acc']:.2f}% | "
-            f"test {100 * r['test_acc']:.2f}% | {r['epoch_time_s']:.1f}s/epoch | "
+            f"test {test} | {r['epoch_time_s']:.1f}s/epoch | "
             f"ETA {eta:.0f}s",
             file=stream,
             flush=True,
@@ -530,7 +531,9 @@ def _run(
             stats = tr.train_epoch(epoch)
             lr = tr.opt.param_groups[0]["lr"]
             tr.sched.step()
-            ev = tr.evaluate(cfg.method.t_s)
+            last = epoch + 1 == epochs
+            due = last or (epoch + 1) % cfg.eval.every == 0
+            ev = tr.evaluate(cfg.method.t_s) if due else {"acc": math.nan, "loss": math.nan}
             dt = time.time() - te
             row = {
                 "epoch": epoch + 1,
@@ -543,7 +546,6 @@ def _run(
                 "peak_mem_mb": peak_memory_mb(tr.device),
             }
             rows.append(row)
-            last = epoch + 1 == epochs
             if main:
                 atomic_write_text(out / "epochs.csv", _rows_to_csv(rows))
                 if last or (epoch + 1) % cfg.runtime.checkpoint_every == 0:

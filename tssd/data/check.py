@@ -22,11 +22,14 @@ from tssd.data.status import DatasetStatus
 
 
 def _checkers() -> dict[str, Callable[[str, bool], DatasetStatus]]:
-    from tssd.data import cifar, cifar10_dvs, digits_dvs, dvs_gesture, imagenet
+    from tssd.data import cifar, cifar10_dvs, digits_dvs, dvs_gesture, fashion_dvs, imagenet, mnist
 
     return {
         "digits": _check_digits,
         "digits_dvs": digits_dvs.check,
+        "mnist": lambda root, deep: mnist.check("mnist", root, deep),
+        "fashion_mnist": lambda root, deep: mnist.check("fashion_mnist", root, deep),
+        "fashion_dvs": fashion_dvs.check,
         "cifar10": lambda root, deep: cifar.check(cifar.CIFAR10, root, deep),
         "cifar100": lambda root, deep: cifar.check(cifar.CIFAR100, root, deep),
         "imagenet": imagenet.check,

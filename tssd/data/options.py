@@ -92,6 +92,19 @@ def validate_data_config(data_cfg) -> None:
     name, opts, split = data_cfg.name, data_cfg.options, data_cfg.split
     if name == "digits_dvs":
         digits_dvs.split_options(opts)
+    elif name == "fashion_dvs":
+        from tssd.data import fashion_dvs
+
+        fashion_dvs.split_options(opts)
+    elif name in ("mnist", "fashion_mnist"):
+        from tssd.data import mnist
+
+        o = resolve_options(name, opts, mnist.DEFAULTS, mnist.CHOICES)
+        if o["train_per_class"] < 0:
+            raise ConfigError(
+                f"dataset {name!r}: key 'data.options.train_per_class': got "
+                f"{o['train_per_class']}, expected an integer >= 0 (0 = all)"
+            )
     elif name in ("cifar10", "cifar100"):
         resolve_options(name, opts, cifar.DEFAULTS)
     elif name == "imagenet":

@@ -1,0 +1,219 @@
+"""``fashion_dvs``: Fashion-MNIST turned into event streams by the DVS emulator.
+
+The ``small`` profile's event stand-in for CIFAR10-DVS and DVS-Gesture: real images (the
+official Fashion-MNIST files, see :mod:`tssd.data.mnist`) seen by an emulated event camera during
+saccades (:mod:`tssd.data.emulator`), integrated into frames ``{T: [T, 2, S, S]}`` like every
+event dataset of the suite. Same split as ``fashion_mnist`` (the training subset of
+``train_per_class`` images per class, the full 10,000 test images).
+
+Options (``data.options``), with defaults: the emulator's parameters (``sensor`` 16,
+``digit_px`` 14, ``saccade_px`` 2.0, ``saccades`` 3, ``saccade_us`` 100000, ``steps`` 8,
+``threshold`` 0.2, ``threshold_sigma`` 0.0, ``log_eps`` 0.1, ``noise_rate_hz`` 0.0, ``seed`` 0),
+``train_per_class`` (0 = all 6,000), ``split_by`` (``number`` | ``time``), ``resize`` (when
+``data.size`` differs from the sensor) and ``max_shift`` (translation range of
+``data.augment``).
+
+Cache: ``<data.root or $TSSD_CACHE or ~/.cache/tssd>/fashion_dvs/<key>/`` with
+``frames_number_<T>_split_by_<mode>/{train,test}.npy`` (``uint16`` counts ``[N, T, 2, S, S]``),
+``<key>`` a hash of the emulator parameters, its version, the subset and the source files'
+sizes. Each directory is written atomically with a completion marker (:mod:`tssd.data.cache`).
+One file per split instead of one per sample (``digits_dvs``' spikingjelly layout): 70,000
+little files would take minutes to write and to read back. The streams themselves are not kept
+(about 25 bytes an event, 0.5 GB for 20,000 images): the emulator is deterministic, so a new
+framing re-emulates them (about 20 s per 20,000 images).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tssd.config import ConfigError
+from tssd.data import events as ev_io
+from tssd.data.base import DataBundle, DatasetInfo, register_dataset
+from tssd.data.cache import building, cache_root, is_complete, param_key
+from tssd.data.digits import split_hash
+from tssd.data.digits_dvs import EventTensorSplit
+from tssd.data.emulator import EMULATOR_VERSION, EmulatorParams, emulate
+from tssd.data.errors import DatasetCorrupt
+from tssd.data.mnist import load_arrays, locate, split_description, subset_indices
+from tssd.data.options import require_default_split, resolve_options
+from tssd.data.status import DatasetStatus
+
+NAME = "fashion_dvs"
+SOURCE = "fashion_mnist"
+EMULATOR_DEFAULTS = {**EmulatorParams().as_dict(), "digit_px": 14}
+LOADER_DEFAULTS = {"train_per_class": 0, "split_by": "number", "resize": "bilinear", "max_shift": 1}
+CHOICES = {"split_by": ev_io.SPLIT_MODES, "resize": ev_io.RESIZE_MODES}
+CHUNK = 2_000
+"""Images emulated at once (bounds the emulator's memory to a few hundred MB)."""
+
+
+def split_options(options: dict) -> tuple[EmulatorParams, dict]:
+    """Emulator parameters and loader options from ``data.options`` (checked)."""
+    opts = resolve_options(NAME, options, {**EMULATOR_DEFAULTS, **LOADER_DEFAULTS}, CHOICES)
+    params = EmulatorParams(**{f.name: opts[f.name] for f in fields(EmulatorParams)})
+    try:
+        params.validate()
+    except ValueError as exc:
+        raise ConfigError(f"dataset {NAME!r}: data.options: {exc}") from exc
+    if opts["train_per_class"] < 0:
+        raise ConfigError(
+            f"dataset {NAME!r}: key 'data.options.train_per_class': got "
+            f"{opts['train_per_class']}, expected an integer >= 0 (0 = all)"
+        )
+    return params, {k: opts[k] for k in LOADER_DEFAULTS}
+
+
+def cache_dir(root: str, params: EmulatorParams, per_class: int) -> Path:
+    """The cache directory of one parameter set and training subset."""
+    files = locate(SOURCE, root)
+    sizes = {s: [p.stat().st_size for p in pair] for s, pair in files.items()}
+    key = param_key(
+        {
+            "emulator": params.as_dict(),
+            "version": EMULATOR_VERSION,
+            "source": SOURCE,
+            "source_sizes": sizes,
+            "train_per_class": per_class,
+        }
+    )
+    return cache_root(root) / NAME / key
+
+
+def _emulate_split(images: np.ndarray, params: EmulatorParams, first_index: int) -> dict:
+    """Every stream of one split, concatenated: ``t, x, y, p`` and ``offsets`` ``[N + 1]``."""
+    parts: dict[str, list[np.ndarray]] = {"t": [], "x": [], "y": [], "p": []}
+    lengths = []
+    for a in range(0, len(images), CHUNK):
+        chunk = images[a : a + CHUNK].astype(np.float64) / 255.0
+        streams = emulate(chunk, params, indices=np.arange(a, a + len(chunk)) + first_index)
+        for s in streams:
+            for k in parts:
+                parts[k].append(s[k])
+            lengths.append(len(s["t"]))
+    out = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
+    out["offsets"] = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return out
+
+
+def _stream(split: dict, i: int) -> dict[str, np.ndarray]:
+    a, b = split["offsets"][i], split["offsets"][i + 1]
+    return {k: split[k][a:b] for k in ("t", "x", "y", "p")}
+
+
+def ensure_cache(
+    root: str, params: EmulatorParams, per_class: int, timesteps: tuple[int, ...], split_by: str
+) -> tuple[Path, np.ndarray, dict[str, np.ndarray]]:
+    """Generate (if needed) the streams and the frames for every T.
+
+    Returns:
+        The cache directory, the training subset's indices and the labels per split.
+    """
+    arrays = load_arrays(SOURCE, root)
+    idx = subset_indices(arrays["train"][1], per_class)
+    images = {"train": arrays["train"][0][idx], "test": arrays["test"][0]}
+    labels = {"train": arrays["train"][1][idx], "test": arrays["test"][1]}
+    base = cache_dir(root, params, per_class)
+    streams: dict[str, dict] = {}
+    for t in timesteps:
+        fdir = base / ev_io.frames_dir_name(t, split_by)
+        if is_complete(fdir):
+            continue
+        meta = {"dataset": NAME, "frames": t, "split_by": split_by, "emulator": params.as_dict()}
+        with building(fdir, {**meta, "version": EMULATOR_VERSION}) as tmp:
+            for split, first in (("train", 0), ("test", 60_000)):
+                if split not in streams:
+                    # test streams get indices after the training set's (distinct noise draws)
+                    streams[split] = _emulate_split(images[split], params, first)
+                s = streams[split]
+                n = len(s["offsets"]) - 1
+                frames = np.zeros((n, t, 2, params.sensor, params.sensor), np.uint16)
+                for i in range(n):
+                    frames[i] = ev_io.integrate(
+                        _stream(s, i), t, params.sensor, params.sensor, split_by
+                    )
+                np.save(tmp / f"{split}.npy", frames)
+    return base, idx, labels
+
+
+def _load_frames(path: Path, n: int) -> torch.Tensor:
+    try:
+        frames = np.load(path)
+    except (OSError, ValueError, EOFError) as exc:
+        raise DatasetCorrupt(f"{path}: truncated or corrupt frames ({exc}); delete it") from exc
+    if len(frames) != n:
+        raise DatasetCorrupt(f"{path}: {len(frames)} samples, expected {n}; delete it")
+    return torch.from_numpy(frames.astype(np.float32))
+
+
+@register_dataset(NAME)
+def fashion_dvs(cfg, timesteps: tuple[int, ...]) -> DataBundle:
+    """Emulated event streams of Fashion-MNIST, frames ``{T: [T, 2, S, S]}`` (S = ``data.size``,
+    default the sensor size)."""
+    require_default_split(NAME, cfg.split)
+    params, opts = split_options(cfg.options)
+    base, idx, labels = ensure_cache(
+        cfg.root, params, opts["train_per_class"], timesteps, opts["split_by"]
+    )
+    size = cfg.size or params.sensor
+    inputs: dict[str, dict[int, torch.Tensor]] = {"train": {}, "test": {}}
+    for t in timesteps:
+        fdir = base / ev_io.frames_dir_name(t, opts["split_by"])
+        for split in ("train", "test"):
+            x = _load_frames(fdir / f"{split}.npy", len(labels[split]))
+            inputs[split][t] = ev_io.resize_frames(x, size, opts["resize"])
+    shift_px = opts["max_shift"] if cfg.augment else 0
+    info = DatasetInfo(
+        name=NAME,
+        kind="event",
+        num_classes=10,
+        in_channels=2,
+        input_size=size,
+        split=split_description(
+            SOURCE, opts["train_per_class"], len(labels["train"]), len(labels["test"])
+        ),
+        split_hash=split_hash(idx, np.arange(len(labels["test"]))),
+        stand_in_for=["cifar10_dvs", "dvs_gesture"],
+        extra={
+            "emulator": params.as_dict(),
+            "emulator_version": EMULATOR_VERSION,
+            "cache": str(base),
+            "split_by": opts["split_by"],
+            "sensor": params.sensor,
+            "augment": f"random shift +-{shift_px}px" if shift_px else "none",
+        },
+    )
+    return DataBundle(
+        info,
+        EventTensorSplit(inputs["train"], torch.from_numpy(labels["train"]), shift_px),
+        EventTensorSplit(inputs["test"], torch.from_numpy(labels["test"])),
+    )
+
+
+def check(root: str, deep: bool = False) -> DatasetStatus:
+    """Generated from Fashion-MNIST on first use: present when its source files are."""
+    from tssd.data.mnist import check as check_source
+
+    src = check_source(SOURCE, root, deep=False)
+    st = DatasetStatus(
+        NAME,
+        present=src.present,
+        complete=src.complete,
+        valid=src.valid,
+        where=f"generated from {SOURCE} ({src.where}); cache {cache_root(root) / NAME}",
+        layout=src.layout,
+        counts=src.counts,
+        problems=list(src.problems),
+    )
+    base = cache_root(root) / NAME
+    for d in sorted(base.glob("*")) if base.is_dir() else []:
+        if d.is_dir() and not d.name.startswith("."):
+            frames = sorted(p.name for p in d.glob("frames_number_*") if is_complete(p))
+            st.notes.append(f"{d.name}: frames {', '.join(frames) or 'none (made on next use)'}")
+    if src.present and not st.notes:
+        st.notes.append("no cache yet: made on first use (about a minute per 10,000 images)")
+    return st
