@@ -108,6 +108,32 @@ def reproduce_all(session: nox.Session) -> None:
     _run(session, "-m", "bench", "run", "all", *session.posargs)
 
 
+def _with_profile(args: list[str], default: str) -> list[str]:
+    return (
+        args
+        if any(a == "--profile" or a.startswith("--profile=") for a in args)
+        else [
+            "--profile",
+            default,
+            *args,
+        ]
+    )
+
+
+@nox.session
+def reconstruction(session: nox.Session) -> None:
+    """The reconstruction study on the small profile: each open choice of the paper varied alone,
+    TSSD - baseline per variant and dataset with its 95 % interval (table and forest plot).
+    Hours on 2 cores; runs are cached and resume, so it may span several sittings."""
+    _run(session, "-m", "bench", "run", "reconstruction", *_with_profile(session.posargs, "small"))
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """results/<profile>/REPORT.md: every table, claim and figure of a profile (runs nothing)."""
+    _run(session, "-m", "bench", "report", *_with_profile(session.posargs, "quick"))
+
+
 @nox.session
 def regression(session: nox.Session) -> None:
     """CI regression: re-run the quick subset and compare it with results/reference/quick/."""

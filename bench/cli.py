@@ -11,6 +11,9 @@ Commands (``TABLE`` is an experiment id such as ``table2`` or ``figure3``, or ``
   config) without running anything;
 * ``regression [--profile quick]``: run the profile's regression subset and compare it with the
   committed reference aggregates; ``reference``: (re)write those aggregates from a fresh run;
+* ``report [--profile P]``: write ``results/<P>/REPORT.md``, every table, claim and figure of
+  the profile with its provenance (runs nothing);
+* ``claims [--profiles quick small] [--readme]``: every claim side by side per profile;
 * ``list``: the experiments and profiles.
 
 Exit status: 0 fine, 1 a gating check failed, 2 bad input (a malformed file names file and key),
@@ -85,7 +88,11 @@ def _require_optional(plans, launcher: str | None = None, running: bool = False)
     from bench.deps import require
 
     needs = {}
-    figures = [plan.experiment.id for plan, layout in plans if layout.kind == "figure"]
+    figures = [
+        plan.experiment.id
+        for plan, layout in plans
+        if layout.kind == "figure" or plan.experiment.forest is not None
+    ]
     if figures:
         needs["matplotlib"] = f"rendering {', '.join(figures)}"
     if running:
@@ -133,9 +140,14 @@ def _render(plan, layout: Layout, out_dir: Path) -> list[Path]:
     from bench.figures import render_figure
     from bench.render import render_table
 
-    if layout.kind == "table":
-        return render_table(layout, plan.profile, out_dir)
-    return render_figure(layout, plan.profile, out_dir)
+    paths = (render_table if layout.kind == "table" else render_figure)(
+        layout, plan.profile, out_dir
+    )
+    if plan.experiment.forest is not None:
+        from bench.forest import render_forest
+
+        paths += render_forest(plan.experiment, plan.profile, out_dir)
+    return paths
 
 
 def _write_macros(profile: Profile, out_dir: Path) -> Path:
@@ -373,11 +385,16 @@ def cmd_render(args: argparse.Namespace) -> int:  # noqa: D103
     profile = load_profile(args.profile)
     out_dir = _results(args) / profile.id
     layouts = [(exp, load_layout(exp.layout)) for exp in _experiments(args.experiments)]
-    figures = [exp.id for exp, layout in layouts if layout.kind == "figure"]
+    figures = [e.id for e, layout in layouts if layout.kind == "figure" or e.forest is not None]
     require({"matplotlib": f"rendering {', '.join(figures)}"} if figures else {})
-    for _, layout in layouts:
+    for exp, layout in layouts:
         fn = render_table if layout.kind == "table" else render_figure
-        print("wrote " + ", ".join(rel(p) for p in fn(layout, profile, out_dir)))
+        paths = fn(layout, profile, out_dir)
+        if exp.forest is not None:
+            from bench.forest import render_forest
+
+            paths += render_forest(exp, profile, out_dir)
+        print("wrote " + ", ".join(rel(p) for p in paths))
     print(f"wrote {rel(_write_macros(profile, out_dir))}")
     return 0
 
@@ -519,6 +536,27 @@ def cmd_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write ``results/<profile>/REPORT.md`` from what that profile's runs produced."""
+    from bench.report import write_report
+
+    print(f"wrote {rel(write_report(args.profile, _results(args)))}")
+    return 0
+
+
+def cmd_claims(args: argparse.Namespace) -> int:
+    """Every claim of every experiment, side by side for the given profiles."""
+    from bench.report import claims_table, update_readme
+
+    table = claims_table(args.profiles, _results(args))
+    if args.readme:
+        update_readme(ROOT / "README.md", table)
+        print("updated the claims table in README.md")
+    else:
+        print(table, end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m bench`` argument parser."""
     p = argparse.ArgumentParser(
@@ -624,6 +662,15 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check every experiment, profile and paper_tables file")
     v.add_argument("--results", default=str(ROOT / "results"))
     v.set_defaults(fn=cmd_validate)
+    rp = sub.add_parser("report", help="write results/<profile>/REPORT.md (runs nothing)")
+    rp.add_argument("--profile", default="quick", help="quick (default), small or paper")
+    rp.add_argument("--results", default=str(ROOT / "results"))
+    rp.set_defaults(fn=cmd_report)
+    cl = sub.add_parser("claims", help="every claim's verdict, one column per profile")
+    cl.add_argument("--profiles", nargs="+", default=["quick", "small"])
+    cl.add_argument("--results", default=str(ROOT / "results"))
+    cl.add_argument("--readme", action="store_true", help="write it into README.md's table")
+    cl.set_defaults(fn=cmd_claims)
     ls = sub.add_parser("list", help="list experiments and profiles")
     ls.set_defaults(fn=cmd_list)
     return p

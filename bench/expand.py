@@ -350,6 +350,14 @@ def expand(
                         set_dotted(base, "method.name", v)
                     apply_set(base, var.set)
                     apply_set(base, var.profile_set.get(profile.id, {}))
+                    for k, expr in var.derive.items():
+                        try:
+                            set_dotted(base, k, evaluate(expr, names))
+                        except KeyError as exc:
+                            raise SpecError(
+                                f"{src}: key 'variants.{a}.{v}.derive.{k}': cell {cid} has no "
+                                f"axis {exc.args[0]!r}"
+                            ) from None
                     if var.teacher is not None:
                         teacher_spec = var.teacher
                 elif a == "method":

@@ -401,7 +401,7 @@ def render_macros(profile: Profile, results_dir: Path) -> str:
     seen: set[str] = set()
     for path in sorted(results_dir.glob("*.csv")):
         stem = path.stem
-        if stem.endswith(("_claims", "_runs", "_curves")):
+        if stem.endswith(("_claims", "_runs", "_curves", "_forest")):
             continue
         for r in read_csv(path):
             if r["metric"] != "test_acc" or r["status"] not in ("ok", "partial"):

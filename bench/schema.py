@@ -259,6 +259,9 @@ class Variant:
     set: dict[str, Any]
     profile_set: dict[str, dict[str, Any]]
     teacher: TeacherSpec | None = None
+    derive: dict[str, str] = field(default_factory=dict)
+    """Run-config keys computed from the cell's axes (e.g. ``method.t_t: "3 * t_s // 2"``),
+    applied after ``set`` and the experiment's own ``derive``."""
 
 
 @dataclass(frozen=True)
@@ -314,6 +317,9 @@ class Experiment:
     claims: tuple[Claim, ...]
     curves: bool
     path: Path
+    forest: dict[str, str] | None = None
+    """``{claim, axis}``: also render that claim's comparisons as differences with intervals,
+    one line per value of ``axis`` (:mod:`bench.forest`)."""
 
     def blocks(self, profile: str) -> list[dict[str, list[Scalar]]]:
         """The grid blocks with per-profile value lists resolved for ``profile``."""
@@ -342,8 +348,23 @@ class Experiment:
         return seen
 
 
+def _forest(r: _Reader, v: Any) -> dict[str, str] | None:
+    if v is None:
+        return None
+    v = r.mapping(v, "forest", required=("claim", "axis"))
+    return {
+        "claim": r.string(v["claim"], "forest.claim"),
+        "axis": r.string(v["axis"], "forest.axis"),
+    }
+
+
 def _variant(r: _Reader, name: str, v: Any, key: str) -> Variant:
-    v = r.mapping(v, key, optional=("label", "set", "profiles", "teacher"))
+    v = r.mapping(v, key, optional=("label", "set", "profiles", "teacher", "derive"))
+    derive = {
+        str(k): str(e) for k, e in r.mapping(v.get("derive"), f"{key}.derive", free=True).items()
+    }
+    for k, expr in derive.items():
+        check_expression(expr, r.source, f"{key}.derive.{k}")
     profile_set = {}
     for p, pv in r.mapping(v.get("profiles"), f"{key}.profiles", free=True).items():
         pv = r.mapping(pv, f"{key}.profiles.{p}", optional=("set",))
@@ -362,6 +383,7 @@ def _variant(r: _Reader, name: str, v: Any, key: str) -> Variant:
         name=name,
         label=r.string(v.get("label", name), f"{key}.label"),
         set=r.dotted_set(v.get("set"), f"{key}.set"),
+        derive=derive,
         profile_set=profile_set,
         teacher=teacher,
     )
@@ -420,6 +442,7 @@ def load_experiment(path: str | Path) -> Experiment:
             "profiles",
             "claims",
             "curves",
+            "forest",
         ),
     )
     eid = r.string(d["id"], "id")
@@ -510,9 +533,15 @@ def load_experiment(path: str | Path) -> Experiment:
         profiles=profiles,
         claims=claims,
         curves=r.boolean(d.get("curves", False), "curves"),
+        forest=_forest(r, d.get("forest")),
         path=path,
     )
     names = exp.axis_names()
+    if exp.forest is not None:
+        if exp.forest["claim"] not in ids:
+            r.fail("forest.claim", f"no claim {exp.forest['claim']!r} (claims: {', '.join(ids)})")
+        if exp.forest["axis"] not in names:
+            r.fail("forest.axis", f"not an axis of this grid ({', '.join(names)})")
     for i, c in enumerate(claims):
         for part in ("a", "b"):
             for k in getattr(c, part):
@@ -535,12 +564,14 @@ def experiment_path(eid: str) -> Path:
 
 
 def experiment_ids() -> list[str]:
-    """Every experiment under ``bench/experiments``, tables first, in numeric order."""
+    """Every experiment under ``bench/experiments``: tables, then figures, each in numeric order,
+    then studies of this suite's own (the reconstruction study)."""
 
     def order(p: Path) -> tuple[int, int, str]:
         stem = p.stem
         digits = "".join(ch for ch in stem if ch.isdigit())
-        return (0 if stem.startswith("table") else 1, int(digits or 0), stem)
+        kind = 0 if stem.startswith("table") else 1 if stem.startswith("figure") else 2
+        return (kind, int(digits or 0), stem)
 
     return [p.stem for p in sorted(EXPERIMENTS_DIR.glob("*.yaml"), key=order)]
 

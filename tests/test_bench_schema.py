@@ -43,10 +43,10 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 def test_shipped_files_validate(capsys):
     assert cli.main(["validate"]) == 0
     out = capsys.readouterr().out
-    assert "12 experiments" in out and "3 profiles" in out
+    assert "13 experiments" in out and "3 profiles" in out
     ids = experiment_ids()
     assert ids[:8] == [f"table{i}" for i in range(1, 9)]
-    assert ids[8:] == [f"figure{i}" for i in range(3, 7)]
+    assert ids[8:] == [f"figure{i}" for i in range(3, 7)] + ["reconstruction"]
 
 
 def test_index_lists_every_table_and_figure():
