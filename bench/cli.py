@@ -59,15 +59,9 @@ def _experiments(names: list[str]) -> list[Experiment]:
 
 
 def _overrides(items: list[str]) -> dict[str, Any]:
-    import yaml
+    from tssd.typed import parse_assignment
 
-    out = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise SpecError(f"--set {item!r}: expected KEY=VALUE, e.g. optim.epochs=2")
-        out[key.strip()] = yaml.safe_load(text) if text.strip() else ""
-    return out
+    return dict(parse_assignment(item, SpecError) for item in items)
 
 
 def _results(args: argparse.Namespace) -> Path:

@@ -349,7 +349,7 @@ def expand(
                     if a == "method" and "method.name" not in var.set:
                         set_dotted(base, "method.name", v)
                     apply_set(base, var.set)
-                    apply_set(base, var.profile_set.get(profile.id, {}))
+                    apply_set(base, var.profile_set(profile.id))
                     for k, expr in var.derive.items():
                         try:
                             set_dotted(base, k, evaluate(expr, names))

@@ -46,8 +46,7 @@ def _f(s: str) -> float:
 
 def forest_rows(exp: Experiment, profile: Profile, results_dir: Path) -> list[dict[str, str]]:
     """The claim's comparisons, one dict per (dataset, axis value), in the grid's order."""
-    spec = exp.forest or {}
-    claim, axis = spec["claim"], spec["axis"]
+    claim, axis = exp.forest.claim, exp.forest.axis
     rows = [r for r in read_csv(results_dir / f"{exp.id}_claims.csv") if r["claim"] == claim]
     variants = exp.axes[axis].variants if axis in exp.axes else {}
     order = {name: i for i, name in enumerate(variants)}

@@ -88,7 +88,7 @@ def test_experiment_id_must_match_file_name(tmp_path):
         ("  colour: [red]\n", r"key 'grid\[0\]\.colour': unknown axis"),
         ("  t_s: []\n", r"key 'grid\[0\]\.t_s': expected a non-empty list"),
         ("  t_s: [1, 1]\n", r"key 'grid\[0\]\.t_s': duplicate values"),
-        ("  alpha: [fast]\n", r"key 'grid\[0\]\.alpha\[0\]': expected a number"),
+        ("  alpha: [fast]\n", r"key 'grid\[0\]\.alpha\[0\]': got 'fast', expected a number"),
     ],
 )
 def test_bad_grid_names_the_key(tmp_path, extra, pattern):
