@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import fnmatch
 import io
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from bench.compare import compared, references, verdict
 from bench.expand import Plan, fmt_value
 from bench.schema import Layout
 from bench.stats import mean_ci, mean_std
-from bench.worker import HARNESS_ERROR
+from tssd.rundir import RunDir
 
 UNITS = {
     "test_acc": "%",
@@ -95,34 +94,32 @@ def run_metrics(summary: dict[str, Any], epochs: list[dict[str, float]]) -> dict
 
 
 def read_run(plan: Plan, run_id: str) -> RunRecord:
-    """Read one run of the plan from disk."""
-    from tssd.train import RunFailed, read_epochs, read_summary
-
+    """Read one run of the plan from disk (:meth:`tssd.rundir.RunDir.state`): finished, failed
+    (a failed run, a harness error record, an unreadable summary or record), or not run
+    (unavailable data, interrupted, never started)."""
     run = plan.runs[run_id]
     if run.unavailable:
         return RunRecord(run_id, "not-run", run.unavailable)
-    d = plan.runs_dir / run_id
-    try:
-        summary = read_summary(d)
-    except RunFailed as exc:
-        return RunRecord(run_id, "failed", str(exc))
-    if summary is not None and summary.get("status") == "finished":
-        epochs = read_epochs(d) if (d / "epochs.csv").is_file() else []
+    d = RunDir(plan.runs_dir / run_id)
+    st = d.state()
+    s = st.summary
+    if st.status == "finished" and s is not None:
+        summary, epochs = s.as_dict(), d.read_epochs()
         return RunRecord(run_id, "finished", "", run_metrics(summary, epochs), summary, epochs)
-    if summary is not None and summary.get("status") == "failed":
-        return RunRecord(run_id, "failed", summary.get("error", "failed"), summary=summary)
-    herr = d / HARNESS_ERROR
-    if herr.is_file():
-        info = json.loads(herr.read_text())
-        first = str(info.get("error", "")).splitlines()[0] if info.get("error") else ""
-        if info.get("kind") == "unavailable":
-            return RunRecord(run_id, "not-run", first)
+    if st.status == "failed" and s is not None:
+        reason = s.error if s.error is not None else "failed"
+        return RunRecord(run_id, "failed", reason, summary=s.as_dict())
+    first = st.error.splitlines()[0] if st.error else ""
+    if st.status == "unavailable":
+        return RunRecord(run_id, "not-run", first)
+    if st.status == "error":
         return RunRecord(run_id, "failed", first)
-    if summary is not None:
+    if s is not None:
         total = run.config.get("optim", {}).get("epochs", "?")
-        n = len(read_epochs(d)) if (d / "epochs.csv").is_file() else 0
         return RunRecord(
-            run_id, "not-run", f"interrupted after epoch {n}/{total}; re-run to resume"
+            run_id,
+            "not-run",
+            f"interrupted after epoch {st.epochs_done}/{total}; re-run to resume",
         )
     return RunRecord(run_id, "not-run", "not run yet")
 

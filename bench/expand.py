@@ -11,8 +11,11 @@ A cell may depend on teacher runs (knowledge distillation from an external teach
 is planned as its own run and its hash is written into the cell's config (``method.teacher``), so
 the cell's hash changes whenever the teacher's does.
 
-Config fields a method ignores are reset to their defaults before hashing (:data:`UNUSED_FIELDS`),
-so e.g. the baseline run of Figure 3 (whose grid sets ``t_t``) is the baseline run of Table 1.
+Config fields a method ignores are reset to their defaults before hashing (each method's
+:class:`tssd.methods.MethodSpec` says which fields it reads; :func:`canonicalize`), so e.g. the
+baseline run of Figure 3 (whose grid sets ``t_t``) is the baseline run of Table 1, and a run
+trained with ``python -m tssd train`` hashes like the harness's (``RunConfig.semantic_dict``
+resets the same fields).
 """
 
 from __future__ import annotations
@@ -34,53 +37,6 @@ from bench.schema import (
     evaluate,
     rel,
 )
-
-UNUSED_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
-    "baseline": {
-        "method": (
-            "t_t",
-            "alpha",
-            "beta",
-            "kd_temperature",
-            "detach_teacher",
-            "student_input",
-            "ssd_target",
-            "task_on_teacher",
-            "teacher",
-            "kd_weight",
-        ),
-        "model": ("weak_head",),
-    },
-    "tsd": {"method": ("beta", "ssd_target", "teacher", "kd_weight"), "model": ("weak_head",)},
-    "ssd": {
-        "method": (
-            "t_t",
-            "alpha",
-            "detach_teacher",
-            "student_input",
-            "ssd_target",
-            "task_on_teacher",
-            "teacher",
-            "kd_weight",
-        )
-    },
-    "tssd": {"method": ("teacher", "kd_weight")},
-    "kd": {
-        "method": (
-            "t_t",
-            "alpha",
-            "beta",
-            "detach_teacher",
-            "student_input",
-            "ssd_target",
-            "task_on_teacher",
-        ),
-        "model": ("weak_head",),
-    },
-}
-"""Per method, the run-config fields its step function never reads (tssd/methods.py). Only these
-known methods are canonicalised; a method added later keeps every field until listed here.
-tests/test_bench_expand.py checks that changing these fields leaves a run's numbers unchanged."""
 
 
 @dataclass
@@ -184,22 +140,35 @@ def apply_set(data: dict[str, Any], overrides: dict[str, Any]) -> None:
 
 
 def canonicalize(data: dict[str, Any]) -> dict[str, Any]:
-    """Drop the fields the run's method never reads (see :data:`UNUSED_FIELDS`)."""
-    name = data.get("method", {}).get("name", "tssd")
-    for section, keys in UNUSED_FIELDS.get(name, {}).items():
+    """Drop the fields the run's method never reads (its spec's
+    :meth:`~tssd.methods.MethodSpec.unread_fields`), so that they take their defaults; a method
+    not registered keeps every field. The planned config then equals what its hash describes
+    (``RunConfig.canonical``), and an unavailable run's id ignores those fields too."""
+    from tssd.methods import METHODS
+
+    spec = METHODS.get(data.get("method", {}).get("name", "tssd"))
+    for path in spec.unread_fields() if spec is not None else ():
+        section, key = path.split(".")
         node = data.get(section)
         if isinstance(node, dict):
-            for k in keys:
-                node.pop(k, None)
+            node.pop(key, None)
     return data
 
 
 def _availability(data: dict[str, Any]) -> str | None:
     """Why this checkout cannot run the config (an unregistered dataset, method, model or
-    neuron backend), or None. Other config errors are the experiment's fault and raise."""
+    neuron backend), or None. Other config errors are the experiment's fault and raise.
+    Plugins named in ``TSSD_PLUGINS`` are loaded first (:mod:`tssd.plugins`)."""
     from tssd import data as data_registry
     from tssd import methods, models
+    from tssd.config import ConfigError
     from tssd.neurons import registry as neurons
+    from tssd.plugins import load_plugins
+
+    try:
+        load_plugins()
+    except ConfigError as exc:  # a bad TSSD_PLUGINS entry: one line, like a bad experiment
+        raise SpecError(str(exc)) from None
 
     checks = [
         ("data", "name", data_registry.DATASETS, "digits", "dataset"),
@@ -224,15 +193,13 @@ def estimate_seconds(data: dict[str, Any], profile: Profile) -> float | None:
     if ds not in cost.dataset_sizes:
         return None
     n_train, n_test = cost.dataset_sizes[ds]
+    from tssd.methods import METHODS
+
     m = data.get("method", {})
     name, ts, tt = m.get("name", "tssd"), m.get("t_s", 2), m.get("t_t", 4)
     event = ds in cost.event_datasets
-    if name in ("tsd", "tssd"):
-        steps = ts + tt if event else tt
-    elif name == "kd":
-        steps = 2 * ts
-    else:
-        steps = ts
+    spec = METHODS.get(name)
+    steps = spec.sample_steps(ts, tt, event) if spec is not None else ts
     model = data.get("model", {})
     arch, width = model.get("name", "micro_cnn"), model.get("width", 0)
     per_step = cost.sample_step_s.get(

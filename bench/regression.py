@@ -18,6 +18,7 @@ new seed, so the test treats the fresh runs as new draws from the reference's se
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime
 import io
 import json
@@ -28,6 +29,7 @@ from typing import Any
 from bench import ROOT
 from bench.compare import REFERENCE_COLUMNS, compared, file_references, reference_path
 from bench.expand import Plan, fmt_value
+from bench.pipeline import RunOptions, Selection
 from bench.schema import Profile, Regression, SpecError, rel
 
 TOLERANCE_COLUMNS = [
@@ -251,3 +253,48 @@ def print_check(profile: Profile, rows: list[dict[str, str]], exp_id: str, m: in
             f"    {r['cell']:<{width}} {float(r['mean']):7.2f} {float(r['reported']):7.2f} "
             f"{float(r['delta']):+7.2f} {float(r['tolerance']):6.2f}  {r['verdict']}"
         )
+
+
+def regression(sel: Selection, opts: RunOptions) -> int:
+    """Train the CI's seeds of the regression experiments and test them against the reference
+    (``sel`` without experiments and seeds: they come from the profile's regression block)."""
+    from bench.aggregate import read_csv
+    from bench.pipeline import experiments, run
+
+    reg = regression_of(sel.profile)
+    sel.experiments = experiments(list(reg.experiments))
+    sel.seeds = sel.seeds or list(reg.seeds)
+    missing = [e.id for e in sel.experiments if not reference_path(sel.profile, e.id).is_file()]
+    if missing:
+        raise SpecError(
+            f"{sel.profile.reference_dir}: no reference for {', '.join(missing)}; create it with "
+            f"`python -m bench reference --profile {sel.profile.id}`"
+        )
+    code = run(sel, opts)
+    if code not in (0, 1):
+        return code
+    for exp in sel.experiments:
+        print_check(sel.profile, read_csv(sel.out_dir / f"{exp.id}.csv"), exp.id, len(sel.seeds))
+    print(f"regression: {'PASS' if code == 0 else 'FAIL'} (against {sel.profile.reference_dir})")
+    return code
+
+
+def reference(sel: Selection, opts: RunOptions, threads: int | None) -> int:
+    """Train every reference seed of the regression experiments and write the reference."""
+    from bench.pipeline import experiments, plans, run
+
+    profile = sel.profile
+    reg = regression_of(profile)
+    sel.experiments = experiments(list(reg.experiments))
+    sel.seeds = sel.seeds or list(reg.reference_seeds)
+    # the reference being replaced is not compared with (it may be stale or in an old format)
+    sel.profile = dataclasses.replace(profile, compare="none")
+    code = run(sel, opts)
+    sel.profile = profile
+    if code not in (0, 1):
+        return code
+    seeds = ",".join(map(str, sel.seeds))
+    command = f"python -m bench reference --profile {profile.id} --seeds {seeds}"
+    paths = write_reference(profile, [p for p, _ in plans(sel)], command, threads)
+    print("reference: wrote " + ", ".join(rel(p) for p in paths))
+    return 0

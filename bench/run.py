@@ -20,19 +20,8 @@ from typing import TextIO
 
 from bench.expand import PlannedRun
 from bench.launch import Launcher
-from bench.worker import HARNESS_ERROR, JobResult, RunJob, lock_path
-
-TERMINAL = ("finished", "failed")
-
-
-@dataclass
-class RunState:
-    """What a run directory says about a run, before anything is launched."""
-
-    status: str
-    """finished | failed | partial | new | unavailable | error."""
-    epochs_done: int = 0
-    error: str = ""
+from bench.worker import JobResult, RunJob, lock_path
+from tssd.rundir import TERMINAL, RunDir, RunState
 
 
 @dataclass
@@ -49,39 +38,15 @@ class Outcome:
 
 def epochs_done(run_dir: Path) -> int:
     """Rows of ``epochs.csv`` (0 when absent); cheap enough to poll every second."""
-    p = run_dir / "epochs.csv"
-    try:
-        with open(p, "rb") as f:
-            return max(0, sum(1 for _ in f) - 1)
-    except FileNotFoundError:
-        return 0
+    return RunDir(run_dir).epochs_done()
 
 
 def run_state(run: PlannedRun, runs_dir: Path) -> RunState:
-    """Inspect a run's directory: finished, failed, partially trained, new, or not runnable."""
-    import json
-
-    from tssd.train import RunFailed, read_summary
-
+    """Inspect a run's directory (:meth:`tssd.rundir.RunDir.state`): finished, failed, partially
+    trained, new, a harness error record, or not runnable in this checkout."""
     if run.unavailable:
         return RunState("unavailable", error=run.unavailable)
-    d = runs_dir / run.run_id
-    try:
-        summary = read_summary(d)
-    except RunFailed as exc:
-        return RunState("error", error=str(exc))
-    if summary is not None and summary.get("status") in TERMINAL:
-        return RunState(summary["status"], epochs_done(d), summary.get("error", ""))
-    herr = d / HARNESS_ERROR
-    if herr.is_file():
-        try:
-            info = json.loads(herr.read_text())
-        except json.JSONDecodeError:
-            info = {"kind": "error", "error": f"{herr}: unreadable"}
-        kind = "unavailable" if info.get("kind") == "unavailable" else "error"
-        return RunState(kind, epochs_done(d), str(info.get("error", "")))
-    n = epochs_done(d)
-    return RunState("partial" if n or (d / "checkpoint.pt").is_file() else "new", n)
+    return RunDir(runs_dir / run.run_id).state()
 
 
 def calibrated_seconds(run: PlannedRun, runs: dict[str, PlannedRun], startup_s: float) -> float:
@@ -303,6 +268,8 @@ def execute_runs(
     Raises:
         KeyboardInterrupt: after cancelling the running jobs (they resume on the next run).
     """
+    from tssd.plugins import load_plugins
+
     runs_dir.mkdir(parents=True, exist_ok=True)
     by_id = {r.run_id: r for r in runs}
     states = (
@@ -326,6 +293,7 @@ def execute_runs(
         progress.begin()
         for rid, o in outcomes.items():
             progress.finished(by_id[rid], o)
+    plugins = load_plugins()  # what this process planned with; every worker loads the same
     retry_at: dict[str, float] = {}
     forced: set[str] = set()
     in_flight: set[str] = set()
@@ -354,6 +322,7 @@ def execute_runs(
                     str(runs_dir / r.run_id),
                     str(lock_path(runs_dir, r.run_id)),
                     force=force and r.run_id not in forced,
+                    plugins=plugins,
                 )
                 forced.add(r.run_id)
                 launcher.submit(job)

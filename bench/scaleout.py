@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 from bench.launch import Launcher
 from bench.worker import JobResult, RunJob, execute
+from tssd.rundir import TERMINAL, RunDir
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -36,13 +37,15 @@ def _tail(path: Path, lines: int = 15) -> str:
 
 
 def _result_from_summary(job: RunJob, returncode: int, log: Path) -> JobResult:
-    summary = Path(job.run_dir) / "summary.json"
-    if summary.is_file():
-        s = json.loads(summary.read_text())
-        if s.get("status") in ("finished", "failed"):
-            return JobResult(job.run_id, s["status"], s.get("error", ""), float(s.get("wall_s", 0)))
+    st = RunDir(job.run_dir).state()
+    if st.status in TERMINAL and st.summary is not None:
+        m = st.summary.metrics
+        return JobResult(job.run_id, st.status, st.error, float(m.wall_s) if m else 0.0)
+    why = f"; {st.error}" if st.status == "error" else ""
     return JobResult(
-        job.run_id, "error", f"torchrun exited with code {returncode}; log: {log}\n{_tail(log)}"
+        job.run_id,
+        "error",
+        f"torchrun exited with code {returncode}{why}; log: {log}\n{_tail(log)}",
     )
 
 
@@ -88,7 +91,14 @@ class TorchrunLauncher(Launcher):
             run_dir.mkdir(parents=True, exist_ok=True)
             job_file = run_dir / "torchrun_job.json"
             job_file.write_text(
-                json.dumps({"config": job.config, "run_dir": job.run_dir, "force": job.force})
+                json.dumps(
+                    {
+                        "config": job.config,
+                        "run_dir": job.run_dir,
+                        "force": job.force,
+                        "plugins": list(job.plugins),
+                    }
+                )
             )
             log = run_dir / "torchrun.log"
             cmd = [
@@ -164,8 +174,10 @@ class RunTask:
 
             submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
             from tssd.config import from_dict
+            from tssd.plugins import load_plugins
             from tssd.train import train
 
+            load_plugins(job.plugins)
             s = train(
                 from_dict(job.config, f"run {job.run_id}"),
                 job.run_dir,

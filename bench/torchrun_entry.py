@@ -14,10 +14,12 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     """Run the job file's config in its run directory; exit 0 when it finished."""
     from tssd.config import from_dict
+    from tssd.plugins import load_plugins
     from tssd.train import RunFailed, train
 
     (path,) = argv if argv is not None else sys.argv[1:]
     job = json.loads(Path(path).read_text())
+    load_plugins(job.get("plugins", ()))
     try:
         s = train(
             from_dict(job["config"], path), job["run_dir"], force=job["force"], progress=False

@@ -9,15 +9,17 @@ the second one gets ``busy`` and waits for the first one's result on disk.
 
 from __future__ import annotations
 
-import json
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-HARNESS_ERROR = "harness_error.json"
-"""Written into a run directory when the run raised something other than ``RunFailed`` (a bug, a
-missing dataset): the run then shows as failed (or not-run) in every table, never as a number."""
+from tssd.rundir import HARNESS_ERROR, RunDir
+
+__all__ = ["HARNESS_ERROR", "JobResult", "RunJob", "execute", "lock_path"]
+# HARNESS_ERROR (tssd.rundir's) is written into a run directory when the run raised something
+# other than RunFailed (a bug, a missing dataset): the run then shows as failed (or not-run) in
+# every table, never as a number.
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,10 @@ class RunJob:
     run_dir: str
     lock_path: str
     force: bool = False
+    plugins: tuple[str, ...] = ()
+    """The plugins the planning process loaded (:mod:`tssd.plugins`), loaded again by the
+    worker before it builds the config: a fork server started earlier, a torchrun rank or a
+    SLURM task may not see the planner's ``TSSD_PLUGINS``."""
 
 
 @dataclass(frozen=True)
@@ -52,29 +58,14 @@ def lock_path(runs_dir: str | Path, run_id: str) -> Path:
     return Path(runs_dir) / ".locks" / f"{run_id}.lock"
 
 
-def _epochs_done(run_dir: Path) -> int:
-    try:
-        with open(run_dir / "epochs.csv", "rb") as f:
-            return max(0, sum(1 for _ in f) - 1)
-    except FileNotFoundError:
-        return 0
-
-
-def _record_error(run_dir: Path, kind: str, message: str) -> None:
-    from tssd.runtime import atomic_write_text
-
-    atomic_write_text(
-        run_dir / HARNESS_ERROR, json.dumps({"kind": kind, "error": message}, indent=2)
-    )
-
-
 def execute(job: RunJob) -> JobResult:
     """Run (or resume, or return) one job; never raises for a failing run."""
     from filelock import FileLock, Timeout
 
     from tssd.config import from_dict
     from tssd.data import DataError, DatasetUnavailable
-    from tssd.train import RunFailed, read_summary, train
+    from tssd.plugins import load_plugins
+    from tssd.train import RunFailed, train
 
     Path(job.lock_path).parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(job.lock_path)
@@ -82,38 +73,36 @@ def execute(job: RunJob) -> JobResult:
         lock.acquire(timeout=0)
     except Timeout:
         return JobResult(job.run_id, "busy", "another harness process is running it")
-    run_dir = Path(job.run_dir)
+    run_dir = RunDir(job.run_dir)
     try:
-        (run_dir / HARNESS_ERROR).unlink(missing_ok=True)
+        run_dir.clear_error()
+        load_plugins(job.plugins)
         cfg = from_dict(job.config, f"run {job.run_id}")
-        before = 0 if job.force else _epochs_done(run_dir)
-        prior = None if job.force else read_summary(run_dir)
-        done = prior is not None and prior.get("status") in ("finished", "failed")
-        summary = train(cfg, run_dir, force=job.force, progress=False)
+        before = 0 if job.force else run_dir.epochs_done()
+        prior = None if job.force else run_dir.read_summary()
+        done = prior is not None and prior.status in ("finished", "failed")
+        summary = train(cfg, run_dir.path, force=job.force, progress=False)
         return JobResult(
             job.run_id,
             summary["status"],
             summary.get("error", ""),
             float(summary.get("wall_s", 0.0)),
-            max(0, _epochs_done(run_dir) - before),
+            max(0, run_dir.epochs_done() - before),
             already_done=done,
         )
     except RunFailed as exc:
         return JobResult(job.run_id, "failed", str(exc))
     except DatasetUnavailable as exc:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        _record_error(run_dir, "unavailable", str(exc))
+        run_dir.record_error("unavailable", str(exc))
         return JobResult(job.run_id, "unavailable", str(exc))
     except DataError as exc:  # bad data, not a bug: the message names the file, no traceback
-        run_dir.mkdir(parents=True, exist_ok=True)
-        _record_error(run_dir, "error", str(exc))
+        run_dir.record_error("error", str(exc))
         return JobResult(job.run_id, "error", str(exc))
     except KeyboardInterrupt:
         return JobResult(job.run_id, "interrupted", "interrupted; re-run to resume")
     except Exception as exc:  # noqa: BLE001  (any bug must end as a failed run, not a crash)
-        run_dir.mkdir(parents=True, exist_ok=True)
         msg = f"{type(exc).__name__}: {exc}"
-        _record_error(run_dir, "error", msg + "\n" + traceback.format_exc(limit=8))
+        run_dir.record_error("error", msg + "\n" + traceback.format_exc(limit=8))
         return JobResult(job.run_id, "error", msg)
     finally:
         lock.release()

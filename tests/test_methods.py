@@ -159,3 +159,26 @@ def test_methods_share_initialisation_and_data_order_for_a_seed(tiny_cfg):
     # the batch order is a function of (seed, epoch) alone, whatever the method
     assert torch.equal(epoch_order(100, 0, 3, True), epoch_order(100, 0, 3, True))
     assert not torch.equal(epoch_order(100, 0, 3, True), epoch_order(100, 1, 3, True))
+
+
+def test_method_specs_declare_their_facts():
+    """Every MethodConfig field but name and t_s (read by all) is method-dependent, the built-in
+    loss columns are the four historical ones, and a spec naming an unknown field is refused."""
+    import dataclasses
+
+    from tssd.config import MethodConfig
+    from tssd.methods import BUILTIN_LOSS_TERMS, METHOD_FIELDS, METHODS, MethodSpec
+
+    fields = [f"method.{f.name}" for f in dataclasses.fields(MethodConfig)]
+    assert list(METHOD_FIELDS) == [f for f in fields if f not in ("method.name", "method.t_s")] + [
+        "model.weak_head"
+    ]
+    assert BUILTIN_LOSS_TERMS == ("task", "tsd", "ssd", "kd")
+    assert METHODS["baseline"].unread_fields() == METHOD_FIELDS
+    assert METHODS["tssd"].unread_fields() == ("method.teacher", "method.kd_weight")
+    step = METHODS["baseline"].step
+    with pytest.raises(ValueError, match=r"'method\.alhpa'\] are not method-dependent"):
+        MethodSpec(step, False, False, reads=("method.alhpa",))
+    with pytest.raises(ValueError, match=r"expected distinct term names"):
+        MethodSpec(step, False, False, loss_terms=("task", "task"))
+    assert MethodSpec(step, False, False).unread_fields() == ()  # undeclared: all read

@@ -13,43 +13,17 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from tssd.config import RunConfig
+from tssd.data.base import DATASETS, DatasetShape
+from tssd.data.base import shape_of as data_shape_of
 from tssd.methods import METHODS, StepContext
 from tssd.models import WeakClassifier, build_model, encode_static
 from tssd.runtime import atomic_write_text, peak_memory_mb, reset_peak_memory, resolve_device
-
-
-@dataclass(frozen=True)
-class DatasetShape:
-    """What a cost estimate needs to know of a dataset without reading it."""
-
-    kind: str
-    in_channels: int
-    input_size: int
-    num_classes: int
-    n_train: int
-    n_test: int
-
-
-# Sizes of the standard splits (CIFAR10-DVS: the authors' random 90/10 of 10,000 recordings).
-DATASET_SHAPES: dict[str, DatasetShape] = {
-    "digits": DatasetShape("static", 1, 8, 10, 1437, 360),
-    "digits_dvs": DatasetShape("event", 2, 16, 10, 1437, 360),
-    "mnist": DatasetShape("static", 1, 28, 10, 60_000, 10_000),
-    "fashion_mnist": DatasetShape("static", 1, 28, 10, 60_000, 10_000),
-    "fashion_dvs": DatasetShape("event", 2, 16, 10, 60_000, 10_000),
-    "cifar10": DatasetShape("static", 3, 32, 10, 50_000, 10_000),
-    "cifar100": DatasetShape("static", 3, 32, 100, 50_000, 10_000),
-    "imagenet": DatasetShape("static", 3, 224, 1000, 1_281_167, 50_000),
-    "cifar10_dvs": DatasetShape("event", 2, 48, 10, 9_000, 1_000),
-    "dvs_gesture": DatasetShape("event", 2, 48, 11, 1_176, 288),
-}
 
 
 def cache_path() -> Path:
@@ -59,17 +33,15 @@ def cache_path() -> Path:
 
 
 def shape_of(cfg: RunConfig) -> DatasetShape:
-    """The run's data shape and sizes (a ``train_per_class`` subset counted as such)."""
-    if cfg.data.name not in DATASET_SHAPES:
-        raise KeyError(
-            f"no size known for dataset {cfg.data.name!r}; known: {', '.join(DATASET_SHAPES)}"
-        )
-    s = DATASET_SHAPES[cfg.data.name]
-    per_class = cfg.data.options.get("train_per_class", 0)  # a class-balanced training subset
-    n_train = per_class * s.num_classes if per_class else s.n_train
-    return DatasetShape(
-        s.kind, s.in_channels, cfg.data.size or s.input_size, s.num_classes, n_train, s.n_test
-    )
+    """The run's data shape and sizes from its dataset's spec (:func:`tssd.data.shape_of`: a
+    ``train_per_class`` subset counted as such).
+
+    Raises:
+        KeyError: the dataset is not registered.
+    """
+    if cfg.data.name not in DATASETS:
+        raise KeyError(f"no size known for dataset {cfg.data.name!r}; known: {', '.join(DATASETS)}")
+    return data_shape_of(cfg.data)
 
 
 def calibration_key(cfg: RunConfig, device: torch.device) -> str:
@@ -116,8 +88,7 @@ def measure_step(cfg: RunConfig, device: torch.device, steps: int = 3, warmup: i
     if s.kind == "static":
         x: Any = torch.randn(b, *shape, device=device)
     else:
-        ts = sorted({m.t_s, m.t_t} if spec.uses_teacher_steps else {m.t_s})
-        x = {t: (torch.rand(b, t, *shape, device=device) < 0.1).float() for t in ts}
+        x = {t: (torch.rand(b, t, *shape, device=device) < 0.1).float() for t in spec.timesteps(m)}
     y = torch.randint(0, s.num_classes, (b,), device=device)
     ctx = StepContext(model, head, m, stage, s.kind)
     times = []

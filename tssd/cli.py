@@ -33,6 +33,7 @@ def one_line(exc: BaseException) -> str:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from tssd.methods import METHODS
     from tssd.train import RunFailed, train
 
     cfg = load_config(args.config, args.set)
@@ -42,7 +43,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     say(
         f"run {cfg.name} ({cfg.hash()}): {cfg.method.name} on {cfg.data.name} with "
         f"{cfg.model.name}/{cfg.neuron.backend}, T_s={cfg.method.t_s}"
-        + (f", T_t={cfg.method.t_t}" if cfg.method.name in ("tsd", "tssd") else "")
+        + (f", T_t={cfg.method.t_t}" if METHODS[cfg.method.name].uses_teacher_steps else "")
         + f" -> {out}",
         flush=True,
     )

@@ -4,10 +4,15 @@ A run is fully described by a :class:`RunConfig`. Every choice PAPER.md marks as
 field here with its documented default, so a user holding the paper can set the paper's value
 without touching code. Unknown keys and bad values raise :class:`ConfigError` naming the source
 file, the dotted key and what was expected.
+
+This module sits above the registries (methods, models, datasets, neuron backends): validation
+and hashing ask their specs, and none of them imports this module at run time (they raise
+:class:`~tssd.errors.ConfigError` from :mod:`tssd.errors`, re-exported here).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -20,11 +25,31 @@ from typing import Any, Literal
 
 import yaml
 
+from tssd import models
+from tssd.data.base import DATASETS, validate_data_config
+from tssd.errors import ConfigError
+from tssd.methods import METHODS
+from tssd.neurons import registry as neuron_registry
 from tssd.neurons.spec import NeuronSpec
+from tssd.plugins import load_plugins
 
-
-class ConfigError(ValueError):
-    """A configuration file or override is invalid; the message names file, key and expectation."""
+__all__ = [  # ConfigError's home is tssd.errors; importing it from here keeps working
+    "ConfigError",
+    "DataConfig",
+    "EvalConfig",
+    "MethodConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "RunConfig",
+    "RuntimeConfig",
+    "WeakHeadConfig",
+    "apply_overrides",
+    "dump_yaml",
+    "from_dict",
+    "load_config",
+    "load_yaml",
+    "validate",
+]
 
 
 @dataclass
@@ -179,8 +204,15 @@ class RunConfig:
         runs), ``neuron.native_impl`` (fused and loop are bit-identical, tests/test_fused.py) and
         ``eval.every`` (when test accuracy is measured changes no weight and no final metric,
         tests/test_train.py; a run cached with ``every: 5`` has test accuracy in every fifth row
-        of epochs.csv only, which is what the profile that set it asked for)."""
-        d = self.to_dict()
+        of epochs.csv only, which is what the profile that set it asked for).
+
+        The method-dependent fields the run's method does not read
+        (:meth:`tssd.methods.MethodSpec.unread_fields`) are reset to their defaults, not dropped,
+        so a config whose unread fields hold other values (``method.alpha`` of a baseline run)
+        hashes like one that left them at their defaults, which is what the harness plans (and
+        every run directory cached before methods declared what they read was hashed that way).
+        """
+        d = self.canonical().to_dict()
         d.pop("name")
         d.pop("runtime")
         d["data"].pop("root", None)
@@ -188,18 +220,33 @@ class RunConfig:
         d["eval"].pop("every", None)
         return d
 
+    def canonical(self) -> RunConfig:
+        """A copy with the fields the method does not read at their defaults (the config the
+        hash describes; a method not registered keeps every field)."""
+        spec = METHODS.get(self.method.name)
+        out = copy.deepcopy(self)
+        for path in spec.unread_fields() if spec is not None else ():
+            section, key = path.split(".")
+            default = copy.deepcopy(getattr(_DEFAULT_SECTIONS[section], key))
+            setattr(getattr(out, section), key, default)
+        return out
+
     def hash(self) -> str:
         """Stable 12-hex-digit hash of :meth:`semantic_dict` (the run cache key)."""
         blob = json.dumps(self.semantic_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def timesteps_needed(self) -> tuple[int, ...]:
-        """The framings of the input a run needs (event data is framed once per T): t_s, t_t for
-        the methods with a teacher pass, and every extra evaluation timestep."""
-        ts = {self.method.t_s, *self.eval.timesteps}
-        if self.method.name in ("tsd", "tssd"):
-            ts.add(self.method.t_t)
-        return tuple(sorted(ts))
+        """The framings of the input a run needs (event data is framed once per T): those its
+        method's step needs (:meth:`tssd.methods.MethodSpec.timesteps`: t_s, and t_t for a
+        method with a teacher pass) and every extra evaluation timestep."""
+        return tuple(
+            sorted({*METHODS[self.method.name].timesteps(self.method), *self.eval.timesteps})
+        )
+
+
+_DEFAULT_SECTIONS = {"method": MethodConfig(), "model": ModelConfig()}
+"""Where :meth:`RunConfig.canonical` takes the default of a field a method does not read."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,23 +407,26 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
 
 
 def validate(cfg: RunConfig, source: str = "<config>") -> None:
-    """Cross-field checks and registry look-ups; raises :class:`ConfigError`."""
-    from tssd import data as data_registry
-    from tssd import methods, models
-    from tssd.neurons import registry as neuron_registry
+    """Cross-field checks and registry look-ups (plugins loaded first, :mod:`tssd.plugins`);
+    raises :class:`ConfigError`."""
 
     def fail(key: str, msg: str) -> None:
         raise ConfigError(f"{source}: key '{key}': {msg}")
 
+    load_plugins()
     m = cfg.method
-    if m.name not in methods.METHODS:
-        fail("method.name", f"unknown method {m.name!r}; allowed: {', '.join(methods.METHODS)}")
+    if m.name not in METHODS:
+        fail("method.name", f"unknown method {m.name!r}; allowed: {', '.join(METHODS)}")
+    spec = METHODS[m.name]
     if m.t_s < 1:
         fail("method.t_s", f"got {m.t_s}, expected an integer >= 1")
-    if m.name in ("tsd", "tssd") and m.t_t <= m.t_s:
+    if spec.uses_teacher_steps and m.t_t <= m.t_s:
         fail("method.t_t", f"got {m.t_t}, expected an integer > method.t_s ({m.t_s}) for {m.name}")
-    if m.name == "kd" and not m.teacher:
-        fail("method.teacher", "kd needs a teacher: a run's config hash or a path to inference.pt")
+    if spec.uses_external_teacher and not m.teacher:
+        fail(
+            "method.teacher",
+            f"{m.name} needs a teacher: a run's config hash or a path to inference.pt",
+        )
     for k in ("alpha", "beta", "kd_weight"):
         if getattr(m, k) < 0:
             fail(f"method.{k}", f"got {getattr(m, k)}, expected a number >= 0")
@@ -388,14 +438,12 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
     if stage != "middle" and not stage.isdigit():
         fail("model.weak_head.stage", f"got {stage!r}, expected 'middle' or a stage index")
     neuron_registry.validate_spec(cfg.neuron, key_prefix="neuron", source=source)
-    if cfg.data.name not in data_registry.DATASETS:
+    if cfg.data.name not in DATASETS:
         fail(
             "data.name",
-            f"unknown dataset {cfg.data.name!r}; allowed: {', '.join(data_registry.DATASETS)}",
+            f"unknown dataset {cfg.data.name!r}; allowed: {', '.join(DATASETS)}",
         )
-    from tssd.data.options import validate_data_config
-
-    try:  # options and split rule, checked without touching the disk
+    try:  # options and split rule, from the dataset's spec, checked without touching the disk
         validate_data_config(cfg.data)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from exc

@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from tssd.data.base import DatasetInfo, to_sequence
-from tssd.models import SpikingNet, build_model
+from tssd.data.base import DatasetInfo
+from tssd.models import SpikingNet, build_model, to_sequence
 from tssd.neurons.registry import spec_from_dict
 from tssd.runtime import atomic_torch_save, load_error
 

@@ -1,8 +1,13 @@
-"""Training methods as step functions: ``baseline``, ``tsd``, ``ssd`` and ``tssd``.
+"""Training methods as step functions: ``baseline``, ``tsd``, ``ssd``, ``tssd`` and ``kd``.
 
 A step function takes the network, the weak head (or None), a batch and the method config and
-returns the total loss with its terms. Registered by name in :data:`METHODS`; later methods (KD from
-an external teacher, TET, ...) register the same way.
+returns the total loss with its terms. Each method is registered by name in :data:`METHODS` as a
+:class:`MethodSpec`, which also declares what the rest of the suite needs to know about it: the
+loss terms it reports (the columns of ``epochs.csv``), the method-dependent config fields it
+reads (the others are reset to their defaults before hashing, so a run's cache key ignores them)
+and the timesteps it needs (the framings of event data). Nothing else tests method names; a
+method added with :func:`register_method` (from a plugin, :mod:`tssd.plugins`) is validated,
+framed, hashed and logged like a built-in one.
 """
 
 from __future__ import annotations
@@ -10,13 +15,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from tssd.config import MethodConfig
-from tssd.data.base import to_sequence
 from tssd.losses import distill_kl, mean_logits, ssd_loss, task_loss, tsd_loss
+from tssd.models.base import to_sequence
+
+if TYPE_CHECKING:  # only for annotations: tssd.config imports this module to validate and hash
+    from tssd.config import MethodConfig
 
 
 @dataclass
@@ -46,14 +54,76 @@ class StepContext:
 StepFn = Callable[[StepContext, object, torch.Tensor], StepOutput]
 
 
+METHOD_FIELDS = (
+    "method.t_t",
+    "method.alpha",
+    "method.beta",
+    "method.kd_temperature",
+    "method.detach_teacher",
+    "method.student_input",
+    "method.ssd_target",
+    "method.task_on_teacher",
+    "method.teacher",
+    "method.kd_weight",
+    "model.weak_head",
+)
+"""The config fields only some methods read: every ``method.*`` field but ``name`` and ``t_s``
+(which every method reads), and the weak head. A :class:`MethodSpec` says which of these it reads;
+tests/test_methods.py checks this list against :class:`~tssd.config.MethodConfig`."""
+
+
 @dataclass(frozen=True)
 class MethodSpec:
-    """A registered method: its step and what it needs built."""
+    """A registered method: its step, what it needs built, and the facts the suite reads."""
 
     step: StepFn
     uses_weak_head: bool
+    """Build the weak classifier of spatial self-distillation (trained with the network)."""
     uses_teacher_steps: bool
+    """The step also runs the network over ``method.t_t`` timesteps (the temporal teacher): the
+    config must have ``t_t > t_s`` and event data is framed into ``t_t`` frames as well."""
     uses_external_teacher: bool = False
+    """The step distils from a frozen, separately trained run named by ``method.teacher``."""
+    loss_terms: tuple[str, ...] = ("task",)
+    """The terms the step reports in :attr:`StepOutput.terms`, in column order (epochs.csv has
+    a ``loss_<term>`` column for each; a term not declared here stops the run)."""
+    reads: tuple[str, ...] | None = None
+    """The :data:`METHOD_FIELDS` the step (or what it builds) reads. The others are reset to
+    their defaults in :meth:`tssd.config.RunConfig.semantic_dict`, so they change no config
+    hash. None: every field (a method that declares nothing keeps all of them in its hash)."""
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.reads or ()) - set(METHOD_FIELDS))
+        if unknown:
+            raise ValueError(
+                f"MethodSpec.reads: {unknown} are not method-dependent config fields; expected "
+                f"some of {', '.join(METHOD_FIELDS)}"
+            )
+        if not self.loss_terms or len(set(self.loss_terms)) != len(self.loss_terms):
+            raise ValueError(
+                f"MethodSpec.loss_terms: got {self.loss_terms!r}, expected distinct term names"
+            )
+
+    def unread_fields(self) -> tuple[str, ...]:
+        """The :data:`METHOD_FIELDS` this method never reads (reset before hashing)."""
+        if self.reads is None:
+            return ()
+        return tuple(f for f in METHOD_FIELDS if f not in self.reads)
+
+    def timesteps(self, cfg: MethodConfig) -> tuple[int, ...]:
+        """The framings of the input one training step needs: ``t_s``, and ``t_t`` for a method
+        with teacher steps (an external teacher's own framing is added by the trainer)."""
+        return tuple(sorted({cfg.t_s, cfg.t_t} if self.uses_teacher_steps else {cfg.t_s}))
+
+    def sample_steps(self, t_s: int, t_t: int, event: bool) -> int:
+        """Timesteps simulated per training sample, the unit of the harness's cost model: the
+        teacher pass is the prefix of one ``t_t`` pass on static data and a second pass on event
+        data (``student_input: auto``); an external teacher's forward counts as ``t_s``."""
+        if self.uses_teacher_steps:
+            return t_s + t_t if event else t_t
+        if self.uses_external_teacher:
+            return 2 * t_s
+        return t_s
 
 
 def student_input_mode(cfg: MethodConfig, input_kind: str) -> str:
@@ -130,22 +200,85 @@ def kd_step(ctx: StepContext, x, y: torch.Tensor) -> StepOutput:
     return StepOutput(loss, {k: v.detach() for k, v in terms.items()}, student.detach())
 
 
+_SELF_DISTILLATION = (
+    "method.kd_temperature",
+    "method.detach_teacher",
+    "method.student_input",
+    "method.task_on_teacher",
+)
+"""What the temporal teacher pass reads besides t_t and alpha."""
+
 METHODS: dict[str, MethodSpec] = {
     "baseline": MethodSpec(
-        partial(self_distillation_step, use_tsd=False, use_ssd=False), False, False
+        partial(self_distillation_step, use_tsd=False, use_ssd=False),
+        uses_weak_head=False,
+        uses_teacher_steps=False,
+        loss_terms=("task",),
+        reads=(),
     ),
-    "tsd": MethodSpec(partial(self_distillation_step, use_tsd=True, use_ssd=False), False, True),
-    "ssd": MethodSpec(partial(self_distillation_step, use_tsd=False, use_ssd=True), True, False),
-    "tssd": MethodSpec(partial(self_distillation_step, use_tsd=True, use_ssd=True), True, True),
-    "kd": MethodSpec(kd_step, False, False, uses_external_teacher=True),
+    "tsd": MethodSpec(
+        partial(self_distillation_step, use_tsd=True, use_ssd=False),
+        uses_weak_head=False,
+        uses_teacher_steps=True,
+        loss_terms=("task", "tsd"),
+        reads=("method.t_t", "method.alpha", *_SELF_DISTILLATION),
+    ),
+    "ssd": MethodSpec(
+        partial(self_distillation_step, use_tsd=False, use_ssd=True),
+        uses_weak_head=True,
+        uses_teacher_steps=False,
+        loss_terms=("task", "ssd"),
+        # without a teacher the weak head always matches the student: ssd_target is not read
+        reads=("method.beta", "method.kd_temperature", "model.weak_head"),
+    ),
+    "tssd": MethodSpec(
+        partial(self_distillation_step, use_tsd=True, use_ssd=True),
+        uses_weak_head=True,
+        uses_teacher_steps=True,
+        loss_terms=("task", "tsd", "ssd"),
+        reads=(
+            "method.t_t",
+            "method.alpha",
+            "method.beta",
+            *_SELF_DISTILLATION,
+            "method.ssd_target",
+            "model.weak_head",
+        ),
+    ),
+    "kd": MethodSpec(
+        kd_step,
+        uses_weak_head=False,
+        uses_teacher_steps=False,
+        uses_external_teacher=True,
+        loss_terms=("task", "kd"),
+        reads=("method.kd_temperature", "method.teacher", "method.kd_weight"),
+    ),
 }
 """Registered methods. ``baseline``: CE on the mean logits over t_s. ``tsd``: + alpha*L_tsd from the
 t_t teacher. ``ssd``: + beta*L_ssd into the weak head (target: the student output). ``tssd``: both.
-``kd``: + kd_weight*L_kd from an external teacher run (the comparison rows of table 5)."""
+``kd``: + kd_weight*L_kd from an external teacher run (the comparison rows of table 5).
+tests/test_bench_expand.py checks that changing the fields a method does not read leaves its
+numbers unchanged."""
+
+BUILTIN_LOSS_TERMS: tuple[str, ...] = tuple(
+    dict.fromkeys(t for spec in METHODS.values() for t in spec.loss_terms)
+)
+"""The built-in methods' terms (task, tsd, ssd, kd): every epochs.csv has a ``loss_<term>`` column
+for each (NaN where the run's method has no such term), the format of every run directory written
+before methods declared their terms. A method's other terms add columns after them."""
+
+
+def loss_columns(spec: MethodSpec) -> tuple[str, ...]:
+    """The loss terms epochs.csv holds for a run of ``spec``: the built-in ones, then its own."""
+    return BUILTIN_LOSS_TERMS + tuple(t for t in spec.loss_terms if t not in BUILTIN_LOSS_TERMS)
 
 
 def register_method(name: str, spec: MethodSpec) -> None:
-    """Add a method (e.g. KD from an external teacher) under ``name``."""
+    """Add a method under ``name`` (a plugin's way in, :mod:`tssd.plugins`).
+
+    Raises:
+        ValueError: ``name`` is registered already.
+    """
     if name in METHODS:
         raise ValueError(f"method {name!r} registered twice")
     METHODS[name] = spec

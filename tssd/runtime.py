@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from tssd.errors import ConfigError
+
 
 def _temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
@@ -184,8 +186,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        from tssd.config import ConfigError
-
         raise ConfigError(
             f"key 'runtime.device': got {name!r}, but no CUDA device is available here; "
             "expected cpu or auto"

@@ -1,9 +1,9 @@
 """One training run: a config in, a run directory out.
 
-Run directory layout (the contract the harness reads)::
+Run directory layout (the contract the harness reads; its format is :mod:`tssd.rundir`)::
 
     config.yaml      the resolved config (every field, defaults included)
-    epochs.csv       one row per finished epoch (see EPOCH_COLUMNS)
+    epochs.csv       one row per finished epoch (a loss column per term of the method)
     checkpoint.pt    model, weak head, optimiser, scheduler and RNG states after the last epoch
     summary.json     status (running | finished | failed), final metrics and provenance
     inference.pt     the exported inference network (T_s steps, no weak head); finished runs only
@@ -25,9 +25,6 @@ array; the four NumPy names it needs are allow-listed for loading.)
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import shutil
 import sys
@@ -41,15 +38,28 @@ import torch
 from torch import nn
 
 from tssd import data as data_mod
-from tssd.config import ConfigError, RunConfig, dump_yaml
+from tssd.config import RunConfig, dump_yaml
 from tssd.distributed import DistInfo, all_sum, barrier, broadcast_flag
 from tssd.distributed import setup as dist_setup
 from tssd.distributed import teardown as dist_teardown
+from tssd.errors import ConfigError, RunFailed
 from tssd.export import export_inference, load_inference
 from tssd.losses import mean_logits
-from tssd.methods import METHODS, StepContext
+from tssd.methods import BUILTIN_LOSS_TERMS, METHODS, StepContext, loss_columns
 from tssd.models import WeakClassifier, build_model, count_macs, count_params
 from tssd.neurons.registry import backend_version
+from tssd.rundir import (
+    CHECKPOINT,
+    CONFIG,
+    EPOCHS,
+    INFERENCE,
+    SUMMARY,
+    Metrics,
+    RunDir,
+    Summary,
+    epoch_columns,
+    metric_columns,
+)
 from tssd.runtime import (
     atomic_torch_save,
     atomic_write_text,
@@ -65,23 +75,13 @@ from tssd.runtime import (
     torch_threads,
 )
 
-LOSS_TERMS = ("task", "tsd", "ssd", "kd")
-EPOCH_COLUMNS = [
-    "epoch",
-    "lr",
-    "loss",
-    *(f"loss_{k}" for k in LOSS_TERMS),
-    "train_acc",
-    "test_acc",
-    "test_loss",
-    "epoch_time_s",
-    "wall_s",
-    "peak_mem_mb",
-]
-METRIC_COLUMNS = EPOCH_COLUMNS[: EPOCH_COLUMNS.index("epoch_time_s")]
+EPOCH_COLUMNS = epoch_columns(BUILTIN_LOSS_TERMS)
+"""epochs.csv's columns for a built-in method (a method with terms of its own adds columns,
+:func:`tssd.methods.loss_columns`)."""
+METRIC_COLUMNS = metric_columns(BUILTIN_LOSS_TERMS)
 """The columns that are a pure function of config and seed (bit-identical when deterministic)."""
 SELECTION_RULE = "final_epoch"
-WRITTEN_FIRST = ("config.yaml", "summary.json")
+WRITTEN_FIRST = (CONFIG, SUMMARY)
 """What a run writes before its first epoch ends (removed again when nothing was trained)."""
 
 
@@ -110,46 +110,26 @@ def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
     return ck
 
 
-class RunFailed(RuntimeError):
-    """The run stopped on a non-finite loss (or another fatal condition); see summary.json."""
-
-
 class RunInterrupted(RuntimeError):
     """Raised by the ``stop_after_epoch`` hook (tests simulate a kill between epochs with it)."""
 
 
-def _fmt(v: Any) -> str:
-    # repr of a float round-trips exactly: identical metrics give identical text.
-    return repr(float(v)) if isinstance(v, float) else str(v)
-
-
-def _rows_to_csv(rows: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=EPOCH_COLUMNS, lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: _fmt(r[k]) for k in EPOCH_COLUMNS})
-    return buf.getvalue()
-
-
 def read_summary(run_dir: str | Path) -> dict[str, Any] | None:
-    """The run's summary.json, or None when the run never started."""
-    p = Path(run_dir) / "summary.json"
-    if not p.is_file():
-        return None
-    try:
-        return json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise RunFailed(
-            f"{p}: corrupt summary ({exc}); delete the run directory or use --force"
-        ) from exc
+    """The run's summary.json as its flat dict, or None when the run never started (a shortcut
+    for :meth:`tssd.rundir.RunDir.read_summary`).
+
+    Raises:
+        RunFailed: the file cannot be read or parsed.
+    """
+    s = RunDir(run_dir).read_summary()
+    return None if s is None else s.as_dict()
 
 
 def _progress_printer(stream=sys.stdout) -> Callable[[dict[str, Any]], None]:
     def show(ev: dict[str, Any]) -> None:
         r = ev["row"]
         terms = " ".join(
-            f"{k} {r['loss_' + k]:.3f}" for k in LOSS_TERMS if not math.isnan(r["loss_" + k])
+            f"{k[5:]} {v:.3f}" for k, v in r.items() if k.startswith("loss_") and not math.isnan(v)
         )
         eta = ev["eta_s"]
         test = "-" if math.isnan(r["test_acc"]) else f"{100 * r['test_acc']:.2f}%"
@@ -191,6 +171,7 @@ class Trainer:
         self.dist = dist_info or DistInfo()
         self.device = device or resolve_device(cfg.runtime.device)
         self.method = METHODS[cfg.method.name]
+        self.loss_terms = loss_columns(self.method)  # epochs.csv's: built-in ones, then its own
         self.teacher = None
         timesteps = cfg.timesteps_needed()
         if self.method.uses_external_teacher:
@@ -267,7 +248,7 @@ class Trainer:
         """One pass over the training set; returns the mean loss terms and train accuracy
         (reduced over all ranks)."""
         self.step_module.train()
-        sums = dict.fromkeys(("loss", *LOSS_TERMS), 0.0)
+        sums = dict.fromkeys(("loss", *self.loss_terms), 0.0)
         seen = correct = 0
         used: set[str] = set()
         local_batch = self.cfg.data.batch_size // self.dist.world
@@ -290,6 +271,13 @@ class Trainer:
                     f"non-finite loss {float(loss.detach())} at epoch {epoch + 1} "
                     f"(terms: {shown}); lower optim.lr or check the inputs"
                 )
+            undeclared = set(terms) - set(self.method.loss_terms)
+            if undeclared:
+                raise ValueError(
+                    f"method {self.cfg.method.name!r} reported loss term(s) {sorted(undeclared)} "
+                    f"it does not declare (MethodSpec.loss_terms = {self.method.loss_terms}); "
+                    "declare every term its step reports"
+                )
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
@@ -300,12 +288,15 @@ class Trainer:
                 sums[k] += float(v) * n
             used.update(terms)
             correct += int((student.argmax(-1) == y).sum())
-        keys = ["loss", *LOSS_TERMS]
+        keys = ["loss", *self.loss_terms]
         *totals, correct, seen = all_sum([sums[k] for k in keys] + [correct, seen], self.dist)
         sums = dict(zip(keys, totals, strict=True))
         return {
             "loss": sums["loss"] / seen,
-            **{f"loss_{k}": (sums[k] / seen if k in used else float("nan")) for k in LOSS_TERMS},
+            **{
+                f"loss_{k}": (sums[k] / seen if k in used else float("nan"))
+                for k in self.loss_terms
+            },
             "train_acc": correct / seen,
         }
 
@@ -422,16 +413,16 @@ def train(
         raise ConfigError(
             f"{out}: the run directory is a file; expected a directory (or a new path)"
         )
-    summary = read_summary(out)
-    if summary is not None and summary.get("config_hash") != cfg.hash() and not force:
+    summary = RunDir(out).read_summary()
+    if summary is not None and summary.config_hash != cfg.hash() and not force:
         raise RunFailed(
-            f"{out}: holds run {summary.get('config_hash')}, not {cfg.hash()}; "
+            f"{out}: holds run {summary.config_hash}, not {cfg.hash()}; "
             "use another directory or --force"
         )
     dist_info, device = dist_setup(cfg.runtime.device)
     try:
-        if not force and summary is not None and summary.get("status") in ("finished", "failed"):
-            return summary
+        if not force and summary is not None and summary.status in ("finished", "failed"):
+            return summary.as_dict()
         if progress is None:
             progress = cfg.runtime.progress
         if progress is True:
@@ -444,12 +435,12 @@ def train(
             # Data first: a missing or corrupt dataset fails here, before the directory exists.
             tr = Trainer(cfg, dist_info, device)
             if force and out.exists() and dist_info.is_main:
-                for name in ("checkpoint.pt", "summary.json", "epochs.csv", "inference.pt"):
+                for name in (CHECKPOINT, SUMMARY, EPOCHS, INFERENCE):
                     (out / name).unlink(missing_ok=True)
             barrier(dist_info)
             if dist_info.is_main:
                 out.mkdir(parents=True, exist_ok=True)
-                atomic_write_text(out / "config.yaml", dump_yaml(cfg))
+                atomic_write_text(out / CONFIG, dump_yaml(cfg))
             try:
                 return _run(cfg, out, tr, progress or None, stop_after_epoch, dist_info, t_start)
             except RunFailed:
@@ -465,7 +456,7 @@ def train(
 def _discard_untrained(out: Path, created: bool) -> None:
     """After an error, remove what this call wrote when no epoch was ever trained in ``out``:
     the directory itself when this call created it, else the files written before epoch 1."""
-    if (out / "epochs.csv").exists() or (out / "checkpoint.pt").exists():
+    if (out / EPOCHS).exists() or (out / CHECKPOINT).exists():
         return  # holds training: never removed
     if created:
         shutil.rmtree(out, ignore_errors=True)
@@ -485,6 +476,8 @@ def _run(
 ) -> dict[str, Any]:
     main = dist_info.is_main
     info = tr.bundle.info
+    run_dir = RunDir(out)
+    columns = epoch_columns(tr.loss_terms)
     base = {
         "name": cfg.name,
         "config_hash": cfg.hash(),
@@ -509,7 +502,7 @@ def _run(
     }
     rows: list[dict[str, Any]] = []
     start_epoch, wall_before = 0, 0.0
-    ck_path = out / "checkpoint.pt"
+    ck_path = out / CHECKPOINT
     if ck_path.is_file():
         ck = load_checkpoint(ck_path, tr.device)
         if ck.get("config_hash") != cfg.hash():
@@ -520,7 +513,7 @@ def _run(
         rows, start_epoch = ck["rows"], ck["epoch"] + 1
         wall_before = rows[-1]["wall_s"] if rows else 0.0
     if main:
-        atomic_write_text(out / "summary.json", json.dumps({**base, "status": "running"}, indent=2))
+        run_dir.write_summary(Summary("running", base))
 
     epochs = cfg.optim.epochs
     t0 = time.time()
@@ -547,7 +540,7 @@ def _run(
             }
             rows.append(row)
             if main:
-                atomic_write_text(out / "epochs.csv", _rows_to_csv(rows))
+                run_dir.write_epochs(rows, columns)
                 if last or (epoch + 1) % cfg.runtime.checkpoint_every == 0:
                     atomic_torch_save(tr.state(epoch, rows), ck_path)
             barrier(dist_info)  # no rank runs ahead of a checkpoint it might resume from
@@ -559,35 +552,33 @@ def _run(
                 raise RunInterrupted(f"stopped after epoch {epoch + 1} (stop_after_epoch)")
     except RunFailed as exc:
         if main:
-            failed = {**base, "status": "failed", "error": str(exc), "epochs_done": len(rows)}
-            atomic_write_text(out / "summary.json", json.dumps(failed, indent=2))
+            run_dir.write_summary(Summary("failed", base, error=str(exc), epochs_done=len(rows)))
         raise
 
     final = tr.evaluate(cfg.method.t_s, record_rates=cfg.eval.firing_rates)
     extra = {str(t): tr.evaluate(t)["acc"] for t in sorted(set(cfg.eval.timesteps))}
     x_probe = _probe_input(tr, cfg.method.t_s)
-    summary = {
-        **base,
-        "status": "finished",
-        "epochs": epochs,
-        "test_acc": final["acc"],
-        "test_loss": final["loss"],
-        "train_acc": rows[-1]["train_acc"],
-        "test_acc_by_timesteps": extra,
-        "firing_rates": final["firing_rates"],
-        "params": count_params(tr.model),
-        "macs_per_sample": count_macs(tr.model, x_probe),
-        "weak_head_params": count_params(tr.head) if tr.head is not None else 0,
-        "wall_s": rows[-1]["wall_s"],
-        "peak_mem_mb": max(r["peak_mem_mb"] for r in rows),
-        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-        "session_wall_s": time.time() - t_start,
-    }
+    metrics = Metrics(
+        epochs=epochs,
+        test_acc=final["acc"],
+        test_loss=final["loss"],
+        train_acc=rows[-1]["train_acc"],
+        test_acc_by_timesteps=extra,
+        firing_rates=final["firing_rates"],
+        params=count_params(tr.model),
+        macs_per_sample=count_macs(tr.model, x_probe),
+        weak_head_params=count_params(tr.head) if tr.head is not None else 0,
+        wall_s=rows[-1]["wall_s"],
+        peak_mem_mb=max(r["peak_mem_mb"] for r in rows),
+        finished=datetime.now(UTC).isoformat(timespec="seconds"),
+        session_wall_s=time.time() - t_start,
+    )
+    summary = Summary("finished", base, metrics)
     if main:
-        export_inference(tr.model, cfg, info, out / "inference.pt")
-        atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+        export_inference(tr.model, cfg, info, out / INFERENCE)
+        run_dir.write_summary(summary)
     barrier(dist_info)
-    return summary
+    return summary.as_dict()
 
 
 def _probe_input(tr: Trainer, t: int) -> torch.Tensor:
@@ -596,6 +587,11 @@ def _probe_input(tr: Trainer, t: int) -> torch.Tensor:
 
 
 def read_epochs(run_dir: str | Path) -> list[dict[str, float]]:
-    """epochs.csv as a list of dicts of floats."""
-    with open(Path(run_dir) / "epochs.csv", newline="") as f:
-        return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+    """epochs.csv as a list of dicts of floats (:meth:`tssd.rundir.RunDir.read_epochs`).
+
+    Raises:
+        FileNotFoundError: the run has no epochs.csv.
+    """
+    if not (Path(run_dir) / EPOCHS).is_file():
+        raise FileNotFoundError(f"{Path(run_dir) / EPOCHS}: not found (no epoch finished)")
+    return RunDir(run_dir).read_epochs()

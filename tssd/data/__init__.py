@@ -5,30 +5,43 @@ the paper's datasets (``cifar10``, ``cifar100``, ``imagenet``, ``cifar10_dvs``,
 ``dvs_gesture``) live under ``data.root`` and raise :class:`DatasetUnavailable` with the expected
 layout when missing, :class:`DatasetCorrupt` naming the file when a file cannot be decoded (or
 the files are not what the dataset declares); both are a :class:`DataError`.
-``python -m tssd data check --data-root DIR`` reports on all of them."""
+``python -m tssd data check --data-root DIR`` reports on all of them.
 
-from tssd.data import (  # noqa: F401  (registration)
-    cifar,
-    cifar10_dvs,
+Each dataset module registers one :class:`DatasetSpec` (factory, kind, classes, shape, sizes,
+split rule, options, check); adding a dataset is one new module (imported below, or named in
+``TSSD_PLUGINS``, :mod:`tssd.plugins`) plus its tests."""
+
+# Registration order is the order ``data check`` reports in and error messages list.
+# isort: off
+from tssd.data import (  # noqa: F401  (registration, in this order)
     digits,
     digits_dvs,
-    dvs_gesture,
-    fashion_dvs,
-    imagenet,
     mnist,
+    fashion_dvs,
+    cifar,
+    imagenet,
+    cifar10_dvs,
+    dvs_gesture,
 )
+
+# isort: on
 from tssd.data.base import (
     DATASETS,
     DataBundle,
     DatasetInfo,
+    DatasetShape,
+    DatasetSpec,
     DatasetUnavailable,
     TensorSplit,
     build_dataset,
+    dataset_spec,
     epoch_order,
     iterate_batches,
     move,
     register_dataset,
+    shape_of,
     to_sequence,
+    validate_data_config,
 )
 from tssd.data.errors import DataError
 from tssd.data.events import DatasetCorrupt
@@ -39,12 +52,17 @@ __all__ = [
     "DataError",
     "DatasetCorrupt",
     "DatasetInfo",
+    "DatasetShape",
+    "DatasetSpec",
     "DatasetUnavailable",
     "TensorSplit",
     "build_dataset",
+    "dataset_spec",
     "epoch_order",
     "iterate_batches",
     "move",
     "register_dataset",
+    "shape_of",
     "to_sequence",
+    "validate_data_config",
 ]

@@ -9,7 +9,13 @@ and a test split. A sample is ``(x, label)``:
   student can see the stream integrated into ``t_s`` frames and the teacher into ``t_t`` frames.
 
 Batches keep that structure (``[B, C, H, W]`` or ``{T: [B, T, C, H, W]}``);
-:func:`to_sequence` turns a batch into the network's ``[T, B, ...]`` input.
+:func:`~tssd.models.base.to_sequence` (re-exported here) turns a batch into the network's
+``[T, B, ...]`` input.
+
+Every dataset registers one :class:`DatasetSpec` (:func:`register_dataset`): its factory and the
+facts everything else reads without loading it (kind, classes, input shape, split sizes, the
+options it accepts, its split rule, its ``data check``). Config validation, cost estimates and
+``python -m tssd data check`` ask the spec; nothing tests dataset names.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Literal
 
 import torch
@@ -27,6 +34,10 @@ from tssd.data.errors import (  # noqa: F401  (DatasetUnavailable's old home, re
     DatasetCorrupt,
     DatasetUnavailable,
 )
+from tssd.data.options import require_default_split, resolve_options
+from tssd.data.status import DatasetStatus
+from tssd.errors import ConfigError
+from tssd.models.base import to_sequence  # noqa: F401  (its old home, re-exported)
 
 Kind = Literal["static", "event"]
 
@@ -45,7 +56,8 @@ class DatasetInfo:
     split_hash: str = ""
     """Short hash of the split's sample lists (recorded with every result)."""
     stand_in_for: list[str] = field(default_factory=list)
-    """Real datasets this embedded stand-in replaces in the quick profile."""
+    """Real datasets this embedded stand-in replaces in the quick profile (filled in from the
+    dataset's spec by :func:`build_dataset`)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -146,21 +158,6 @@ def iterate_batches(
     yield from loader
 
 
-def to_sequence(x: torch.Tensor | dict[int, torch.Tensor], t: int) -> torch.Tensor:
-    """The network input ``[T, B, ...]`` for ``t`` timesteps from a batch.
-
-    Static ``[B, C, H, W]``: repeated ``t`` times (direct encoding). Event ``{T: [B, T, ...]}``:
-    the stream integrated into ``t`` frames.
-    """
-    from tssd.models.base import encode_static
-
-    if isinstance(x, torch.Tensor):
-        return encode_static(x, t)
-    if t not in x:
-        raise KeyError(f"the batch holds framings {sorted(x)}, not T={t}")
-    return x[t].transpose(0, 1)
-
-
 def move(x: torch.Tensor | dict[int, torch.Tensor], device: torch.device):
     """Move a batch's input to ``device``."""
     if isinstance(x, dict):
@@ -169,19 +166,178 @@ def move(x: torch.Tensor | dict[int, torch.Tensor], device: torch.device):
 
 
 DatasetFactory = Callable[..., DataBundle]
-DATASETS: dict[str, DatasetFactory] = {}
+"""``f(cfg: DataConfig, timesteps: tuple[int, ...]) -> DataBundle``."""
 
 
-def register_dataset(name: str) -> Callable[[DatasetFactory], DatasetFactory]:
-    """Decorator: register ``f(cfg: DataConfig, timesteps: tuple[int, ...]) -> DataBundle``."""
+@dataclass(frozen=True)
+class DatasetShape:
+    """What a cost estimate needs to know of a dataset without reading it."""
+
+    kind: str
+    in_channels: int
+    input_size: int
+    num_classes: int
+    n_train: int
+    n_test: int
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One registered dataset: its factory and every fact read without loading it."""
+
+    name: str
+    build: DatasetFactory
+    kind: Kind
+    num_classes: int
+    in_channels: int
+    input_size: int
+    """Spatial size of the network input when ``data.size`` is 0."""
+    n_train: int
+    """Samples of the standard training split (CIFAR10-DVS: the authors' random 90 %)."""
+    n_test: int
+    options: dict[str, Any] = field(default_factory=dict)
+    """Every ``data.options`` key the dataset accepts, with its default; the default's type is
+    the expected type (:func:`~tssd.data.options.resolve_options`). A ``train_per_class`` option
+    (a class-balanced training subset, 0 = all) changes the training size :meth:`shape` reports."""
+    choices: dict[str, tuple] = field(default_factory=dict)
+    """For string options, the allowed values."""
+    check_options: Callable[[dict[str, Any]], object] | None = None
+    """Checks the resolved options beyond their types (raises ConfigError naming the key)."""
+    default_split: str = "the official train/test split"
+    """What ``data.split: default`` means."""
+    parse_split: Callable[[str], Any] | None = None
+    """Parses (and so checks) a ``data.split`` rule, raising ConfigError; None: the dataset has
+    one split and accepts only ``default``."""
+    check: Callable[[str, bool], DatasetStatus] | None = None
+    """``check(root, deep)``: is the dataset present, complete and valid under ``root``
+    (``python -m tssd data check``)."""
+    stand_in_for: tuple[str, ...] = ()
+    """Real datasets this embedded stand-in replaces in the quick profile."""
+
+    def resolve_options(self, given: dict[str, Any] | None) -> dict[str, Any]:
+        """``data.options`` over the defaults, checked (raises ConfigError naming the key)."""
+        if not self.options and given:
+            raise ConfigError(
+                f"dataset {self.name!r}: key 'data.options': this dataset takes no options, "
+                f"got {sorted(given)}"
+            )
+        opts = resolve_options(self.name, given or {}, self.options, self.choices)
+        if self.check_options is not None:
+            self.check_options(opts)
+        return opts
+
+    def check_split(self, split: str) -> None:
+        """Raise ConfigError when the dataset does not accept the ``data.split`` rule."""
+        if self.parse_split is None:
+            require_default_split(self.name, split)
+        else:
+            self.parse_split(split)
+
+    def validate(self, data_cfg) -> None:
+        """Check ``data.options`` and ``data.split`` of a DataConfig without touching the disk."""
+        self.resolve_options(data_cfg.options)
+        self.check_split(data_cfg.split)
+
+    def shape(self, data_cfg) -> DatasetShape:
+        """The input shape and split sizes a DataConfig of this dataset trains on."""
+        opts = self.resolve_options(data_cfg.options)
+        per_class = opts.get("train_per_class", 0)
+        n_train = per_class * self.num_classes if per_class else self.n_train
+        return DatasetShape(
+            self.kind,
+            self.in_channels,
+            data_cfg.size or self.input_size,
+            self.num_classes,
+            n_train,
+            self.n_test,
+        )
+
+    def status(self, root: str, deep: bool = False) -> DatasetStatus:
+        """What ``data check`` reports (a dataset without a check function: not checked)."""
+        if self.check is None:
+            return DatasetStatus(
+                self.name, present=False, where="not checked (the dataset registers no check)"
+            )
+        return self.check(root, deep)
+
+
+DATASETS: dict[str, DatasetSpec] = {}
+"""Registered datasets by name, in registration order (``data check`` reports in this order)."""
+
+
+def register_dataset(
+    name: str,
+    *,
+    kind: Kind,
+    num_classes: int,
+    in_channels: int,
+    input_size: int,
+    n_train: int,
+    n_test: int,
+    **facts: Any,
+) -> Callable[[DatasetFactory], DatasetFactory]:
+    """Decorator: register ``f(cfg: DataConfig, timesteps: tuple[int, ...]) -> DataBundle`` with
+    its :class:`DatasetSpec` (``facts``: the spec's optional fields, e.g. ``options``,
+    ``choices``, ``parse_split``, ``check``). Returns ``f`` unchanged.
+
+    Raises:
+        ValueError: ``name`` is registered already, or a fact is not a DatasetSpec field.
+    """
 
     def deco(fn: DatasetFactory) -> DatasetFactory:
         if name in DATASETS:
             raise ValueError(f"dataset {name!r} registered twice")
-        DATASETS[name] = fn
+        try:
+            spec = DatasetSpec(
+                name, fn, kind, num_classes, in_channels, input_size, n_train, n_test, **facts
+            )
+        except TypeError as exc:
+            raise ValueError(f"register_dataset({name!r}): {exc}") from None
+        DATASETS[name] = spec
         return fn
 
     return deco
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    """The spec registered as ``name``.
+
+    Raises:
+        ConfigError: no such dataset (naming ``data.name`` and the registered ones).
+    """
+    if name not in DATASETS:
+        raise ConfigError(
+            f"key 'data.name': unknown dataset {name!r}; allowed: {', '.join(DATASETS)}"
+        )
+    return DATASETS[name]
+
+
+def validate_data_config(data_cfg) -> None:
+    """Check ``data.options`` and ``data.split`` of a :class:`~tssd.config.DataConfig` without
+    touching the disk (so a bad value fails at config time, before any conversion).
+
+    Raises:
+        ConfigError: an unknown dataset or option, a bad value, or a split rule the dataset does
+            not accept.
+    """
+    dataset_spec(data_cfg.name).validate(data_cfg)
+
+
+def shape_of(data_cfg) -> DatasetShape:
+    """Input shape and train/test sizes of the data a :class:`~tssd.config.DataConfig` (or a
+    plain ``data`` mapping of a run config) trains on, from its dataset's spec: the sizes of the
+    standard split, a ``train_per_class`` subset counted as such, ``data.size`` when set.
+
+    Raises:
+        ConfigError: an unknown dataset or a bad option.
+    """
+    if isinstance(data_cfg, dict):
+        data_cfg = SimpleNamespace(
+            name=data_cfg.get("name", "digits"),
+            options=data_cfg.get("options") or {},
+            size=data_cfg.get("size", 0),
+        )
+    return dataset_spec(data_cfg.name).shape(data_cfg)
 
 
 def check_root(root: str) -> None:
@@ -209,12 +365,14 @@ def build_dataset(cfg, timesteps: tuple[int, ...]) -> DataBundle:
         raise ValueError(f"unknown dataset {cfg.name!r}; allowed: {', '.join(DATASETS)}")
     check_root(cfg.root)
     try:
-        bundle = DATASETS[cfg.name](cfg, tuple(sorted(set(timesteps))))
+        bundle = DATASETS[cfg.name].build(cfg, tuple(sorted(set(timesteps))))
     except DataError:
         raise
     except OSError as exc:  # unreadable file, a partial cache in the way: bad data, not a bug
         what = f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)
         raise DatasetCorrupt(f"{what} (while loading dataset {cfg.name!r})") from exc
+    if not bundle.info.stand_in_for:
+        bundle.info.stand_in_for = list(DATASETS[cfg.name].stand_in_for)
     for split, ds in (("train", bundle.train), ("test", bundle.test)):
         if len(ds) == 0:
             where = bundle.info.extra.get("source", cfg.root or cfg.name)

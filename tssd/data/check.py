@@ -15,51 +15,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
+from tssd.data.base import DATASETS
 from tssd.data.status import DatasetStatus
-
-
-def _checkers() -> dict[str, Callable[[str, bool], DatasetStatus]]:
-    from tssd.data import cifar, cifar10_dvs, digits_dvs, dvs_gesture, fashion_dvs, imagenet, mnist
-
-    return {
-        "digits": _check_digits,
-        "digits_dvs": digits_dvs.check,
-        "mnist": lambda root, deep: mnist.check("mnist", root, deep),
-        "fashion_mnist": lambda root, deep: mnist.check("fashion_mnist", root, deep),
-        "fashion_dvs": fashion_dvs.check,
-        "cifar10": lambda root, deep: cifar.check(cifar.CIFAR10, root, deep),
-        "cifar100": lambda root, deep: cifar.check(cifar.CIFAR100, root, deep),
-        "imagenet": imagenet.check,
-        "cifar10_dvs": cifar10_dvs.check,
-        "dvs_gesture": dvs_gesture.check,
-    }
-
-
-def _check_digits(root: str, deep: bool = False) -> DatasetStatus:
-    from tssd.data.digits import digits_arrays
-
-    images, labels, tr, te = digits_arrays()
-    ok = len(labels) == 1797 and images.shape[1:] == (8, 8)
-    return DatasetStatus(
-        "digits",
-        present=True,
-        complete=ok,
-        valid=ok,
-        where="bundled with scikit-learn",
-        counts={"train": len(tr), "test": len(te)},
-    )
+from tssd.plugins import load_plugins
 
 
 def check_all(root: str, deep: bool = False, names: list[str] | None = None) -> list[DatasetStatus]:
-    """The status of every dataset (or of ``names``) under ``root``."""
-    checkers = _checkers()
-    unknown = sorted(set(names or []) - set(checkers))
+    """The status of every registered dataset (or of ``names``) under ``root``, each from its
+    spec's check function (plugins included, :mod:`tssd.plugins`)."""
+    load_plugins()
+    unknown = sorted(set(names or []) - set(DATASETS))
     if unknown:
-        raise ValueError(f"unknown dataset(s) {unknown}; known: {', '.join(checkers)}")
-    return [fn(root, deep) for name, fn in checkers.items() if not names or name in names]
+        raise ValueError(f"unknown dataset(s) {unknown}; known: {', '.join(DATASETS)}")
+    return [
+        spec.status(root, deep) for name, spec in DATASETS.items() if not names or name in names
+    ]
 
 
 def format_status(st: DatasetStatus) -> str:

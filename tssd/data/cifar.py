@@ -311,13 +311,27 @@ def build(spec: CifarSpec, cfg) -> DataBundle:
     return DataBundle(info, train, test)
 
 
-@register_dataset("cifar10")
+def _facts(spec: CifarSpec) -> dict:
+    """What a CIFAR variant registers besides its name."""
+    return {
+        "kind": "static",
+        "num_classes": spec.num_classes,
+        "in_channels": 3,
+        "input_size": 32,
+        "n_train": EXPECTED["train"],
+        "n_test": EXPECTED["test"],
+        "options": DEFAULTS,
+        "check": lambda root, deep=False: check(spec, root, deep),
+    }
+
+
+@register_dataset("cifar10", **_facts(CIFAR10))
 def cifar10(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """CIFAR10, 10 classes, 32x32 RGB (official python archive)."""
     return build(CIFAR10, cfg)
 
 
-@register_dataset("cifar100")
+@register_dataset("cifar100", **_facts(CIFAR100))
 def cifar100(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """CIFAR100, 100 fine classes, 32x32 RGB (official python archive)."""
     return build(CIFAR100, cfg)

@@ -37,7 +37,6 @@ from pathlib import Path
 
 import numpy as np
 
-from tssd.config import ConfigError
 from tssd.data import events as ev_io
 from tssd.data.aedat import read_cifar10_dvs, scan_aedat2
 from tssd.data.base import DataBundle, DatasetUnavailable, register_dataset
@@ -57,6 +56,7 @@ from tssd.data.event_folder import (
 from tssd.data.events import DatasetCorrupt
 from tssd.data.options import resolve_options
 from tssd.data.status import DatasetStatus
+from tssd.errors import ConfigError
 
 NAME = "cifar10_dvs"
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -327,7 +327,20 @@ def list_samples(ev: Path) -> dict[int, list[str]]:
     return out
 
 
-@register_dataset(NAME)
+@register_dataset(
+    NAME,
+    kind="event",
+    num_classes=len(CLASSES),
+    in_channels=2,
+    input_size=48,
+    n_train=9_000,
+    n_test=1_000,
+    options=DEFAULTS,
+    choices=CHOICES,
+    default_split=DEFAULT_SPLIT,
+    parse_split=parse_split,
+    check=lambda root, deep=False: check(root, deep),
+)
 def cifar10_dvs(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """CIFAR10-DVS frames ``{T: [T, 2, S, S]}`` (S = ``data.size``, default 48)."""
     opts = resolve_options(NAME, cfg.options, DEFAULTS, CHOICES)

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from tssd.data.base import DataBundle, DatasetInfo, TensorSplit, register_dataset
+from tssd.data.status import DatasetStatus
 
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0  # the split is part of the dataset, fixed for every run and every seed
@@ -37,7 +38,32 @@ def split_hash(train_idx: np.ndarray, test_idx: np.ndarray) -> str:
     return h.hexdigest()[:12]
 
 
-@register_dataset("digits")
+def check(root: str, deep: bool = False) -> DatasetStatus:
+    """Bundled with scikit-learn: present wherever it is installed; counts against 1,797."""
+    images, labels, tr, te = digits_arrays()
+    ok = len(labels) == 1797 and images.shape[1:] == (8, 8)
+    return DatasetStatus(
+        "digits",
+        present=True,
+        complete=ok,
+        valid=ok,
+        where="bundled with scikit-learn",
+        counts={"train": len(tr), "test": len(te)},
+    )
+
+
+@register_dataset(
+    "digits",
+    kind="static",
+    num_classes=10,
+    in_channels=1,
+    input_size=8,
+    n_train=1437,
+    n_test=360,
+    default_split=f"stratified test_fraction={TEST_FRACTION} seed={SPLIT_SEED}",
+    check=check,
+    stand_in_for=("cifar10", "cifar100", "imagenet"),
+)
 def digits(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """Static digits, direct encoding. ``data.size`` > 8 upsamples bilinearly."""
     images, labels, tr, te = digits_arrays()
@@ -57,6 +83,5 @@ def digits(cfg, timesteps: tuple[int, ...]) -> DataBundle:
         input_size=size,
         split=f"stratified test_fraction={TEST_FRACTION} seed={SPLIT_SEED}",
         split_hash=split_hash(tr, te),
-        stand_in_for=["cifar10", "cifar100", "imagenet"],
     )
     return DataBundle(info, TensorSplit(x[tr], y[tr]), TensorSplit(x[te], y[te]))

@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tssd.config import ConfigError
 from tssd.data import events as ev_io
 from tssd.data.base import DataBundle, DatasetInfo, TensorSplit, register_dataset
 from tssd.data.cache import building, cache_root, is_complete, param_key
@@ -40,6 +39,7 @@ from tssd.data.emulator import EMULATOR_VERSION, EmulatorParams, emulate
 from tssd.data.options import require_default_split, resolve_options
 from tssd.data.status import DatasetStatus
 from tssd.data.transforms import draw_shifts, shift
+from tssd.errors import ConfigError
 
 NAME = "digits_dvs"
 LOADER_DEFAULTS = {"split_by": "number", "resize": "bilinear", "max_shift": 1}
@@ -66,16 +66,24 @@ class EventTensorSplit(TensorSplit):
         return {t: v[0] for t, v in x.items()}, y[0]
 
 
-def split_options(options: dict) -> tuple[EmulatorParams, dict]:
-    """Emulator parameters and loader options from ``data.options`` (checked)."""
-    emu_defaults = EmulatorParams().as_dict()
-    opts = resolve_options(NAME, options, {**emu_defaults, **LOADER_DEFAULTS}, CHOICES)
+OPTIONS = {**EmulatorParams().as_dict(), **LOADER_DEFAULTS}
+"""Every ``data.options`` key: the emulator's parameters and the loader's."""
+
+
+def emulator_params(opts: dict) -> EmulatorParams:
+    """The emulator parameters of resolved options, checked (ConfigError naming data.options)."""
     params = EmulatorParams(**{f.name: opts[f.name] for f in fields(EmulatorParams)})
     try:
         params.validate()
     except ValueError as exc:
         raise ConfigError(f"dataset {NAME!r}: data.options: {exc}") from exc
-    return params, {k: opts[k] for k in LOADER_DEFAULTS}
+    return params
+
+
+def split_options(options: dict) -> tuple[EmulatorParams, dict]:
+    """Emulator parameters and loader options from ``data.options`` (checked)."""
+    opts = resolve_options(NAME, options, OPTIONS, CHOICES)
+    return emulator_params(opts), {k: opts[k] for k in LOADER_DEFAULTS}
 
 
 def cache_dir(root: str, params: EmulatorParams) -> Path:
@@ -131,7 +139,21 @@ def ensure_cache(
     return base
 
 
-@register_dataset(NAME)
+@register_dataset(
+    NAME,
+    kind="event",
+    num_classes=10,
+    in_channels=2,
+    input_size=EmulatorParams().sensor,
+    n_train=1437,
+    n_test=360,
+    options=OPTIONS,
+    choices=CHOICES,
+    check_options=emulator_params,
+    default_split=f"stratified test_fraction={TEST_FRACTION} seed={SPLIT_SEED} (as digits)",
+    check=lambda root, deep=False: check(root, deep),
+    stand_in_for=("cifar10_dvs", "dvs_gesture"),
+)
 def digits_dvs(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """Emulated event streams of the digits, as frames ``{T: [T, 2, S, S]}`` (S = ``data.size``,
     default the sensor size)."""
@@ -158,7 +180,6 @@ def digits_dvs(cfg, timesteps: tuple[int, ...]) -> DataBundle:
         input_size=size,
         split=f"stratified test_fraction={TEST_FRACTION} seed={SPLIT_SEED} (as digits)",
         split_hash=split_hash(tr, te),
-        stand_in_for=["cifar10_dvs", "dvs_gesture"],
         extra={
             "emulator": params.as_dict(),
             "emulator_version": EMULATOR_VERSION,

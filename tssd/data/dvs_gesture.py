@@ -300,7 +300,19 @@ def list_samples(ev: Path, split: str) -> list[tuple[str, int]]:
     return out
 
 
-@register_dataset(NAME)
+@register_dataset(
+    NAME,
+    kind="event",
+    num_classes=len(CLASSES),
+    in_channels=2,
+    input_size=48,
+    n_train=EXPECTED["train"],
+    n_test=EXPECTED["test"],
+    options=DEFAULTS,
+    choices=CHOICES,
+    default_split="the official trials_to_train.txt / trials_to_test.txt",
+    check=lambda root, deep=False: check(root, deep),
+)
 def dvs_gesture(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """DVS128 Gesture frames ``{T: [T, 2, S, S]}`` (S = ``data.size``, default 48)."""
     require_default_split(NAME, cfg.split)

@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tssd.config import ConfigError
 from tssd.data import events as ev_io
 from tssd.data.base import DataBundle, DatasetInfo, register_dataset
 from tssd.data.cache import building, cache_root, is_complete, param_key
@@ -42,6 +41,7 @@ from tssd.data.errors import DatasetCorrupt
 from tssd.data.mnist import load_arrays, locate, split_description, subset_indices
 from tssd.data.options import require_default_split, resolve_options
 from tssd.data.status import DatasetStatus
+from tssd.errors import ConfigError
 
 NAME = "fashion_dvs"
 SOURCE = "fashion_mnist"
@@ -52,9 +52,13 @@ CHUNK = 2_000
 """Images emulated at once (bounds the emulator's memory to a few hundred MB)."""
 
 
-def split_options(options: dict) -> tuple[EmulatorParams, dict]:
-    """Emulator parameters and loader options from ``data.options`` (checked)."""
-    opts = resolve_options(NAME, options, {**EMULATOR_DEFAULTS, **LOADER_DEFAULTS}, CHOICES)
+OPTIONS = {**EMULATOR_DEFAULTS, **LOADER_DEFAULTS}
+"""Every ``data.options`` key: the emulator's parameters and the loader's."""
+
+
+def emulator_params(opts: dict) -> EmulatorParams:
+    """The emulator parameters of resolved options, checked with the loader's options
+    (ConfigError naming data.options)."""
     params = EmulatorParams(**{f.name: opts[f.name] for f in fields(EmulatorParams)})
     try:
         params.validate()
@@ -65,7 +69,13 @@ def split_options(options: dict) -> tuple[EmulatorParams, dict]:
             f"dataset {NAME!r}: key 'data.options.train_per_class': got "
             f"{opts['train_per_class']}, expected an integer >= 0 (0 = all)"
         )
-    return params, {k: opts[k] for k in LOADER_DEFAULTS}
+    return params
+
+
+def split_options(options: dict) -> tuple[EmulatorParams, dict]:
+    """Emulator parameters and loader options from ``data.options`` (checked)."""
+    opts = resolve_options(NAME, options, OPTIONS, CHOICES)
+    return emulator_params(opts), {k: opts[k] for k in LOADER_DEFAULTS}
 
 
 def cache_dir(root: str, params: EmulatorParams, per_class: int) -> Path:
@@ -150,7 +160,21 @@ def _load_frames(path: Path, n: int) -> torch.Tensor:
     return torch.from_numpy(frames.astype(np.float32))
 
 
-@register_dataset(NAME)
+@register_dataset(
+    NAME,
+    kind="event",
+    num_classes=10,
+    in_channels=2,
+    input_size=EMULATOR_DEFAULTS["sensor"],
+    n_train=60_000,
+    n_test=10_000,
+    options=OPTIONS,
+    choices=CHOICES,
+    check_options=emulator_params,
+    default_split="the official Fashion-MNIST split",
+    check=lambda root, deep=False: check(root, deep),
+    stand_in_for=("cifar10_dvs", "dvs_gesture"),
+)
 def fashion_dvs(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """Emulated event streams of Fashion-MNIST, frames ``{T: [T, 2, S, S]}`` (S = ``data.size``,
     default the sensor size)."""
@@ -177,7 +201,6 @@ def fashion_dvs(cfg, timesteps: tuple[int, ...]) -> DataBundle:
             SOURCE, opts["train_per_class"], len(labels["train"]), len(labels["test"])
         ),
         split_hash=split_hash(idx, np.arange(len(labels["test"]))),
-        stand_in_for=["cifar10_dvs", "dvs_gesture"],
         extra={
             "emulator": params.as_dict(),
             "emulator_version": EMULATOR_VERSION,

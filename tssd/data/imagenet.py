@@ -181,7 +181,18 @@ def _scan_both(src: Path):
     return classes_tr, train, val
 
 
-@register_dataset(NAME)
+@register_dataset(
+    NAME,
+    kind="static",
+    num_classes=EXPECTED["classes"],
+    in_channels=3,
+    input_size=224,
+    n_train=EXPECTED["train"],
+    n_test=EXPECTED["val"],
+    options=DEFAULTS,
+    default_split="the official train/ and val/ folders",
+    check=lambda root, deep=False: check(root, deep),
+)
 def imagenet(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """ImageNet from ``train/`` and ``val/`` class folders (see the module docstring)."""
     require_default_split(NAME, cfg.split)

@@ -37,6 +37,7 @@ from tssd.data.errors import DatasetCorrupt, DatasetUnavailable
 from tssd.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from tssd.data.options import require_default_split, resolve_options
 from tssd.data.status import DatasetStatus
+from tssd.errors import ConfigError
 
 FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -212,13 +213,38 @@ def _build(name: str, cfg) -> DataBundle:
     )
 
 
-@register_dataset("mnist")
+def _facts(name: str) -> dict:
+    """What both IDX datasets register besides their names."""
+    return {
+        "kind": "static",
+        "num_classes": 10,
+        "in_channels": 1,
+        "input_size": 28,
+        "n_train": OFFICIAL["train"],
+        "n_test": OFFICIAL["test"],
+        "options": DEFAULTS,
+        "choices": CHOICES,
+        "check_options": lambda opts: _check_options(name, opts),
+        "default_split": f"the official {name} split",
+        "check": lambda root, deep=False: check(name, root, deep),
+    }
+
+
+def _check_options(name: str, opts: dict) -> None:
+    if opts["train_per_class"] < 0:
+        raise ConfigError(
+            f"dataset {name!r}: key 'data.options.train_per_class': got "
+            f"{opts['train_per_class']}, expected an integer >= 0 (0 = all)"
+        )
+
+
+@register_dataset("mnist", **_facts("mnist"))
 def mnist(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """MNIST, static, direct encoding (see the module docstring)."""
     return _build("mnist", cfg)
 
 
-@register_dataset("fashion_mnist")
+@register_dataset("fashion_mnist", **_facts("fashion_mnist"))
 def fashion_mnist(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """Fashion-MNIST, static, direct encoding: the ``small`` profile's real static data."""
     return _build("fashion_mnist", cfg)

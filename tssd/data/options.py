@@ -1,8 +1,10 @@
 """Dataset-specific options (``data.options``): typed defaults per dataset, strict key checking.
 
-Every loader declares the options it understands with their defaults; an unknown key, a value of
-the wrong type or a non-finite float is a :class:`~tssd.config.ConfigError` naming
-``data.options.<key>`` and what was expected, so a typo never silently falls back to a default.
+Every dataset declares the options it understands with their defaults in its
+:class:`~tssd.data.base.DatasetSpec`; an unknown key, a value of the wrong type or a non-finite
+float is a :class:`~tssd.errors.ConfigError` naming ``data.options.<key>`` and what was expected,
+so a typo never silently falls back to a default. This module imports no dataset: the registry
+(:func:`tssd.data.base.validate_data_config`) reads the specs.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tssd.config import ConfigError
+from tssd.errors import ConfigError
 
 
 def resolve_options(
@@ -78,46 +80,3 @@ def require_default_split(dataset: str, split: str) -> None:
             f"dataset {dataset!r}: key 'data.split': got {split!r}, expected "
             "'default' (this dataset has one official train/test split)"
         )
-
-
-def validate_data_config(data_cfg) -> None:
-    """Check ``data.options`` and ``data.split`` of a :class:`~tssd.config.DataConfig` without
-    touching the disk (so a bad value fails at config time, before any conversion).
-
-    Raises:
-        ConfigError: an unknown option, a bad value, or a split rule the dataset does not accept.
-    """
-    from tssd.data import cifar, cifar10_dvs, digits_dvs, dvs_gesture, imagenet
-
-    name, opts, split = data_cfg.name, data_cfg.options, data_cfg.split
-    if name == "digits_dvs":
-        digits_dvs.split_options(opts)
-    elif name == "fashion_dvs":
-        from tssd.data import fashion_dvs
-
-        fashion_dvs.split_options(opts)
-    elif name in ("mnist", "fashion_mnist"):
-        from tssd.data import mnist
-
-        o = resolve_options(name, opts, mnist.DEFAULTS, mnist.CHOICES)
-        if o["train_per_class"] < 0:
-            raise ConfigError(
-                f"dataset {name!r}: key 'data.options.train_per_class': got "
-                f"{o['train_per_class']}, expected an integer >= 0 (0 = all)"
-            )
-    elif name in ("cifar10", "cifar100"):
-        resolve_options(name, opts, cifar.DEFAULTS)
-    elif name == "imagenet":
-        resolve_options(name, opts, imagenet.DEFAULTS)
-    elif name == "cifar10_dvs":
-        resolve_options(name, opts, cifar10_dvs.DEFAULTS, cifar10_dvs.CHOICES)
-        cifar10_dvs.parse_split(split)
-        return
-    elif name == "dvs_gesture":
-        resolve_options(name, opts, dvs_gesture.DEFAULTS, dvs_gesture.CHOICES)
-    elif opts:
-        raise ConfigError(
-            f"dataset {name!r}: key 'data.options': this dataset takes no options, "
-            f"got {sorted(opts)}"
-        )
-    require_default_split(name, split)

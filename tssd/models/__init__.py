@@ -3,7 +3,14 @@ request, one stage's feature for the weak classifier (:class:`~tssd.models.heads
 """
 
 from tssd.models import micro, resnet, vgg  # noqa: F401  (registration side effects)
-from tssd.models.base import NetOutput, SpikingNet, count_macs, count_params, encode_static
+from tssd.models.base import (
+    NetOutput,
+    SpikingNet,
+    count_macs,
+    count_params,
+    encode_static,
+    to_sequence,
+)
 from tssd.models.heads import WeakClassifier
 from tssd.models.registry import MODELS, build_model, register_model
 
@@ -17,4 +24,5 @@ __all__ = [
     "count_params",
     "encode_static",
     "register_model",
+    "to_sequence",
 ]

@@ -117,6 +117,24 @@ def encode_static(x: torch.Tensor, t: int) -> torch.Tensor:
     return x.unsqueeze(0).expand(t, *x.shape)
 
 
+def to_sequence(x: torch.Tensor | dict[int, torch.Tensor], t: int) -> torch.Tensor:
+    """The network input ``[T, B, ...]`` for ``t`` timesteps from a batch.
+
+    Static ``[B, C, H, W]``: repeated ``t`` times (:func:`encode_static`). Event
+    ``{T: [B, T, ...]}`` (one framing per T the run asked its dataset for, see
+    :meth:`tssd.config.RunConfig.timesteps_needed`): the stream integrated into ``t`` frames.
+
+    Raises:
+        KeyError: the batch holds no framing into ``t`` frames (the method's
+            :class:`~tssd.methods.MethodSpec` did not declare the timesteps it needs).
+    """
+    if isinstance(x, torch.Tensor):
+        return encode_static(x, t)
+    if t not in x:
+        raise KeyError(f"the batch holds framings {sorted(x)}, not T={t}")
+    return x[t].transpose(0, 1)
+
+
 @torch.no_grad()
 def count_macs(model: nn.Module, x_seq: torch.Tensor) -> int:
     """Multiply-accumulates of one forward pass per sample (all timesteps, conv and linear layers).

@@ -1,0 +1,368 @@
+"""The harness's steps on typed objects: plan, (dry) run, aggregate, render, validate.
+
+:mod:`bench.cli` parses arguments and calls these; each takes plain values, so they can be
+called from Python as well (tests, notebooks).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import PAPER_TABLES_DIR
+from bench.expand import Plan, PlannedRun
+from bench.schema import (
+    Experiment,
+    Layout,
+    Profile,
+    SpecError,
+    experiment_ids,
+    experiment_path,
+    load_experiment,
+    load_index,
+    load_layout,
+    load_profile,
+    profile_ids,
+    rel,
+)
+
+
+def experiments(names: list[str]) -> list[Experiment]:
+    """Experiment ids (``all`` = every one) or paths to experiment YAML files."""
+    paths: list[Path] = []
+    for n in names:
+        if n.endswith((".yaml", ".yml")):
+            found = [Path(n)]
+        else:
+            found = [experiment_path(e) for e in (experiment_ids() if n == "all" else [n])]
+        paths += [p for p in found if p not in paths]
+    return [load_experiment(p) for p in paths]
+
+
+@dataclass
+class Selection:
+    """What to plan: the experiments, under which profile, where, with which overrides."""
+
+    profile: Profile
+    experiments: list[Experiment]
+    results: Path
+    data_root: str | None = None
+    seeds: list[int] | None = None
+    threads: int | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def runs_dir(self) -> Path:  # noqa: D102
+        return self.results / "runs"
+
+    @property
+    def out_dir(self) -> Path:  # noqa: D102
+        return self.results / self.profile.id
+
+
+def plans(sel: Selection) -> list[tuple[Plan, Layout]]:
+    """Every experiment's plan and layout (a table whose row and column select several cells
+    is an error here, before any run)."""
+    from bench.compare import positions
+    from bench.expand import expand
+
+    root = sel.data_root
+    if root is not None and not Path(root).expanduser().is_dir():
+        # every run would otherwise be planned against it and fail one by one
+        what = "is a file" if Path(root).expanduser().exists() else "does not exist"
+        raise SpecError(f"--data-root {root}: {what}; expected the directory holding the datasets")
+    out = []
+    for exp in sel.experiments:
+        plan = expand(
+            exp,
+            sel.profile,
+            runs_dir=sel.runs_dir,
+            data_root=root,
+            seeds=sel.seeds,
+            threads=sel.threads,
+            overrides=sel.overrides,
+        )
+        layout = load_layout(exp.layout)
+        if layout.kind == "table":
+            positions(layout, sel.profile, plan.cells)
+        out.append((plan, layout))
+    return out
+
+
+def all_runs(planned: list[tuple[Plan, Layout]]) -> list[PlannedRun]:
+    """The runs of every plan, each once, dependencies first."""
+    seen: dict[str, PlannedRun] = {}
+    for plan, _ in planned:
+        for r in plan.ordered_runs():
+            seen.setdefault(r.run_id, r)
+    return list(seen.values())
+
+
+def require_optional(
+    exps: list[Experiment], layouts: list[Layout], launcher: str | None, running: bool
+) -> None:
+    """Fail in one line, before the first run, when a module the command will need is missing."""
+    from bench.deps import require
+
+    pictures = [
+        e.id for e, lay in zip(exps, layouts, strict=True) if lay.kind == "figure" or e.forest
+    ]
+    needs = {"matplotlib": f"rendering {', '.join(pictures)}"} if pictures else {}
+    if running:
+        needs["filelock"] = "running (per-run locks)"
+    if launcher == "slurm":
+        needs["submitit"] = "--launcher slurm"
+    require(needs)
+
+
+def render(exp: Experiment, layout: Layout, profile: Profile, out_dir: Path) -> list[Path]:
+    """The table (LaTeX, Markdown) or figure (PDF, PNG) of one experiment, and its forest."""
+    from bench.figures import render_figure
+    from bench.render import render_table
+
+    paths = (render_table if layout.kind == "table" else render_figure)(layout, profile, out_dir)
+    if exp.forest is not None:
+        from bench.forest import render_forest
+
+        paths += render_forest(exp, profile, out_dir)
+    return paths
+
+
+def write_macros(profile: Profile, out_dir: Path) -> Path:
+    """``macros.tex`` of every aggregate of the profile."""
+    from bench.render import render_macros
+    from tssd.runtime import atomic_write_text
+
+    p = out_dir / "macros.tex"
+    atomic_write_text(p, render_macros(profile, out_dir))
+    return p
+
+
+def dry_run(sel: Selection, planned, workers: int, estimate: bool) -> None:
+    """Print every run with its state and estimated cost (calibrated steps with ``estimate``)."""
+    from bench.run import calibrated_seconds, fmt_seconds, run_state
+
+    runs, runs_dir, profile = all_runs(planned), sel.runs_dir, sel.profile
+    pending = {
+        r.run_id
+        for r in runs
+        if run_state(r, runs_dir).status not in ("finished", "failed", "unavailable")
+    }
+    if estimate:
+        by_id = {r.run_id: r for r in runs}
+        print("calibrating: timing a few training steps per distinct run shape (cached)...")
+        for r in runs:
+            if r.run_id in pending:
+                try:
+                    r.est_s = calibrated_seconds(r, by_id, profile.cost.startup_s)
+                except KeyError as exc:
+                    print(f"  {r.name}: no calibration ({exc}); using the profile's cost model")
+    print(
+        f"{len(runs)} runs for {', '.join(p.experiment.id for p, _ in planned)} under profile "
+        f"{profile.id} (runs shared between cells and tables counted once)"
+    )
+    print(f"{'run id':<24} {'role':<8} {'state':<26} {'est.':>7}  name")
+    total, unknown = 0.0, 0
+    for r in runs:
+        st = run_state(r, runs_dir)
+        state = {
+            "partial": f"partial ({st.epochs_done} epochs)",
+            "new": "to run",
+            "unavailable": "not runnable here",
+        }.get(st.status, st.status)
+        if r.run_id in pending:
+            if r.est_s is None:
+                unknown += 1
+            else:
+                epochs = r.config.get("optim", {}).get("epochs", 1)
+                total += r.est_s * (1 - st.epochs_done / max(1, epochs))
+        est = fmt_seconds(r.est_s) if r.run_id in pending else "-"
+        print(
+            f"{r.run_id:<24} {r.role:<8} {state:<26} {est:>7}  {r.name}"
+            + (f"  [{r.unavailable}]" if r.unavailable else "")
+        )
+    print(
+        f"to run: {len(pending)} runs, estimated {fmt_seconds(total)} of compute "
+        f"(~{fmt_seconds(total / max(1, workers))} on {workers} workers)"
+        + (f"; {unknown} without an estimate" if unknown else "")
+    )
+    if estimate:
+        # Device-hours per table (a run shared by several tables counts in each of them; the
+        # whole-paper line counts it once), measured on this machine's device.
+        import torch
+
+        device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+        print(f"estimated {device}-hours of the runs still to do (calibrated on this device):")
+        for plan, _ in planned:
+            secs = sum(r.est_s or 0.0 for r in plan.ordered_runs() if r.run_id in pending)
+            print(f"  {plan.experiment.id:<10} {secs / 3600:10.2f} h")
+        print(f"  {'all':<10} {total / 3600:10.2f} h  (shared runs counted once)")
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def execute(sel: Selection, planned, launcher_name: str, workers: int, **options: Any) -> bool:
+    """Run what is not cached; False when interrupted (finished runs are kept, the others
+    resume on the next call)."""
+    from bench.launch import make_launcher
+    from bench.run import Progress, execute_runs, run_state
+
+    force, log_every = options.pop("force", False), options.pop("log_every", 20.0)
+    runs = all_runs(planned)
+    states = {r.run_id: run_state(r, sel.runs_dir) for r in runs}
+    todo = force or any(
+        s.status not in ("finished", "failed", "unavailable") for s in states.values()
+    )
+    launcher = make_launcher(launcher_name, workers, **options) if todo else None
+    exps = [p.experiment.id for p, _ in planned]
+    label = f"{'+'.join(exps) if len(exps) < 4 else f'{len(exps)} experiments'} {sel.profile.id}"
+    progress = Progress(label, runs, states, workers, sel.runs_dir, interval_s=log_every)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        execute_runs(runs, sel.runs_dir, launcher, force=force, progress=progress)
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: finished runs are kept; interrupted runs resume from their last "
+            "checkpoint when you run the same command again",
+            file=sys.stderr,
+        )
+        return False
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if launcher is not None:
+            launcher.shutdown()
+    return True
+
+
+def validate(results: Path) -> list[str]:
+    """Load every file and build every run config of every profile; one line per experiment
+    and profile (raises :class:`SpecError` at the first inconsistency)."""
+    from bench.compare import positions
+    from bench.expand import expand
+
+    index = load_index()
+    n_layouts = 0
+    for p in sorted(PAPER_TABLES_DIR.glob("*.yaml")):
+        if p.name != "index.yaml":
+            load_layout(p)
+            n_layouts += 1
+            if p.stem not in index:
+                raise SpecError(f"{rel(p)}: not listed in paper_tables/index.yaml")
+    for eid, entry in index.items():
+        key = f"paper_tables/index.yaml: key 'entries.{eid}"
+        if entry.layout and not (PAPER_TABLES_DIR / entry.layout).is_file():
+            raise SpecError(f"{key}.layout': {entry.layout} does not exist")
+        if entry.experiment and entry.experiment not in experiment_ids():
+            raise SpecError(f"{key}.experiment': no bench/experiments/{entry.experiment}.yaml")
+    profiles = [load_profile(p) for p in profile_ids()]
+    lines = []
+    for exp in experiments(["all"]):
+        layout = load_layout(exp.layout)
+        if layout.kind != exp.kind:
+            raise SpecError(
+                f"{rel(exp.path)}: key 'kind': {exp.kind} but its layout {exp.layout} is a "
+                f"{layout.kind}"
+            )
+        for prof in profiles:
+            plan = expand(exp, prof, runs_dir=results / "runs")
+            if layout.kind == "table":
+                shown = {p.cell.id for p in positions(layout, prof, plan.cells)}
+                hidden = [c.id for c in plan.cells if c.id not in shown]
+                if hidden:
+                    raise SpecError(
+                        f"{rel(exp.path)}: cells {hidden} (profile {prof.id}) are in no row x "
+                        f"column of {exp.layout}"
+                    )
+            na = sorted({r.unavailable for r in plan.runs.values() if r.unavailable})
+            lines.append(
+                f"ok  {exp.id:<8} {prof.id:<6} {len(plan.cells):>3} cells {len(plan.runs):>4} runs"
+                + (f"  (not runnable in this checkout: {'; '.join(na)})" if na else "")
+            )
+    for prof in profiles:
+        for eid in prof.regression.experiments if prof.regression else ():
+            experiment_path(eid)
+    lines.append(
+        f"validated {n_layouts} paper_tables files, {len(index)} index entries, "
+        f"{len(profiles)} profiles, {len(experiment_ids())} experiments"
+    )
+    return lines
+
+
+@dataclass
+class RunOptions:
+    """How runs execute (the ``run``, ``regression`` and ``reference`` commands' flags)."""
+
+    workers: int = 0
+    launcher: str = "local"
+    nproc: int = 2
+    slurm_cluster: str | None = None
+    force: bool = False
+    dry_run: bool = False
+    estimate: bool = False
+    verbose: bool = False
+    log_every: float = 20.0
+
+
+def run(sel: Selection, opts: RunOptions) -> int:
+    """Plan, run what is not cached, aggregate, render and print the verdicts; the exit status
+    (0 fine, 1 a gating cell or claim failed, 130 interrupted)."""
+    from bench.aggregate import aggregate
+    from bench.launch import default_workers
+    from bench.verdicts import print_summary
+
+    planned = plans(sel)
+    workers = opts.workers or default_workers(sel.profile.workers)
+    if opts.dry_run:
+        dry_run(sel, planned, workers, opts.estimate)
+        return 0
+    require_optional(sel.experiments, [lay for _, lay in planned], opts.launcher, True)
+    options = {
+        "nproc": opts.nproc,
+        "folder": sel.results / "slurm",
+        "resources": sel.profile.slurm,
+        "cluster": opts.slurm_cluster,
+        "force": opts.force,
+        "log_every": opts.log_every,
+    }
+    if not execute(sel, planned, opts.launcher, workers, **options):
+        return 130
+    ok = True
+    for plan, layout in planned:
+        agg = aggregate(plan, layout, sel.out_dir)
+        paths = agg.paths + render(plan.experiment, layout, sel.profile, sel.out_dir)
+        ok &= print_summary(plan.experiment.id, sel.profile.id, agg.rows, agg.claims, opts.verbose)
+        print("  wrote " + ", ".join(rel(p) for p in paths))
+    print(f"  wrote {rel(write_macros(sel.profile, sel.out_dir))}")
+    return 0 if ok else 1
+
+
+def rewrite(sel: Selection, from_runs: bool) -> list[str]:
+    """Re-aggregate from the run directories (``from_runs``) or only re-render from the CSVs;
+    one line per experiment naming what was written."""
+    from bench.aggregate import aggregate
+
+    layouts = [(None, load_layout(e.layout)) for e in sel.experiments]
+    planned = plans(sel) if from_runs else layouts
+    require_optional(sel.experiments, [lay for _, lay in planned], None, False)
+    lines = []
+    for exp, (plan, layout) in zip(sel.experiments, planned, strict=True):
+        paths = aggregate(plan, layout, sel.out_dir).paths if plan is not None else []
+        paths += render(exp, layout, sel.profile, sel.out_dir)
+        lines.append("wrote " + ", ".join(rel(p) for p in paths))
+    return [*lines, f"wrote {rel(write_macros(sel.profile, sel.out_dir))}"]
+
+
+def listing() -> list[str]:
+    """One line per experiment (id, title, status of the paper's table) and the profiles."""
+    index = load_index()
+    lines = []
+    for eid in experiment_ids():
+        entry = index.get(eid)
+        title = load_experiment(experiment_path(eid)).title
+        lines.append(f"{eid:<8} {title}" + (f"  [{entry.status}]" if entry else ""))
+    return [*lines, "profiles: " + ", ".join(profile_ids())]

@@ -1,0 +1,225 @@
+"""A method and a dataset added from outside the suite (tests/plugin_example.py, named in
+``TSSD_PLUGINS``) run through ``python -m tssd train`` and ``python -m bench run`` with no other
+file edited: validated, framed, hashed, logged and cached like built-in ones.
+
+The plugin is a file the researcher writes; ``TSSD_PLUGINS`` names it (:mod:`tssd.plugins`).
+Config validation loads it in this process; the harness hands it to every worker it starts (the
+local fork server may predate the variable). Each test removes what the plugin registered.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from tssd import plugins
+from tssd.config import ConfigError, from_dict
+from tssd.data import DATASETS
+from tssd.methods import METHODS, StepContext
+
+pytestmark = pytest.mark.smoke
+
+PLUGIN = Path(__file__).with_name("plugin_example.py")
+
+LAYOUT = """\
+id: tiny
+kind: table
+title: tiny
+status: inferred
+columns:
+  - {id: c10, label: CIFAR10, match: {dataset: cifar10}}
+rows:
+  - {id: b, label: Baseline, match: {method: baseline}}
+  - {id: m, label: TSD-MSE, match: {method: tsd_mse}}
+"""
+
+EXPERIMENT = """\
+id: tiny
+kind: table
+title: tiny
+layout: {layout}
+set: {{model.width: 8, optim.epochs: 2, data.name: tiny_blobs, data.batch_size: 32}}
+grid:
+  method: [baseline, tsd_mse]
+  dataset: [cifar10]
+  t_s: [1]
+derive: {{method.t_t: "t_s + 1"}}
+"""
+
+
+@pytest.fixture
+def plugin(monkeypatch):
+    """``TSSD_PLUGINS`` names the example plugin; afterwards what it registered is removed."""
+    methods, datasets, loaded = set(METHODS), set(DATASETS), set(plugins.loaded())
+    monkeypatch.setenv(plugins.ENV, str(PLUGIN))
+    yield str(PLUGIN)
+    for name in set(METHODS) - methods:
+        del METHODS[name]
+    for name in set(DATASETS) - datasets:
+        del DATASETS[name]
+    for entry in set(plugins.loaded()) - loaded:
+        module = plugins._LOADED.pop(entry)
+        sys.modules.pop(module.__name__, None)
+
+
+def config(**over) -> dict:
+    data = {
+        "name": "plugged",
+        "method": {"name": "tsd_mse", "t_s": 1, "t_t": 2},
+        "model": {"name": "micro_cnn", "width": 8},
+        "data": {"name": "tiny_blobs", "batch_size": 32},
+        "optim": {"epochs": 2, "schedule": "cosine"},
+        "runtime": {"progress": False, "threads": 1, "deterministic": True},
+    }
+    for key, value in over.items():
+        section, field = key.split("__")
+        data[section][field] = value
+    return data
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.unit
+def test_validation_loads_the_plugin_and_asks_its_specs(plugin, capsys):
+    assert "tsd_mse" not in METHODS
+    cfg = from_dict(config(), "<test>")  # validation imported the plugin
+    assert plugins.loaded() == (plugin,)
+    spec = METHODS["tsd_mse"]
+    # teacher steps: t_t is framed for event data as for tsd/tssd, and t_t > t_s is checked
+    assert from_dict(config(data__name="digits_dvs"), "<t>").timesteps_needed() == (1, 2)
+    with pytest.raises(ConfigError, match=r"'method.t_t': got 1, expected an integer > method"):
+        from_dict(config(method__t_t=1), "<t>")
+    # a batch holding exactly those framings runs the step (no KeyError in to_sequence)
+    from tssd.models import build_model
+
+    model = build_model(
+        "micro_cnn", num_classes=3, in_channels=2, input_size=8, neuron=cfg.neuron, width=8
+    )
+    batch = {t: torch.rand(4, t, 2, 8, 8) for t in cfg.timesteps_needed()}
+    out = spec.step(StepContext(model, None, cfg.method, None, "event"), batch, torch.arange(4) % 3)
+    assert set(out.terms) == {"task", "tsd_mse"} and torch.isfinite(out.loss)
+    # the dataset's options and split are checked from its spec
+    with pytest.raises(ConfigError, match=r"data\.options\.nosie.*allowed: noise"):
+        from_dict(config(data__options={"nosie": 0.1}), "<t>")
+    with pytest.raises(ConfigError, match=r"'data\.split'"):
+        from_dict(config(data__split="random:0:0.5"), "<t>")
+    from tssd.data import shape_of
+
+    assert shape_of(cfg.data).n_train == 90 and shape_of({"name": "tiny_blobs"}).n_test == 30
+    # unread fields leave the hash alone; read ones do not
+    assert from_dict(config(method__beta=0.1), "<t>").hash() == cfg.hash()
+    assert from_dict(config(method__alpha=0.1), "<t>").hash() != cfg.hash()
+    # data check reports it
+    from tssd.cli import main
+
+    assert main(["data", "check", "--data-root", "/", "--only", "tiny_blobs"]) == 0
+    assert "tiny_blobs   OK" in capsys.readouterr().out
+
+
+@pytest.mark.unit
+def test_a_bad_plugin_entry_is_a_config_error(monkeypatch, tmp_path):
+    monkeypatch.setenv(plugins.ENV, str(tmp_path / "missing.py"))
+    with pytest.raises(ConfigError, match=r"TSSD_PLUGINS: plugin '.*missing\.py': file not found"):
+        from_dict(config(method__name="baseline", data__name="digits"), "<t>")
+    monkeypatch.setenv(plugins.ENV, "no_such_plugin_module")
+    with pytest.raises(ConfigError, match=r"no module named 'no_such_plugin_module'"):
+        plugins.load_plugins()
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise RuntimeError('half-written')\n")
+    with pytest.raises(ConfigError, match=r"failed to import: RuntimeError: half-written"):
+        plugins.load_plugins([str(broken)])
+    assert str(broken) not in plugins.loaded()
+
+
+def test_plugin_method_and_dataset_through_tssd_train(plugin, tmp_path, capsys):
+    from tssd.cli import main
+
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(config()))
+    out = tmp_path / "run"
+    assert main(["train", str(path), "--out", str(out), "--quiet"]) == 0
+    assert "T_t=2" in capsys.readouterr().out  # the CLI asked the spec, not the name
+    rows = read_csv(out / "epochs.csv")
+    assert len(rows) == 2
+    # the built-in columns stay (NaN where the method has no such term), its own term follows
+    assert [k for k in rows[0] if k.startswith("loss_")] == [
+        "loss_task",
+        "loss_tsd",
+        "loss_ssd",
+        "loss_kd",
+        "loss_tsd_mse",
+    ]
+    assert all(math.isfinite(float(r["loss_tsd_mse"])) for r in rows)
+    assert all(math.isnan(float(r["loss_tsd"])) for r in rows)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["dataset"] == "tiny_blobs"
+    assert summary["t_t"] == 2 and summary["config_hash"] == from_dict(config()).hash()
+
+
+def test_plugin_method_and_dataset_through_bench_run_share_the_cache(plugin, tmp_path, capsys):
+    from bench import cli
+    from bench.expand import expand
+    from bench.schema import load_experiment, load_profile
+    from tssd.cli import main as tssd_main
+
+    (tmp_path / "layouts").mkdir()
+    layout = tmp_path / "layouts" / "tiny.yaml"
+    layout.write_text(LAYOUT)
+    exp = tmp_path / "tiny.yaml"
+    exp.write_text(EXPERIMENT.format(layout=layout))
+    res = tmp_path / "results"
+    # the workers are fresh processes: the harness hands them the plugin with each job
+    assert cli.main(["run", str(exp), "--results", str(res), "--seeds", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "2 runs: 0 cached, 2 to run" in out
+    acc = {
+        r["method"]: r for r in read_csv(res / "quick" / "tiny.csv") if r["metric"] == "test_acc"
+    }
+    assert set(acc) == {"baseline", "tsd_mse"}
+    # (2 epochs of 3 batches: a number, not a good one, is all this checks)
+    assert all(
+        r["status"] == "ok" and r["n"] == "1" and 0 <= float(r["mean"]) <= 100 for r in acc.values()
+    )
+    plan = expand(load_experiment(exp), load_profile("quick"), runs_dir=res / "runs", seeds=[0])
+    (rid,) = next(c for c in plan.cells if c.key["method"] == "tsd_mse").runs
+    assert "loss_tsd_mse" in read_csv(res / "runs" / rid / "epochs.csv")[0]
+    summary = (res / "runs" / rid / "summary.json").read_text()
+
+    # python -m tssd train with the planned config plus a field tsd_mse never reads: same hash,
+    # so it finds the harness's finished run instead of training again
+    data = plan.runs[rid].config
+    data["method"]["beta"] = 0.25
+    data["name"] = "by-hand"
+    path = tmp_path / "by_hand.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert from_dict(data).hash() == rid
+    assert tssd_main(["train", str(path), "--out", str(res / "runs" / rid), "--quiet"]) == 0
+    assert "final test accuracy" in capsys.readouterr().out
+    assert (res / "runs" / rid / "summary.json").read_text() == summary
+
+
+def test_a_worker_loads_the_plugins_its_job_names(plugin, monkeypatch, tmp_path):
+    """A worker whose environment lacks TSSD_PLUGINS (a fork server started before it was set, a
+    SLURM node) still loads what the planning process loaded: the job carries it."""
+    from bench.worker import RunJob, execute
+    from tssd.rundir import RunDir
+
+    monkeypatch.delenv(plugins.ENV)
+    run = tmp_path / "run"
+    job = RunJob("r", config(), str(run), str(tmp_path / "r.lock"))
+    res = execute(job)  # no plugin: the method is unknown, recorded as the run's error
+    assert res.status == "error" and "unknown method 'tsd_mse'" in res.error
+    assert RunDir(run).state().status == "error"
+    res = execute(RunJob("r", config(), str(run), str(tmp_path / "r.lock"), plugins=(plugin,)))
+    assert res.status == "finished" and res.trained_epochs == 2
+    assert RunDir(run).read_error() is None and RunDir(run).state().status == "finished"
