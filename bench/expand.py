@@ -122,15 +122,11 @@ def cell_id(key: dict[str, Scalar]) -> str:
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
-    """``data['a']['b'] = value`` for ``key='a.b'``, creating sections as needed."""
-    parts = key.split(".")
-    node = data
-    for p in parts[:-1]:
-        nxt = node.setdefault(p, {})
-        if not isinstance(nxt, dict):
-            raise SpecError(f"key '{key}': '{p}' is a value, not a section")
-        node = nxt
-    node[parts[-1]] = json.loads(json.dumps(value))
+    """``data['a']['b'] = value`` for ``key='a.b'`` (:func:`tssd.typed.set_dotted`, the one way
+    the suite applies a dotted override)."""
+    from tssd.typed import set_dotted as typed_set
+
+    typed_set(data, key, value, SpecError)
 
 
 def apply_set(data: dict[str, Any], overrides: dict[str, Any]) -> None:

@@ -16,9 +16,6 @@ import copy
 import dataclasses
 import hashlib
 import json
-import math
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +29,7 @@ from tssd.methods import METHODS
 from tssd.neurons import registry as neuron_registry
 from tssd.neurons.spec import NeuronSpec
 from tssd.plugins import load_plugins
+from tssd.typed import Builder, parse_assignment, set_dotted
 
 __all__ = [  # ConfigError's home is tssd.errors; importing it from here keeps working
     "ConfigError",
@@ -249,102 +247,6 @@ _DEFAULT_SECTIONS = {"method": MethodConfig(), "model": ModelConfig()}
 """Where :meth:`RunConfig.canonical` takes the default of a field a method does not read."""
 
 
-# ---------------------------------------------------------------------------------------------
-# Building dataclasses from untrusted nested dicts, with errors that name file and key.
-# ---------------------------------------------------------------------------------------------
-
-
-def _type_name(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
-    if origin in (list, tuple):
-        return "a list"
-    if origin is dict:
-        return "a mapping"
-    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
-        tp, getattr(tp, "__name__", str(tp))
-    )
-
-
-def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, key, source)
-    if origin is Literal:
-        allowed = typing.get_args(tp)
-        if value not in allowed:
-            raise ConfigError(
-                f"{source}: key '{key}': got {value!r}, "
-                f"expected one of {', '.join(map(str, allowed))}"
-            )
-        return value
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None:
-            return None
-        return _coerce(value, args[0], key, source)
-    if origin is list:
-        (item_tp,) = typing.get_args(tp)
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{source}: key '{key}': got {value!r}, expected a list")
-        return [_coerce(v, item_tp, f"{key}[{i}]", source) for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{source}: key '{key}': got {value!r}, expected a mapping")
-        return dict(value)
-    bad = ConfigError(f"{source}: key '{key}': got {value!r}, expected {_type_name(tp)}")
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise bad
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad
-        return value
-    if tp is float:
-        if isinstance(value, str):  # PyYAML (YAML 1.1) reads 1e-4 as a string
-            try:
-                number = float(value)
-            except ValueError:
-                raise bad from None
-        elif isinstance(value, bool) or not isinstance(value, int | float):
-            raise bad
-        else:
-            number = float(value)
-        if not math.isfinite(number):  # nan and inf parse as floats but mean nothing here
-            raise ConfigError(f"{source}: key '{key}': got {value!r}, expected a finite number")
-        return number
-    if tp is str:
-        if not isinstance(value, str):
-            raise bad
-        return value
-    return value
-
-
-def _build(cls: type, data: Any, prefix: str, source: str) -> Any:
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: key '{prefix or '<root>'}': expected a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    kwargs = {}
-    for k, v in data.items():
-        key = f"{prefix}.{k}" if prefix else str(k)
-        if k not in names:
-            raise ConfigError(
-                f"{source}: unknown key '{key}'; allowed keys here: {', '.join(names)}"
-            )
-        kwargs[k] = _coerce(v, hints[k], key, source)
-    return cls(**kwargs)
-
-
-def _parse_scalar(text: str) -> Any:
-    """Parse the value of ``--set key=value`` with YAML rules (numbers, bools, lists)."""
-    return yaml.safe_load(text) if text.strip() else ""
-
-
 def _deep_merge(base: dict, over: dict) -> dict:
     out = dict(base)
     for k, v in over.items():
@@ -373,25 +275,20 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str], source: str = "--set") -> dict:
-    """Apply ``key.sub=value`` overrides to a nested dict (values parsed as YAML scalars)."""
+    """Apply ``key.sub=value`` overrides to a copy of a nested dict (values parsed as YAML)."""
     data = json.loads(json.dumps(data))  # deep copy of plain data
     for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"{source}: override {item!r} is not of the form key=value")
-        key, text = item.split("=", 1)
-        parts = key.strip().split(".")
-        node = data
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"{source}: key '{key}': '{p}' is not a section")
-        node[parts[-1]] = _parse_scalar(text)
+        key, value = parse_assignment(item, ConfigError, source)
+        try:
+            set_dotted(data, key, value, ConfigError)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
     return data
 
 
 def from_dict(data: dict[str, Any], source: str = "<config>") -> RunConfig:
     """Build and validate a :class:`RunConfig` from a nested dict."""
-    cfg = _build(RunConfig, data, "", source)
+    cfg = Builder(source, ConfigError).build(RunConfig, data)
     validate(cfg, source)
     return cfg
 

@@ -33,7 +33,7 @@ def type_name(tp: Any) -> str:
     """What a type expects, in words (for error messages)."""
     origin = typing.get_origin(tp)
     if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+        return "one of " + ", ".join(map(str, typing.get_args(tp)))
     if origin in (list, tuple):
         return "a list"
     if origin is dict:
@@ -154,14 +154,16 @@ class Builder:
         if tp is float:
             if isinstance(v, str):  # PyYAML (YAML 1.1) reads 1e-4 as a string
                 try:
-                    v = float(v)
+                    x = float(v)
                 except ValueError:
                     self.fail(key, bad)
             elif isinstance(v, bool) or not isinstance(v, int | float):
                 self.fail(key, bad)
-            if not math.isfinite(v):  # nan and inf parse as floats but mean nothing here
+            else:
+                x = float(v)
+            if not math.isfinite(x):  # nan and inf parse as floats but mean nothing here
                 self.fail(key, f"got {v!r}, expected a finite number")
-            return float(v)
+            return x
         if tp is str:
             if not isinstance(v, str):
                 self.fail(key, bad)
