@@ -56,7 +56,10 @@ def test_builds_nested_types_with_defaults():
         ({"name": "n", "items": [1, -1]}, r"key 'items': got -1, expected a number >= 0"),
         ({"name": "n", "items": 3}, r"key 'items': got 3, expected a list"),
         ({"name": "n", "inner": {"rate": 0}}, r"key 'inner.rate': got 0.0, expected a number > 0"),
-        ({"name": "n", "inner": {"rate": "nan"}}, r"key 'inner.rate': got 'nan', expected a finite"),
+        (
+            {"name": "n", "inner": {"rate": "nan"}},
+            r"key 'inner.rate': got 'nan', expected a finite",
+        ),
         ({"name": "n", "inner": {"mode": "c"}}, r"key 'inner.mode': got 'c', expected one of"),
         ({"name": "n", "inner": 5}, r"key 'inner': expected a mapping, got 5"),
         ({"name": ""}, r"key 'name': got '', expected a non-empty str"),

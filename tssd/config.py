@@ -199,7 +199,10 @@ class RunConfig:
     def semantic_dict(self) -> dict[str, Any]:
         """The fields that determine the result: everything but ``name``, ``runtime``,
         ``data.root`` (where the data lives, not what it is: moving it must not invalidate cached
-        runs), ``neuron.native_impl`` (fused and loop are bit-identical, tests/test_fused.py) and
+        runs), ``neuron.native_impl`` (loop, fused and compiled give bit-identical spikes and
+        gradients, eagerly and compiled on CPU: tests/test_fused.py, tests/test_compiled_lif.py;
+        compiled on a GPU they differ in the last bits like any change of device, which the
+        hash ignores too) and
         ``eval.every`` (when test accuracy is measured changes no weight and no final metric,
         tests/test_train.py; a run cached with ``every: 5`` has test accuracy in every fifth row
         of epochs.csv only, which is what the profile that set it asked for).

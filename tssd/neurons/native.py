@@ -1,11 +1,13 @@
-"""The native PyTorch LIF: the reference loop every other backend is tested against, and the fused
-sequence kernel (:mod:`tssd.neurons.fused`) that runs by default (``NeuronSpec.native_impl``)."""
+"""The native PyTorch LIF: the reference loop every other backend is tested against, the fused
+sequence kernel (:mod:`tssd.neurons.fused`) that runs by default, and the compiler-fusable version
+(:mod:`tssd.neurons.compiled`) (``NeuronSpec.native_impl``)."""
 
 from __future__ import annotations
 
 import torch
 
 from tssd.neurons.base import SpikingNeuron
+from tssd.neurons.compiled import lif_compiled
 from tssd.neurons.fused import lif_fused
 from tssd.neurons.spec import NATIVE_IMPLS, NeuronSpec
 from tssd.neurons.surrogate import rect_spike
@@ -30,8 +32,10 @@ def lif_reference(x: torch.Tensor, spec: NeuronSpec) -> torch.Tensor:
 class NativeLIF(SpikingNeuron):
     """LIF neuron in plain PyTorch (the paper's neuron, exactly as written in PAPER.md).
 
-    ``spec.native_impl`` picks the implementation: ``fused`` (default) or ``loop``
-    (:func:`lif_reference`). Both give the same spikes and gradients (tests/test_fused.py).
+    ``spec.native_impl`` picks the implementation: ``fused`` (default), ``loop``
+    (:func:`lif_reference`) or ``compiled`` (for ``torch.compile``). All give the same spikes and
+    gradients (tests/test_fused.py, tests/test_compiled_lif.py; ``compiled`` under
+    ``torch.compile`` on GPU to rounding).
     """
 
     backend_name = "native"
@@ -47,4 +51,6 @@ class NativeLIF(SpikingNeuron):
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         if self.spec.native_impl == "loop":
             return lif_reference(x, self.spec)
+        if self.spec.native_impl == "compiled":
+            return lif_compiled(x, self.spec)
         return lif_fused(x, self.spec)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-NATIVE_IMPLS = ("fused", "loop")
+NATIVE_IMPLS = ("fused", "loop", "compiled")
 """Implementations of the native backend (:attr:`NeuronSpec.native_impl`)."""
 
 
@@ -33,12 +33,16 @@ class NeuronSpec:
     surrogate_width: float = 1.0
     """Width ``a`` of the rectangular window; its height is ``1/a`` so the area is 1."""
     fire_at_equality: bool = True
-    native_impl: Literal["fused", "loop"] = "fused"
+    native_impl: Literal["fused", "loop", "compiled"] = "fused"
     """How the native backend runs (other backends ignore it). ``fused`` (default): one operator
     over the whole ``[T, ...]`` sequence with a hand-written backward through time
     (:mod:`tssd.neurons.fused`); the same spikes and, bit for bit, the same gradients as ``loop``,
     in a fraction of the time and memory. ``loop``: the step-by-step reference
-    :func:`tssd.neurons.native.lif_reference`, autograd recording every step."""
+    :func:`tssd.neurons.native.lif_reference`, autograd recording every step. ``compiled``: the
+    same recurrence and backward as plain pointwise torch code (:mod:`tssd.neurons.compiled`) that
+    ``torch.compile`` fuses into one generated kernel each way (C++ on CPU, Triton on GPU); slow
+    when run eagerly, for compiled models; bit-identical to ``loop`` eagerly and compiled on CPU,
+    to rounding (FMA contraction) compiled on GPU."""
 
     @property
     def decay(self) -> float:
