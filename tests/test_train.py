@@ -179,3 +179,21 @@ def test_eval_every_measures_test_accuracy_on_its_epochs_and_the_last(tiny_cfg, 
     assert measured == [False, True, True]  # epoch 2 (every 2) and epoch 3 (the last)
     # evaluation changes nothing that is trained: the final result is the every-epoch run's
     assert s["test_acc"] == full["test_acc"] and s["train_acc"] == full["train_acc"]
+
+
+def test_compiled_step_is_its_own_run(tiny_cfg):
+    """runtime.compile changes how the step rounds (measured: losses differ from the eager run's
+    in the fourth digit after two epochs), so a compiled run never reuses an eager one."""
+    eager = tiny_cfg()
+    compiled = tiny_cfg(runtime__compile=True)
+    assert compiled.hash() != eager.hash()
+    # every other runtime field stays out of the hash, so old cache keys are unchanged
+    assert tiny_cfg(runtime__compile=False, runtime__threads=2).hash() == eager.hash()
+
+
+@pytest.mark.slow
+def test_compiled_training_runs_and_records_it(tiny_cfg, tmp_path):
+    cfg = tiny_cfg(method__name="baseline", runtime__compile=True, optim__epochs=1)
+    s = train(cfg, tmp_path)
+    assert s["status"] == "finished" and 0.0 < s["test_acc"] <= 1.0
+    assert s["config_hash"] == cfg.hash() and s["compile"] is True

@@ -160,6 +160,12 @@ class RuntimeConfig:
     """channels-last memory format for the convolutions (for GPU runs; recorded)."""
     runs_root: str = "runs"
     """Where a teacher given by config hash is looked up (``<runs_root>/<hash>/``)."""
+    compile: bool = False
+    """Compile the training step (network, loss and backward) with ``torch.compile``; the native
+    LIF then runs as one generated kernel each way (:mod:`tssd.neurons.compiled`). The first
+    steps pay the compilation (tens of seconds on CPU). Part of the config hash when true: the
+    compiled step's convolutions and batch norms round differently from the eager ones
+    (tests/test_train.py), so its results are not the eager run's."""
 
 
 @dataclass
@@ -197,13 +203,13 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def semantic_dict(self) -> dict[str, Any]:
-        """The fields that determine the result: everything but ``name``, ``runtime``,
-        ``data.root`` (where the data lives, not what it is: moving it must not invalidate cached
-        runs), ``neuron.native_impl`` (loop, fused and compiled give bit-identical spikes and
-        gradients, eagerly and compiled on CPU: tests/test_fused.py, tests/test_compiled_lif.py;
-        compiled on a GPU they differ in the last bits like any change of device, which the
-        hash ignores too) and
-        ``eval.every`` (when test accuracy is measured changes no weight and no final metric,
+        """The fields that determine the result: everything but ``name``, ``runtime`` (except
+        ``runtime.compile: true``, which changes the rounding of the step), ``data.root`` (where
+        the data lives, not what it is: moving it must not invalidate cached runs),
+        ``neuron.native_impl`` (loop, fused and compiled give bit-identical spikes and gradients,
+        eagerly and compiled on CPU: tests/test_fused.py, tests/test_compiled_lif.py; compiled on
+        a GPU they differ in the last bits like any change of device, which the hash ignores too)
+        and ``eval.every`` (when test accuracy is measured changes no weight and no final metric,
         tests/test_train.py; a run cached with ``every: 5`` has test accuracy in every fifth row
         of epochs.csv only, which is what the profile that set it asked for).
 
@@ -215,7 +221,9 @@ class RunConfig:
         """
         d = self.canonical().to_dict()
         d.pop("name")
-        d.pop("runtime")
+        compiled = d.pop("runtime")["compile"]
+        if compiled:  # a compiled step rounds differently (see RuntimeConfig.compile)
+            d["compile"] = True
         d["data"].pop("root", None)
         d["neuron"].pop("native_impl", None)
         d["eval"].pop("every", None)

@@ -223,6 +223,10 @@ class Trainer:
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.runner = nn.parallel.DistributedDataParallel(self.step_module, device_ids=ids)
+        if cfg.runtime.compile:
+            # the whole step: network, method (weak head, loss terms) and, through AOTAutograd,
+            # the backward; the last, smaller batch of an epoch compiles once more
+            self.runner = torch.compile(self.runner)
         params = [p for p in self.step_module.parameters() if p.requires_grad]
         o = cfg.optim
         if o.name == "sgd":
@@ -496,6 +500,7 @@ def _run(
         "world_size": dist_info.world,
         "amp": cfg.runtime.amp,
         "channels_last": cfg.runtime.channels_last,
+        "compile": cfg.runtime.compile,
         **environment(tr.device),
         "teacher": str(tr.teacher_path) if tr.teacher is not None else None,
         "started": datetime.now(UTC).isoformat(timespec="seconds"),

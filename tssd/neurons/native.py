@@ -51,6 +51,8 @@ class NativeLIF(SpikingNeuron):
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         if self.spec.native_impl == "loop":
             return lif_reference(x, self.spec)
-        if self.spec.native_impl == "compiled":
+        # Under torch.compile (runtime.compile) the default takes the compiler-fusable form: the
+        # eager fused operator would be an opaque call there; on CPU the two are bit-identical.
+        if self.spec.native_impl == "compiled" or torch.compiler.is_compiling():
             return lif_compiled(x, self.spec)
         return lif_fused(x, self.spec)
