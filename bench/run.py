@@ -323,6 +323,7 @@ def execute_runs(
                     str(lock_path(runs_dir, r.run_id)),
                     force=force and r.run_id not in forced,
                     plugins=plugins,
+                    parallel_runs=launcher.capacity,
                 )
                 forced.add(r.run_id)
                 launcher.submit(job)

@@ -9,6 +9,7 @@ the second one gets ``busy`` and waits for the first one's result on disk.
 
 from __future__ import annotations
 
+import os
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,9 @@ class RunJob:
     """The plugins the planning process loaded (:mod:`tssd.plugins`), loaded again by the
     worker before it builds the config: a fork server started earlier, a torchrun rank or a
     SLURM task may not see the planner's ``TSSD_PLUGINS``."""
+    parallel_runs: int = 1
+    """Runs the launcher executes at once on this machine: ``runtime.threads: 0`` (auto) gives
+    each its share of the cores (:func:`tssd.runtime.auto_threads`)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ def execute(job: RunJob) -> JobResult:
     from tssd.config import from_dict
     from tssd.data import DataError, DatasetUnavailable
     from tssd.plugins import load_plugins
+    from tssd.runtime import PARALLEL_RUNS_ENV
     from tssd.train import RunFailed, train
 
     Path(job.lock_path).parent.mkdir(parents=True, exist_ok=True)
@@ -76,6 +81,7 @@ def execute(job: RunJob) -> JobResult:
     run_dir = RunDir(job.run_dir)
     try:
         run_dir.clear_error()
+        os.environ[PARALLEL_RUNS_ENV] = str(job.parallel_runs)
         load_plugins(job.plugins)
         cfg = from_dict(job.config, f"run {job.run_id}")
         before = 0 if job.force else run_dir.epochs_done()

@@ -86,3 +86,26 @@ def test_hash_ignores_the_native_implementation():
     a = from_dict({"neuron": {"native_impl": "fused"}})
     b = from_dict({"neuron": {"native_impl": "loop"}})
     assert a.hash() == b.hash()
+
+
+def test_auto_threads_share_the_free_cores(monkeypatch):
+    """runtime.threads: 0 = the cores this process may use, shared among the harness's parallel
+    runs, less the cores other processes kept busy (their threads would spin against ours)."""
+    import os
+
+    from tssd import runtime
+
+    monkeypatch.setattr(runtime, "available_cpus", lambda: 8)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    monkeypatch.delenv(runtime.PARALLEL_RUNS_ENV, raising=False)
+    assert runtime.auto_threads() == 8  # alone on an idle machine: every core
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.7, 0.0, 0.0))
+    assert runtime.auto_threads() == 5  # three cores busy elsewhere
+    monkeypatch.setattr(os, "getloadavg", lambda: (30.0, 0.0, 0.0))
+    assert runtime.auto_threads() == 1  # never fewer than one
+    monkeypatch.setenv(runtime.PARALLEL_RUNS_ENV, "3")
+    assert runtime.auto_threads() == 2  # the harness's three runs share the 8 cores
+    with runtime.torch_threads(0):
+        import torch
+
+        assert torch.get_num_threads() == 2

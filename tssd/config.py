@@ -150,7 +150,9 @@ class RuntimeConfig:
     """Set torch's determinism flags for the run and restore them afterwards."""
     num_workers: int = 0
     threads: int = 0
-    """torch intra-op threads (0 = torch's default)."""
+    """torch intra-op threads; 0 = auto: the cores this process may use, shared among the runs
+    the harness executes at once, less those other processes keep busy
+    (:func:`tssd.runtime.auto_threads`)."""
     progress: bool = True
     checkpoint_every: int = 1
     """Write a checkpoint every N epochs (and always after the last)."""
