@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from bench.claims import ClaimResult, evaluate_claim
 from bench.compare import compared, references, verdict
 from bench.expand import Plan, fmt_value
@@ -262,6 +264,8 @@ def aggregate(plan: Plan, layout: Layout | None, out_dir: Path) -> Aggregate:
     ids = {c.id for c in plan.cells}
     # The false-alarm rate of a check is shared by every cell it compares.
     k_compared = sum(1 for cid, met in refs if cid in ids and compared(met, profile))
+    frame = runs_frame(plan, records)
+    groups = dict(tuple(frame.groupby(["cell", "metric"], sort=False)))
     rows: list[dict[str, Any]] = []
     values: dict[str, dict[str, dict[int, float]]] = {}
     for cell in plan.cells:
@@ -278,11 +282,8 @@ def aggregate(plan: Plan, layout: Layout | None, out_dir: Path) -> Aggregate:
             status, reason = "partial", f"{len(fin)}/{len(recs)} seeds: {miss.reason}"
         else:
             status, reason = "ok", ""
-        names: list[str] = []
-        for r in fin:
-            for k in r.metrics:
-                if k not in names and any(fnmatch.fnmatchcase(k, p) for p in pats):
-                    names.append(k)
+        measured = [m for c, m in groups if c == cell.id]
+        names = [m for m in measured if any(fnmatch.fnmatchcase(m, p) for p in pats)]
         if not fin:
             names = [p for p in pats if not any(ch in p for ch in "*?[")]
         values[cell.id] = {}
@@ -297,22 +298,19 @@ def aggregate(plan: Plan, layout: Layout | None, out_dir: Path) -> Aggregate:
             "n_planned": len(recs),
             "runs": ";".join(cell.runs),
         }
-        seed_of = dict(zip(cell.runs, cell.seeds, strict=True))
         for metric in names:
-            by_seed = (
-                {seed_of[r.run_id]: r.metrics[metric] for r in fin if metric in r.metrics}
-                if status != "failed"
-                else {}
-            )
+            one = groups.get((cell.id, metric))
+            ok = one is not None and status != "failed"
+            by_seed = dict(zip(one["seed"], one["value"], strict=True)) if ok else {}
             values[cell.id][metric] = by_seed
-            vals = list(by_seed.values())
-            mean, std = mean_std(vals)
-            lo, hi = mean_ci(vals)
+            n = len(by_seed)
+            mean, std = mean_std(list(by_seed.values()))
+            lo, hi = mean_ci(list(by_seed.values()))
             ref = refs.get((cell.id, metric))
             v, delta, tol, why = verdict(
                 status if status != "partial" else "ok",
                 mean,
-                len(vals),
+                n,
                 metric,
                 ref,
                 profile,
@@ -324,8 +322,8 @@ def aggregate(plan: Plan, layout: Layout | None, out_dir: Path) -> Aggregate:
                     **base,
                     "metric": metric,
                     "unit": unit_of(metric),
-                    "n": len(vals),
-                    "mean": mean if vals else None,
+                    "n": n,
+                    "mean": mean if n else None,
                     "std": std,
                     "ci_lo": lo,
                     "ci_hi": hi,
@@ -409,32 +407,61 @@ def aggregate(plan: Plan, layout: Layout | None, out_dir: Path) -> Aggregate:
     return Aggregate(rows, claims, paths)
 
 
+def runs_frame(plan: Plan, records: dict[str, RunRecord]) -> pd.DataFrame:
+    """Every finished run's metrics as one long frame: cell, seed, run_id, metric, value.
+
+    A cell's statistics are groups of it; a cell with a failed run keeps its finished runs here
+    (the aggregate reports it as failed, without a number)."""
+    rows = [
+        (cell.id, seed, rid, metric, value)
+        for cell in plan.cells
+        for seed, rid in zip(cell.seeds, cell.runs, strict=True)
+        if records[rid].status == "finished"
+        for metric, value in records[rid].metrics.items()
+    ]
+    return pd.DataFrame(rows, columns=["cell", "seed", "run_id", "metric", "value"])
+
+
+CURVE_METRICS = {"test_acc": 100.0, "train_acc": 100.0, "loss": 1.0}
+
+
 def _curves(plan: Plan, records: dict[str, RunRecord], axes: list[str]) -> list[dict[str, Any]]:
+    """Mean and std over seeds per cell, metric and epoch, for the epochs every finished run of
+    the cell measured (test accuracy only every ``eval.every`` epochs)."""
     rows = []
     for cell in plan.cells:
         fin = [records[r] for r in cell.runs if records[r].status == "finished"]
         if not fin or any(records[r].status == "failed" for r in cell.runs):
             continue
-        for metric, scale in (("test_acc", 100.0), ("train_acc", 100.0), ("loss", 1.0)):
-            n_epochs = min(len(r.epochs) for r in fin)
-            for e in range(n_epochs):
-                vals = [scale * r.epochs[e][metric] for r in fin]
-                if any(math.isnan(v) for v in vals):
-                    continue  # not measured this epoch (eval.every > 1)
-                mean, std = mean_std(vals)
-                rows.append(
-                    {
-                        "experiment": plan.experiment.id,
-                        "profile": plan.profile.id,
-                        "cell": cell.id,
-                        **{a: fmt_value(cell.key[a]) if a in cell.key else "" for a in axes},
-                        "metric": metric,
-                        "epoch": e + 1,
-                        "n": len(vals),
-                        "mean": mean,
-                        "std": std,
-                    }
-                )
+        frame = pd.DataFrame(
+            [
+                (metric, e + 1, scale * epoch[metric])
+                for metric, scale in CURVE_METRICS.items()
+                for r in fin
+                for e, epoch in enumerate(r.epochs[: min(len(x.epochs) for x in fin)])
+            ],
+            columns=["metric", "epoch", "value"],
+        )
+        by = frame.groupby(["metric", "epoch"], sort=False)["value"]
+        stats = by.agg(["size", "mean", "std", lambda v: v.isna().any()])
+        stats.columns = ["n", "mean", "std", "unmeasured"]
+        key = {a: fmt_value(cell.key[a]) if a in cell.key else "" for a in axes}
+        for (metric, epoch), st in stats.iterrows():
+            if st["unmeasured"]:
+                continue  # not measured this epoch (eval.every > 1)
+            rows.append(
+                {
+                    "experiment": plan.experiment.id,
+                    "profile": plan.profile.id,
+                    "cell": cell.id,
+                    **key,
+                    "metric": metric,
+                    "epoch": int(epoch),
+                    "n": int(st["n"]),
+                    "mean": float(st["mean"]),
+                    "std": float(st["std"]) if st["n"] > 1 else math.nan,
+                }
+            )
     return rows
 
 

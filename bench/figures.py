@@ -270,8 +270,12 @@ def _bars(fig, axes, rows, plot, profile):
 PLOTS = {"sweep": _sweep, "grid": _grid, "curves": _curves, "bars": _bars}
 
 
-def render_figure(layout: Layout, profile: Profile, results_dir: Path) -> list[Path]:
-    """Write ``<id>.pdf`` and ``<id>.png`` from the figure's CSVs."""
+def render_figure(
+    layout: Layout, profile: Profile, results_dir: Path, name: str | None = None
+) -> list[Path]:
+    """Write ``<name>.pdf`` and ``<name>.png`` from the CSVs of experiment ``name`` (default: the
+    layout's id, the same for every shipped experiment)."""
+    name = name or layout.id
     import matplotlib
 
     matplotlib.use("Agg")
@@ -283,12 +287,12 @@ def render_figure(layout: Layout, profile: Profile, results_dir: Path) -> list[P
         raise SpecError(
             f"{rel(layout.path)}: key 'plot.type': got {kind!r}, expected one of {', '.join(PLOTS)}"
         )
-    src = results_dir / (f"{layout.id}_curves.csv" if kind == "curves" else f"{layout.id}.csv")
+    src = results_dir / (f"{name}_curves.csv" if kind == "curves" else f"{name}.csv")
     rows = read_csv(src)
     if kind == "curves":
-        panels = _panels(read_csv(results_dir / f"{layout.id}.csv"), plot.get("panels"))
+        panels = _panels(read_csv(results_dir / f"{name}.csv"), plot.get("panels"))
         plot = {**plot, "panel_values": panels}
-        summary = read_csv(results_dir / f"{layout.id}.csv")
+        summary = read_csv(results_dir / f"{name}.csv")
         for r in rows:  # carry stands_for into the curve rows for the panel titles
             r.setdefault(
                 "stands_for", next((s["stands_for"] for s in summary if s["cell"] == r["cell"]), "")
@@ -301,7 +305,7 @@ def render_figure(layout: Layout, profile: Profile, results_dir: Path) -> list[P
     note = "" if profile.compare == "paper" else f" [{profile.id} profile: stand-in data]"
     fig.suptitle(f"{layout.title}{note}", fontsize=10)
     fig.tight_layout()
-    out = [results_dir / f"{layout.id}.pdf", results_dir / f"{layout.id}.png"]
+    out = [results_dir / f"{name}.pdf", results_dir / f"{name}.png"]
     for p in out:
         tmp = p.with_name(f".{p.stem}.tmp{p.suffix}")
         fig.savefig(tmp, dpi=150)

@@ -123,7 +123,8 @@ def render(exp: Experiment, layout: Layout, profile: Profile, out_dir: Path) -> 
     from bench.figures import render_figure
     from bench.render import render_table
 
-    paths = (render_table if layout.kind == "table" else render_figure)(layout, profile, out_dir)
+    fn = render_table if layout.kind == "table" else render_figure
+    paths = fn(layout, profile, out_dir, exp.id)
     if exp.forest is not None:
         from bench.forest import render_forest
 

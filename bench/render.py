@@ -426,14 +426,18 @@ def render_macros(profile: Profile, results_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_table(layout: Layout, profile: Profile, results_dir: Path) -> list[Path]:
-    """Write ``<id>.tex`` and ``<id>.md`` from ``<id>.csv`` (and the claims CSV)."""
+def render_table(
+    layout: Layout, profile: Profile, results_dir: Path, name: str | None = None
+) -> list[Path]:
+    """Write ``<name>.tex`` and ``<name>.md`` from ``<name>.csv`` (and the claims CSV); ``name``
+    is the experiment's id (default: the layout's, the same for every shipped experiment)."""
+    name = name or layout.id
     from tssd.runtime import atomic_write_text
 
-    rows = read_csv(results_dir / f"{layout.id}.csv")
-    cpath = results_dir / f"{layout.id}_claims.csv"
+    rows = read_csv(results_dir / f"{name}.csv")
+    cpath = results_dir / f"{name}_claims.csv"
     claims = read_csv(cpath) if cpath.is_file() else []
-    tex, md = results_dir / f"{layout.id}.tex", results_dir / f"{layout.id}.md"
+    tex, md = results_dir / f"{name}.tex", results_dir / f"{name}.md"
     atomic_write_text(tex, render_latex(layout, profile, rows))
     atomic_write_text(md, render_markdown(layout, profile, rows, claims))
     return [tex, md]

@@ -106,3 +106,36 @@ def test_forest_report_and_claims_table(tmp_path, capsys):
 def test_forest_must_name_a_claim_and_an_axis(tmp_path):
     with pytest.raises(SpecError, match="forest.claim.*no claim 'nope'"):
         load_experiment(_experiment(tmp_path, "nope"))
+
+
+def test_curves_are_means_over_seeds_of_the_measured_epochs(tmp_path):
+    """Figure 5's CSV: per cell, metric and epoch the mean over seeds of epochs.csv, and only the
+    epochs every seed measured (test accuracy every eval.every epochs and after the last)."""
+    import statistics
+
+    from tssd.rundir import RunDir
+
+    exp = tmp_path / "tinycurves.yaml"
+    exp.write_text(
+        _experiment(tmp_path)
+        and (tmp_path / "tinyrec.yaml")
+        .read_text()
+        .replace("id: tinyrec\n", "id: tinycurves\n")
+        .replace("forest: {claim: beats, axis: variant}\n", "curves: true\n")
+        .replace("optim.epochs: 2}", "optim.epochs: 3, eval.every: 2}")
+    )
+    res = tmp_path / "results"
+    assert cli.main(["run", str(exp), "--results", str(res), "--seeds", "0,1"]) == 0
+    with open(res / "quick" / "tinycurves_curves.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    base = [r for r in rows if r["method"] == "baseline"]
+    assert [int(r["epoch"]) for r in base if r["metric"] == "test_acc"] == [2, 3]
+    assert [int(r["epoch"]) for r in base if r["metric"] == "train_acc"] == [1, 2, 3]
+    with open(res / "quick" / "tinycurves_runs.csv", newline="") as f:
+        runs = list(csv.DictReader(f))
+    ids = [r["run_id"] for r in runs if r["cell"] == base[0]["cell"]]
+    epochs = [RunDir(res / "runs" / rid).read_epochs() for rid in ids]
+    for r in base:
+        e, m = int(r["epoch"]), r["metric"]
+        want = [(100.0 if m != "loss" else 1.0) * ep[e - 1][m] for ep in epochs]
+        assert int(r["n"]) == 2 and float(r["mean"]) == pytest.approx(statistics.mean(want))
