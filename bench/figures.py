@@ -1,17 +1,20 @@
-"""Aggregate CSVs -> the paper's figures as PDF and PNG (matplotlib, colour-blind-safe).
+"""Aggregate CSVs -> the paper's figures as PDF and PNG (seaborn on matplotlib, colour-blind-safe).
 
 The figure's ``plot`` block in ``paper_tables/<id>.yaml`` names its type and axes:
 
-* ``sweep`` (figure 3): metric vs an axis (``x``, e.g. t_t) for the ``series`` cells, with a
-  95 % Student-t band, and the ``baseline`` cells as a horizontal line with its band; one panel
-  per value of ``panels``.
+* ``sweep`` (figure 3): every seed's value against an axis (``x``, e.g. t_t) for the ``series``
+  cells (the runs CSV), seaborn's line of their mean with the tables' 95 % Student-t band, and
+  the ``baseline`` cells as a horizontal line with its band; one panel per value of ``panels``.
 * ``grid`` (figure 4): a heatmap of the metric over two axes (``x``, ``y``, e.g. alpha and beta)
   with each mean and its difference to the baseline written in its square, and the baseline
   marked on the colour bar.
 * ``curves`` (figure 5): test accuracy per epoch (mean over seeds, std band) per ``series``.
 * ``bars`` (figure 6): per-layer firing rates, grouped bars per ``series`` with std error bars.
 
-Colours are the Okabe-Ito palette; the heatmap uses viridis. Panels without finished runs say why.
+Colours are the Okabe-Ito palette (seaborn's theme on top of it); the heatmap uses viridis. Panels
+without finished runs say why. The bars and the curves' std bands are drawn by hand: seaborn
+computes its error bars from raw observations, and the CSVs hold per-layer and per-epoch
+aggregates.
 """
 
 from __future__ import annotations
@@ -80,53 +83,77 @@ def _series_label(match: dict[str, Any], labels: dict[str, str]) -> str:
     return labels.get(key, " ".join(str(v) for v in match.values()))
 
 
-def _sweep(fig, axes, rows, plot, profile):
+def _seed_values(runs: list[dict[str, str]], cell: str) -> list[float]:
+    """Every finished seed's test accuracy of ``cell`` (the experiment's runs CSV)."""
+    return [
+        _f(r["test_acc"])
+        for r in runs
+        if r["cell"] == cell and r["role"] == "cell" and r["status"] == "finished"
+    ]
+
+
+def _sweep(fig, axes, rows, plot, profile, runs):
+    """Each series' seeds against the x axis (seaborn; the band is the Student-t 95 % interval
+    of the tables, :func:`bench.stats.mean_ci`), the baseline as a line with its interval."""
+    import pandas as pd
+    import seaborn as sns
+
+    from bench.stats import mean_ci
+
     metric = plot.get("metric", "test_acc")
     x = plot["x"]
     rows = [r for r in rows if r["metric"] == metric]
+    labels = [_series_label(s, plot.get("labels", {})) for s in plot["series"]]
     for ax, panel in zip(axes, _panels(rows, plot.get("panels")), strict=False):
         prow = _select(rows, {plot["panels"]: panel}) if plot.get("panels") else rows
         ok = [r for r in prow if r["status"] in ("ok", "partial")]
+        ax.set_title(_panel_title(rows, plot.get("panels"), panel), fontsize=9)
         if not ok:
             _not_run_note(ax, prow)
-            ax.set_title(_panel_title(rows, plot.get("panels"), panel), fontsize=9)
             continue
-        for k, series in enumerate(plot["series"]):
-            pts = sorted(
-                (
-                    (float(r[x]), _f(r["mean"]), _f(r["ci_lo"]), _f(r["ci_hi"]))
-                    for r in _select(ok, series)
-                    if r.get(x)
-                ),
-                key=lambda t: t[0],
+        points = [
+            {"x": float(r[x]), "value": v, "series": label}
+            for series, label in zip(plot["series"], labels, strict=True)
+            for r in _select(ok, series)
+            if r.get(x)
+            # every seed when the runs CSV has them, else the cell's mean (no band)
+            for v in (metric == "test_acc" and _seed_values(runs, r["cell"])) or [_f(r["mean"])]
+        ]
+        if points:
+            data = pd.DataFrame(points)
+            sns.lineplot(
+                data=data,
+                x="x",
+                y="value",
+                hue="series",
+                hue_order=[lab for lab in labels if lab in set(data["series"])],
+                palette=OKABE_ITO,
+                marker="o",
+                errorbar=lambda v: mean_ci(list(v)),
+                ax=ax,
             )
-            if not pts:
-                continue
-            xs, ms, lo, hi = zip(*pts, strict=True)
-            color = OKABE_ITO[k % len(OKABE_ITO)]
-            ax.plot(xs, ms, "o-", color=color, label=_series_label(series, plot.get("labels", {})))
-            ax.fill_between(xs, lo, hi, color=color, alpha=0.2, linewidth=0)
-            ax.set_xticks(list(xs))
-        if "baseline" in plot:
-            base = _select(ok, plot["baseline"])
-            if base:
-                b = base[0]
-                ax.axhline(
-                    _f(b["mean"]),
-                    color=BASELINE_COLOR,
-                    linestyle="--",
-                    label=plot.get("baseline_label", "baseline"),
-                )
-                ax.axhspan(_f(b["ci_lo"]), _f(b["ci_hi"]), color=BASELINE_COLOR, alpha=0.08)
+            ax.set_xticks(sorted(set(data["x"])))
+        base = _select(ok, plot["baseline"]) if "baseline" in plot else []
+        if base:
+            b = base[0]
+            ax.axhline(
+                _f(b["mean"]),
+                color=BASELINE_COLOR,
+                linestyle="--",
+                label=plot.get("baseline_label", "baseline"),
+            )
+            ax.axhspan(_f(b["ci_lo"]), _f(b["ci_hi"]), color=BASELINE_COLOR, alpha=0.08)
         ax.set_xlabel(plot.get("x_label", x))
         ax.set_ylabel(plot.get("y_label", metric))
-        ax.set_title(_panel_title(rows, plot.get("panels"), panel), fontsize=9)
-        ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="best")
 
 
-def _grid(fig, axes, rows, plot, profile):
+def _grid(fig, axes, rows, plot, profile, runs):
+    """A seaborn heatmap of the cell means over two axes, each square annotated with its mean
+    and its difference to the baseline, the baseline marked on the colour bar."""
     import numpy as np
+    import pandas as pd
+    import seaborn as sns
 
     metric = plot.get("metric", "test_acc")
     xk, yk = plot["x"], plot["y"]
@@ -138,48 +165,43 @@ def _grid(fig, axes, rows, plot, profile):
         if not ok:
             _not_run_note(ax, prow)
             continue
-        xs = sorted({float(r[xk]) for r in ok})
-        ys = sorted({float(r[yk]) for r in ok})
-        z = np.full((len(ys), len(xs)), np.nan)
-        for r in ok:
-            z[ys.index(float(r[yk])), xs.index(float(r[xk]))] = _f(r["mean"])
-        base = (
-            [r for r in _select(prow, plot["baseline"]) if r["status"] in ("ok", "partial")]
-            if "baseline" in plot
-            else []
+        z = (
+            pd.DataFrame([{"x": float(r[xk]), "y": float(r[yk]), "m": _f(r["mean"])} for r in ok])
+            .pivot(index="y", columns="x", values="m")
+            .sort_index(ascending=False)
         )
-        bmean = _f(base[0]["mean"]) if base else math.nan
-        lo, hi = float(np.nanmin(z)), float(np.nanmax(z))
+        base = [
+            r for r in _select(prow, plot.get("baseline", {})) if r["status"] in ("ok", "partial")
+        ]
+        bmean = _f(base[0]["mean"]) if base and "baseline" in plot else math.nan
+        lo, hi = float(np.nanmin(z.values)), float(np.nanmax(z.values))
         if not math.isnan(bmean):
             lo, hi = min(lo, bmean), max(hi, bmean)
         pad = 0.05 * (hi - lo or 1.0)  # keeps a baseline at either end visible on the bar
-        vmin, vmax = lo - pad, hi + pad
-        im = ax.imshow(z, origin="lower", cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")
-        for i in range(len(ys)):
-            for j in range(len(xs)):
-                if math.isnan(z[i, j]):
-                    continue
-                text = f"{z[i, j]:.1f}"
-                if not math.isnan(bmean):
-                    text += f"\n({z[i, j] - bmean:+.1f})"
-                shade = (z[i, j] - vmin) / (vmax - vmin)
-                ax.text(
-                    j,
-                    i,
-                    text,
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color="black" if shade > 0.5 else "white",
-                )
-        ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
-        ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
+
+        def label(m: float, base: float = bmean) -> str:
+            if math.isnan(m):
+                return ""
+            return f"{m:.1f}" + (f"\n({m - base:+.1f})" if not math.isnan(base) else "")
+
+        annot = z.map(label)
+        sns.heatmap(
+            z,
+            ax=ax,
+            cmap="viridis",
+            vmin=lo - pad,
+            vmax=hi + pad,
+            annot=annot,
+            fmt="",
+            annot_kws={"fontsize": 8},
+            xticklabels=[f"{v:g}" for v in z.columns],
+            yticklabels=[f"{v:g}" for v in z.index],
+            cbar_kws={"label": plot.get("z_label", metric)},
+        )
         ax.set_xlabel(plot.get("x_label", xk))
         ax.set_ylabel(plot.get("y_label", yk))
-        cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-        cb.set_label(plot.get("z_label", metric), fontsize=8)
         if not math.isnan(bmean):
-            cb.ax.axhline(bmean, color="#D55E00", linewidth=2.5)
+            ax.collections[0].colorbar.ax.axhline(bmean, color="#D55E00", linewidth=2.5)
             ax.set_title(
                 f"{ax.get_title()}\nbaseline {bmean:.2f} (orange mark on the bar); "
                 "brackets: vs baseline",
@@ -187,9 +209,15 @@ def _grid(fig, axes, rows, plot, profile):
             )
 
 
-def _curves(fig, axes, rows, plot, profile):
+def _curves(fig, axes, rows, plot, profile, runs):
+    """Mean over seeds per epoch (seaborn lines) with a band of one std, per series."""
+    import pandas as pd
+    import seaborn as sns
+
     metric = plot.get("metric", "test_acc")
     rows = [r for r in rows if r["metric"] == metric]
+    labels = [_series_label(s, plot.get("labels", {})) for s in plot["series"]]
+    colors = [BASELINE_COLOR, *OKABE_ITO]  # the first series (the baseline) in black
     for ax, panel in zip(
         axes, plot.get("panel_values") or _panels(rows, plot.get("panels")), strict=False
     ):
@@ -198,32 +226,45 @@ def _curves(fig, axes, rows, plot, profile):
         if not prow:
             _not_run_note(ax, prow)
             continue
-        for k, series in enumerate(plot["series"]):
-            pts = sorted(
-                ((int(r["epoch"]), _f(r["mean"]), _f(r["std"])) for r in _select(prow, series)),
-                key=lambda t: t[0],
-            )
-            if not pts:
-                continue
-            es, ms, ss = zip(*pts, strict=True)
-            ss = [0.0 if math.isnan(s) else s for s in ss]
-            color = BASELINE_COLOR if k == 0 else OKABE_ITO[(k - 1) % len(OKABE_ITO)]
-            ax.plot(es, ms, color=color, label=_series_label(series, plot.get("labels", {})))
+        data = pd.DataFrame(
+            [
+                {"epoch": int(r["epoch"]), "mean": _f(r["mean"]), "std": _f(r["std"]), "s": lab}
+                for series, lab in zip(plot["series"], labels, strict=True)
+                for r in _select(prow, series)
+            ]
+        )
+        if data.empty:
+            _not_run_note(ax, prow)
+            continue
+        order = [lab for lab in labels if lab in set(data["s"])]
+        palette = dict(zip(labels, colors, strict=False))
+        sns.lineplot(
+            data=data,
+            x="epoch",
+            y="mean",
+            hue="s",
+            hue_order=order,
+            palette=palette,
+            errorbar=None,
+            ax=ax,
+        )
+        for lab in order:
+            d = data[data["s"] == lab].sort_values("epoch")
+            sd = d["std"].fillna(0.0)
             ax.fill_between(
-                es,
-                [m - s for m, s in zip(ms, ss, strict=True)],
-                [m + s for m, s in zip(ms, ss, strict=True)],
-                color=color,
+                d["epoch"],
+                d["mean"] - sd,
+                d["mean"] + sd,
+                color=palette[lab],
                 alpha=0.2,
                 linewidth=0,
             )
         ax.set_xlabel("epoch")
         ax.set_ylabel(plot.get("y_label", metric))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="lower right", title=None)
 
 
-def _bars(fig, axes, rows, plot, profile):
+def _bars(fig, axes, rows, plot, profile, runs):
     import numpy as np
 
     for ax, panel in zip(axes, _panels(rows, plot.get("panels")), strict=False):
@@ -280,7 +321,9 @@ def render_figure(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import seaborn as sns
 
+    sns.set_theme(style="whitegrid", context="paper", palette=OKABE_ITO)
     plot = layout.plot
     kind = plot.get("type")
     if kind not in PLOTS:
@@ -301,7 +344,9 @@ def render_figure(
     else:
         n_panels = len(_panels(rows, plot.get("panels")))
     fig, axes = plt.subplots(1, n_panels, figsize=(4.2 * n_panels, 3.4), squeeze=False)
-    PLOTS[kind](fig, list(axes[0]), rows, plot, profile)
+    runs_csv = results_dir / f"{name}_runs.csv"
+    runs = read_csv(runs_csv) if runs_csv.is_file() else []
+    PLOTS[kind](fig, list(axes[0]), rows, plot, profile, runs)
     note = "" if profile.compare == "paper" else f" [{profile.id} profile: stand-in data]"
     fig.suptitle(f"{layout.title}{note}", fontsize=10)
     fig.tight_layout()
