@@ -13,6 +13,7 @@ from bench.schema import SpecError
 
 REQUIREMENTS = {
     "matplotlib": "matplotlib>=3.8",
+    "seaborn": "seaborn>=0.13",
     "filelock": "filelock>=3.12",
     "submitit": "submitit>=1.5",
 }

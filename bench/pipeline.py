@@ -110,7 +110,7 @@ def require_optional(
     pictures = [
         e.id for e, lay in zip(exps, layouts, strict=True) if lay.kind == "figure" or e.forest
     ]
-    needs = {"matplotlib": f"rendering {', '.join(pictures)}"} if pictures else {}
+    needs = {m: f"rendering {', '.join(pictures)}" for m in ("matplotlib", "seaborn") if pictures}
     if running:
         needs["filelock"] = "running (per-run locks)"
     if launcher == "slurm":
