@@ -465,6 +465,14 @@ def _curves(plan: Plan, records: dict[str, RunRecord], axes: list[str]) -> list[
     return rows
 
 
+def num(text: str | None) -> float:
+    """A number from an aggregate CSV cell (NaN for an empty or non-numeric cell)."""
+    try:
+        return float(text) if text not in (None, "") else math.nan
+    except ValueError:
+        return math.nan
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     """Rows of an aggregate CSV (a missing file names the command that makes it)."""
     if not path.is_file():

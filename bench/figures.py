@@ -23,18 +23,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench.aggregate import read_csv
+from bench.aggregate import num, read_csv
 from bench.schema import Layout, Profile, SpecError, rel
 
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 BASELINE_COLOR = "#000000"
-
-
-def _f(s: str | None) -> float:
-    try:
-        return float(s) if s not in (None, "") else math.nan
-    except ValueError:
-        return math.nan
 
 
 def _select(rows: list[dict[str, str]], match: dict[str, Any]) -> list[dict[str, str]]:
@@ -86,7 +79,7 @@ def _series_label(match: dict[str, Any], labels: dict[str, str]) -> str:
 def _seed_values(runs: list[dict[str, str]], cell: str) -> list[float]:
     """Every finished seed's test accuracy of ``cell`` (the experiment's runs CSV)."""
     return [
-        _f(r["test_acc"])
+        num(r["test_acc"])
         for r in runs
         if r["cell"] == cell and r["role"] == "cell" and r["status"] == "finished"
     ]
@@ -117,7 +110,7 @@ def _sweep(fig, axes, rows, plot, profile, runs):
             for r in _select(ok, series)
             if r.get(x)
             # every seed when the runs CSV has them, else the cell's mean (no band)
-            for v in (metric == "test_acc" and _seed_values(runs, r["cell"])) or [_f(r["mean"])]
+            for v in (metric == "test_acc" and _seed_values(runs, r["cell"])) or [num(r["mean"])]
         ]
         if points:
             data = pd.DataFrame(points)
@@ -137,12 +130,12 @@ def _sweep(fig, axes, rows, plot, profile, runs):
         if base:
             b = base[0]
             ax.axhline(
-                _f(b["mean"]),
+                num(b["mean"]),
                 color=BASELINE_COLOR,
                 linestyle="--",
                 label=plot.get("baseline_label", "baseline"),
             )
-            ax.axhspan(_f(b["ci_lo"]), _f(b["ci_hi"]), color=BASELINE_COLOR, alpha=0.08)
+            ax.axhspan(num(b["ci_lo"]), num(b["ci_hi"]), color=BASELINE_COLOR, alpha=0.08)
         ax.set_xlabel(plot.get("x_label", x))
         ax.set_ylabel(plot.get("y_label", metric))
         ax.legend(fontsize=8, loc="best")
@@ -166,14 +159,14 @@ def _grid(fig, axes, rows, plot, profile, runs):
             _not_run_note(ax, prow)
             continue
         z = (
-            pd.DataFrame([{"x": float(r[xk]), "y": float(r[yk]), "m": _f(r["mean"])} for r in ok])
+            pd.DataFrame([{"x": float(r[xk]), "y": float(r[yk]), "m": num(r["mean"])} for r in ok])
             .pivot(index="y", columns="x", values="m")
             .sort_index(ascending=False)
         )
         base = [
             r for r in _select(prow, plot.get("baseline", {})) if r["status"] in ("ok", "partial")
         ]
-        bmean = _f(base[0]["mean"]) if base and "baseline" in plot else math.nan
+        bmean = num(base[0]["mean"]) if base and "baseline" in plot else math.nan
         lo, hi = float(np.nanmin(z.values)), float(np.nanmax(z.values))
         if not math.isnan(bmean):
             lo, hi = min(lo, bmean), max(hi, bmean)
@@ -228,7 +221,7 @@ def _curves(fig, axes, rows, plot, profile, runs):
             continue
         data = pd.DataFrame(
             [
-                {"epoch": int(r["epoch"]), "mean": _f(r["mean"]), "std": _f(r["std"]), "s": lab}
+                {"epoch": int(r["epoch"]), "mean": num(r["mean"]), "std": num(r["std"]), "s": lab}
                 for series, lab in zip(plot["series"], labels, strict=True)
                 for r in _select(prow, series)
             ]
@@ -288,8 +281,8 @@ def _bars(fig, axes, rows, plot, profile, runs):
         xs = np.arange(len(layers))
         for k, series in enumerate(plot["series"]):
             sel = {r["metric"].split(":", 1)[1]: r for r in _select(rates, series)}
-            ms = [_f(sel[lay]["mean"]) if lay in sel else math.nan for lay in layers]
-            ss = [_f(sel[lay]["std"]) if lay in sel else 0.0 for lay in layers]
+            ms = [num(sel[lay]["mean"]) if lay in sel else math.nan for lay in layers]
+            ss = [num(sel[lay]["std"]) if lay in sel else 0.0 for lay in layers]
             ss = [0.0 if math.isnan(s) else s for s in ss]
             color = BASELINE_COLOR if k == 0 else OKABE_ITO[(k - 1) % len(OKABE_ITO)]
             ax.bar(
@@ -350,7 +343,15 @@ def render_figure(
     note = "" if profile.compare == "paper" else f" [{profile.id} profile: stand-in data]"
     fig.suptitle(f"{layout.title}{note}", fontsize=10)
     fig.tight_layout()
-    out = [results_dir / f"{name}.pdf", results_dir / f"{name}.png"]
+    return save(fig, results_dir / name)
+
+
+def save(fig, base: Path) -> list[Path]:
+    """Write ``fig`` as ``<base>.pdf`` and ``<base>.png`` (each through a temporary file and a
+    rename, so a reader never sees half a figure) and close it."""
+    import matplotlib.pyplot as plt
+
+    out = [base.with_suffix(".pdf"), base.with_suffix(".png")]
     for p in out:
         tmp = p.with_name(f".{p.stem}.tmp{p.suffix}")
         fig.savefig(tmp, dpi=150)

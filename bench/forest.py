@@ -15,8 +15,8 @@ import io
 import math
 from pathlib import Path
 
-from bench.aggregate import read_csv
-from bench.figures import OKABE_ITO
+from bench.aggregate import num, read_csv
+from bench.figures import OKABE_ITO, save
 from bench.render import latex_escape
 from bench.schema import Experiment, Profile
 
@@ -35,13 +35,6 @@ COLUMNS = [
     "outcome",
     "note",
 ]
-
-
-def _f(s: str) -> float:
-    try:
-        return float(s) if s else math.nan
-    except ValueError:
-        return math.nan
 
 
 def forest_rows(exp: Experiment, profile: Profile, results_dir: Path) -> list[dict[str, str]]:
@@ -96,7 +89,7 @@ def render_forest(exp: Experiment, profile: Profile, results_dir: Path) -> list[
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
 
     def cell(r: dict[str, str]) -> str:
-        d, lo, hi = _f(r["diff"]), _f(r["ci_lo"]), _f(r["ci_hi"])
+        d, lo, hi = num(r["diff"]), num(r["ci_lo"]), num(r["ci_hi"])
         if math.isnan(d):
             return "not run"
         return f"{_fmt(d)} [{_fmt(lo)}, {_fmt(hi)}]"
@@ -159,9 +152,9 @@ def _plot(rows: list[dict[str, str]], datasets: list[str], title: str, base: Pat
     for j, (ax, ds) in enumerate(zip(axes[0], datasets or [""], strict=False)):
         for i, label in enumerate(labels):
             r = next((x for x in rows if x["dataset"] == ds and x["label"] == label), None)
-            if r is None or math.isnan(_f(r["diff"])):
+            if r is None or math.isnan(num(r["diff"])):
                 continue
-            d, lo, hi = _f(r["diff"]), _f(r["ci_lo"]), _f(r["ci_hi"])
+            d, lo, hi = num(r["diff"]), num(r["ci_lo"]), num(r["ci_hi"])
             color = OKABE_ITO[2] if lo > 0 else OKABE_ITO[1] if hi < 0 else OKABE_ITO[0]
             ax.errorbar(d, i, xerr=[[d - lo], [hi - d]], fmt="o", color=color, capsize=3, ms=5)
         ax.axvline(0.0, color="#000000", lw=0.8, ls="--")
@@ -174,10 +167,4 @@ def _plot(rows: list[dict[str, str]], datasets: list[str], title: str, base: Pat
             ax.invert_yaxis()
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    out = [base.with_suffix(".pdf"), base.with_suffix(".png")]
-    for p in out:
-        tmp = p.with_name(f".{p.stem}.tmp{p.suffix}")
-        fig.savefig(tmp, dpi=150)
-        tmp.replace(p)
-    plt.close(fig)
-    return out
+    return save(fig, base)

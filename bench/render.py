@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.aggregate import read_csv, unit_of
+from bench.aggregate import num, read_csv, unit_of
 from bench.compare import mapped_match
 from bench.expand import fmt_value
 from bench.schema import MAPPED_AXES, Layout, Profile, Row, Scalar
@@ -156,13 +156,6 @@ def fmt_number(x: float, metric: str, digits: int) -> str:
     return f"{x:.3g}"
 
 
-def _float(s: str | None) -> float:
-    try:
-        return float(s) if s not in (None, "") else math.nan
-    except ValueError:
-        return math.nan
-
-
 @dataclass
 class Entry:
     """What one (row, column) of a rendered table shows."""
@@ -204,7 +197,7 @@ def table_entries(
                     ref = "n/a"
                 entries[(i, j)] = Entry("--", ref, "--", math.nan, "")
                 continue
-            mean, std = _float(agg["mean"]), _float(agg["std"])
+            mean, std = num(agg["mean"]), num(agg["std"])
             if agg["status"] == "failed":
                 ours = "failed"
             elif agg["status"] == "not-run" or math.isnan(mean):
@@ -213,11 +206,11 @@ def table_entries(
                 ours = fmt_number(mean, dc.metric, layout.digits)
                 if not math.isnan(std) and not (std == 0 and dc.metric in COUNTS):
                     ours += " ± " + fmt_number(std, dc.metric, layout.digits)
-            ref_v = _float(agg["reported"])
+            ref_v = num(agg["reported"])
             if math.isnan(ref_v) and profile.compare == "paper":
                 rep = dr.rows[0].reported(dc.ids[0])
                 ref_v = rep.value if rep.value is not None else math.nan
-            d = _float(agg["delta"])
+            d = num(agg["delta"])
             entries[(i, j)] = Entry(
                 ours,
                 fmt_number(ref_v, dc.metric, layout.digits),
@@ -409,7 +402,7 @@ def render_macros(profile: Profile, results_dir: Path) -> str:
             base = macro_name(profile.id, stem, r["cell"], r["metric"])
             for suffix, key in (("Mean", "mean"), ("Std", "std")):
                 name = base + suffix
-                v = _float(r[key])
+                v = num(r[key])
                 if name in seen or math.isnan(v):
                     continue
                 seen.add(name)

@@ -17,18 +17,11 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from bench.aggregate import read_csv
+from bench.aggregate import num, read_csv
 from bench.schema import experiment_ids, experiment_path, load_experiment, load_profile, rel
 
 README_START = "<!-- claims:start (python -m bench claims --readme) -->"
 README_END = "<!-- claims:end -->"
-
-
-def _f(s: str | None) -> float:
-    try:
-        return float(s) if s not in (None, "") else math.nan
-    except ValueError:
-        return math.nan
 
 
 def _fmt_s(s: float) -> str:
@@ -38,7 +31,7 @@ def _fmt_s(s: float) -> str:
 
 def group_detail(row: dict[str, str]) -> str:
     """``+1.23 [+0.40, +2.06]`` for one comparison (``n/a`` without a difference)."""
-    d, lo, hi = _f(row.get("diff")), _f(row.get("ci_lo")), _f(row.get("ci_hi"))
+    d, lo, hi = num(row.get("diff")), num(row.get("ci_lo")), num(row.get("ci_hi"))
     if math.isnan(d):
         return row.get("note") or "n/a"
     ci = "" if math.isnan(lo) else f" [{lo:+.2f}, {hi:+.2f}]"
@@ -66,7 +59,7 @@ def _provenance(results_dir: Path, eids: list[str]) -> tuple[list[str], dict[str
         for r in read_csv(path):
             if r["status"] != "finished":
                 continue
-            w = _f(r.get("wall_s"))
+            w = num(r.get("wall_s"))
             total += 0.0 if math.isnan(w) else w
             if r["run_id"] in seen:
                 continue
