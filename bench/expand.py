@@ -135,6 +135,25 @@ def apply_set(data: dict[str, Any], overrides: dict[str, Any]) -> None:
         set_dotted(data, k, v)
 
 
+def apply_derive(
+    data: dict[str, Any], derive: dict[str, str], names: dict[str, Any], where: tuple[str, str, str]
+) -> None:
+    """Set each derived key of ``data`` to its expression evaluated over the cell's axis values
+    ``names``; ``where``: the spec file, the key of ``derive`` in it and the cell's id.
+
+    Raises:
+        SpecError: an expression names an axis the cell lacks (naming file, key and cell).
+    """
+    src, key, cid = where
+    for k, expr in derive.items():
+        try:
+            set_dotted(data, k, evaluate(expr, names))
+        except KeyError as exc:
+            raise SpecError(
+                f"{src}: key '{key}.{k}': cell {cid} has no axis {exc.args[0]!r}"
+            ) from None
+
+
 def canonicalize(data: dict[str, Any]) -> dict[str, Any]:
     """Drop the fields the run's method never reads (its spec's
     :meth:`~tssd.methods.MethodSpec.unread_fields`), so that they take their defaults; a method
@@ -282,6 +301,23 @@ def expand(
             raise SpecError(str(exc)) from None
         return cfg.hash(), cfg.to_dict(), None
 
+    def plan(
+        data: dict[str, Any],
+        seed: int,
+        role: str,
+        where: str,
+        deps: tuple[str, ...] = (),
+        inherited: str | None = None,
+    ) -> tuple[str, str | None]:
+        """Finish ``data`` and add its run to the plan (once per run id): the id, and why the run
+        cannot run here (its own reason, else ``inherited``) or None."""
+        rid, conf, why = finish(data, seed, where)
+        why = why or inherited
+        if rid not in runs:
+            est = estimate_seconds(conf, profile)
+            runs[rid] = PlannedRun(rid, conf, data["name"], seed, role, deps, why, est)
+        return rid, why
+
     for block in exp.blocks(profile.id):
         axes = list(block)
         for values in itertools.product(*(block[a] for a in axes)):
@@ -297,13 +333,7 @@ def expand(
             if ep is not None:
                 apply_set(base, ep.set)
             names = {a: v for a, v in paper.items()}
-            for k, expr in exp.derive.items():
-                try:
-                    set_dotted(base, k, evaluate(expr, names))
-                except KeyError as exc:
-                    raise SpecError(
-                        f"{src}: key 'derive.{k}': cell {cid} has no axis {exc.args[0]!r}"
-                    ) from None
+            apply_derive(base, exp.derive, names, (src, "derive", cid))
             teacher_spec = None
             for a, v in paper.items():
                 axis = exp.axes.get(a)
@@ -313,14 +343,8 @@ def expand(
                         set_dotted(base, "method.name", v)
                     apply_set(base, var.set)
                     apply_set(base, var.profile_set(profile.id))
-                    for k, expr in var.derive.items():
-                        try:
-                            set_dotted(base, k, evaluate(expr, names))
-                        except KeyError as exc:
-                            raise SpecError(
-                                f"{src}: key 'variants.{a}.{v}.derive.{k}': cell {cid} has no "
-                                f"axis {exc.args[0]!r}"
-                            ) from None
+                    where = (src, f"variants.{a}.{v}.derive", cid)
+                    apply_derive(base, var.derive, names, where)
                     if var.teacher is not None:
                         teacher_spec = var.teacher
                 elif a == "method":
@@ -347,36 +371,14 @@ def expand(
                         apply_set(tdata, profile.archs[teacher_spec.arch].set)
                     apply_set(tdata, teacher_spec.set)
                     tdata["name"] = _run_name(key, seed, f"{teacher_spec.label}-")
-                    tid, tconf, twhy = finish(tdata, seed, f"teacher of cell {cid}, seed {seed}")
-                    if tid not in runs:
-                        runs[tid] = PlannedRun(
-                            tid,
-                            tconf,
-                            tdata["name"],
-                            seed,
-                            "teacher",
-                            unavailable=twhy,
-                            est_s=estimate_seconds(tconf, profile),
-                        )
+                    tid, twhy = plan(tdata, seed, "teacher", f"teacher of cell {cid}, seed {seed}")
                     teacher_ids.append(tid)
                     deps = (tid,)
                     set_dotted(data, teacher_spec.into, tid)
                     if twhy is not None:
                         why_cell = f"teacher: {twhy}"
                 data["name"] = _run_name(key, seed)
-                rid, conf, why = finish(data, seed, f"cell {cid}, seed {seed}")
-                why = why or why_cell
-                if rid not in runs:
-                    runs[rid] = PlannedRun(
-                        rid,
-                        conf,
-                        data["name"],
-                        seed,
-                        "cell",
-                        deps,
-                        why,
-                        estimate_seconds(conf, profile),
-                    )
+                rid, why = plan(data, seed, "cell", f"cell {cid}, seed {seed}", deps, why_cell)
                 run_ids.append(rid)
                 why_cell = why_cell or why
             if cid in cells:

@@ -275,6 +275,15 @@ def test_missing_library_is_an_error_saying_what_to_install(backend, monkeypatch
         make_neuron(NeuronSpec(backend=backend))
 
 
+def run_python(code: str) -> subprocess.CompletedProcess:
+    """``code`` run by a fresh interpreter that imports this checkout's packages."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
 def test_import_tssd_needs_neither_library():
     code = (
         "import sys; sys.modules['spikingjelly'] = None; sys.modules['snntorch'] = None\n"
@@ -283,11 +292,7 @@ def test_import_tssd_needs_neither_library():
         "make_neuron(NeuronSpec())\n"
         "print('ok')"
     )
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
-    )
+    proc = run_python(code)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
 
 
@@ -297,11 +302,7 @@ def test_spikingjelly_neuron_import_does_not_pull_torchvision():
         "import sys, tssd.neurons.spikingjelly\n"
         "print(sorted(m for m in ('torchvision', 'torchaudio') if m in sys.modules))"
     )
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
-    )
+    proc = run_python(code)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
 
 

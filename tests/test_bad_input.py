@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import write_tiny
 from PIL import Image
 
 from bench import ROOT
@@ -168,73 +169,64 @@ def no_build_leftovers(root: Path) -> Callable[[], None]:
     return check
 
 
-def _cifar10_dvs_truncated(tmp: Path) -> Case:
+def data_case(
+    dataset: str, *sets: str, events: bool = False
+) -> Callable[[Callable[[Path], list[str]]], Callable[[Path], Case]]:
+    """Decorator: a case from ``prepare(tmp)``, which writes a broken ``dataset`` under
+    ``tmp/data`` and returns the needles: a tiny ``tssd train`` on it (plus ``sets``) must fail
+    naming them and leave no run directory; with ``events`` (an event dataset read from files)
+    also no ``events_np`` of it and no unfinished conversion."""
+
+    def deco(prepare: Callable[[Path], list[str]]) -> Callable[[Path], Case]:
+        def make(tmp: Path) -> Case:
+            needles = prepare(tmp)
+            run = tmp / "run"
+            return Case(
+                train_argv(run, f"data.name={dataset}", f"data.root={tmp / 'data'}", *sets),
+                needles,
+                absent=[run, tmp / "data" / dataset / "events_np"] if events else [run],
+                check=no_build_leftovers(tmp / "data") if events else None,
+            )
+
+        return make
+
+    return deco
+
+
+@data_case("cifar10_dvs", "data.options.expect=subset", "data.split=per_class:1", events=True)
+def _cifar10_dvs_truncated(tmp: Path) -> list[str]:
     write_cifar10_dvs(tmp / "data")
     truncate(tmp / "data/cifar10_dvs/extract/frog/cifar10_frog_1.aedat", 3)
-    run = tmp / "run"
-    return Case(
-        train_argv(
-            run,
-            "data.name=cifar10_dvs",
-            f"data.root={tmp / 'data'}",
-            "data.options.expect=subset",
-            "data.split=per_class:1",
-        ),
-        ["cifar10_frog_1.aedat", "not a multiple of 8"],
-        absent=[run, tmp / "data/cifar10_dvs/events_np"],
-        check=no_build_leftovers(tmp / "data"),
-    )
+    return ["cifar10_frog_1.aedat", "not a multiple of 8"]
 
 
-def _gesture_truncated(tmp: Path) -> Case:
+@data_case("dvs_gesture", "data.options.expect=subset", events=True)
+def _gesture_truncated(tmp: Path) -> list[str]:
     raw = write_gesture(tmp / "data")
     truncate(raw / "user24_led.aedat", 100)
-    run = tmp / "run"
-    return Case(
-        train_argv(
-            run,
-            "data.name=dvs_gesture",
-            f"data.root={tmp / 'data'}",
-            "data.options.expect=subset",
-        ),
-        ["user24_led.aedat", "packet at byte", "file ends after"],
-        absent=[run, tmp / "data/dvs_gesture/events_np"],
-        check=no_build_leftovers(tmp / "data"),
-    )
+    return ["user24_led.aedat", "packet at byte", "file ends after"]
 
 
-def _cifar10_truncated_pickle(tmp: Path) -> Case:
+@data_case("cifar10")
+def _cifar10_truncated_pickle(tmp: Path) -> list[str]:
     d = write_cifar10(tmp / "data")
     truncate(d / "data_batch_3", 500)
-    run = tmp / "run"
-    return Case(
-        train_argv(run, "data.name=cifar10", f"data.root={tmp / 'data'}"),
-        ["data_batch_3", "not a readable CIFAR python batch"],
-        absent=[run],
-    )
+    return ["data_batch_3", "not a readable CIFAR python batch"]
 
 
-def _cifar100_truncated_archive(tmp: Path) -> Case:
+@data_case("cifar100")
+def _cifar100_truncated_archive(tmp: Path) -> list[str]:
     arc = write_cifar100_archive(tmp / "data")
     truncate(arc, 200)
-    run = tmp / "run"
-    return Case(
-        train_argv(run, "data.name=cifar100", f"data.root={tmp / 'data'}"),
-        ["cifar-100-python.tar.gz", "truncated or corrupt archive"],
-        absent=[run],
-    )
+    return ["cifar-100-python.tar.gz", "truncated or corrupt archive"]
 
 
-def _imagenet_empty_class(tmp: Path) -> Case:
+@data_case("imagenet")
+def _imagenet_empty_class(tmp: Path) -> list[str]:
     base = write_imagenet(tmp / "data")
     (base / "train" / "n03").mkdir()
     (base / "train" / "n03" / "notes.txt").write_text("not an image")
-    run = tmp / "run"
-    return Case(
-        train_argv(run, "data.name=imagenet", f"data.root={tmp / 'data'}"),
-        ["train/n03", "empty class folder", ".jpg"],
-        absent=[run],
-    )
+    return ["train/n03", "empty class folder", ".jpg"]
 
 
 def _imagenet_truncated_jpeg(tmp: Path, existing: bool = False, workers: int = 0) -> Case:
@@ -275,45 +267,29 @@ def _root_is_file(dataset: str) -> Callable[[Path], Case]:
     return make
 
 
-def _cifar10_dvs_few_recordings(tmp: Path) -> Case:
+@data_case("cifar10_dvs", events=True)
+def _cifar10_dvs_few_recordings(tmp: Path) -> list[str]:
     write_cifar10_dvs(tmp / "data", per_class=3)
-    run = tmp / "run"
-    return Case(
-        train_argv(run, "data.name=cifar10_dvs", f"data.root={tmp / 'data'}"),
-        ["extract/airplane", "3 recordings, expected 1000", "data.options.expect: subset"],
-        absent=[run, tmp / "data/cifar10_dvs/events_np"],
-        check=no_build_leftovers(tmp / "data"),
-    )
+    return ["extract/airplane", "3 recordings, expected 1000", "data.options.expect: subset"]
 
 
-def _cifar10_dvs_empty_test_split(tmp: Path) -> Case:
+# random:0:0.9 keeps round(0.9 * 2) = 2 of 2 recordings per class for training
+@data_case("cifar10_dvs", "data.options.expect=subset")
+def _cifar10_dvs_empty_test_split(tmp: Path) -> list[str]:
     write_cifar10_dvs(tmp / "data", per_class=2)
-    run = tmp / "run"
-    return Case(
-        train_argv(
-            run,
-            "data.name=cifar10_dvs",
-            f"data.root={tmp / 'data'}",
-            "data.options.expect=subset",
-        ),  # random:0:0.9 keeps round(0.9 * 2) = 2 of 2 recordings per class for training
-        ["cifar10_dvs", "data.split", "leaves the test split empty", "20 train / 0 test"],
-        absent=[run],
-    )
+    return ["cifar10_dvs", "data.split", "leaves the test split empty", "20 train / 0 test"]
 
 
-def _cifar10_dvs_foreign_partial_cache(tmp: Path) -> Case:
+@data_case("cifar10_dvs")
+def _cifar10_dvs_foreign_partial_cache(tmp: Path) -> list[str]:
     ev = tmp / "data" / "cifar10_dvs" / "events_np" / "airplane"
     ev.mkdir(parents=True)
     np.savez(ev / "cifar10_airplane_0.npz", t=[1], x=[1], y=[1], p=[1])
-    run = tmp / "run"
-    return Case(
-        train_argv(run, "data.name=cifar10_dvs", f"data.root={tmp / 'data'}"),
-        ["events_np", "holds 1 recordings, expected 10000"],
-        absent=[run],
-    )
+    return ["events_np", "holds 1 recordings, expected 10000"]
 
 
-def _cifar10_dvs_subset_cache_used_as_full(tmp: Path) -> Case:
+@data_case("cifar10_dvs")
+def _cifar10_dvs_subset_cache_used_as_full(tmp: Path) -> list[str]:
     from tssd.config import DataConfig
     from tssd.data import build_dataset
 
@@ -327,84 +303,53 @@ def _cifar10_dvs_subset_cache_used_as_full(tmp: Path) -> Case:
         ),
         (2,),
     )
-    run = tmp / "run"
-    return Case(
-        train_argv(run, "data.name=cifar10_dvs", f"data.root={tmp / 'data'}"),
-        ["events_np", "converted from a subset", "expected 10000"],
-        absent=[run],
-    )
+    return ["events_np", "converted from a subset", "expected 10000"]
 
 
-def _cifar10_dvs_other_layout(tmp: Path) -> Case:
-    write_cifar10_dvs(tmp / "data", base=tmp / "data" / "cifar10_dvs")  # no extract/ level
-    run = tmp / "run"
+@data_case("cifar10_dvs", events=True)
+def _cifar10_dvs_other_layout(tmp: Path) -> list[str]:
     base = tmp / "data" / "cifar10_dvs"
-    return Case(
-        train_argv(run, "data.name=cifar10_dvs", f"data.root={tmp / 'data'}"),
-        ["found in another layout", f"move {base / 'airplane'} to {base / 'extract/airplane'}"],
-        absent=[run, base / "events_np"],
-    )
+    write_cifar10_dvs(tmp / "data", base=base)  # no extract/ level
+    return ["found in another layout", f"move {base / 'airplane'} to {base / 'extract/airplane'}"]
 
 
-def _cifar10_dvs_nested_extract(tmp: Path) -> Case:
+@data_case("cifar10_dvs", events=True)
+def _cifar10_dvs_nested_extract(tmp: Path) -> list[str]:
     extract = tmp / "data" / "cifar10_dvs" / "extract"
     write_cifar10_dvs(tmp / "data", base=extract / "CIFAR10DVS")
-    run = tmp / "run"
-    return Case(
-        train_argv(run, "data.name=cifar10_dvs", f"data.root={tmp / 'data'}"),
-        ["found in another layout", f"move {extract / 'CIFAR10DVS/airplane'} to {extract}"],
-        absent=[run, extract.parent / "events_np"],
-    )
+    return ["found in another layout", f"move {extract / 'CIFAR10DVS/airplane'} to {extract}"]
 
 
-def _cifar10_dvs_missing_class(tmp: Path) -> Case:
+@data_case("cifar10_dvs", "data.options.expect=subset", events=True)
+def _cifar10_dvs_missing_class(tmp: Path) -> list[str]:
     extract = write_cifar10_dvs(tmp / "data")
     for f in (extract / "dog").iterdir():
         f.unlink()
     (extract / "dog").rmdir()
-    run = tmp / "run"
-    return Case(
-        train_argv(
-            run, "data.name=cifar10_dvs", f"data.root={tmp / 'data'}", "data.options.expect=subset"
-        ),
-        ["extract/dog", "class folder missing", "expected one per class"],
-        absent=[run, extract.parent / "events_np"],
-    )
+    return ["extract/dog", "class folder missing", "expected one per class"]
 
 
-def _gesture_three_trials(tmp: Path) -> Case:
+@data_case("dvs_gesture", events=True)
+def _gesture_three_trials(tmp: Path) -> list[str]:
     write_gesture(tmp / "data")
-    run = tmp / "run"
-    return Case(
-        train_argv(run, "data.name=dvs_gesture", f"data.root={tmp / 'data'}"),
-        ["trials_to_train.txt", "lists 2 trials, expected 98", "data.options.expect: subset"],
-        absent=[run, tmp / "data/dvs_gesture/events_np"],
-        check=no_build_leftovers(tmp / "data"),
-    )
+    return ["trials_to_train.txt", "lists 2 trials, expected 98", "data.options.expect: subset"]
 
 
-def _gesture_missing_csv(tmp: Path) -> Case:
+@data_case("dvs_gesture", "data.options.expect=subset", events=True)
+def _gesture_missing_csv(tmp: Path) -> list[str]:
     raw = write_gesture(tmp / "data")
     (raw / "user02_led_labels.csv").unlink()
-    run = tmp / "run"
-    return Case(
-        train_argv(
-            run, "data.name=dvs_gesture", f"data.root={tmp / 'data'}", "data.options.expect=subset"
-        ),
-        ["user02_led_labels.csv", "missing label CSV", "class,startTime_usec,endTime_usec"],
-        absent=[run, tmp / "data/dvs_gesture/events_np"],
-    )
+    return ["user02_led_labels.csv", "missing label CSV", "class,startTime_usec,endTime_usec"]
 
 
-def _gesture_other_layout(tmp: Path) -> Case:
+@data_case("dvs_gesture")
+def _gesture_other_layout(tmp: Path) -> list[str]:
     base = tmp / "data" / "dvs_gesture"
     write_gesture(tmp / "data", raw=base / "DvsGesture")  # no extract/ level
-    run = tmp / "run"
-    return Case(
-        train_argv(run, "data.name=dvs_gesture", f"data.root={tmp / 'data'}"),
-        ["found in another layout", f"move {base / 'DvsGesture'} to {base / 'extract/DvsGesture'}"],
-        absent=[run],
-    )
+    return [
+        "found in another layout",
+        f"move {base / 'DvsGesture'} to {base / 'extract/DvsGesture'}",
+    ]
 
 
 def _config(*sets: str, needles: list[str]) -> Callable[[Path], Case]:
@@ -799,39 +744,11 @@ def test_subset_option_converts_and_marks_only_what_it_checked(tmp_path):
 
 # ---- 5. the harness shows failed runs as failed, with their directory and first error line -------
 
-LAYOUT = """\
-id: tiny
-kind: table
-title: tiny
-status: inferred
-columns:
-  - {id: c10, label: CIFAR10, match: {dataset: cifar10}}
-rows:
-  - {id: b, label: Baseline, match: {method: baseline}}
-  - {id: t, label: TSSD, match: {method: tssd}}
-"""
-
-EXPERIMENT = """\
-id: tiny
-kind: table
-title: tiny
-layout: {layout}
-set: {{model.width: 4, optim.epochs: 2, optim.lr: 1.0e+12}}
-grid:
-  method: [baseline, tssd]
-  dataset: [cifar10]
-  t_s: [1]
-derive: {{method.t_t: "t_s + 1"}}
-"""
-
 
 @pytest.mark.smoke
 def test_runs_failing_in_epoch_one_show_as_failed_not_cached(tmp_path, capsys):
-    (tmp_path / "layouts").mkdir()
-    layout = tmp_path / "layouts" / "tiny.yaml"
-    layout.write_text(LAYOUT)
-    exp = tmp_path / "tiny.yaml"
-    exp.write_text(EXPERIMENT.format(layout=layout))
+    rows = [("b", "Baseline", "baseline"), ("t", "TSSD", "tssd")]
+    exp = write_tiny(tmp_path, rows, "model.width: 4, optim.epochs: 2, optim.lr: 1.0e+12")
     res = tmp_path / "results"
     argv = ["run", str(exp), "--results", str(res), "--seeds", "0", "--workers", "1"]
     assert bench_cli.main(argv) in (0, 1)  # 1: the failed cells fail their verdict

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import write_tiny
 
 from bench import ROOT, cli
 from bench.run import Progress, run_state
@@ -23,35 +24,14 @@ from bench.schema import load_profile
 
 pytestmark = pytest.mark.smoke
 
-LAYOUT = """\
-id: tiny
-kind: table
-title: tiny
-status: inferred
-columns:
-  - {id: c10, label: CIFAR10, match: {dataset: cifar10}}
-rows:
-  - {id: b, label: Baseline, match: {method: baseline}}
-  - {id: t, label: TSSD, match: {method: tssd}}
-  - {id: k, label: KD, match: {method: kd_ann}}
-"""
+ROWS = [("b", "Baseline", "baseline"), ("t", "TSSD", "tssd"), ("k", "KD", "kd_ann")]
 
-EXPERIMENT = """\
-id: tiny
-kind: table
-title: tiny
-layout: {layout}
-set: {{model.width: 8, optim.epochs: {epochs}{extra}}}
+KD_AND_CLAIM = """\
 methods:
   kd_ann:
     set: {{method.name: kd}}
     teacher: {{label: teacher, set: {{method.name: baseline, neuron.backend: ann,
                                       method.t_s: 1{teacher_extra}}}}}
-grid:
-  method: {methods}
-  dataset: [cifar10]
-  t_s: [1]
-derive: {{method.t_t: "t_s + 1"}}
 claims:
   - {{id: tssd_wins, kind: greater, text: t, a: {{method: tssd}}, b: {{method: baseline}},
       per: [dataset]}}
@@ -59,16 +39,12 @@ claims:
 
 
 def tiny(tmp_path: Path, methods="[baseline, tssd]", epochs=2, extra="", teacher_extra="") -> str:
-    (tmp_path / "layouts").mkdir(exist_ok=True)
-    layout = tmp_path / "layouts" / "tiny.yaml"
-    layout.write_text(LAYOUT)
-    exp = tmp_path / "tiny.yaml"
-    exp.write_text(
-        EXPERIMENT.format(
-            layout=layout, epochs=epochs, extra=extra, methods=methods, teacher_extra=teacher_extra
-        )
-    )
-    return str(exp)
+    """The tiny experiment: rows baseline, tssd and kd_ann (KD from an ANN teacher trained first),
+    the grid of ``methods``, ``epochs`` epochs, ``extra`` / ``teacher_extra`` set (``, key: v``)
+    on the runs / the teachers."""
+    sets = f"model.width: 8, optim.epochs: {epochs}{extra}"
+    more = KD_AND_CLAIM.format(teacher_extra=teacher_extra)
+    return str(write_tiny(tmp_path, ROWS, sets, methods, more))
 
 
 def read(path: Path) -> list[dict[str, str]]:

@@ -70,10 +70,16 @@ def test_cited_values_of_table4():
     assert base.reported("cifar10_dvs").value is None
 
 
+def assert_refused(tmp_path, extra: str, pattern: str) -> None:
+    """The minimal experiment plus the YAML ``extra`` is refused by a SpecError matching
+    ``pattern``."""
+    text = MINIMAL_EXPERIMENT.format(id="exp", layout="x") + extra
+    with pytest.raises(SpecError, match=pattern):
+        load_experiment(write(tmp_path, "exp.yaml", text))
+
+
 def test_unknown_experiment_key_names_file_and_key(tmp_path):
-    p = write(tmp_path, "exp.yaml", MINIMAL_EXPERIMENT.format(id="exp", layout="x") + "epochs: 3\n")
-    with pytest.raises(SpecError, match=r"exp\.yaml: unknown key 'epochs'; allowed keys here"):
-        load_experiment(p)
+    assert_refused(tmp_path, "epochs: 3\n", r"exp\.yaml: unknown key 'epochs'; allowed keys here")
 
 
 def test_experiment_id_must_match_file_name(tmp_path):
@@ -92,25 +98,27 @@ def test_experiment_id_must_match_file_name(tmp_path):
     ],
 )
 def test_bad_grid_names_the_key(tmp_path, extra, pattern):
-    text = MINIMAL_EXPERIMENT.format(id="exp", layout="x") + extra
-    with pytest.raises(SpecError, match=pattern):
-        load_experiment(write(tmp_path, "exp.yaml", text))
+    assert_refused(tmp_path, extra, pattern)
 
 
-def test_bad_claims_name_the_key(tmp_path):
-    base = MINIMAL_EXPERIMENT.format(id="exp", layout="x")
-    bad_kind = base + "claims:\n  - {id: c, kind: better, text: t, a: {method: tssd}}\n"
-    with pytest.raises(SpecError, match=r"key 'claims\[0\]\.kind': got 'better'"):
-        load_experiment(write(tmp_path, "exp.yaml", bad_kind))
-    no_b = base + "claims:\n  - {id: c, kind: greater, text: t, a: {method: tssd}}\n"
-    with pytest.raises(SpecError, match=r"key 'claims\[0\]\.b'"):
-        load_experiment(write(tmp_path, "exp.yaml", no_b))
-    bad_axis = base + "claims:\n  - {id: c, kind: greater, text: t, a: {t_t: 4}, b: {method: x}}\n"
-    with pytest.raises(SpecError, match=r"key 'claims\[0\]\.a\.t_t': not an axis"):
-        load_experiment(write(tmp_path, "exp.yaml", bad_axis))
-    no_bound = base + "claims:\n  - {id: c, kind: spread, text: t, a: {}, over: [method]}\n"
-    with pytest.raises(SpecError, match=r"key 'claims\[0\]\.bound'"):
-        load_experiment(write(tmp_path, "exp.yaml", no_bound))
+@pytest.mark.parametrize(
+    ("claim", "pattern"),
+    [
+        (
+            "{id: c, kind: better, text: t, a: {method: tssd}}",
+            r"key 'claims\[0\]\.kind': got 'better'",
+        ),
+        ("{id: c, kind: greater, text: t, a: {method: tssd}}", r"key 'claims\[0\]\.b'"),
+        (
+            "{id: c, kind: greater, text: t, a: {t_t: 4}, b: {method: x}}",
+            r"key 'claims\[0\]\.a\.t_t': not an axis",
+        ),
+        ("{id: c, kind: spread, text: t, a: {}, over: [method]}", r"key 'claims\[0\]\.bound'"),
+    ],
+    ids=["bad-kind", "no-b", "not-an-axis", "no-bound"],
+)
+def test_bad_claims_name_the_key(tmp_path, claim, pattern):
+    assert_refused(tmp_path, f"claims:\n  - {claim}\n", pattern)
 
 
 def test_derive_expressions_are_arithmetic_only(tmp_path):

@@ -4,6 +4,8 @@ atomic cache directories."""
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +16,13 @@ from tssd.data import events as E
 from tssd.data.events import DatasetCorrupt
 
 pytestmark = pytest.mark.unit
+
+
+def assert_corrupt(path: Path, data: bytes, read: Callable[[Path], object], pattern: str) -> None:
+    """``path`` holding ``data`` makes ``read(path)`` raise DatasetCorrupt matching ``pattern``."""
+    path.write_bytes(data)
+    with pytest.raises(DatasetCorrupt, match=pattern):
+        read(path)
 
 
 # ---- AEDAT 2.0 (CIFAR10-DVS) -------------------------------------------------------------------
@@ -54,21 +63,15 @@ def test_aedat2_writer_roundtrip(tmp_path):
 def test_aedat2_truncated_and_wrong_version_name_the_file(tmp_path):
     good = tmp_path / "good.aedat"
     aedat.write_aedat2_dvs128(good, [1, 2], [0, 1], [0, 1], [0, 1])
-    cut = tmp_path / "cut.aedat"
-    cut.write_bytes(good.read_bytes()[:-3])
-    with pytest.raises(DatasetCorrupt, match=r"cut\.aedat.*not a multiple of 8"):
-        aedat.read_cifar10_dvs(cut)
-    v3 = tmp_path / "v3.aedat"
-    v3.write_bytes(b"#!AER-DAT3.1\r\n#!END-HEADER\r\n")
-    with pytest.raises(DatasetCorrupt, match=r"v3\.aedat.*expected an AEDAT 2\.0"):
-        aedat.read_cifar10_dvs(v3)
+    read = aedat.read_cifar10_dvs
+    cut = good.read_bytes()[:-3]
+    assert_corrupt(tmp_path / "cut.aedat", cut, read, r"cut\.aedat.*not a multiple of 8")
+    v3 = b"#!AER-DAT3.1\r\n#!END-HEADER\r\n"
+    assert_corrupt(tmp_path / "v3.aedat", v3, read, r"v3\.aedat.*expected an AEDAT 2\.0")
     bare = tmp_path / "bare.aedat"  # no header at all: read as 2.0
     bare.write_bytes(struct.pack(">II", (1 << 8) | (2 << 1) | 1, 42))
     assert aedat.read_cifar10_dvs(bare)["t"].tolist() == [42]
-    unterminated = tmp_path / "hdr.aedat"
-    unterminated.write_bytes(b"#!AER-DAT2.0")
-    with pytest.raises(DatasetCorrupt, match=r"hdr\.aedat.*not terminated"):
-        aedat.read_cifar10_dvs(unterminated)
+    assert_corrupt(tmp_path / "hdr.aedat", b"#!AER-DAT2.0", read, r"hdr\.aedat.*not terminated")
 
 
 # ---- AEDAT 3.1 (DVS128 Gesture) ----------------------------------------------------------------
@@ -117,24 +120,21 @@ def test_aedat31_corruption_names_file_and_offset(tmp_path):
     aedat.write_aedat31(good, np.arange(10), np.zeros(10, int), np.zeros(10, int), np.ones(10, int))
     data = good.read_bytes()
     body_start = len(_header31()) + len(b"#Start-Time: 2017-01-01 00:00:00 (TZ+0000)\r\n")
-    cut_body = tmp_path / "cut_body.aedat"
-    cut_body.write_bytes(data[:-4])
-    with pytest.raises(DatasetCorrupt, match=r"cut_body\.aedat: packet at byte \d+ declares 10"):
-        aedat.read_aedat31_polarity(cut_body)
-    cut_head = tmp_path / "cut_head.aedat"
-    cut_head.write_bytes(data + data[body_start : body_start + 10])
-    with pytest.raises(DatasetCorrupt, match=r"cut_head\.aedat: truncated packet header"):
-        aedat.read_aedat31_polarity(cut_head)
-    no_end = tmp_path / "no_end.aedat"
-    no_end.write_bytes(b"#!AER-DAT3.1\r\n#Format: RAW\r\n")
-    with pytest.raises(DatasetCorrupt, match=r"no_end\.aedat.*END-HEADER"):
-        aedat.read_aedat31_polarity(no_end)
-    bad_size = tmp_path / "bad_size.aedat"
-    bad_size.write_bytes(
-        _header31() + struct.pack("<hhiiiiii", 1, 1, 12, 4, 0, 1, 1, 1) + bytes(12)
-    )
-    with pytest.raises(DatasetCorrupt, match=r"bad_size\.aedat.*eventSize 12, expected 8"):
-        aedat.read_aedat31_polarity(bad_size)
+    for name, blob, pattern in (
+        ("cut_body", data[:-4], r"cut_body\.aedat: packet at byte \d+ declares 10"),
+        (
+            "cut_head",
+            data + data[body_start : body_start + 10],
+            r"cut_head\.aedat: truncated packet header",
+        ),
+        ("no_end", b"#!AER-DAT3.1\r\n#Format: RAW\r\n", r"no_end\.aedat.*END-HEADER"),
+        (
+            "bad_size",
+            _header31() + struct.pack("<hhiiiiii", 1, 1, 12, 4, 0, 1, 1, 1) + bytes(12),
+            r"bad_size\.aedat.*eventSize 12, expected 8",
+        ),
+    ):
+        assert_corrupt(tmp_path / f"{name}.aedat", blob, aedat.read_aedat31_polarity, pattern)
 
 
 # ---- npz files --------------------------------------------------------------------------------
@@ -152,9 +152,7 @@ def test_event_and_frame_npz_roundtrip_and_corruption(tmp_path):
         assert f["frames"].dtype == np.uint16
     np.testing.assert_array_equal(E.load_frames(tmp_path / "f.npz"), frames)
     blob = (tmp_path / "e.npz").read_bytes()
-    (tmp_path / "cut.npz").write_bytes(blob[: len(blob) // 2])
-    with pytest.raises(DatasetCorrupt, match=r"cut\.npz"):
-        E.load_events(tmp_path / "cut.npz")
+    assert_corrupt(tmp_path / "cut.npz", blob[: len(blob) // 2], E.load_events, r"cut\.npz")
     np.savez(tmp_path / "nokey.npz", t=t, x=x, y=y)
     with pytest.raises(DatasetCorrupt, match=r"nokey\.npz.*lacks key.*'p'"):
         E.load_events(tmp_path / "nokey.npz")

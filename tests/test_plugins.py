@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from helpers import write_tiny
 
 from tssd import plugins
 from tssd.config import ConfigError, from_dict
@@ -27,31 +28,6 @@ from tssd.methods import METHODS, StepContext
 pytestmark = pytest.mark.smoke
 
 PLUGIN = Path(__file__).with_name("plugin_example.py")
-
-LAYOUT = """\
-id: tiny
-kind: table
-title: tiny
-status: inferred
-columns:
-  - {id: c10, label: CIFAR10, match: {dataset: cifar10}}
-rows:
-  - {id: b, label: Baseline, match: {method: baseline}}
-  - {id: m, label: TSD-MSE, match: {method: tsd_mse}}
-"""
-
-EXPERIMENT = """\
-id: tiny
-kind: table
-title: tiny
-layout: {layout}
-set: {{model.width: 8, optim.epochs: 2, data.name: tiny_blobs, data.batch_size: 32}}
-grid:
-  method: [baseline, tsd_mse]
-  dataset: [cifar10]
-  t_s: [1]
-derive: {{method.t_t: "t_s + 1"}}
-"""
 
 
 @pytest.fixture
@@ -172,11 +148,11 @@ def test_plugin_method_and_dataset_through_bench_run_share_the_cache(plugin, tmp
     from bench.schema import load_experiment, load_profile
     from tssd.cli import main as tssd_main
 
-    (tmp_path / "layouts").mkdir()
-    layout = tmp_path / "layouts" / "tiny.yaml"
-    layout.write_text(LAYOUT)
-    exp = tmp_path / "tiny.yaml"
-    exp.write_text(EXPERIMENT.format(layout=layout))
+    exp = write_tiny(
+        tmp_path,
+        [("b", "Baseline", "baseline"), ("m", "TSD-MSE", "tsd_mse")],
+        "model.width: 8, optim.epochs: 2, data.name: tiny_blobs, data.batch_size: 32",
+    )
     res = tmp_path / "results"
     # the workers are fresh processes: the harness hands them the plugin with each job
     assert cli.main(["run", str(exp), "--results", str(res), "--seeds", "0"]) == 0

@@ -22,7 +22,7 @@ from tssd.config import RunConfig
 from tssd.data.base import DATASETS, DatasetShape
 from tssd.data.base import shape_of as data_shape_of
 from tssd.methods import METHODS, StepContext
-from tssd.models import WeakClassifier, build_model, encode_static
+from tssd.models import build_for_run, encode_static
 from tssd.runtime import atomic_write_text, peak_memory_mb, reset_peak_memory, resolve_device
 
 
@@ -67,20 +67,10 @@ def measure_step(cfg: RunConfig, device: torch.device, steps: int = 3, warmup: i
         # The frozen teacher's forward adds roughly one no-grad pass; calibrate the student only
         # and let the caller add the teacher's share from its own calibration.
         spec = METHODS["baseline"]
-    model = build_model(
-        cfg.model.name,
-        num_classes=s.num_classes,
-        in_channels=s.in_channels,
-        input_size=s.input_size,
-        neuron=cfg.neuron,
-        width=cfg.model.width,
-    ).to(device)
-    head, stage = None, None
-    if spec.uses_weak_head:
-        stage = model.resolve_stage(cfg.model.weak_head.stage)
-        head = WeakClassifier(
-            model.stage_channels[stage], s.num_classes, cfg.neuron, cfg.model.weak_head.channels
-        ).to(device)
+    model, stage, head = build_for_run(cfg, s, spec.uses_weak_head)
+    model.to(device)
+    if head is not None:
+        head.to(device)
     params = list(model.parameters()) + (list(head.parameters()) if head else [])
     opt = torch.optim.SGD(params, lr=1e-3, momentum=0.9)
     b = cfg.data.batch_size

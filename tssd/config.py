@@ -357,42 +357,42 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
         validate_data_config(cfg.data)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from exc
-    for k in ("batch_size", "test_batch_size"):
-        if getattr(cfg.data, k) < 1:
-            fail(f"data.{k}", f"got {getattr(cfg.data, k)}, expected an integer >= 1")
-    if cfg.data.size < 0:
-        fail("data.size", f"got {cfg.data.size}, expected an integer >= 0 (0 = the default)")
-    if cfg.model.width < 0:
-        fail("model.width", f"got {cfg.model.width}, expected an integer >= 0 (0 = the default)")
-    if cfg.model.weak_head.channels < 0:
-        fail("model.weak_head.channels", f"got {cfg.model.weak_head.channels}, expected >= 0")
-    o = cfg.optim
-    if o.lr <= 0:
-        fail("optim.lr", f"got {o.lr}, expected a number > 0")
-    if o.epochs < 1:
-        fail("optim.epochs", f"got {o.epochs}, expected an integer >= 1")
-    if o.weight_decay < 0:
-        fail("optim.weight_decay", f"got {o.weight_decay}, expected a number >= 0")
-    if o.momentum < 0:
-        fail("optim.momentum", f"got {o.momentum}, expected a number >= 0")
-    if o.step_size < 1:
-        fail("optim.step_size", f"got {o.step_size}, expected an integer >= 1")
-    if o.gamma <= 0:
-        fail("optim.gamma", f"got {o.gamma}, expected a number > 0")
-    if cfg.eval.every < 1:
-        fail("eval.every", f"got {cfg.eval.every}, expected an integer >= 1")
-    if any(t < 1 for t in cfg.eval.timesteps):
-        fail("eval.timesteps", f"got {cfg.eval.timesteps}, expected integers >= 1")
-    dev = cfg.runtime.device
-    if dev not in ("auto", "cpu", "cuda") and not dev.startswith("cuda:"):
-        fail("runtime.device", f"got {dev!r}, expected auto, cpu, cuda or cuda:N")
-    r = cfg.runtime
-    if r.checkpoint_every < 1:
-        fail("runtime.checkpoint_every", f"got {r.checkpoint_every}, expected an integer >= 1")
-    if r.threads < 0:
-        fail("runtime.threads", f"got {r.threads}, expected an integer >= 0 (0 = torch's default)")
-    if r.num_workers < 0:
-        fail("runtime.num_workers", f"got {r.num_workers}, expected an integer >= 0")
+    d, o, r = cfg.data, cfg.optim, cfg.runtime
+    heads = cfg.model.weak_head.channels
+    dev = r.device
+    # (key, value, whether it is out of range, what is expected), checked in this order
+    ranges = [
+        ("data.batch_size", d.batch_size, d.batch_size < 1, "an integer >= 1"),
+        ("data.test_batch_size", d.test_batch_size, d.test_batch_size < 1, "an integer >= 1"),
+        ("data.size", d.size, d.size < 0, "an integer >= 0 (0 = the default)"),
+        ("model.width", cfg.model.width, cfg.model.width < 0, "an integer >= 0 (0 = the default)"),
+        ("model.weak_head.channels", heads, heads < 0, ">= 0"),
+        ("optim.lr", o.lr, o.lr <= 0, "a number > 0"),
+        ("optim.epochs", o.epochs, o.epochs < 1, "an integer >= 1"),
+        ("optim.weight_decay", o.weight_decay, o.weight_decay < 0, "a number >= 0"),
+        ("optim.momentum", o.momentum, o.momentum < 0, "a number >= 0"),
+        ("optim.step_size", o.step_size, o.step_size < 1, "an integer >= 1"),
+        ("optim.gamma", o.gamma, o.gamma <= 0, "a number > 0"),
+        ("eval.every", cfg.eval.every, cfg.eval.every < 1, "an integer >= 1"),
+        (
+            "eval.timesteps",
+            cfg.eval.timesteps,
+            any(t < 1 for t in cfg.eval.timesteps),
+            "integers >= 1",
+        ),
+        (
+            "runtime.device",
+            repr(dev),
+            dev not in ("auto", "cpu", "cuda") and not dev.startswith("cuda:"),
+            "auto, cpu, cuda or cuda:N",
+        ),
+        ("runtime.checkpoint_every", r.checkpoint_every, r.checkpoint_every < 1, "an integer >= 1"),
+        ("runtime.threads", r.threads, r.threads < 0, "an integer >= 0 (0 = torch's default)"),
+        ("runtime.num_workers", r.num_workers, r.num_workers < 0, "an integer >= 0"),
+    ]
+    for key, value, out_of_range, expected in ranges:
+        if out_of_range:
+            fail(key, f"got {value}, expected {expected}")
 
 
 def dump_yaml(cfg: RunConfig) -> str:

@@ -35,14 +35,9 @@ def distill_kl(
     return kl * temperature**2
 
 
-def tsd_loss(
-    student: torch.Tensor,
-    teacher: torch.Tensor,
-    temperature: float = 2.0,
-    detach_teacher: bool = True,
-) -> torch.Tensor:
-    """Temporal self-distillation: the T_s output learns from the same network's T_t output."""
-    return distill_kl(student, teacher, temperature, detach_teacher)
+tsd_loss = distill_kl
+"""Temporal self-distillation: the T_s output (``student``) learns from the same network's T_t
+output (``teacher``) by :func:`distill_kl`, under its own name in the methods and tests."""
 
 
 def ssd_loss(weak: torch.Tensor, final: torch.Tensor, temperature: float = 2.0) -> torch.Tensor:

@@ -46,7 +46,7 @@ from tssd.errors import ConfigError, RunFailed
 from tssd.export import export_inference, load_inference
 from tssd.losses import mean_logits
 from tssd.methods import BUILTIN_LOSS_TERMS, METHODS, StepContext, loss_columns
-from tssd.models import WeakClassifier, build_model, count_macs, count_params
+from tssd.models import build_for_run, count_macs, count_params
 from tssd.neurons.registry import backend_version
 from tssd.rundir import (
     CHECKPOINT,
@@ -190,24 +190,9 @@ class Trainer:
                 f"divisible by the number of processes ({self.dist.world})"
             )
         seed_everything(cfg.seed)
-        self.model = build_model(
-            cfg.model.name,
-            num_classes=info.num_classes,
-            in_channels=info.in_channels,
-            input_size=info.input_size,
-            neuron=cfg.neuron,
-            width=cfg.model.width,
+        self.model, self.feature_stage, self.head = build_for_run(
+            cfg, info, self.method.uses_weak_head
         )
-        self.feature_stage = None
-        self.head = None
-        if self.method.uses_weak_head:
-            self.feature_stage = self.model.resolve_stage(cfg.model.weak_head.stage)
-            self.head = WeakClassifier(
-                self.model.stage_channels[self.feature_stage],
-                info.num_classes,
-                cfg.neuron,
-                cfg.model.weak_head.channels,
-            )
         self.ctx = StepContext(
             self.model, self.head, cfg.method, self.feature_stage, info.kind, self.teacher
         )

@@ -233,10 +233,16 @@ class DatasetSpec:
         else:
             self.parse_split(split)
 
+    def options_of(self, data_cfg) -> dict[str, Any]:
+        """The resolved ``data.options`` of a DataConfig, its ``data.split`` checked too (raises
+        ConfigError naming the key; nothing touches the disk)."""
+        opts = self.resolve_options(data_cfg.options)
+        self.check_split(data_cfg.split)
+        return opts
+
     def validate(self, data_cfg) -> None:
         """Check ``data.options`` and ``data.split`` of a DataConfig without touching the disk."""
-        self.resolve_options(data_cfg.options)
-        self.check_split(data_cfg.split)
+        self.options_of(data_cfg)
 
     def shape(self, data_cfg) -> DatasetShape:
         """The input shape and split sizes a DataConfig of this dataset trains on."""
@@ -250,6 +256,22 @@ class DatasetSpec:
             self.num_classes,
             n_train,
             self.n_test,
+        )
+
+    def info(
+        self, input_size: int, split: str, split_hash: str = "", extra: dict | None = None
+    ) -> DatasetInfo:
+        """The :class:`DatasetInfo` of a bundle the factory built: name, kind, classes and input
+        channels as registered, the size, split and metadata of this build."""
+        return DatasetInfo(
+            name=self.name,
+            kind=self.kind,
+            num_classes=self.num_classes,
+            in_channels=self.in_channels,
+            input_size=input_size,
+            split=split,
+            split_hash=split_hash,
+            extra=extra or {},
         )
 
     def status(self, root: str, deep: bool = False) -> DatasetStatus:

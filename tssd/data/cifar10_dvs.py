@@ -39,22 +39,20 @@ import numpy as np
 
 from tssd.data import events as ev_io
 from tssd.data.aedat import read_cifar10_dvs, scan_aedat2
-from tssd.data.base import DataBundle, DatasetUnavailable, register_dataset
-from tssd.data.cache import building, count_files, is_complete, read_marker
+from tssd.data.base import DataBundle, DatasetUnavailable, dataset_spec
+from tssd.data.cache import building, count_files
 from tssd.data.event_folder import (
-    EXPECT_CHOICES,
     SUBSET_HINT,
-    event_bundle,
-    frames_cache_notes,
-    list_npz,
-    locate_event_dataset,
+    EventLayout,
+    class_npz,
+    ensure_events_np,
+    finish_status,
     natural_key,
+    note_events_np,
     other_layout,
-    refuse_unfinished_conversion,
-    spikingjelly_building_marker,
+    register_event_dataset,
 )
 from tssd.data.events import DatasetCorrupt
-from tssd.data.options import resolve_options
 from tssd.data.status import DatasetStatus
 from tssd.errors import ConfigError
 
@@ -72,7 +70,6 @@ DEFAULTS = {
     "workers": 0,
     "expect": "full",
 }
-CHOICES = {"split_by": ev_io.SPLIT_MODES, "resize": ev_io.RESIZE_MODES, "expect": EXPECT_CHOICES}
 URL = (
     "figshare (airplane.zip is https://ndownloader.figshare.com/files/7712788; spikingjelly's "
     "CIFAR10DVS.resource_url_md5 lists all ten with their md5)"
@@ -91,7 +88,7 @@ def layout(root: str) -> str:
 
 def locate(root: str, path: str = "") -> tuple[Path | None, list[Path]]:
     """The dataset folder (or None) and the places searched."""
-    return locate_event_dataset(root, path, FOLDERS)
+    return ON_DISK.locate(root, path)
 
 
 def _class_dirs(d: Path, suffix: str) -> list[str]:
@@ -109,13 +106,7 @@ def find_other_layout(root: str, path: str = "") -> str:
     them, or '' (the common mistakes: class folders without ``extract/``, ``.npz`` class folders
     without ``events_np/``, class zips without ``download/``, class folders right under the data
     root)."""
-    if path:
-        bases = [Path(path).expanduser()]
-    elif root:
-        bases = [Path(root).expanduser() / f for f in FOLDERS]
-    else:
-        return ""
-    for base in bases:
+    for base in ON_DISK.candidates(root, path):
         if not base.is_dir():
             continue
         for sub, suffix, what in (
@@ -137,6 +128,10 @@ def find_other_layout(root: str, path: str = "") -> str:
             moves = [(r / c, r / FOLDERS[0] / "extract" / c) for c in found]
             return other_layout(r, moves, f"{len(found)} of 10 .aedat class folders in data.root")
     return ""
+
+
+ON_DISK = EventLayout(NAME, FOLDERS, layout, find_other_layout)
+"""Where the dataset is looked for and what is said when it is not there."""
 
 
 def parse_split(split: str) -> tuple[str, int, float]:
@@ -261,8 +256,11 @@ def count_problem(counts: dict[str, int], where: Path) -> str:
 
 
 def convert_raw(base: Path, workers: int = 0, expect: str = "full") -> None:
-    """Decode ``extract/`` into ``events_np/`` (atomically), after checking the per-class counts
-    against the declared 1,000 unless ``expect == 'subset'``."""
+    """Decode ``extract/`` (extracted from ``download/`` first when missing) into ``events_np/``
+    (atomically), after checking the per-class counts against the declared 1,000 unless
+    ``expect == 'subset'``."""
+    if not (base / "extract").is_dir():
+        _extract_zips(base)
     files = raw_files(base / "extract")
     problem = count_problem({c: len(fs) for c, fs in files.items()}, base / "extract")
     if problem and expect == "full":
@@ -288,88 +286,53 @@ def convert_raw(base: Path, workers: int = 0, expect: str = "full") -> None:
 def ensure_events(base: Path, expect: str = "full", workers: int = 0) -> Path:
     """``events_np`` ready to read: ours, a foreign one, or converted from raw files; with
     ``expect == 'full'`` it must hold the declared 10 x 1,000 recordings."""
-    ev = base / "events_np"
     total = len(CLASSES) * PER_CLASS
-    if is_complete(ev):
-        n = (read_marker(ev) or {}).get("files")
-        if expect == "full" and n != total:
-            raise DatasetCorrupt(
-                f"{ev}: holds {n} recordings (converted from a subset), expected {total}; "
-                f"remove it to rebuild from extract/, {SUBSET_HINT}"
-            )
-        return ev
-    if ev.exists():
-        refuse_unfinished_conversion(ev)
-        n = count_files(ev)
-        if n != total and expect == "full":
-            raise DatasetCorrupt(
-                f"{ev}: holds {n} recordings, expected {total} (a partial cache?); remove it "
-                f"to rebuild from extract/, {SUBSET_HINT}"
-            )
-        return ev
-    if not (base / "extract").is_dir():
-        _extract_zips(base)
-    convert_raw(base, workers, expect)
-    return ev
+    return ensure_events_np(
+        base,
+        expect,
+        declared=total,
+        count=count_files,
+        counted=total,
+        unit="recordings",
+        subset="a subset",
+        build=lambda: convert_raw(base, workers, expect),
+    )
 
 
 def list_samples(ev: Path) -> dict[int, list[str]]:
     """Relative paths of every recording per label, in natural file order."""
     out = {}
     for label, cls in enumerate(CLASSES):
-        d = ev / cls
-        if not d.is_dir():
-            raise DatasetCorrupt(f"{d}: class folder missing")
-        files = list_npz(d)
-        if not files:
-            raise DatasetCorrupt(f"{d}: empty class folder (no .npz files)")
-        out[label] = [f"{cls}/{f}" for f in files]
+        out[label] = [f"{cls}/{f}" for f in class_npz(ev / cls, "class folder missing")]
     return out
 
 
-@register_dataset(
+@register_event_dataset(
     NAME,
-    kind="event",
     num_classes=len(CLASSES),
-    in_channels=2,
-    input_size=48,
     n_train=9_000,
     n_test=1_000,
     options=DEFAULTS,
-    choices=CHOICES,
     default_split=DEFAULT_SPLIT,
     parse_split=parse_split,
     check=lambda root, deep=False: check(root, deep),
 )
 def cifar10_dvs(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """CIFAR10-DVS frames ``{T: [T, 2, S, S]}`` (S = ``data.size``, default 48)."""
-    opts = resolve_options(NAME, cfg.options, DEFAULTS, CHOICES)
-    parse_split(cfg.split)  # a bad rule fails before any conversion
-    base, searched = locate(cfg.root, opts["path"])
-    if base is None:
-        moved = find_other_layout(cfg.root, opts["path"])
-        if moved:
-            raise DatasetUnavailable(moved)
-        where = ", ".join(map(str, searched)) or "(data.root is empty)"
-        raise DatasetUnavailable(f"{NAME}: not found (searched {where}); {layout(cfg.root)}")
+    opts = dataset_spec(NAME).options_of(cfg)  # a bad split rule fails before any conversion
+    base = ON_DISK.require(cfg.root, opts["path"])
     ev = ensure_events(base, opts["expect"], opts["workers"])
     per_class = list_samples(ev)
     train, test, desc = split_samples(per_class, cfg.split)
-    return event_bundle(NAME, cfg, opts, base, train, test, timesteps, desc, len(CLASSES))
+    return ON_DISK.bundle(cfg, opts, base, train, test, timesteps, desc)
 
 
 def check(root: str, deep: bool = False) -> DatasetStatus:
     """Raw recordings, decoded events and frame caches: per-class counts against the declared
     1,000, markers, and every file's header and size (every file decoded with ``deep``)."""
-    base, searched = locate(root)
-    st = DatasetStatus(NAME, present=base is not None, layout=layout(root))
+    st, base = ON_DISK.status(root)
     if base is None:
-        st.where = "searched " + ", ".join(map(str, searched))
-        st.misplaced = find_other_layout(root)
-        if st.misplaced:
-            st.present, st.problems = True, [st.misplaced]
         return st
-    st.where = str(base)
     undecodable: list[str] = []
 
     def inspect(fn, path: Path) -> None:
@@ -396,9 +359,7 @@ def check(root: str, deep: bool = False) -> DatasetStatus:
     ev = base / "events_np"
     if ev.is_dir():
         st.counts["events_np"] = count_files(ev)
-        if spikingjelly_building_marker(ev).exists():
-            st.problems.append(f"{ev}: unfinished spikingjelly conversion (.building marker)")
-        st.notes.append(f"events_np: {'tssd marker' if read_marker(ev) else 'no tssd marker'}")
+        note_events_np(st, ev)
         try:
             per_class = list_samples(ev)
             short_classes({CLASSES[k]: len(v) for k, v in per_class.items()}, ev)
@@ -419,11 +380,8 @@ def check(root: str, deep: bool = False) -> DatasetStatus:
                         undecodable.append(f"{z}: CRC error in {bad}")
             except (zipfile.BadZipFile, OSError) as exc:
                 undecodable.append(f"{z}: corrupt zip ({exc})")
-    st.notes += frames_cache_notes(base)
     if "zips" in st.counts:
         st.complete = {z.stem for z in zips} >= set(CLASSES)
     else:
         st.complete = not st.problems
-    st.problems += undecodable
-    st.valid = not undecodable
-    return st
+    return finish_status(st, base, undecodable)

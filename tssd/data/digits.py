@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tssd.data.base import DataBundle, DatasetInfo, TensorSplit, register_dataset
+from tssd.data.base import DataBundle, TensorSplit, dataset_spec, register_dataset
 from tssd.data.status import DatasetStatus
 
 TEST_FRACTION = 0.2
@@ -75,13 +75,6 @@ def digits(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     mean, std = x[tr].mean(), x[tr].std()
     x = (x - mean) / std
     y = torch.from_numpy(labels)
-    info = DatasetInfo(
-        name="digits",
-        kind="static",
-        num_classes=10,
-        in_channels=1,
-        input_size=size,
-        split=f"stratified test_fraction={TEST_FRACTION} seed={SPLIT_SEED}",
-        split_hash=split_hash(tr, te),
-    )
+    spec = dataset_spec("digits")
+    info = spec.info(size, spec.default_split, split_hash(tr, te))
     return DataBundle(info, TensorSplit(x[tr], y[tr]), TensorSplit(x[te], y[te]))

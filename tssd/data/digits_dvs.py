@@ -25,65 +25,28 @@ parameters and version. Each directory is written atomically (see :mod:`tssd.dat
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from tssd.data import events as ev_io
-from tssd.data.base import DataBundle, DatasetInfo, TensorSplit, register_dataset
+from tssd.data.base import DataBundle, dataset_spec
 from tssd.data.cache import building, cache_root, is_complete, param_key
 from tssd.data.digits import SPLIT_SEED, TEST_FRACTION, digits_arrays, split_hash
+from tssd.data.emulated import checked_params, register_emulated, split_options
 from tssd.data.emulator import EMULATOR_VERSION, EmulatorParams, emulate
-from tssd.data.options import require_default_split, resolve_options
 from tssd.data.status import DatasetStatus
-from tssd.data.transforms import draw_shifts, shift
-from tssd.errors import ConfigError
 
 NAME = "digits_dvs"
 LOADER_DEFAULTS = {"split_by": "number", "resize": "bilinear", "max_shift": 1}
-CHOICES = {"split_by": ev_io.SPLIT_MODES, "resize": ev_io.RESIZE_MODES}
-
-
-class EventTensorSplit(TensorSplit):
-    """In-memory event split; with ``max_shift > 0`` each batch is randomly translated (one draw
-    per sample, shared by all its framings)."""
-
-    def __init__(self, inputs: dict[int, torch.Tensor], labels: torch.Tensor, max_shift: int = 0):
-        super().__init__(inputs, labels)
-        self.max_shift = max_shift
-
-    def take(self, idx: torch.Tensor):  # noqa: D102
-        x, y = super().take(idx)
-        if self.max_shift:
-            dy, dx = draw_shifts(len(y), self.max_shift)
-            x = {t: shift(v, dy, dx, self.max_shift) for t, v in x.items()}
-        return x, y
-
-    def __getitem__(self, i: int):  # noqa: D105
-        x, y = self.take(torch.as_tensor([i]))
-        return {t: v[0] for t, v in x.items()}, y[0]
-
-
 OPTIONS = {**EmulatorParams().as_dict(), **LOADER_DEFAULTS}
 """Every ``data.options`` key: the emulator's parameters and the loader's."""
 
 
 def emulator_params(opts: dict) -> EmulatorParams:
     """The emulator parameters of resolved options, checked (ConfigError naming data.options)."""
-    params = EmulatorParams(**{f.name: opts[f.name] for f in fields(EmulatorParams)})
-    try:
-        params.validate()
-    except ValueError as exc:
-        raise ConfigError(f"dataset {NAME!r}: data.options: {exc}") from exc
-    return params
-
-
-def split_options(options: dict) -> tuple[EmulatorParams, dict]:
-    """Emulator parameters and loader options from ``data.options`` (checked)."""
-    opts = resolve_options(NAME, options, OPTIONS, CHOICES)
-    return emulator_params(opts), {k: opts[k] for k in LOADER_DEFAULTS}
+    return checked_params(NAME, opts)
 
 
 def cache_dir(root: str, params: EmulatorParams) -> Path:
@@ -139,60 +102,38 @@ def ensure_cache(
     return base
 
 
-@register_dataset(
+@register_emulated(
     NAME,
-    kind="event",
-    num_classes=10,
-    in_channels=2,
     input_size=EmulatorParams().sensor,
     n_train=1437,
     n_test=360,
     options=OPTIONS,
-    choices=CHOICES,
     check_options=emulator_params,
     default_split=f"stratified test_fraction={TEST_FRACTION} seed={SPLIT_SEED} (as digits)",
     check=lambda root, deep=False: check(root, deep),
-    stand_in_for=("cifar10_dvs", "dvs_gesture"),
 )
 def digits_dvs(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """Emulated event streams of the digits, as frames ``{T: [T, 2, S, S]}`` (S = ``data.size``,
     default the sensor size)."""
-    require_default_split(NAME, cfg.split)
-    params, opts = split_options(cfg.options)
-    base = ensure_cache(cfg.root, params, timesteps, opts["split_by"])
+    options = split_options(NAME, cfg, LOADER_DEFAULTS)
+    base = ensure_cache(cfg.root, options.params, timesteps, options.loader["split_by"])
     _, labels, tr, te = digits_arrays()
     rel = _relpaths(labels, tr, te)
-    size = cfg.size or params.sensor
-    inputs: dict[str, dict[int, torch.Tensor]] = {"train": {}, "test": {}}
-    for t in timesteps:
-        fdir = base / ev_io.frames_dir_name(t, opts["split_by"])
-        for split, idx in (("train", tr), ("test", te)):
-            stack = np.stack([ev_io.load_frames(fdir / rel[int(i)]) for i in idx])
-            x = torch.from_numpy(stack)
-            inputs[split][t] = ev_io.resize_frames(x, size, opts["resize"])
+    idx = {"train": tr, "test": te}
+
+    def read_split(fdir: Path, split: str) -> torch.Tensor:
+        frames = [ev_io.load_frames(fdir / rel[int(i)]) for i in idx[split]]
+        return torch.from_numpy(np.stack(frames))
+
     y = torch.from_numpy(labels)
-    shift_px = opts["max_shift"] if cfg.augment else 0
-    info = DatasetInfo(
-        name=NAME,
-        kind="event",
-        num_classes=10,
-        in_channels=2,
-        input_size=size,
-        split=f"stratified test_fraction={TEST_FRACTION} seed={SPLIT_SEED} (as digits)",
-        split_hash=split_hash(tr, te),
-        extra={
-            "emulator": params.as_dict(),
-            "emulator_version": EMULATOR_VERSION,
-            "cache": str(base),
-            "split_by": opts["split_by"],
-            "sensor": params.sensor,
-            "augment": f"random shift +-{shift_px}px" if shift_px else "none",
-        },
-    )
-    return DataBundle(
-        info,
-        EventTensorSplit(inputs["train"], y[tr], shift_px),
-        EventTensorSplit(inputs["test"], y[te]),
+    return options.bundle(
+        cfg,
+        timesteps,
+        base,
+        read_split,
+        {"train": y[tr], "test": y[te]},
+        dataset_spec(NAME).default_split,
+        split_hash(tr, te),
     )
 
 

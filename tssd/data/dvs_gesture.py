@@ -34,21 +34,19 @@ from pathlib import Path
 
 from tssd.data import events as ev_io
 from tssd.data.aedat import read_aedat31_polarity, scan_aedat31
-from tssd.data.base import DataBundle, DatasetUnavailable, register_dataset
-from tssd.data.cache import building, count_files, is_complete, read_marker
+from tssd.data.base import DataBundle, DatasetUnavailable, dataset_spec
+from tssd.data.cache import building, count_files
 from tssd.data.event_folder import (
-    EXPECT_CHOICES,
     SUBSET_HINT,
-    event_bundle,
-    frames_cache_notes,
-    list_npz,
-    locate_event_dataset,
+    EventLayout,
+    class_npz,
+    ensure_events_np,
+    finish_status,
+    note_events_np,
     other_layout,
-    refuse_unfinished_conversion,
-    spikingjelly_building_marker,
+    register_event_dataset,
 )
 from tssd.data.events import DatasetCorrupt
-from tssd.data.options import require_default_split, resolve_options
 from tssd.data.status import DatasetStatus
 
 NAME = "dvs_gesture"
@@ -80,7 +78,6 @@ DEFAULTS = {
     "workers": 0,
     "expect": "full",
 }
-CHOICES = {"split_by": ev_io.SPLIT_MODES, "resize": ev_io.RESIZE_MODES, "expect": EXPECT_CHOICES}
 URL = "https://research.ibm.com/interactive/dvsgesture/"
 
 
@@ -97,7 +94,7 @@ def layout(root: str) -> str:
 
 def locate(root: str, path: str = "") -> tuple[Path | None, list[Path]]:
     """The dataset folder (or None) and the places searched."""
-    return locate_event_dataset(root, path, FOLDERS)
+    return ON_DISK.locate(root, path)
 
 
 def _holds_trials(d: Path) -> bool:
@@ -109,13 +106,7 @@ def find_other_layout(root: str, path: str = "") -> str:
     '' (the common mistakes: ``DvsGesture/`` without ``extract/``, the trial files in the dataset
     folder itself, the archive without ``download/``, ``DvsGesture/`` right under the data root).
     """
-    if path:
-        bases = [Path(path).expanduser()]
-    elif root:
-        bases = [Path(root).expanduser() / f for f in FOLDERS]
-    else:
-        return ""
-    for base in bases:
+    for base in ON_DISK.candidates(root, path):
         target = base / "extract" / "DvsGesture"
         if _holds_trials(base / "DvsGesture"):
             moves = [(base / "DvsGesture", target)]
@@ -134,6 +125,10 @@ def find_other_layout(root: str, path: str = "") -> str:
             target = r / FOLDERS[0] / "extract" / "DvsGesture"
             return other_layout(r, [(r / "DvsGesture", target)], "DvsGesture/ in data.root")
     return ""
+
+
+ON_DISK = EventLayout(NAME, FOLDERS, layout, find_other_layout)
+"""Where the dataset is looked for and what is said when it is not there."""
 
 
 def raw_dir(base: Path) -> Path:
@@ -221,9 +216,12 @@ def _extract_archive(base: Path) -> None:
 
 
 def convert_raw(base: Path, workers: int = 0, expect: str = "full") -> None:
-    """Cut every listed trial into labelled samples under ``events_np/`` (atomically); with
+    """Cut every listed trial into labelled samples under ``events_np/`` (atomically; the
+    archive in ``download/`` is extracted first when ``extract/`` is missing); with
     ``expect == 'full'`` the lists and the sample counts must be the official ones before the
     result is marked complete."""
+    if not (base / "extract").is_dir():
+        _extract_archive(base)
     raw = raw_dir(base)
     jobs = []
     for split in ("train", "test"):
@@ -262,72 +260,44 @@ def convert_raw(base: Path, workers: int = 0, expect: str = "full") -> None:
 def ensure_events(base: Path, expect: str = "full", workers: int = 0) -> Path:
     """``events_np`` ready to read: ours, a foreign one, or converted from raw files; with
     ``expect == 'full'`` it must hold the official 1,176 / 288 samples."""
-    ev = base / "events_np"
-    if is_complete(ev):
-        n = (read_marker(ev) or {}).get("files")
-        if expect == "full" and n != sum(EXPECTED.values()):
-            raise DatasetCorrupt(
-                f"{ev}: holds {n} samples (converted from a subset of the trials), expected "
-                f"{sum(EXPECTED.values())}; remove it to rebuild from extract/, {SUBSET_HINT}"
-            )
-        return ev
-    if ev.exists():
-        refuse_unfinished_conversion(ev)
-        counts = {s: count_files(ev / s) if (ev / s).is_dir() else 0 for s in ("train", "test")}
-        if counts != EXPECTED and expect == "full":
-            raise DatasetCorrupt(
-                f"{ev}: holds {counts} samples, expected {EXPECTED} (a partial cache?); remove "
-                f"it to rebuild from extract/, {SUBSET_HINT}"
-            )
-        return ev
-    if not (base / "extract").is_dir():
-        _extract_archive(base)
-    convert_raw(base, workers, expect)
-    return ev
+    return ensure_events_np(
+        base,
+        expect,
+        declared=sum(EXPECTED.values()),
+        count=lambda ev: {s: count_files(ev / s) if (ev / s).is_dir() else 0 for s in EXPECTED},
+        counted=EXPECTED,
+        unit="samples",
+        subset="a subset of the trials",
+        build=lambda: convert_raw(base, workers, expect),
+    )
 
 
 def list_samples(ev: Path, split: str) -> list[tuple[str, int]]:
     """``(relative path, label)`` of one split, labels in order, files in natural order."""
     out = []
+    missing = f"label folder missing (expected 0..{len(CLASSES) - 1})"
     for label in range(len(CLASSES)):
-        d = ev / split / str(label)
-        if not d.is_dir():
-            raise DatasetCorrupt(f"{d}: label folder missing (expected 0..{len(CLASSES) - 1})")
-        files = list_npz(d)
-        if not files:
-            raise DatasetCorrupt(f"{d}: empty class folder (no .npz files)")
+        files = class_npz(ev / split / str(label), missing)
         out += [(f"{split}/{label}/{f}", label) for f in files]
     return out
 
 
-@register_dataset(
+@register_event_dataset(
     NAME,
-    kind="event",
     num_classes=len(CLASSES),
-    in_channels=2,
-    input_size=48,
     n_train=EXPECTED["train"],
     n_test=EXPECTED["test"],
     options=DEFAULTS,
-    choices=CHOICES,
     default_split="the official trials_to_train.txt / trials_to_test.txt",
     check=lambda root, deep=False: check(root, deep),
 )
 def dvs_gesture(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """DVS128 Gesture frames ``{T: [T, 2, S, S]}`` (S = ``data.size``, default 48)."""
-    require_default_split(NAME, cfg.split)
-    opts = resolve_options(NAME, cfg.options, DEFAULTS, CHOICES)
-    base, searched = locate(cfg.root, opts["path"])
-    if base is None:
-        moved = find_other_layout(cfg.root, opts["path"])
-        if moved:
-            raise DatasetUnavailable(moved)
-        where = ", ".join(map(str, searched)) or "(data.root is empty)"
-        raise DatasetUnavailable(f"{NAME}: not found (searched {where}); {layout(cfg.root)}")
+    opts = dataset_spec(NAME).options_of(cfg)
+    base = ON_DISK.require(cfg.root, opts["path"])
     ev = ensure_events(base, opts["expect"], opts["workers"])
     train, test = list_samples(ev, "train"), list_samples(ev, "test")
-    return event_bundle(
-        NAME,
+    return ON_DISK.bundle(
         cfg,
         opts,
         base,
@@ -335,22 +305,15 @@ def dvs_gesture(cfg, timesteps: tuple[int, ...]) -> DataBundle:
         test,
         timesteps,
         "official trials_to_train.txt / trials_to_test.txt",
-        len(CLASSES),
     )
 
 
 def check(root: str, deep: bool = False) -> DatasetStatus:
     """Trial lists (against the official 98 / 24 trials), recordings (every file's header and
     packet sizes; decoded with ``deep``), label CSVs, decoded events and frame caches."""
-    base, searched = locate(root)
-    st = DatasetStatus(NAME, present=base is not None, layout=layout(root))
+    st, base = ON_DISK.status(root)
     if base is None:
-        st.where = "searched " + ", ".join(map(str, searched))
-        st.misplaced = find_other_layout(root)
-        if st.misplaced:
-            st.present, st.problems = True, [st.misplaced]
         return st
-    st.where = str(base)
     undecodable: list[str] = []
     raw: Path | None = None
     if (base / "extract").is_dir():
@@ -388,9 +351,7 @@ def check(root: str, deep: bool = False) -> DatasetStatus:
         st.counts["trials"] = trials
     ev = base / "events_np"
     if ev.is_dir():
-        st.notes.append(f"events_np: {'tssd marker' if read_marker(ev) else 'no tssd marker'}")
-        if spikingjelly_building_marker(ev).exists():
-            st.problems.append(f"{ev}: unfinished spikingjelly conversion (.building marker)")
+        note_events_np(st, ev)
         for split in ("train", "test"):
             st.counts[split] = count_files(ev / split) if (ev / split).is_dir() else 0
             try:
@@ -422,7 +383,4 @@ def check(root: str, deep: bool = False) -> DatasetStatus:
                     tar.getmembers()  # reads (and decompresses) the whole archive
             except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
                 undecodable.append(f"{arc}: corrupt or truncated archive ({exc})")
-    st.notes += frames_cache_notes(base)
-    st.problems += undecodable
-    st.valid = not undecodable
-    return st
+    return finish_status(st, base, undecodable)

@@ -10,20 +10,34 @@ Frame caches are made from ``events_np`` on first use, one per requested T, atom
 ``.building`` marker is absent and it holds every sample. Samples are loaded per item (a torch
 Dataset batched by the trainer's DataLoader), resized to ``data.size`` and, for training with
 ``data.augment``, flipped and translated with one draw shared by every framing.
+
+Both datasets' modules keep what is their own (file formats, class folders, split rule, counts)
+and share the rest from here: their registration (:func:`register_event_dataset`), finding the
+dataset folder (:class:`EventLayout`), checking an existing ``events_np`` against the declared
+counts (:func:`ensure_events_np`), and the common parts of their ``data check`` reports.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
 
 from tssd.data import events as ev_io
-from tssd.data.base import DataBundle, DatasetInfo
+from tssd.data.base import (
+    DataBundle,
+    DatasetFactory,
+    DatasetUnavailable,
+    dataset_spec,
+    register_dataset,
+)
 from tssd.data.cache import (
     building,
     count_files,
@@ -33,10 +47,30 @@ from tssd.data.cache import (
     spikingjelly_building_marker,
 )
 from tssd.data.events import DatasetCorrupt
+from tssd.data.status import DatasetStatus
 from tssd.data.transforms import draw_flips, draw_shifts, flip, shift
 
 SENSOR = 128
 """Both DVS datasets were recorded with a 128x128 DVS128."""
+
+INPUT_SIZE = 48
+"""The frames' size when ``data.size`` is 0 (resized from the sensor's 128)."""
+
+EXPECT_CHOICES = ("full", "subset")
+"""``data.options.expect`` of the real event datasets: ``full`` (default) refuses a tree whose
+counts differ from the ones the dataset declares; ``subset`` accepts any non-empty subset."""
+
+CHOICES = {"split_by": ev_io.SPLIT_MODES, "resize": ev_io.RESIZE_MODES, "expect": EXPECT_CHOICES}
+"""The string options of the real event datasets and their values."""
+
+
+def register_event_dataset(name: str, **facts: Any) -> Callable[[DatasetFactory], DatasetFactory]:
+    """Decorator: :func:`~tssd.data.base.register_dataset` for a real event dataset read by this
+    module (two polarity channels, frames of :data:`INPUT_SIZE`, the options :data:`CHOICES`);
+    ``facts``: the rest of its spec (classes, split sizes, option defaults, split rule, check)."""
+    return register_dataset(
+        name, kind="event", in_channels=2, input_size=INPUT_SIZE, choices=CHOICES, **facts
+    )
 
 
 def natural_key(name: str) -> list:
@@ -56,6 +90,20 @@ def list_npz(directory: Path) -> list[str]:
     )
 
 
+def class_npz(directory: Path, missing: str) -> list[str]:
+    """The ``.npz`` names of one class folder of ``events_np`` (:func:`list_npz`).
+
+    Raises:
+        DatasetCorrupt: the folder is missing (``missing`` says what was expected) or empty.
+    """
+    if not directory.is_dir():
+        raise DatasetCorrupt(f"{directory}: {missing}")
+    files = list_npz(directory)
+    if not files:
+        raise DatasetCorrupt(f"{directory}: empty class folder (no .npz files)")
+    return files
+
+
 def usable_foreign_dir(directory: Path, rel_paths: list[str]) -> bool:
     """A directory without our marker is usable when spikingjelly's ``.building`` marker is absent
     and every needed file exists."""
@@ -73,6 +121,64 @@ def refuse_unfinished_conversion(events_dir: Path) -> None:
             f"{events_dir}: spikingjelly's marker {marker} says this conversion never "
             f"finished: remove {events_dir} and {marker} to rebuild it"
         )
+
+
+def ensure_events_np(
+    base: Path,
+    expect: str,
+    *,
+    declared: int,
+    count: Callable[[Path], object],
+    counted: object,
+    unit: str,
+    subset: str,
+    build: Callable[[], None],
+) -> Path:
+    """``base/events_np`` ready to read: ours (its marker's file count must be ``declared`` when
+    ``expect == 'full'``), a foreign one (``count(dir)`` must then be ``counted``), or made by
+    ``build()`` from the raw files. ``unit`` names what a file holds (recordings, samples) and
+    ``subset`` what a smaller conversion was made from, in the messages.
+
+    Raises:
+        DatasetCorrupt: an unfinished spikingjelly conversion, or (full) other counts.
+    """
+    ev = base / "events_np"
+    if is_complete(ev):
+        n = (read_marker(ev) or {}).get("files")
+        if expect == "full" and n != declared:
+            raise DatasetCorrupt(
+                f"{ev}: holds {n} {unit} (converted from {subset}), expected {declared}; "
+                f"remove it to rebuild from extract/, {SUBSET_HINT}"
+            )
+        return ev
+    if ev.exists():
+        refuse_unfinished_conversion(ev)
+        n = count(ev)
+        if n != counted and expect == "full":
+            raise DatasetCorrupt(
+                f"{ev}: holds {n} {unit}, expected {counted} (a partial cache?); remove it "
+                f"to rebuild from extract/, {SUBSET_HINT}"
+            )
+        return ev
+    build()
+    return ev
+
+
+def note_events_np(st: DatasetStatus, ev: Path) -> None:
+    """``data check`` on an ``events_np`` folder's markers: ours or not (a note), spikingjelly's
+    unfinished conversion (a problem)."""
+    st.notes.append(f"events_np: {'tssd marker' if read_marker(ev) else 'no tssd marker'}")
+    if spikingjelly_building_marker(ev).exists():
+        st.problems.append(f"{ev}: unfinished spikingjelly conversion (.building marker)")
+
+
+def finish_status(st: DatasetStatus, base: Path, undecodable: list[str]) -> DatasetStatus:
+    """The end of a ``data check`` report: the frame caches under ``base`` as notes, the files
+    that did not decode as problems (and the verdict ``valid``)."""
+    st.notes += frames_cache_notes(base)
+    st.problems += undecodable
+    st.valid = not undecodable
+    return st
 
 
 def frames_cache_notes(base: Path) -> list[str]:
@@ -189,57 +295,6 @@ class EventFramesDataset(Dataset):
         return "+".join(parts) or "none"
 
 
-def event_bundle(
-    name: str,
-    cfg,
-    opts: dict,
-    base: Path,
-    train: list,
-    test: list,
-    timesteps: tuple[int, ...],
-    split: str,
-    num_classes: int,
-) -> DataBundle:
-    """Frames for every requested T (converted once, cached), the two splits and their metadata:
-    the common tail of the real event datasets (CIFAR10-DVS, DVS-Gesture)."""
-    rels = [r for r, _ in train + test]
-    dirs = {t: ensure_frames(base, rels, t, opts["split_by"], opts["workers"]) for t in timesteps}
-    size = cfg.size or 48
-    tr = EventFramesDataset(
-        dirs,
-        train,
-        size,
-        opts["resize"],
-        augment=cfg.augment,
-        flip_p=opts["flip"],
-        max_shift=opts["max_shift"],
-    )
-    te = EventFramesDataset(dirs, test, size, opts["resize"])
-    info = DatasetInfo(
-        name=name,
-        kind="event",
-        num_classes=num_classes,
-        in_channels=2,
-        input_size=size,
-        split=split,
-        split_hash=list_hash((r for r, _ in train), (r for r, _ in test)),
-        extra={
-            "source": str(base),
-            "split_by": opts["split_by"],
-            "resize": opts["resize"],
-            "sensor": 128,
-            "train": len(train),
-            "test": len(test),
-            "augment": tr.describe_augment(),
-        },
-    )
-    return DataBundle(info, tr, te)
-
-
-EXPECT_CHOICES = ("full", "subset")
-"""``data.options.expect`` of the real event datasets: ``full`` (default) refuses a tree whose
-counts differ from the ones the dataset declares; ``subset`` accepts any non-empty subset."""
-
 SUBSET_HINT = "or set data.options.expect: subset to use the files present"
 
 
@@ -251,19 +306,117 @@ def other_layout(base: Path, moves: list[tuple[Path, Path]], what: str) -> str:
     return f"{base}: found in another layout ({what}): {todo}{more}"
 
 
+def candidate_dirs(root: str, path: str, folders: tuple[str, ...] | list[str]) -> list[Path]:
+    """Where a dataset may be: ``path`` if given, else each of ``root/<folder>`` (none when
+    both are empty)."""
+    if path:
+        return [Path(path).expanduser()]
+    return [Path(root).expanduser() / f for f in folders] if root else []
+
+
 def locate_event_dataset(
     root: str, path: str, folders: tuple[str, ...] | list[str]
 ) -> tuple[Path | None, list[Path]]:
-    """The dataset folder (or None) and the places searched: ``path`` if given, else each of
-    ``root/<folder>``; a folder counts when it holds ``events_np``, ``extract`` or ``download``."""
-    cands = (
-        [Path(path).expanduser()]
-        if path
-        else [Path(root).expanduser() / f for f in folders]
-        if root
-        else []
-    )
+    """The dataset folder (or None) and the places searched (:func:`candidate_dirs`); a folder
+    counts when it holds ``events_np``, ``extract`` or ``download``."""
+    cands = candidate_dirs(root, path, folders)
     for c in cands:
         if any((c / sub).is_dir() for sub in ("events_np", "extract", "download")):
             return c, cands
     return None, cands
+
+
+@dataclass(frozen=True)
+class EventLayout:
+    """How one real event dataset is found on disk: its name, the folder names it may have
+    under ``data.root``, the message describing the expected layout (``layout(root)``) and the
+    finder of the common misplacements (``find_other(root, path)``: a message naming the moves
+    that fix them, or '')."""
+
+    name: str
+    folders: tuple[str, ...]
+    layout: Callable[[str], str]
+    find_other: Callable[[str, str], str]
+
+    def locate(self, root: str, path: str = "") -> tuple[Path | None, list[Path]]:
+        """The dataset folder (or None) and the places searched."""
+        return locate_event_dataset(root, path, self.folders)
+
+    def candidates(self, root: str, path: str = "") -> list[Path]:
+        """Where the dataset may be (:func:`candidate_dirs`)."""
+        return candidate_dirs(root, path, self.folders)
+
+    def require(self, root: str, path: str = "") -> Path:
+        """The dataset folder.
+
+        Raises:
+            DatasetUnavailable: not found; the message names the moves that fix a misplaced tree,
+                else the places searched and the expected layout.
+        """
+        base, searched = self.locate(root, path)
+        if base is None:
+            moved = self.find_other(root, path)
+            if moved:
+                raise DatasetUnavailable(moved)
+            where = ", ".join(map(str, searched)) or "(data.root is empty)"
+            raise DatasetUnavailable(
+                f"{self.name}: not found (searched {where}); {self.layout(root)}"
+            )
+        return base
+
+    def status(self, root: str) -> tuple[DatasetStatus, Path | None]:
+        """The start of a ``data check`` report and the dataset folder; without a folder the
+        report is final (where it was searched, a misplaced tree as its problem)."""
+        base, searched = self.locate(root)
+        st = DatasetStatus(self.name, present=base is not None, layout=self.layout(root))
+        if base is None:
+            st.where = "searched " + ", ".join(map(str, searched))
+            st.misplaced = self.find_other(root, "")
+            if st.misplaced:
+                st.present, st.problems = True, [st.misplaced]
+        else:
+            st.where = str(base)
+        return st, base
+
+    def bundle(
+        self,
+        cfg,
+        opts: dict,
+        base: Path,
+        train: list,
+        test: list,
+        timesteps: tuple[int, ...],
+        split: str,
+    ) -> DataBundle:
+        """Frames for every requested T (converted once, cached), the two splits and their
+        metadata: the common tail of the real event datasets' factories."""
+        rels = [r for r, _ in train + test]
+        dirs = {
+            t: ensure_frames(base, rels, t, opts["split_by"], opts["workers"]) for t in timesteps
+        }
+        size = cfg.size or INPUT_SIZE
+        tr = EventFramesDataset(
+            dirs,
+            train,
+            size,
+            opts["resize"],
+            augment=cfg.augment,
+            flip_p=opts["flip"],
+            max_shift=opts["max_shift"],
+        )
+        te = EventFramesDataset(dirs, test, size, opts["resize"])
+        info = dataset_spec(self.name).info(
+            size,
+            split,
+            list_hash((r for r, _ in train), (r for r, _ in test)),
+            {
+                "source": str(base),
+                "split_by": opts["split_by"],
+                "resize": opts["resize"],
+                "sensor": SENSOR,
+                "train": len(train),
+                "test": len(test),
+                "augment": tr.describe_augment(),
+            },
+        )
+        return DataBundle(info, tr, te)

@@ -25,29 +25,31 @@ framing re-emulates them (about 20 s per 20,000 images).
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from tssd.data import events as ev_io
-from tssd.data.base import DataBundle, DatasetInfo, register_dataset
+from tssd.data.base import DataBundle
 from tssd.data.cache import building, cache_root, is_complete, param_key
 from tssd.data.digits import split_hash
-from tssd.data.digits_dvs import EventTensorSplit
+from tssd.data.emulated import checked_params, register_emulated, split_options
 from tssd.data.emulator import EMULATOR_VERSION, EmulatorParams, emulate
 from tssd.data.errors import DatasetCorrupt
-from tssd.data.mnist import load_arrays, locate, split_description, subset_indices
-from tssd.data.options import require_default_split, resolve_options
+from tssd.data.mnist import (
+    check_train_per_class,
+    load_arrays,
+    locate,
+    split_description,
+    subset_indices,
+)
 from tssd.data.status import DatasetStatus
-from tssd.errors import ConfigError
 
 NAME = "fashion_dvs"
 SOURCE = "fashion_mnist"
 EMULATOR_DEFAULTS = {**EmulatorParams().as_dict(), "digit_px": 14}
 LOADER_DEFAULTS = {"train_per_class": 0, "split_by": "number", "resize": "bilinear", "max_shift": 1}
-CHOICES = {"split_by": ev_io.SPLIT_MODES, "resize": ev_io.RESIZE_MODES}
 CHUNK = 2_000
 """Images emulated at once (bounds the emulator's memory to a few hundred MB)."""
 
@@ -59,23 +61,9 @@ OPTIONS = {**EMULATOR_DEFAULTS, **LOADER_DEFAULTS}
 def emulator_params(opts: dict) -> EmulatorParams:
     """The emulator parameters of resolved options, checked with the loader's options
     (ConfigError naming data.options)."""
-    params = EmulatorParams(**{f.name: opts[f.name] for f in fields(EmulatorParams)})
-    try:
-        params.validate()
-    except ValueError as exc:
-        raise ConfigError(f"dataset {NAME!r}: data.options: {exc}") from exc
-    if opts["train_per_class"] < 0:
-        raise ConfigError(
-            f"dataset {NAME!r}: key 'data.options.train_per_class': got "
-            f"{opts['train_per_class']}, expected an integer >= 0 (0 = all)"
-        )
+    params = checked_params(NAME, opts)
+    check_train_per_class(NAME, opts)
     return params
-
-
-def split_options(options: dict) -> tuple[EmulatorParams, dict]:
-    """Emulator parameters and loader options from ``data.options`` (checked)."""
-    opts = resolve_options(NAME, options, OPTIONS, CHOICES)
-    return emulator_params(opts), {k: opts[k] for k in LOADER_DEFAULTS}
 
 
 def cache_dir(root: str, params: EmulatorParams, per_class: int) -> Path:
@@ -160,60 +148,30 @@ def _load_frames(path: Path, n: int) -> torch.Tensor:
     return torch.from_numpy(frames.astype(np.float32))
 
 
-@register_dataset(
+@register_emulated(
     NAME,
-    kind="event",
-    num_classes=10,
-    in_channels=2,
     input_size=EMULATOR_DEFAULTS["sensor"],
     n_train=60_000,
     n_test=10_000,
     options=OPTIONS,
-    choices=CHOICES,
     check_options=emulator_params,
     default_split="the official Fashion-MNIST split",
     check=lambda root, deep=False: check(root, deep),
-    stand_in_for=("cifar10_dvs", "dvs_gesture"),
 )
 def fashion_dvs(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """Emulated event streams of Fashion-MNIST, frames ``{T: [T, 2, S, S]}`` (S = ``data.size``,
     default the sensor size)."""
-    require_default_split(NAME, cfg.split)
-    params, opts = split_options(cfg.options)
-    base, idx, labels = ensure_cache(
-        cfg.root, params, opts["train_per_class"], timesteps, opts["split_by"]
-    )
-    size = cfg.size or params.sensor
-    inputs: dict[str, dict[int, torch.Tensor]] = {"train": {}, "test": {}}
-    for t in timesteps:
-        fdir = base / ev_io.frames_dir_name(t, opts["split_by"])
-        for split in ("train", "test"):
-            x = _load_frames(fdir / f"{split}.npy", len(labels[split]))
-            inputs[split][t] = ev_io.resize_frames(x, size, opts["resize"])
-    shift_px = opts["max_shift"] if cfg.augment else 0
-    info = DatasetInfo(
-        name=NAME,
-        kind="event",
-        num_classes=10,
-        in_channels=2,
-        input_size=size,
-        split=split_description(
-            SOURCE, opts["train_per_class"], len(labels["train"]), len(labels["test"])
-        ),
-        split_hash=split_hash(idx, np.arange(len(labels["test"]))),
-        extra={
-            "emulator": params.as_dict(),
-            "emulator_version": EMULATOR_VERSION,
-            "cache": str(base),
-            "split_by": opts["split_by"],
-            "sensor": params.sensor,
-            "augment": f"random shift +-{shift_px}px" if shift_px else "none",
-        },
-    )
-    return DataBundle(
-        info,
-        EventTensorSplit(inputs["train"], torch.from_numpy(labels["train"]), shift_px),
-        EventTensorSplit(inputs["test"], torch.from_numpy(labels["test"])),
+    options = split_options(NAME, cfg, LOADER_DEFAULTS)
+    per_class, split_by = options.loader["train_per_class"], options.loader["split_by"]
+    base, idx, labels = ensure_cache(cfg.root, options.params, per_class, timesteps, split_by)
+    return options.bundle(
+        cfg,
+        timesteps,
+        base,
+        lambda fdir, split: _load_frames(fdir / f"{split}.npy", len(labels[split])),
+        {split: torch.from_numpy(y) for split, y in labels.items()},
+        split_description(SOURCE, per_class, len(labels["train"]), len(labels["test"])),
+        split_hash(idx, np.arange(len(labels["test"]))),
     )
 
 

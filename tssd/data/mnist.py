@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tssd.data.base import DataBundle, DatasetInfo, TensorSplit, register_dataset
+from tssd.data.base import DataBundle, TensorSplit, dataset_spec, register_dataset
 from tssd.data.digits import split_hash
 from tssd.data.errors import DatasetCorrupt, DatasetUnavailable
 from tssd.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
@@ -196,15 +196,11 @@ def _build(name: str, cfg) -> DataBundle:
         t = torch.from_numpy(x.astype(np.float32) / 255.0).unsqueeze(1)
         tensors[split] = (resize(t, size, opts["resize"]), torch.from_numpy(y))
     mean, std = tensors["train"][0].mean(), tensors["train"][0].std()
-    info = DatasetInfo(
-        name=name,
-        kind="static",
-        num_classes=10,
-        in_channels=1,
-        input_size=size,
-        split=split_description(name, opts["train_per_class"], len(idx), len(yte)),
-        split_hash=split_hash(idx, np.arange(len(yte))),
-        extra={"train_per_class": opts["train_per_class"], "resize": opts["resize"]},
+    info = dataset_spec(name).info(
+        size,
+        split_description(name, opts["train_per_class"], len(idx), len(yte)),
+        split_hash(idx, np.arange(len(yte))),
+        {"train_per_class": opts["train_per_class"], "resize": opts["resize"]},
     )
     return DataBundle(
         info,
@@ -224,13 +220,14 @@ def _facts(name: str) -> dict:
         "n_test": OFFICIAL["test"],
         "options": DEFAULTS,
         "choices": CHOICES,
-        "check_options": lambda opts: _check_options(name, opts),
+        "check_options": lambda opts: check_train_per_class(name, opts),
         "default_split": f"the official {name} split",
         "check": lambda root, deep=False: check(name, root, deep),
     }
 
 
-def _check_options(name: str, opts: dict) -> None:
+def check_train_per_class(name: str, opts: dict) -> None:
+    """Refuse a negative ``data.options.train_per_class`` (ConfigError naming the key)."""
     if opts["train_per_class"] < 0:
         raise ConfigError(
             f"dataset {name!r}: key 'data.options.train_per_class': got "

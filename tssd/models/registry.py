@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tssd.models.base import SpikingNet
+from tssd.models.heads import WeakClassifier
 from tssd.neurons import NeuronSpec
 
 MODELS: dict[str, Callable[..., SpikingNet]] = {}
@@ -34,3 +35,27 @@ def build_model(
     if width:
         kwargs["width"] = width
     return MODELS[name](neuron=neuron, **kwargs)
+
+
+def build_for_run(
+    cfg, data, weak_head: bool
+) -> tuple[SpikingNet, int | None, WeakClassifier | None]:
+    """The network a run config (``cfg.model``, ``cfg.neuron``) trains on data of ``data``'s
+    shape (anything with ``num_classes``, ``in_channels`` and ``input_size``: a DatasetInfo or a
+    DatasetShape) and, with ``weak_head``, the weak classifier at its configured stage, created
+    after the network: ``(model, stage, head)``, stage and head None without."""
+    model = build_model(
+        cfg.model.name,
+        num_classes=data.num_classes,
+        in_channels=data.in_channels,
+        input_size=data.input_size,
+        neuron=cfg.neuron,
+        width=cfg.model.width,
+    )
+    if not weak_head:
+        return model, None, None
+    stage = model.resolve_stage(cfg.model.weak_head.stage)
+    head = WeakClassifier(
+        model.stage_channels[stage], data.num_classes, cfg.neuron, cfg.model.weak_head.channels
+    )
+    return model, stage, head

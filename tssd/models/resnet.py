@@ -88,70 +88,58 @@ def resnet19(
     )
 
 
-def _resnet34(
-    block: type,
-    arch: str,
-    num_classes: int,
-    in_channels: int,
-    input_size: int,
-    neuron: NeuronSpec,
-    width: int,
-) -> SpikingNet:
-    w = width
-    stem = nn.Sequential(
-        conv_bn_lif(in_channels, w, neuron, k=7, stride=2),
-        TimeDistributed(nn.MaxPool2d(3, stride=2, padding=1)),
-    )
-    widths, depths = [w, 2 * w, 4 * w, 8 * w], [3, 4, 6, 3]
-    stages, c = [stem], w
-    for i, (cw, n) in enumerate(zip(widths, depths, strict=True)):
-        stages.append(_layer(block, c, cw, n, 1 if i == 0 else 2, neuron))
-        c = cw
-    classifier = TimeDistributed(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
-    return SpikingNet(
-        stages,
-        classifier,
-        [w, *widths],
-        arch,
-        dict(num_classes=num_classes, in_channels=in_channels, input_size=input_size, width=width),
-    )
+def _resnet34(block: type, arch: str, doc: str):
+    """The registered factory of a ResNet-34 built from ``block`` (blocks 3/4/6/3; a 7x7 stem and
+    max pooling; global average pooling and one linear layer), named ``arch``."""
+
+    def factory(
+        num_classes: int,
+        in_channels: int = 3,
+        input_size: int = 224,
+        neuron: NeuronSpec | None = None,
+        width: int = 64,
+    ) -> SpikingNet:
+        neuron = neuron or NeuronSpec()
+        w = width
+        stem = nn.Sequential(
+            conv_bn_lif(in_channels, w, neuron, k=7, stride=2),
+            TimeDistributed(nn.MaxPool2d(3, stride=2, padding=1)),
+        )
+        widths, depths = [w, 2 * w, 4 * w, 8 * w], [3, 4, 6, 3]
+        stages, c = [stem], w
+        for i, (cw, n) in enumerate(zip(widths, depths, strict=True)):
+            stages.append(_layer(block, c, cw, n, 1 if i == 0 else 2, neuron))
+            c = cw
+        classifier = TimeDistributed(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes)
+        )
+        return SpikingNet(
+            stages,
+            classifier,
+            [w, *widths],
+            arch,
+            dict(
+                num_classes=num_classes,
+                in_channels=in_channels,
+                input_size=input_size,
+                width=width,
+            ),
+        )
+
+    factory.__name__ = factory.__qualname__ = arch
+    factory.__doc__ = doc
+    return factory
 
 
-@register_model
-def resnet34(
-    num_classes: int,
-    in_channels: int = 3,
-    input_size: int = 224,
-    neuron: NeuronSpec | None = None,
-    width: int = 64,
-) -> SpikingNet:
-    """Spiking ResNet-34 (blocks 3/4/6/3, LIF after the residual sum) for ImageNet."""
-    return _resnet34(
+resnet34 = register_model(
+    _resnet34(
         SpikingBasicBlock,
         "resnet34",
-        num_classes,
-        in_channels,
-        input_size,
-        neuron or NeuronSpec(),
-        width,
+        "Spiking ResNet-34 (blocks 3/4/6/3, LIF after the residual sum) for ImageNet.",
     )
-
-
-@register_model
-def sew_resnet34(
-    num_classes: int,
-    in_channels: int = 3,
-    input_size: int = 224,
-    neuron: NeuronSpec | None = None,
-    width: int = 64,
-) -> SpikingNet:
-    """SEW-ResNet-34 with the ADD connect function for ImageNet."""
-    return _resnet34(
-        SEWBasicBlock,
-        "sew_resnet34",
-        num_classes,
-        in_channels,
-        input_size,
-        neuron or NeuronSpec(),
-        width,
+)
+sew_resnet34 = register_model(
+    _resnet34(
+        SEWBasicBlock, "sew_resnet34", "SEW-ResNet-34 with the ADD connect function for ImageNet."
     )
+)
