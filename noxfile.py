@@ -9,6 +9,7 @@ torch is pinned by constraints/cpu.txt: an unpinned torch downloads several GB o
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from pathlib import Path
 
@@ -71,9 +72,56 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def benchmark(session: nox.Session) -> None:
-    """Benchmarks (neuron backends, data pipeline): ratios measured in one run, CSVs in results/."""
-    for script in sorted((ROOT / "benchmarks").glob("*.py")):
-        _run(session, str(script), *session.posargs)
+    """The benchmark suite (benchmarks/, pytest-benchmark): ratios of one run against targets.
+
+    LIF layers, training steps eager and compiled, the data pipeline, and the GPU section where
+    CUDA is. Prints every ratio of the run against its target (MET / NOT MET) and writes
+    results/benchmarks/<device>-torch<v>.json (pytest-benchmark's), ratios-<device>-torch<v>.json
+    (the ratios) and a numbered copy under results/benchmarks/<machine>/ for comparisons.
+
+    Compare with a saved run: ``nox -s benchmark -- --benchmark-compare`` (the latest saved run;
+    ``--benchmark-compare=0003`` picks one, ``--benchmark-compare-fail=median:15%`` fails on a
+    slowdown); offline: ``.nox/tssd-env/bin/pytest-benchmark --storage results/benchmarks compare
+    0002 0003 --group-by=group --columns=median`` (or two JSON paths). ``-- --bench-quick`` for a
+    smoke run (small shapes, 2 rounds; saved as ...-quick.json, never numbered); ``-- -k layer``
+    selects tests; ``-- --bench-rounds N``, ``--bench-threads N``.
+    """
+    py = _python(session)
+    tag = session.run(
+        py,
+        "-c",
+        "import torch; print(('cuda' if torch.cuda.is_available() else 'cpu')"
+        " + '-torch' + torch.__version__.split('+')[0])",
+        external=True,
+        silent=True,
+    ).strip()
+    out = ROOT / "results" / "benchmarks"
+    out.mkdir(parents=True, exist_ok=True)
+    if "--bench-quick" in session.posargs:
+        save = ["--benchmark-json", str(out / f"{tag}-quick.json")]
+    else:
+        save = [
+            "--benchmark-json",
+            str(out / f"{tag}.json"),
+            "--benchmark-autosave",
+            "--benchmark-storage",
+            str(out),
+        ]
+    columns = "--benchmark-columns=median,iqr,min,max,rounds"
+    _run(session, "-m", "pytest", "benchmarks", *save, columns, *session.posargs)
+
+
+@nox.session(name="gpu-check")
+def gpu_check(session: nox.Session) -> None:
+    """Everything that needs a GPU, in one script of at most 8 minutes (benchmarks/gpu_check.py).
+
+    CUDA parity tests, one training step per backend, the GPU benchmark, a 1-epoch small run.
+    Runs with the python3 on PATH (a GPU machine's own CUDA torch: the shared environment's is
+    the CPU build) or $TSSD_GPU_PYTHON; without CUDA it says so and exits 0. ``-- OUT`` sets
+    the output directory (default results/benchmarks/)."""
+    python = os.environ.get("TSSD_GPU_PYTHON", "python3")
+    script = str(ROOT / "benchmarks" / "gpu_check.py")
+    session.run(python, script, "--python", python, *session.posargs, external=True)
 
 
 @nox.session(name="quick-run")

@@ -1,0 +1,1 @@
+"""The benchmark suite (pytest-benchmark): ``nox -s benchmark``; see benchmarks/conftest.py."""

@@ -1,0 +1,667 @@
+"""The benchmark suite's plumbing: settings, the ``measure`` fixture, peak memory, the ratio report.
+
+Run it with ``nox -s benchmark`` (or ``pytest benchmarks``; ``--bench-quick`` for small shapes and
+two rounds, a smoke run rather than a measurement). Every test times one workload with
+pytest-benchmark (``benchmark.pedantic``: one warm-up round, then a fixed number of timed rounds;
+pytest-benchmark's table, ``--benchmark-json`` and ``--benchmark-compare`` work as usual) and
+records its median and peak memory here. At the end of the session the ratios between
+measurements of this run are printed, each against its target from the issues with MET or NOT MET,
+and written to ``results/benchmarks/ratios-<device>-torch<version>.json``.
+
+Written by hand, because pytest-benchmark does not do it:
+
+* peak memory (:func:`peak_bytes`): pytest-benchmark measures time only;
+* ratios between tests and targets on them (:func:`pytest_terminal_summary`): its table compares
+  the tests of a group with the fastest one, without targets, and its ``--benchmark-compare``
+  compares a test with itself in a saved run, not two tests of this run;
+* cold compile time: measured by pytest-benchmark too (one round whose untimed setup empties
+  every compile cache, :func:`fresh_compile_caches`), but the emptying is ours.
+
+Not kept from the old scripts: running the candidates of a comparison interleaved, round by round.
+pytest-benchmark runs each test's rounds back to back, so a load change between two tests shows in
+their ratio: measure on an idle machine (``uptime``'s load average is printed in the header).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results" / "benchmarks"
+MEMORY_METHOD_CPU = "torch.profiler allocator trace (peak 'Total Allocated' within the call)"
+MEMORY_METHOD_CUDA = "torch.cuda.max_memory_allocated above the level before the call"
+SECTIONS = {  # report section -> the test module that measures it
+    "neurons": "test_neurons.py",
+    "steps": "test_steps.py",
+    "data": "test_data.py",
+    "gpu": "test_gpu_bench.py",
+}
+
+
+# ---- what the report computes -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """``numerator / denominator`` of two measurements of this run (a tuple of keys: the smallest
+    of those measured), against ``op bound`` when the issue sets a target."""
+
+    section: str
+    label: str
+    num: str | tuple[str, ...]
+    den: str | tuple[str, ...]
+    metric: str = "time"  # time | memory
+    op: str = ""  # "<=" | ">=" | "" (no target: shown for information)
+    bound: float = math.nan
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Value:
+    """One measurement in its own unit (ms, s, images/s), against a target if it has one."""
+
+    section: str
+    label: str
+    key: str
+    unit: str  # ms | s | MiB | images/s
+    op: str = ""
+    bound: float = math.nan
+    source: str = ""
+
+
+L8 = "layer T=8/"
+RATIOS: list[Ratio] = [
+    # issue 7: the fused LIF; issue 13 item 4: the compiled LIF (CPU, T = 8, [8, 32, 64, 32, 32])
+    Ratio("neurons", "fused LIF / reference loop, time (T=8)", L8 + "native-fused",
+          L8 + "native-loop", "time", "<=", 0.6, "issue 7"),
+    Ratio("neurons", "fused LIF / ReLU, time (T=8)", L8 + "native-fused", L8 + "relu",
+          "time", "<=", 2.5, "issue 7"),
+    Ratio("neurons", "fused LIF / reference loop, peak memory (T=8)", L8 + "native-fused",
+          L8 + "native-loop", "memory", "<=", 0.6, "issue 7"),
+    Ratio("neurons", "compiled LIF / ReLU, time (T=8)", L8 + "native-compiled", L8 + "relu",
+          "time", "<=", 1.5, "issue 13"),
+    Ratio("neurons", "compiled LIF / reference loop, peak memory (T=8)", L8 + "native-compiled",
+          L8 + "native-loop", "memory", "<=", 0.6, "issue 13"),
+    Ratio("neurons", "compiled LIF / compiled ReLU, time (T=8)", L8 + "native-compiled",
+          L8 + "relu-compiled"),
+    Ratio("neurons", "compiled LIF / fused LIF, time (T=8)", L8 + "native-compiled",
+          L8 + "native-fused"),
+    Ratio("neurons", "compiled LIF / fused LIF, peak memory (T=8)", L8 + "native-compiled",
+          L8 + "native-fused", "memory"),
+    Ratio("neurons", "spikingjelly / fused LIF, time (T=8)", L8 + "spikingjelly",
+          L8 + "native-fused"),
+    Ratio("neurons", "snntorch / fused LIF, time (T=8)", L8 + "snntorch", L8 + "native-fused"),
+    # issue 7: the micro net per backend, TSSD against baseline
+    *[
+        Ratio("steps", f"micro step T={t}: native / fastest other backend",
+              f"micro T={t} baseline/native-fused",
+              (f"micro T={t} baseline/spikingjelly", f"micro T={t} baseline/snntorch"),
+              "time", "<=", 0.9, "issue 7")
+        for t in (4, 8)
+    ],
+    Ratio("steps", "micro TSSD step (T_s=2, T_t=4) / baseline step (T_s=2), native",
+          "micro tssd vs baseline/native-fused tssd",
+          "micro tssd vs baseline/native-fused baseline", "time", "<=", 1.15 * 4 / 2, "issue 7"),
+    # issue 13 item 4: warm speed-up of the compiled step (eager time / compiled time)
+    Ratio("steps", "micro baseline step (T=4): eager / compiled (speed-up)",
+          "micro baseline/eager", "micro baseline/compiled", "time", ">=", 1.3, "issue 13"),
+    Ratio("steps", "micro TSSD step (T_s=4, T_t=8): eager / compiled (speed-up)",
+          "micro tssd/eager", "micro tssd/compiled"),
+    *[
+        Ratio("steps", f"{net} {method} step: eager / compiled (speed-up)",
+              f"{net} {method}/eager", f"{net} {method}/compiled", "time", ">=", 1.2, "issue 13")
+        for net in ("small-static", "small-event")
+        for method in ("baseline", "tssd")
+    ],
+    *[
+        Ratio("steps", f"{net} baseline step: compiled / eager, peak memory",
+              f"{net} baseline/compiled", f"{net} baseline/eager", "memory")
+        for net in ("micro", "small-static", "small-event")
+    ],
+    # benchmarks/data.py's comparisons
+    Ratio("data", "cached sample load: uncompressed / compressed .npz",
+          "data/load cached sample (uncompressed)", "data/load cached sample"),
+    Ratio("data", "digits_dvs: load from cache / build", "data/digits_dvs cached",
+          "data/digits_dvs build"),
+    # the GPU section (no targets: the issues set them on CPU)
+    *[
+        Ratio("gpu", f"resnet19 step, {b}: eager / compiled (speed-up)",
+              f"gpu resnet19/{b} eager", f"gpu resnet19/{b} compiled")
+        for b in ("native", "spikingjelly", "snntorch")
+    ],
+    Ratio("gpu", "resnet19 eager step: native fused / fastest other backend",
+          "gpu resnet19/native eager", ("gpu resnet19/spikingjelly eager",
+                                        "gpu resnet19/snntorch eager")),
+    Ratio("gpu", "LIF layer T=8: compiled / spikingjelly's GPU kernel, time",
+          "gpu layer T=8/native-compiled", "gpu layer T=8/spikingjelly"),
+    Ratio("gpu", "LIF layer T=8: compiled / spikingjelly's cupy backend, time",
+          "gpu layer T=8/native-compiled", "gpu layer T=8/spikingjelly-cupy"),
+    Ratio("gpu", "LIF layer T=8: compiled / ReLU, time", "gpu layer T=8/native-compiled",
+          "gpu layer T=8/relu"),
+    Ratio("gpu", "LIF layer T=8: fused / ReLU, time", "gpu layer T=8/native-fused",
+          "gpu layer T=8/relu"),
+]  # fmt: skip
+
+VALUES: list[Value] = [
+    Value("data", "integrate 200k events into 10 frames at 128x128, resize to 48x48",
+          "data/integrate+resize", "ms", "<=", 50, "issue 4"),
+    Value("data", "load one cached sample (.npz, T=10, 128x128 -> 48x48)",
+          "data/load cached sample", "ms", "<=", 5, "issue 4"),
+    *[
+        Value("gpu", f"resnet19 (CIFAR, T=4, bf16), {b}", f"gpu resnet19/{b}", "images/s")
+        for b in ("native eager", "native compiled", "spikingjelly eager",
+                  "spikingjelly compiled", "snntorch eager", "snntorch compiled")
+    ],
+]  # fmt: skip
+"""Single measurements the report shows; every ``cold compile/...`` measurement is shown too."""
+
+
+# ---- settings -----------------------------------------------------------------------------------
+
+ROUNDS = {"layer": 7, "micro": 15, "small": 7, "data": 30, "gpu": 10}
+"""Timed rounds per workload kind (after one warm-up round); ``--bench-quick``: 2 each."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What ``--bench-quick`` and the other options of the suite set."""
+
+    quick: bool
+    rounds_override: int
+    layer_sample: tuple[int, ...]  # one LIF layer's input is [T, *layer_sample]
+    layer_ts: tuple[int, ...]  # the T of the layer tests (peak memory per T)
+    micro_batch: int
+    small_batch: int
+    gpu_batch: int
+    gpu_layer_sample: tuple[int, ...]
+
+    def rounds(self, kind: str) -> int:
+        """Timed rounds of a workload kind."""
+        if self.rounds_override:
+            return self.rounds_override
+        return 2 if self.quick else ROUNDS[kind]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:  # noqa: D103
+    group = parser.getgroup("tssd-bench", "TSSD benchmark suite")
+    group.addoption(
+        "--bench-quick",
+        action="store_true",
+        help="small shapes and 2 rounds: a smoke run of the suite, not a measurement",
+    )
+    group.addoption(
+        "--bench-rounds",
+        type=int,
+        default=0,
+        help=f"timed rounds of every benchmark (default {ROUNDS}; quick: 2)",
+    )
+    group.addoption(
+        "--bench-ratios",
+        default="",
+        help="the ratio report's JSON (default results/benchmarks/ratios-<device>-torch<v>.json;"
+        " quick runs end in -quick.json)",
+    )
+    group.addoption("--bench-threads", type=int, default=0, help="torch threads (default torch's)")
+
+
+def _settings(config: pytest.Config) -> Settings:
+    quick = bool(config.getoption("bench_quick"))
+    return Settings(
+        quick=quick,
+        rounds_override=int(config.getoption("bench_rounds")),
+        layer_sample=(4, 8, 16, 16) if quick else (32, 64, 32, 32),
+        layer_ts=(8,) if quick else (4, 8, 16),
+        micro_batch=16 if quick else 64,
+        small_batch=8 if quick else 64,
+        gpu_batch=16 if quick else 128,
+        gpu_layer_sample=(4, 8, 16, 16) if quick else (32, 64, 32, 32),
+    )
+
+
+# ---- what a session records ---------------------------------------------------------------------
+
+
+@dataclass
+class Measurement:
+    """One test's result: median seconds per call (None when timing is disabled), peak bytes."""
+
+    median_s: float | None
+    peak_bytes: int | None = None
+    rounds: int = 0
+    items: int = 0  # images per call, for images/s
+    device: str = "cpu"
+    note: str = ""
+
+
+@dataclass
+class Record:
+    """Everything the session measured, by key ``<group>/<name>``."""
+
+    settings: Settings
+    path: Path
+    measurements: dict[str, Measurement] = field(default_factory=dict)
+    collected: set[str] = field(default_factory=set)  # sections whose tests were collected
+    cache_root: str = ""
+
+
+RECORD = pytest.StashKey[Record]()
+
+
+def _device_label() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _version() -> str:
+    return torch.__version__.split("+")[0]
+
+
+def pytest_configure(config: pytest.Config) -> None:  # noqa: D103
+    # inductor's own use of a deprecated torch.jit decorator, once per compile: not ours to fix
+    config.addinivalue_line(
+        "filterwarnings", "ignore:`torch.jit.script_method` is deprecated:DeprecationWarning"
+    )
+    settings = _settings(config)
+    if config.getoption("bench_threads"):
+        torch.set_num_threads(int(config.getoption("bench_threads")))
+    explicit = config.getoption("bench_ratios")
+    quick = "-quick" if settings.quick else ""
+    path = (
+        Path(explicit)
+        if explicit
+        else RESULTS / f"ratios-{_device_label()}-torch{_version()}{quick}.json"
+    )
+    # A fresh inductor cache for the session: nothing compiled by an earlier run is reused, so
+    # the first compile of each graph here is a real one (the cold-compile tests empty it again).
+    cache_root = tempfile.mkdtemp(prefix="tssd-bench-inductor-")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(cache_root, "session")
+    config.stash[RECORD] = Record(settings, path, cache_root=cache_root)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:  # noqa: D103
+    record = config.stash.get(RECORD, None)
+    if record is not None and record.cache_root:
+        shutil.rmtree(record.cache_root, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:  # noqa: D103
+    record = config.stash[RECORD]
+    for item in items:
+        for section, module in SECTIONS.items():
+            if item.path.name == module:
+                record.collected.add(section)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:  # noqa: D103
+    s = config.stash[RECORD].settings
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
+    mode = "quick (small shapes, 2 rounds: not a measurement)" if s.quick else "full"
+    return [
+        f"tssd benchmarks: {mode}; torch {torch.__version__}, {torch.get_num_threads()} threads,"
+        f" {_cpu_name()}; load average {load:.2f}"
+    ]
+
+
+# ---- fixtures -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def settings(request: pytest.FixtureRequest) -> Settings:
+    """The suite's settings (``--bench-quick`` and friends)."""
+    return request.config.stash[RECORD].settings
+
+
+@pytest.fixture
+def fresh_dynamo() -> Iterator[None]:
+    """Forget every compiled graph before and after the test, so a test compiles its own (dynamo's
+    recompile limit then never silently sends a test's function back to eager)."""
+    torch.compiler.reset()
+    yield
+    torch.compiler.reset()
+
+
+def fresh_compile_caches(cache_root: str) -> None:
+    """Empty every compile cache: dynamo's, inductor's in-memory ones, and a new on-disk cache
+    directory (kept as the session's, so the warm test after a cold one finds its kernels)."""
+    torch.compiler.reset()
+    from torch._inductor import utils as inductor_utils
+
+    clear = getattr(inductor_utils, "clear_caches", None) or getattr(
+        inductor_utils, "clear_inductor_caches", None
+    )
+    if clear is not None:
+        clear()
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="cold-", dir=cache_root)
+
+
+@pytest.fixture
+def cold_compile(request: pytest.FixtureRequest) -> Callable[[], None]:
+    """:func:`fresh_compile_caches` for this session's cache root (a pedantic setup)."""
+    root = request.config.stash[RECORD].cache_root
+    return lambda: fresh_compile_caches(root)
+
+
+@pytest.fixture
+def measure(benchmark, request: pytest.FixtureRequest):
+    """``measure(group, name, fn, kind=..., ...)``: time ``fn`` with pytest-benchmark and record
+    its median and peak memory under ``<group>/<name>`` for the ratio report.
+
+    ``benchmark.pedantic`` with one warm-up round (compiles a compiled ``fn``; allocates an
+    optimizer's state) and ``settings.rounds(kind)`` timed rounds; the median is recorded. Peak
+    memory (:func:`peak_bytes`) is measured after the timing, over one more call, unless
+    ``memory=False``. ``setup`` (untimed, before each round) may return ``(args, kwargs)`` for
+    ``fn``, as pytest-benchmark's own setup does; ``warmup=0, rounds=1`` with a setup that empties
+    the compile caches times a cold compile.
+    """
+    record: Record = request.config.stash[RECORD]
+
+    def run(
+        group: str,
+        name: str,
+        fn: Callable,
+        *,
+        kind: str,
+        device: torch.device | None = None,
+        memory: bool = True,
+        setup: Callable | None = None,
+        rounds: int = 0,
+        warmup: int = 1,
+        items: int = 0,
+        note: str = "",
+    ) -> Measurement:
+        device = device or torch.device("cpu")
+        rounds = rounds or record.settings.rounds(kind)
+
+        def timed(*args, **kwargs):
+            fn(*args, **kwargs)
+            _sync(device)  # a CUDA call returns before its kernels finish
+
+        benchmark.group = group
+        benchmark.extra_info.update({"key": f"{group}/{name}", "device": str(device)})
+        if note:
+            benchmark.extra_info["note"] = note
+        benchmark.pedantic(timed, setup=setup, rounds=rounds, warmup_rounds=warmup)
+        stats = benchmark.stats.stats if benchmark.stats else None  # None: --benchmark-disable
+        m = Measurement(
+            stats.median if stats else None,
+            rounds=rounds if stats else 0,
+            items=items,
+            device=str(device),
+            note=note,
+        )
+        if memory and stats:
+            m.peak_bytes = peak_bytes(fn, device)
+            benchmark.extra_info["peak_mib"] = m.peak_bytes / 2**20
+        if items and stats:
+            benchmark.extra_info["items_per_s"] = items / stats.median
+        record.measurements[f"{group}/{name}"] = m
+        _write(record, complete=False)  # a run killed later keeps what it measured
+        return m
+
+    return run
+
+
+# ---- peak memory --------------------------------------------------------------------------------
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence the profiler's C++ start/stop chatter (file descriptor 2) for the window."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def peak_bytes(fn: Callable[[], None], device: torch.device) -> int:
+    """Peak bytes torch allocates during ``fn()``, counted from the start of the call.
+
+    On CPU: ``torch.profiler`` with ``profile_memory=True`` records every allocation of torch's
+    CPU allocator with its running total; the peak is the largest total reached within the call,
+    less the level at its start (the input, allocated before, is excluded; every byte the call
+    allocates, kept or temporary, is included). ``ru_maxrss`` cannot serve: it only grows within
+    a process. On CUDA: ``torch.cuda.max_memory_allocated`` above the level before the call.
+
+    Free what the call would free (e.g. an old ``.grad``) inside ``fn``: on CPU, a block that was
+    allocated outside any profiling window is not subtracted when freed inside one.
+    """
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        before = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        fn()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - before
+    from torch.profiler import ProfilerActivity, profile
+
+    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "trace.json"
+        with _quiet_stderr():
+            prof.export_chrome_trace(str(path))
+        events = json.loads(path.read_text())["traceEvents"]
+    mem = sorted(
+        (
+            e
+            for e in events
+            if e.get("name") == "[memory]" and e.get("args", {}).get("Device Type") == 0
+        ),
+        key=lambda e: e["ts"],
+    )
+    if not mem:
+        return 0
+    # 'Total Allocated' is the allocator reporter's running total, which carries over between
+    # profiling windows; the level at this window's start is the first event's total less its
+    # own size.
+    start = mem[0]["args"]["Total Allocated"] - mem[0]["args"]["Bytes"]
+    return max(0, max(e["args"]["Total Allocated"] for e in mem) - start)
+
+
+# ---- the report ---------------------------------------------------------------------------------
+
+
+def _pick(keys: str | tuple[str, ...], found: dict[str, Measurement], metric: str):
+    """(key, value) of the smallest measured of ``keys`` for ``metric``, or (None, why not)."""
+    keys = (keys,) if isinstance(keys, str) else keys
+    vals = []
+    for k in keys:
+        m = found.get(k)
+        v = None if m is None else (m.median_s if metric == "time" else m.peak_bytes)
+        if v:
+            vals.append((v, k))
+    if not vals:
+        if any(k in found for k in keys):
+            return None, "not timed (--benchmark-disable): " + " | ".join(keys)
+        return None, "not measured: " + " | ".join(keys)
+    v, k = min(vals)
+    return k, v
+
+
+def _verdict(value: float, op: str, bound: float) -> str:
+    if not op:
+        return ""
+    ok = value <= bound if op == "<=" else value >= bound
+    return "MET" if ok else "NOT MET"
+
+
+def compute(record: Record) -> dict:
+    """The report: every ratio and value of the collected sections, with verdicts."""
+    found = record.measurements
+    ratios, values = [], []
+    for r in RATIOS:
+        if r.section not in record.collected:
+            continue
+        target = f"{r.op} {r.bound:g}" if r.op else ""
+        row = {"section": r.section, "label": r.label, "metric": r.metric, "target": target,
+               "source": r.source, "value": None, "verdict": "n/a"}  # fmt: skip
+        nk, nv = _pick(r.num, found, r.metric)
+        dk, dv = _pick(r.den, found, r.metric)
+        if nk is None or dk is None:
+            row["why"] = nv if nk is None else dv
+        else:
+            row.update(value=nv / dv, numerator=nk, denominator=dk)
+            row["verdict"] = _verdict(row["value"], r.op, r.bound) or "no target"
+        ratios.append(row)
+    shown = [(v.section, v.label, v.key, v.unit, v.op, v.bound, v.source) for v in VALUES]
+    shown += [
+        (
+            "steps" if "step" in k else "neurons",
+            "cold compile: " + k.split("/", 1)[1],
+            k,
+            "s",
+            "",
+            math.nan,
+            "",
+        )
+        for k in found
+        if k.startswith("cold compile/")
+    ]
+    for section, label, key, unit, op, bound, source in shown:
+        if section not in record.collected:
+            continue
+        m = found.get(key)
+        row = {"section": section, "label": label, "unit": unit, "value": None, "verdict": "n/a",
+               "target": f"{op} {bound:g} {unit}" if op else "", "source": source}  # fmt: skip
+        if m is None or m.median_s is None:
+            row["why"] = f"not {'measured' if m is None else 'timed'}: {key}"
+        else:
+            scale = {"ms": 1e3, "s": 1.0}
+            if unit == "images/s":
+                row["value"] = m.items / m.median_s
+            else:
+                row["value"] = m.median_s * scale[unit]
+            row["verdict"] = _verdict(row["value"], op, bound) or "no target"
+        values.append(row)
+    memory = {
+        k: m.peak_bytes / 2**20
+        for k, m in found.items()
+        if k.startswith("layer T=") and m.peak_bytes is not None
+    }
+    return {"ratios": ratios, "values": values, "layer_peak_mib": memory}
+
+
+def _cpu_name() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def _meta(record: Record) -> dict:
+    s = record.settings
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else ""
+    backends = {}
+    for name in ("spikingjelly", "snntorch"):
+        from tssd.neurons.registry import backend_version
+
+        backends[name] = backend_version(name)
+    return {
+        "device": _device_label(),
+        "gpu": gpu,
+        "cpu": _cpu_name(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        **backends,
+        "quick": s.quick,
+        "settings": asdict(s),
+        "memory_method": MEMORY_METHOD_CPU,
+        "memory_method_cuda": MEMORY_METHOD_CUDA,
+        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _write(record: Record, complete: bool, report: dict | None = None) -> None:
+    data = {
+        "complete": complete,
+        **_meta(record),
+        **(report or compute(record)),
+        "measurements": {k: asdict(m) for k, m in record.measurements.items()},
+    }
+    record.path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = record.path.with_name(record.path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=str) + "\n")
+    os.replace(tmp, record.path)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    """Print every ratio and value with its target and verdict; write them as JSON."""
+    record = config.stash.get(RECORD, None)
+    if record is None or not record.collected:
+        return
+    report = compute(record)
+    tr = terminalreporter
+    s = record.settings
+    mode = "QUICK: small shapes, 2 rounds; verdicts do not judge the targets" if s.quick else "full"
+    tr.write_sep("=", "TSSD benchmark: ratios measured in this run")
+    tr.write_line(
+        f"{_device_label()} | torch {torch.__version__} | {torch.get_num_threads()} threads | "
+        f"{_cpu_name()} | {mode}"
+    )
+    for section in SECTIONS:
+        if section not in record.collected:
+            continue
+        rows = [r for r in report["ratios"] + report["values"] if r["section"] == section]
+        if all(r["value"] is None and r["why"].startswith("not measured") for r in rows):
+            tr.write_line(f"{section}: nothing measured (its tests were skipped or deselected)")
+            continue
+        tr.write_line(f"{section}:")
+        for r in rows:
+            if r["value"] is None:
+                text = f"n/a ({r['why']})"
+            else:
+                unit = f" {r['unit']}" if "unit" in r else "x"
+                text = f"{_fmt(r['value'])}{unit}"
+                if r["target"]:
+                    text += f"  (target {r['target']}{'' if 'unit' in r else 'x'}, "
+                    text += f"{r['source']})  {r['verdict']}"
+            tr.write_line(f"  {r['label']:<66} {text}")
+    notes = sorted({m.note for m in record.measurements.values() if m.note})
+    for n in notes:
+        tr.write_line(f"note: {n}")
+    mem = report["layer_peak_mib"]
+    if mem:
+        ts = sorted({int(k.split("/")[0].removeprefix("layer T=")) for k in mem})
+        names = list(dict.fromkeys(k.split("/", 1)[1] for k in mem))
+        tr.write_line(
+            f"peak memory of one layer's forward+backward, MiB, input [T, "
+            f"{', '.join(map(str, s.layer_sample))}]:"
+        )
+        tr.write_line(f"  {'':<18}" + "".join(f"{f'T={t}':>10}" for t in ts))
+        for n in names:
+            cells = [mem.get(f"layer T={t}/{n}") for t in ts]
+            tr.write_line(
+                f"  {n:<18}" + "".join(f"{'-' if c is None else f'{c:.1f}':>10}" for c in cells)
+            )
+    _write(record, complete=True, report=report)
+    tr.write_line(f"wrote {record.path}")

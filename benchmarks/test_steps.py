@@ -1,0 +1,96 @@
+"""Training steps: the micro net per backend, TSSD against baseline, eager against compiled.
+
+* ``micro T=4|8 baseline``: one baseline step of the micro CNN (8x8 digits shape, batch 64; quick
+  16, SGD) per neuron backend (issue 7: native at most 0.9x the fastest other backend);
+* ``micro tssd vs baseline``: the one-pass TSSD step (T_s = 2, T_t = 4, weak head) against the
+  baseline step at T_s = 2, per backend (issue 7: at most 1.15 x T_t / T_s, native);
+* ``<net> <method>``, eager and compiled, for the micro net (T_s = 4, TSSD T_t = 8) and the small
+  profile's two networks (bench/profiles/small.yaml: VGG-9 width 16 on 1x16x16 Fashion-MNIST
+  shaped images at T_s = 2, TSSD T_t = 4; VGG-9 width 8 on 2x16x16 event frames at T_s = 5,
+  TSSD T_t = 10; AdamW, batch 64, quick 8), with synthetic inputs. Compiled = ``torch.compile``
+  of the step as tssd/train.py runs it for ``runtime.compile`` (network, method, loss; backward
+  through AOTAutograd; the native LIF takes its compiled form by itself); the optimizer step is
+  eager in both. The compiled rows are warm (compiled in the warm-up round); ``cold`` is the
+  first step with every compile cache empty (issue 13: the warm speed-up of the micro step at
+  least 1.3x, of the small profile's steps at least 1.2x).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from benchmarks.workloads import BACKENDS, NETS, spec_of, train_step, unavailable
+from tssd.neurons import NeuronSpec
+
+CPU = torch.device("cpu")
+STEPS = [
+    (net, method)
+    for net in ("micro", "small-static", "small-event")
+    for method in ("baseline", "tssd")
+]
+QUICK_COLD = {("micro", "baseline")}
+"""The cold compiles a quick run measures (each costs 0.5-2 min on 2 cores)."""
+
+
+def _batch(settings, net: str) -> int:
+    return settings.micro_batch if net == "micro" else settings.small_batch
+
+
+@pytest.mark.parametrize("t", [4, 8], ids=["T=4", "T=8"])
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_micro_step_per_backend(measure, settings, backend, t):
+    """Baseline step of the micro CNN at T on each backend (eager)."""
+    why = unavailable(backend)
+    if why:
+        pytest.skip(why)
+    step = train_step(
+        NETS["micro"], spec_of(backend), "baseline", settings.micro_batch, CPU, t_s=t, t_t=2 * t
+    )
+    measure(f"micro T={t} baseline", backend, step, kind="micro")
+
+
+@pytest.mark.parametrize("method", ["baseline", "tssd"])
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_micro_tssd_vs_baseline(measure, settings, backend, method):
+    """TSSD step (T_s = 2, T_t = 4, one pass, weak head) and baseline step (T_s = 2)."""
+    why = unavailable(backend)
+    if why:
+        pytest.skip(why)
+    step = train_step(
+        NETS["micro"], spec_of(backend), method, settings.micro_batch, CPU, t_s=2, t_t=4
+    )
+    measure("micro tssd vs baseline", f"{backend} {method}", step, kind="micro")
+
+
+@pytest.mark.parametrize(
+    "net,method,mode",
+    [(n, m, mode) for n, m in STEPS for mode in ("cold", "eager", "compiled")],
+    ids=[f"{n}-{m}-{mode}" for n, m in STEPS for mode in ("cold", "eager", "compiled")],
+)
+def test_step(measure, settings, cold_compile, fresh_dynamo, net, method, mode):
+    """One training step, eager, compiled (warm) or the compiled one's first call (cold)."""
+    kind = "micro" if net == "micro" else "small"
+    batch = _batch(settings, net)
+    if mode == "cold":
+        if settings.quick and (net, method) not in QUICK_COLD:
+            pytest.skip("quick run: cold compile measured for the micro baseline step only")
+
+        def setup():
+            cold_compile()  # the compiled step's kernels stay in the new cache for the warm test
+            step = train_step(NETS[net], NeuronSpec(), method, batch, CPU, compile_step=True)
+            return (step,), {}
+
+        measure(
+            "cold compile",
+            f"{net} {method} step",
+            lambda step: step(),
+            kind=kind,
+            setup=setup,
+            rounds=1,
+            warmup=0,
+            memory=False,
+        )
+        return
+    step = train_step(NETS[net], NeuronSpec(), method, batch, CPU, compile_step=mode == "compiled")
+    measure(f"{net} {method}", mode, step, kind=kind)
