@@ -330,6 +330,23 @@ def plan(out: Path, python: str, site: str, wheels: list[str], tag: str, quick: 
     return steps
 
 
+def select(steps: list[Step], names: str) -> list[Step]:
+    """The steps named in ``names`` (comma-separated), in that order, after ``install-wheels``;
+    all of them when ``names`` is empty. An unknown name is an error naming the known ones."""
+    if not names:
+        return steps
+    by_name = {s.name: s for s in steps}
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in by_name]
+    if unknown:
+        raise SystemExit(
+            f"gpu-check: --steps: unknown step {', '.join(unknown)}; expected some of "
+            f"{', '.join(by_name)}"
+        )
+    first = [by_name["install-wheels"]] if "install-wheels" in by_name else []
+    return first + [by_name[n] for n in wanted if n != "install-wheels"]
+
+
 def cuda_probe() -> tuple[bool, str, dict]:
     """(CUDA usable, why not, facts about the device)."""
     try:
@@ -387,6 +404,12 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="the GPU benchmark at small shapes (a rehearsal)"
     )
     ap.add_argument("--python", default=sys.executable, help="interpreter of the steps")
+    ap.add_argument(
+        "--steps",
+        default="",
+        help="comma-separated step names to run, in this order (default: all, in the order "
+        "above; install-wheels always runs first where .whl/ exists)",
+    )
     args = ap.parse_args(argv)
     ok, why, facts = cuda_probe()
     if not ok:
@@ -404,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         f"budget {args.budget:.0f} s; writing {out}",
         flush=True,
     )
-    steps = plan(out, args.python, site, wheels, tag, args.quick)
+    steps = select(plan(out, args.python, site, wheels, tag, args.quick), args.steps)
     header = {"gpu": facts["gpu"], "torch": facts["torch"], "cuda": facts["cuda"]}
     try:
         results = run_steps(steps, out, args.budget, started, header=header)

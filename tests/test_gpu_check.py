@@ -156,3 +156,12 @@ def test_main_runs_the_plan_and_prints_the_table(gc, tmp_path, monkeypatch, caps
         "failed",
     ]
     assert json.loads((tmp_path / "gpu-check" / "env.json").read_text())["torch"] == facts["torch"]
+
+
+def test_steps_option_picks_and_orders_steps(gc, tmp_path):
+    steps = gc.plan(tmp_path, sys.executable, "/site", ["x.whl"], "torch2", quick=True)
+    picked = gc.select(steps, "gpu-bench, gpu-tests")
+    assert [s.name for s in picked] == ["install-wheels", "gpu-bench", "gpu-tests"]
+    assert gc.select(steps, "") == steps
+    with pytest.raises(SystemExit, match="unknown step nope; expected some of install-wheels"):
+        gc.select(steps, "gpu-bench,nope")
