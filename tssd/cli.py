@@ -1,4 +1,5 @@
-"""Command line: ``python -m tssd train CONFIG.yaml [--set key=value ...] [--out DIR]`` etc.
+"""Command line: ``python -m tssd train CONFIG.yaml [--set key=value ...] [--out DIR]``,
+``python -m tssd evaluate RUN_DIR... [--timesteps 2,4]`` etc.
 
 Exit status: 0 fine, 2 bad input (a config key, a data file, a path: one line on stderr naming
 it), 3 a run that failed (one line naming the run directory or file), 1 ``data check`` found a
@@ -94,6 +95,30 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from tssd.evaluate import accuracy_at
+
+    try:
+        steps = tuple(int(t) for t in args.timesteps.split(",") if t.strip())
+    except ValueError:
+        raise ConfigError(
+            f"--timesteps: got {args.timesteps!r}, expected comma-separated integers"
+        ) from None
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    for run_dir in args.run_dirs:
+        acc = accuracy_at(run_dir, steps)
+        print(
+            json.dumps(
+                {"run_dir": run_dir, "test_acc": {str(t): round(a, 2) for t, a in acc.items()}}
+            ),
+            flush=True,
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m tssd`` argument parser."""
     p = argparse.ArgumentParser(prog="python -m tssd", description=__doc__)
@@ -119,6 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run_dir")
     e.add_argument("--out", required=True)
     e.set_defaults(fn=_cmd_export)
+    v = sub.add_parser(
+        "evaluate",
+        help="test accuracy of finished runs at other timesteps (default: T_s and T_t)",
+    )
+    v.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    v.add_argument("--timesteps", default="", help="comma-separated T, e.g. 2,4")
+    v.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    v.set_defaults(fn=_cmd_evaluate)
     from tssd.data.check import add_parser as add_data_parser  # `data check --data-root DIR`
 
     add_data_parser(sub)

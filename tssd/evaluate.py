@@ -1,0 +1,64 @@
+"""Test accuracy of a finished run's deployed network at any number of timesteps.
+
+``python -m tssd evaluate RUN_DIR... [--timesteps 2,4]`` (default: the run's T_s and, for a method
+with a teacher, its T_t). It answers the question the reconstruction study needs: is the network run
+for T_t steps, the "teacher" of temporal self-distillation, more accurate than the same network at
+T_s? A teacher whose extra timesteps are never trained is not.
+
+The network is rebuilt from ``inference.pt`` (no weak head, as deployed), the test split from the
+run's own ``config.yaml`` (event data framed once per asked T), in eval mode on CPU.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from tssd.config import ConfigError, load_config
+from tssd.data import build_dataset, iterate_batches
+from tssd.export import load_inference
+from tssd.losses import mean_logits
+from tssd.methods import METHODS
+from tssd.models import to_sequence
+
+
+def default_timesteps(run_dir: Path) -> tuple[int, ...]:
+    """T_s, and T_t where the run's method runs a teacher pass."""
+    cfg = load_config(str(run_dir / "config.yaml"))
+    m = cfg.method
+    return (m.t_s, m.t_t) if METHODS[m.name].uses_teacher_steps else (m.t_s,)
+
+
+@torch.no_grad()
+def accuracy_at(
+    run_dir: str | Path, timesteps: tuple[int, ...] = (), batch_size: int = 500
+) -> dict[int, float]:
+    """Test accuracy (%) of the run's exported network at each of ``timesteps``.
+
+    Raises:
+        ConfigError: ``run_dir`` is not a finished run (no ``config.yaml`` or ``inference.pt``)
+            or a timestep is below 1; the message names the file or key.
+    """
+    run_dir = Path(run_dir)
+    for name in ("config.yaml", "inference.pt"):
+        if not (run_dir / name).is_file():
+            raise ConfigError(f"{run_dir / name}: not found (expected a finished run directory)")
+    timesteps = tuple(timesteps) or default_timesteps(run_dir)
+    if any(t < 1 for t in timesteps):
+        raise ConfigError(f"--timesteps: got {list(timesteps)}, expected integers >= 1")
+    cfg = load_config(str(run_dir / "config.yaml"))
+    test = build_dataset(cfg.data, tuple(sorted(set(timesteps)))).test
+    try:
+        net = load_inference(run_dir / "inference.pt").net.eval()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    acc = {}
+    for t in timesteps:
+        correct = seen = 0
+        for x, y in iterate_batches(test, batch_size):
+            logits = mean_logits(net(to_sequence(x, t)).logits)
+            correct += int((logits.argmax(-1) == y).sum())
+            seen += len(y)
+        acc[t] = 100.0 * correct / seen
+    return acc
