@@ -10,9 +10,10 @@ side with fewer than two seeds is always ``unclear``.
 
 Kinds:
 
-* ``greater``: each ``a`` cell against the ``b`` cell with the same values of the ``per`` axes;
-  holds when the interval of ``mean(a) - mean(b)`` lies above ``threshold`` (default 0), fails
-  when it lies below.
+* ``greater``: each ``a`` cell against the ``b`` cell with the same values of the ``per`` axes
+  (those the ``b`` filter does not fix: ``per: [dataset, variant]`` with ``b: {variant: default}``
+  compares every variant with the default of its dataset); holds when the interval of
+  ``mean(a) - mean(b)`` lies above ``threshold`` (default 0), fails when it lies below.
 * ``monotonic``: ``a`` cells ordered by the ``over`` axis within each ``per`` group; fails when
   one step is a significant decrease, holds when no step is and the last point is significantly
   above the first ("accuracy rises with T_t").
@@ -81,7 +82,10 @@ def _label(cell: Cell, keys: tuple[str, ...] | list[str]) -> str:
 
 
 def _partner(claim: Claim, a: Cell, bs: list[Cell]) -> Cell | None:
-    found = [b for b in bs if all(b.key.get(k) == a.key.get(k) for k in claim.per if k in b.key)]
+    # a 'per' axis that the b filter fixes (e.g. b = the default variant) names the comparison
+    # but does not pick the partner: every variant is compared with the one default cell
+    keys = [k for k in claim.per if k not in (claim.b or {})]
+    found = [b for b in bs if all(b.key.get(k) == a.key.get(k) for k in keys if k in b.key)]
     if len(found) > 1:
         raise SpecError(
             f"claim {claim.id!r}: cell {a.id} matches {len(found)} 'b' cells "

@@ -90,6 +90,34 @@ def test_greater_threshold_and_broadcast_partner():
     assert [c.outcome for c in res.comparisons] == ["fails", "holds"]
 
 
+def test_variants_against_the_fixed_default_of_their_dataset():
+    cells = [
+        make_cell(method="tssd", dataset=d, variant=v)
+        for d in ("x", "y")
+        for v in ("default", "other")
+    ]
+    vals = values(
+        zip(
+            cells,
+            [[90, 90.1, 90.2], [91, 91.1, 91.3], [80, 80.1, 80.2], [79, 79.1, 79.1]],
+            strict=True,
+        )
+    )
+    c = claim(per=("dataset", "variant"), b={"method": "tssd", "variant": "default"})
+    res = evaluate_claim(c, cells, vals)
+    by_group = {r.group: r for r in res.comparisons}
+    assert list(by_group) == [
+        "dataset=x,variant=default",
+        "dataset=x,variant=other",
+        "dataset=y,variant=default",
+        "dataset=y,variant=other",
+    ]
+    assert by_group["dataset=x,variant=other"].diff == pytest.approx(1.0 + 0.1 / 3)
+    assert by_group["dataset=x,variant=other"].outcome == "holds"
+    assert by_group["dataset=y,variant=other"].outcome == "fails"
+    assert by_group["dataset=y,variant=default"].diff == 0.0
+
+
 def test_ambiguous_partner_is_an_error():
     cells = [
         make_cell(method="tssd", dataset="x"),
