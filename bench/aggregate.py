@@ -18,6 +18,7 @@ Files per experiment ``<id>`` under ``results/<profile>/``:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import fnmatch
 import io
 import math
@@ -34,20 +35,8 @@ from bench.schema import Layout
 from bench.stats import mean_ci, mean_std
 from tssd.rundir import RunDir
 
-UNITS = {
-    "test_acc": "%",
-    "train_acc": "%",
-    "test_loss": "",
-    "wall_s": "s",
-    "train_total_s": "s",
-    "epoch_time_s": "s",
-    "peak_mem_mb": "MB",
-    "params": "",
-    "train_params": "",
-    "macs_per_sample": "",
-    "weak_head_params": "",
-    "mean_firing_rate": "",
-}
+UNITS = {"test_acc": "%", "train_acc": "%", "peak_mem_mb": "MB"}
+UNITS |= dict.fromkeys(["wall_s", "train_total_s", "epoch_time_s"], "s")
 
 
 def unit_of(metric: str) -> str:
@@ -149,11 +138,7 @@ def wanted_metrics(plan: Plan, layout: Layout | None) -> list[str]:
     pats += [c.metric for c in plan.experiment.claims]
     if layout is not None:
         pats += [layout.metric] + [c.metric for c in layout.columns if c.metric]
-    out: list[str] = []
-    for p in pats:
-        if p not in out:
-            out.append(p)
-    return out
+    return list(dict.fromkeys(pats))
 
 
 @dataclass
@@ -344,28 +329,11 @@ def aggregate(plan: Plan, layout: Layout | None, out_dir: Path) -> Aggregate:
             "experiment": exp.id,
             "profile": profile.id,
             "claim": c.id,
-            "kind": c.kind,
-            "source": c.source,
-            "gate": c.gate,
-            "metric": c.metric,
-            "text": c.text,
+            **{k: getattr(c, k) for k in ("kind", "source", "gate", "metric", "text")},
             "verdict": res.verdict,
         }
         claim_rows.append({**head, "group": "all", "outcome": res.verdict, "note": res.summary})
-        for comp in res.comparisons:
-            claim_rows.append(
-                {
-                    **head,
-                    "group": comp.group,
-                    "outcome": comp.outcome,
-                    "a_mean": comp.a_mean,
-                    "b_mean": comp.b_mean,
-                    "diff": comp.diff,
-                    "ci_lo": comp.ci_lo,
-                    "ci_hi": comp.ci_hi,
-                    "note": comp.note,
-                }
-            )
+        claim_rows += [{**head, **dataclasses.asdict(comp)} for comp in res.comparisons]
     run_rows = []
     for cell in plan.cells:
         for seed, rid in zip(cell.seeds, cell.runs, strict=True):

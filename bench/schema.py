@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import functools
+import operator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -44,8 +45,6 @@ AXIS_KEYS = {
 MAPPED_AXES = ("dataset", "arch")
 """Axes whose values are mapped by the profile (to a stand-in in ``quick``)."""
 FLOAT_AXES = ("alpha", "beta")
-CLAIM_KINDS = ("greater", "monotonic", "spread", "equal")
-VALUE_STATUSES = ("transcribed", "cited", "missing")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -56,10 +55,6 @@ VALUE_STATUSES = ("transcribed", "cited", "missing")
 
 def _builder(path: Path) -> Builder:
     return Builder(rel(path), SpecError, strict_strings=True)
-
-
-def _rules(**rules: Any) -> dict[str, Any]:
-    return rules
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -87,20 +82,15 @@ def rel(path: Path) -> str:
 # Derived values: ``derive: {method.t_t: "2 * t_s"}`` (arithmetic over the cell's axis values).
 # ------------------------------------------------------------------------------------------------
 
-_ALLOWED_NODES = (
-    ast.Expression,
-    ast.BinOp,
-    ast.UnaryOp,
-    ast.Constant,
-    ast.Name,
-    ast.Load,
-    ast.Add,
-    ast.Sub,
-    ast.Mult,
-    ast.FloorDiv,
-    ast.Div,
-    ast.USub,
-)
+_OPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.FloorDiv: operator.floordiv,
+    ast.Div: operator.truediv,
+    ast.USub: operator.neg,
+}
+_ALLOWED = (*_OPS, ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, ast.Load)
 
 
 def check_expression(expr: str, source: str, key: str) -> None:
@@ -110,7 +100,7 @@ def check_expression(expr: str, source: str, key: str) -> None:
     except SyntaxError as exc:
         raise SpecError(f"{source}: key '{key}': not an expression: {expr!r} ({exc.msg})") from None
     for node in ast.walk(tree):
-        if not isinstance(node, _ALLOWED_NODES):
+        if not isinstance(node, _ALLOWED):
             raise SpecError(
                 f"{source}: key '{key}': {expr!r} may only use numbers, axis names and + - * / //"
             )
@@ -118,30 +108,18 @@ def check_expression(expr: str, source: str, key: str) -> None:
 
 def evaluate(expr: str, names: dict[str, Any]) -> Any:
     """Evaluate a checked ``derive`` expression; an unknown name raises KeyError."""
-    tree = ast.parse(expr, mode="eval")
 
     def ev(node: ast.AST) -> Any:
-        if isinstance(node, ast.Expression):
-            return ev(node.body)
         if isinstance(node, ast.Constant):
             return node.value
         if isinstance(node, ast.Name):
             return names[node.id]
         if isinstance(node, ast.UnaryOp):
-            return -ev(node.operand)
+            return _OPS[type(node.op)](ev(node.operand))
         assert isinstance(node, ast.BinOp)
-        a, b = ev(node.left), ev(node.right)
-        if isinstance(node.op, ast.Add):
-            return a + b
-        if isinstance(node.op, ast.Sub):
-            return a - b
-        if isinstance(node.op, ast.Mult):
-            return a * b
-        if isinstance(node.op, ast.FloorDiv):
-            return a // b
-        return a / b
+        return _OPS[type(node.op)](ev(node.left), ev(node.right))
 
-    return ev(tree)
+    return ev(ast.parse(expr, mode="eval").body)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -149,9 +127,9 @@ def evaluate(expr: str, names: dict[str, Any]) -> Any:
 # ------------------------------------------------------------------------------------------------
 
 
-DOTTED = _rules(dotted=True)
+DOTTED = dict(dotted=True)
 """A ``set:`` block: dotted run-config keys to values (checked when run configs are built)."""
-OPTIONAL = _rules(empty_ok=True)
+OPTIONAL = dict(empty_ok=True)
 
 
 @dataclass(frozen=True)
@@ -188,7 +166,7 @@ class Variant:
     derive: dict[str, str] = field(default_factory=dict)
     """Run-config keys computed from the cell's axes (e.g. ``method.t_t: "3 * t_s // 2"``),
     applied after ``set`` and the experiment's own ``derive``."""
-    name: str = field(default="", metadata=_rules(skip=True))
+    name: str = field(default="", metadata=dict(skip=True))
 
     def profile_set(self, profile: str) -> dict[str, Any]:
         """The overrides of this variant under ``profile``."""
@@ -226,14 +204,14 @@ class Claim:
     per: tuple[str, ...] | str = ()
     over: tuple[str, ...] | str = ()
     threshold: float = 0.0
-    bound: float = field(default=0.0, metadata=_rules(min=0.0))
+    bound: float = field(default=0.0, metadata=dict(min=0.0))
 
 
 @dataclass(frozen=True)
 class ExperimentProfile:
     """Per-profile settings of one experiment."""
 
-    seeds: tuple[int, ...] | None = field(default=None, metadata=_rules(nonempty=True))
+    seeds: tuple[int, ...] | None = field(default=None, metadata=dict(nonempty=True))
     set: dict[str, Any] = field(default_factory=dict, metadata=DOTTED)
 
 
@@ -260,13 +238,13 @@ class Experiment:
     derive: dict[str, str] = field(default_factory=dict)
     methods: dict[str, Variant] = field(default_factory=dict)
     variants: dict[str, dict[str, Variant]] = field(default_factory=dict)
-    axis_keys: dict[str, AxisKey] = field(default_factory=dict, metadata=_rules(key="axes"))
+    axis_keys: dict[str, AxisKey] = field(default_factory=dict, metadata=dict(key="axes"))
     metrics: tuple[str, ...] = ("test_acc",)
     profiles: dict[str, ExperimentProfile] = field(default_factory=dict)
     claims: tuple[Claim, ...] = ()
     curves: bool = False
     forest: Forest | None = None
-    path: Path = field(default=Path(), metadata=_rules(skip=True))
+    path: Path = field(default=Path(), metadata=dict(skip=True))
 
     @functools.cached_property
     def axes(self) -> dict[str, Axis]:
@@ -432,7 +410,7 @@ class Mapping:
     stand_in: str = ""
     label: str = ""
     set: dict[str, Any] = field(default_factory=dict, metadata=DOTTED)
-    name: str = field(default="", metadata=_rules(skip=True))
+    name: str = field(default="", metadata=dict(skip=True))
 
 
 @dataclass(frozen=True)
@@ -445,11 +423,11 @@ class Tolerance:
     an experiment together) fails although nothing changed; see :func:`bench.stats.shift_tolerance`.
     """
 
-    abs: float = field(default=0.0, metadata=_rules(min=0.0))
+    abs: float = field(default=0.0, metadata=dict(min=0.0))
     reason: str = ""
-    false_alarm: float = field(default=0.0, metadata=_rules(min=0.0))
+    false_alarm: float = field(default=0.0, metadata=dict(min=0.0))
     """> 0: the statistical test, with this false-alarm rate per check (all cells together)."""
-    floor_std: float = field(default=0.0, metadata=_rules(min=0.0))
+    floor_std: float = field(default=0.0, metadata=dict(min=0.0))
     """Smallest seed std the test assumes (the metric's resolution, e.g. one test image): a
     cell whose reference seeds happen to agree exactly must not fail on one image."""
 
@@ -469,10 +447,10 @@ class Tolerance:
 class Regression:
     """What ``bench regression`` re-runs and how the reference it compares with was made."""
 
-    experiments: tuple[str, ...] = field(metadata=_rules(nonempty=True))
-    seeds: tuple[int, ...] = field(metadata=_rules(nonempty=True))
+    experiments: tuple[str, ...] = field(metadata=dict(nonempty=True))
+    seeds: tuple[int, ...] = field(metadata=dict(nonempty=True))
     """The seeds CI re-runs: a subset of the reference's."""
-    reference_seeds: tuple[int, ...] = field(metadata=_rules(nonempty=True))
+    reference_seeds: tuple[int, ...] = field(metadata=dict(nonempty=True))
     """The seeds the committed reference holds (``bench reference`` runs them all)."""
 
 
@@ -480,10 +458,10 @@ class Regression:
 class CostDataset:
     """The ``--dry-run`` cost model's view of a dataset."""
 
-    train: int = field(metadata=_rules(min=1))
-    test: int = field(metadata=_rules(min=1))
+    train: int = field(metadata=dict(min=1))
+    test: int = field(metadata=dict(min=1))
     kind: Literal["static", "event"] = "static"
-    factor: float = field(default=1.0, metadata=_rules(min=0.0))
+    factor: float = field(default=1.0, metadata=dict(min=0.0))
     """Cost of a sample-step relative to the architecture's figure (e.g. larger frames)."""
 
 
@@ -491,7 +469,7 @@ class CostDataset:
 class CostModel:
     """The ``--dry-run`` estimate: ``startup_s + epochs * samples * steps * sample_step_s``."""
 
-    startup_s: float = field(metadata=_rules(min=0.0))
+    startup_s: float = field(metadata=dict(min=0.0))
     sample_step_s: dict[str, float]
     datasets: dict[str, CostDataset]
 
@@ -528,14 +506,14 @@ class Profile:
 
     id: str
     description: str
-    seeds: tuple[int, ...] = field(metadata=_rules(nonempty=True))
+    seeds: tuple[int, ...] = field(metadata=dict(nonempty=True))
     base: dict[str, Any]
     datasets: dict[str, Mapping]
     archs: dict[str, Mapping]
     compare: Literal["paper", "reference", "none"]
     cost: CostModel
-    workers: int = field(default=0, metadata=_rules(min=0))
-    threads: int = field(default=0, metadata=_rules(min=0))
+    workers: int = field(default=0, metadata=dict(min=0))
+    threads: int = field(default=0, metadata=dict(min=0))
     reference_dir: str = ""
     compare_metrics: tuple[str, ...] = ("test_acc",)
     tolerance: Tolerance = field(default=Tolerance(reason="nothing is compared (compare: none)"))
@@ -543,7 +521,7 @@ class Profile:
     regression: Regression | None = None
     slurm: dict[str, Any] = field(default_factory=dict)
     """Resources of the ``slurm`` launcher's job arrays."""
-    path: Path = field(default=Path(), metadata=_rules(skip=True))
+    path: Path = field(default=Path(), metadata=dict(skip=True))
 
     def map_value(self, axis: str, value: Scalar) -> Scalar:
         """The cell value of a paper value on a mapped axis (dataset/arch -> stand-in)."""
@@ -611,7 +589,7 @@ def load_profile(path_or_id: str | Path) -> Profile:
             )
     for key, val in p.slurm.items():
         if key in SLURM_KEYS:
-            rules = _rules(min=1) if SLURM_KEYS[key] is int else {}
+            rules = dict(min=1) if SLURM_KEYS[key] is int else {}
             b.value(val, SLURM_KEYS[key], f"slurm.{key}", rules)
         elif not key.startswith("slurm_"):
             b.fail(f"slurm.{key}", f"unknown key; allowed: {', '.join(SLURM_KEYS)} or slurm_*")
@@ -687,13 +665,13 @@ class Layout:
     metric: str = "test_acc"
     unit: str = field(default="%", metadata=OPTIONAL)
     bold: Literal["max", "min", "none"] = "max"
-    digits: int = field(default=2, metadata=_rules(min=0))
+    digits: int = field(default=2, metadata=dict(min=0))
     columns: tuple[Column, ...] = ()
     rows: tuple[Row, ...] = ()
     caption: str = field(default="", metadata=OPTIONAL)
     plot: dict[str, Any] = field(default_factory=dict)
     reported: FigureValues = FigureValues()
-    path: Path = field(default=Path(), metadata=_rules(skip=True))
+    path: Path = field(default=Path(), metadata=dict(skip=True))
 
 
 def load_layout(path: str | Path) -> Layout:
