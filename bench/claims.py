@@ -27,6 +27,7 @@ Kinds:
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 from bench.expand import Cell, fmt_value
@@ -61,9 +62,7 @@ class ClaimResult:
     @property
     def summary(self) -> str:
         """``2/3 hold, 1 unclear`` style one-liner."""
-        counts: dict[str, int] = {}
-        for c in self.comparisons:
-            counts[c.outcome] = counts.get(c.outcome, 0) + 1
+        counts = Counter(c.outcome for c in self.comparisons)
         n = len(self.comparisons)
         if not n:
             return "no cells to compare"
@@ -95,14 +94,6 @@ def _partner(claim: Claim, a: Cell, bs: list[Cell]) -> Cell | None:
     return found[0] if found else None
 
 
-def _decide(diff_lo: float, diff_hi: float, threshold: float) -> str:
-    if diff_lo > threshold:
-        return "holds"
-    if diff_hi < threshold:
-        return "fails"
-    return "unclear"
-
-
 def _compare(claim: Claim, group: str, a: dict[int, float], b: dict[int, float]) -> Comparison:
     am, _ = mean_std(a.values())
     bm, _ = mean_std(b.values())
@@ -113,7 +104,7 @@ def _compare(claim: Claim, group: str, a: dict[int, float], b: dict[int, float])
     if len(a) < 2 or len(b) < 2:
         c.note = "fewer than two seeds"
         return c
-    c.outcome = _decide(lo, hi, claim.threshold)
+    c.outcome = "holds" if lo > claim.threshold else "fails" if hi < claim.threshold else "unclear"
     return c
 
 
@@ -212,16 +203,8 @@ def _spread(claim: Claim, group: str, members: list[Cell], get) -> Comparison:
             group, "unclear", hi_cell[0], lo_cell[0], spread, note="fewer than two seeds"
         )
     _, lo, hi, how = diff_ci(hi_cell[3], lo_cell[3])
-    c = Comparison(
-        group,
-        "unclear",
-        hi_cell[0],
-        lo_cell[0],
-        spread,
-        lo,
-        hi,
-        note=f"max at {hi_cell[2].id}; min at {lo_cell[2].id}; bound {claim.bound:g}; {how}",
-    )
+    note = f"max at {hi_cell[2].id}; min at {lo_cell[2].id}; bound {claim.bound:g}; {how}"
+    c = Comparison(group, "unclear", hi_cell[0], lo_cell[0], spread, lo, hi, note=note)
     if hi <= claim.bound:
         c.outcome = "holds"
     elif lo > claim.bound:

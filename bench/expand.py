@@ -332,7 +332,7 @@ def expand(
             apply_set(base, exp.set)
             if ep is not None:
                 apply_set(base, ep.set)
-            names = {a: v for a, v in paper.items()}
+            names = dict(paper)
             apply_derive(base, exp.derive, names, (src, "derive", cid))
             teacher_spec = None
             for a, v in paper.items():

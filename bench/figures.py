@@ -39,12 +39,7 @@ def _select(rows: list[dict[str, str]], match: dict[str, Any]) -> list[dict[str,
 def _panels(rows: list[dict[str, str]], axis: str | None) -> list[str]:
     if not axis:
         return [""]
-    out: list[str] = []
-    for r in rows:
-        v = r.get(axis, "")
-        if v and v not in out:
-            out.append(v)
-    return out or [""]
+    return list(dict.fromkeys(v for r in rows if (v := r.get(axis, "")))) or [""]
 
 
 def _panel_title(rows: list[dict[str, str]], axis: str | None, value: str) -> str:
@@ -271,11 +266,7 @@ def _bars(fig, axes, rows, plot, profile, runs):
         if not rates:
             _not_run_note(ax, prow)
             continue
-        layers: list[str] = []
-        for r in rates:
-            name = r["metric"].split(":", 1)[1]
-            if name not in layers:
-                layers.append(name)
+        layers = list(dict.fromkeys(r["metric"].split(":", 1)[1] for r in rates))
         n = len(plot["series"])
         width = 0.8 / n
         xs = np.arange(len(layers))

@@ -128,11 +128,7 @@ def tolerance_rows(profile: Profile, experiment_id: str, m: int) -> list[dict[st
 
 
 def _dataset_of(cell_id: str) -> str | None:
-    for part in cell_id.split(","):
-        key, _, value = part.partition("=")
-        if key == "dataset":
-            return value
-    return None
+    return dict(part.partition("=")[::2] for part in cell_id.split(",")).get("dataset")
 
 
 def _csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:

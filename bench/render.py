@@ -45,12 +45,6 @@ class DisplayRow:
     match: dict[str, Scalar] | None
 
 
-def _merged_label(labels: list[str], stand_in: str | None) -> str:
-    if stand_in is None:
-        return " / ".join(labels)
-    return f"{stand_in} (for {', '.join(labels)})"
-
-
 def _stand_in_label(
     match: dict[str, Scalar], original: dict[str, Scalar], profile: Profile
 ) -> str | None:
@@ -80,8 +74,11 @@ def display_columns(layout: Layout, profile: Profile) -> list[DisplayColumn]:
         if first.metric is not None:
             continue  # a metric column keeps its name; the caption names the stand-in
         stand = _stand_in_label(d.match, first.match, profile)
-        if stand is not None or len(d.ids) > 1:
-            d.label = _merged_label([by_id[i].label for i in d.ids], stand)
+        labels = [by_id[i].label for i in d.ids]
+        if stand is not None:
+            d.label = f"{stand} (for {', '.join(labels)})"
+        elif len(d.ids) > 1:
+            d.label = " / ".join(labels)
     return out
 
 
@@ -175,27 +172,14 @@ def table_entries(
     entries: dict[tuple[int, int], Entry] = {}
     for i, dr in enumerate(drows):
         for j, dc in enumerate(dcols):
-            if dr.match is None:
-                rep = dr.rows[0].reported(dc.ids[0])
-                ref = (
-                    fmt_number(rep.value, dc.metric, layout.digits)
-                    if rep.value is not None
-                    else "n/a"
+            rep = dr.rows[0].reported(dc.ids[0])
+            paper = rep.value if rep.value is not None else math.nan
+            agg = None if dr.match is None else find_row(rows, {**dr.match, **dc.match}, dc.metric)
+            if agg is None:  # a reported-only row, or no aggregate: the paper's value at most
+                ref_v = paper if dr.match is None or profile.compare == "paper" else math.nan
+                entries[(i, j)] = Entry(
+                    "--", fmt_number(ref_v, dc.metric, layout.digits), "--", math.nan, ""
                 )
-                entries[(i, j)] = Entry("--", ref, "--", math.nan, "")
-                continue
-            agg = find_row(rows, {**dr.match, **dc.match}, dc.metric)
-            if agg is None:
-                if profile.compare == "paper":
-                    rep = dr.rows[0].reported(dc.ids[0])
-                    ref = (
-                        fmt_number(rep.value, dc.metric, layout.digits)
-                        if rep.value is not None
-                        else "n/a"
-                    )
-                else:
-                    ref = "n/a"
-                entries[(i, j)] = Entry("--", ref, "--", math.nan, "")
                 continue
             mean, std = num(agg["mean"]), num(agg["std"])
             if agg["status"] == "failed":
@@ -208,8 +192,7 @@ def table_entries(
                     ours += " ± " + fmt_number(std, dc.metric, layout.digits)
             ref_v = num(agg["reported"])
             if math.isnan(ref_v) and profile.compare == "paper":
-                rep = dr.rows[0].reported(dc.ids[0])
-                ref_v = rep.value if rep.value is not None else math.nan
+                ref_v = paper
             d = num(agg["delta"])
             entries[(i, j)] = Entry(
                 ours,
@@ -373,14 +356,7 @@ def macro_name(*parts: str) -> str:
         for tok in re.split(r"[^A-Za-z0-9.]+", part):
             if not tok:
                 continue
-            word = ""
-            for ch in tok:
-                if ch.isdigit():
-                    word += WORDS[int(ch)]
-                elif ch == ".":
-                    word += "Pt"
-                else:
-                    word += ch
+            word = "".join(WORDS[int(c)] if c.isdigit() else "Pt" if c == "." else c for c in tok)
             out.append(word[:1].upper() + word[1:])
     return "".join(out)
 

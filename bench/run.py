@@ -36,11 +36,6 @@ class Outcome:
     cached: bool = False
 
 
-def epochs_done(run_dir: Path) -> int:
-    """Rows of ``epochs.csv`` (0 when absent); cheap enough to poll every second."""
-    return RunDir(run_dir).epochs_done()
-
-
 def run_state(run: PlannedRun, runs_dir: Path) -> RunState:
     """Inspect a run's directory (:meth:`tssd.rundir.RunDir.state`): finished, failed, partially
     trained, new, a harness error record, or not runnable in this checkout."""
@@ -110,12 +105,8 @@ class Progress:
         stream: TextIO | None = None,
         interval_s: float = 20.0,
     ):
-        self.label, self.runs, self.capacity, self.runs_dir = (
-            label,
-            {r.run_id: r for r in runs},
-            capacity,
-            runs_dir,
-        )
+        self.label, self.capacity, self.runs_dir = label, capacity, runs_dir
+        self.runs = {r.run_id: r for r in runs}
         self.stream = stream or sys.stdout
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.interval = interval_s
@@ -133,7 +124,7 @@ class Progress:
 
     def _fraction(self, rid: str) -> float:
         total = self.runs[rid].config.get("optim", {}).get("epochs", 1)
-        return min(1.0, epochs_done(self.runs_dir / rid) / max(1, total))
+        return min(1.0, RunDir(self.runs_dir / rid).epochs_done() / max(1, total))
 
     def eta(self) -> float:
         """Seconds left: estimates of what remains, scaled by actual/estimated so far."""
@@ -173,7 +164,7 @@ class Progress:
         for rid in self.running:
             r = self.runs[rid]
             total = r.config.get("optim", {}).get("epochs", 0)
-            parts.append(f"{r.name} epoch {epochs_done(self.runs_dir / rid)}/{total}")
+            parts.append(f"{r.name} epoch {RunDir(self.runs_dir / rid).epochs_done()}/{total}")
         return ", ".join(parts)
 
     def _write(self, text: str, final: bool = False) -> None:

@@ -14,6 +14,7 @@ and aggregation are the same as for local runs; results land in the same results
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import queue
@@ -90,28 +91,12 @@ class TorchrunLauncher(Launcher):
             run_dir = Path(job.run_dir)
             run_dir.mkdir(parents=True, exist_ok=True)
             job_file = run_dir / "torchrun_job.json"
-            job_file.write_text(
-                json.dumps(
-                    {
-                        "config": job.config,
-                        "run_dir": job.run_dir,
-                        "force": job.force,
-                        "plugins": list(job.plugins),
-                    }
-                )
-            )
+            spec = {"config": job.config, "run_dir": job.run_dir, "force": job.force}
+            job_file.write_text(json.dumps({**spec, "plugins": list(job.plugins)}))
             log = run_dir / "torchrun.log"
-            cmd = [
-                sys.executable,
-                "-m",
-                "torch.distributed.run",
-                "--standalone",
-                "--nproc_per_node",
-                str(self.nproc),
-                "-m",
-                "bench.torchrun_entry",
-                str(job_file),
-            ]
+            nproc = ["--nproc_per_node", str(self.nproc)]
+            cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", *nproc]
+            cmd += ["-m", "bench.torchrun_entry", str(job_file)]
             t0 = time.time()
             with open(log, "w") as f:
                 p = subprocess.Popen(
@@ -282,14 +267,7 @@ class SlurmLauncher(Launcher):
                 try:
                     res = sj.result()
                     if res.status != "finished":  # say where the task's log is
-                        res = JobResult(
-                            res.run_id,
-                            res.status,
-                            f"{res.error}; log: {sj.paths.stderr}",
-                            res.wall_s,
-                            res.trained_epochs,
-                            res.already_done,
-                        )
+                        res = dataclasses.replace(res, error=f"{res.error}; log: {sj.paths.stderr}")
                     out.append(res)
                 except Exception as exc:  # noqa: BLE001  (submitit re-raises the task's error)
                     first = str(exc).strip().splitlines()[-1:] or [type(exc).__name__]
