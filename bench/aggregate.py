@@ -22,6 +22,7 @@ import dataclasses
 import fnmatch
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,12 +124,13 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
+def csv_text(rows: list[dict[str, Any]], columns: list[str], fmt: Callable = _fmt) -> str:
+    """CSV text of ``rows`` with ``columns``, each value written as ``fmt`` gives it."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     w.writeheader()
     for r in rows:
-        w.writerow({k: _fmt(r.get(k)) for k in columns})
+        w.writerow({k: fmt(r.get(k)) for k in columns})
     return buf.getvalue()
 
 
@@ -292,16 +294,9 @@ def aggregate(plan: Plan, layout: Layout | None, out_dir: Path) -> Aggregate:
             mean, std = mean_std(list(by_seed.values()))
             lo, hi = mean_ci(list(by_seed.values()))
             ref = refs.get((cell.id, metric))
-            v, delta, tol, why = verdict(
-                status if status != "partial" else "ok",
-                mean,
-                n,
-                metric,
-                ref,
-                profile,
-                cell.key.get("dataset"),
-                k_compared,
-            )
+            st = "ok" if status == "partial" else status  # a partial cell is judged on its seeds
+            ds = cell.key.get("dataset")
+            v, delta, tol, why = verdict(st, mean, n, metric, ref, profile, ds, k_compared)
             rows.append(
                 {
                     **base,
@@ -360,14 +355,14 @@ def aggregate(plan: Plan, layout: Layout | None, out_dir: Path) -> Aggregate:
         out_dir / f"{exp.id}_claims.csv",
         out_dir / f"{exp.id}_runs.csv",
     ]
-    atomic_write_text(paths[0], _csv(rows, columns_with_axes(axes)))
-    atomic_write_text(paths[1], _csv(claim_rows, CLAIM_COLUMNS))
-    atomic_write_text(paths[2], _csv(run_rows, RUN_COLUMNS))
+    atomic_write_text(paths[0], csv_text(rows, columns_with_axes(axes)))
+    atomic_write_text(paths[1], csv_text(claim_rows, CLAIM_COLUMNS))
+    atomic_write_text(paths[2], csv_text(run_rows, RUN_COLUMNS))
     if exp.curves:
         paths.append(out_dir / f"{exp.id}_curves.csv")
         atomic_write_text(
             paths[-1],
-            _csv(
+            csv_text(
                 _curves(plan, records, axes),
                 ["experiment", "profile", "cell", *axes, "metric", "epoch", "n", "mean", "std"],
             ),

@@ -392,14 +392,7 @@ def expand(
                     if a in paper and paper[a] not in cells[cid].stands_for[a]:
                         cells[cid].stands_for[a].append(paper[a])
                 continue
-            cells[cid] = Cell(
-                cid,
-                key,
-                {a: [paper[a]] for a in MAPPED_AXES if a in paper},
-                seed_list,
-                run_ids,
-                teacher_ids,
-                why_cell,
-            )
+            stands = {a: [paper[a]] for a in MAPPED_AXES if a in paper}
+            cells[cid] = Cell(cid, key, stands, seed_list, run_ids, teacher_ids, why_cell)
             cell_configs[cid] = run_ids
     return Plan(exp, profile, list(cells.values()), runs, runs_dir)

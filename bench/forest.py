@@ -10,12 +10,10 @@ line. Everything is read from ``<id>_claims.csv``: rendering never re-computes a
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from pathlib import Path
 
-from bench.aggregate import num, read_csv
+from bench.aggregate import csv_text, num, read_csv
 from bench.figures import OKABE_ITO, save
 from bench.render import latex_escape
 from bench.schema import Experiment, Profile
@@ -79,12 +77,8 @@ def render_forest(exp: Experiment, profile: Profile, results_dir: Path) -> list[
 
     rows = forest_rows(exp, profile, results_dir)
     base = results_dir / f"{exp.id}_forest"
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
     paths = [base.with_suffix(".csv")]
-    atomic_write_text(paths[0], buf.getvalue())
+    atomic_write_text(paths[0], csv_text(rows, COLUMNS, str))
     title = f"{exp.title} ({profile.id} profile)"
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
 

@@ -57,11 +57,17 @@ class Launcher(ABC):
     def shutdown(self, cancel: bool = False) -> None:
         """Release resources; with ``cancel``, stop running jobs (they resume on the next run)."""
 
-    def __enter__(self) -> Launcher:
-        return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.shutdown(cancel=exc_type is not None)
+def drain(results, block_s: float) -> list[JobResult]:
+    """Every result waiting in the queue ``results``, the first waited for up to ``block_s``."""
+    got: list[JobResult] = []
+    try:
+        got.append(results.get(timeout=block_s) if block_s > 0 else results.get_nowait())
+        while True:
+            got.append(results.get_nowait())
+    except queue.Empty:
+        pass
+    return got
 
 
 def _child(job: RunJob, results) -> None:
@@ -113,26 +119,13 @@ class LocalLauncher(Launcher):
                     out += self._drain(0.0)
                     if rid in self._procs:
                         self._procs.pop(rid)
-                        out.append(
-                            JobResult(
-                                rid,
-                                "error",
-                                f"worker process exited with code {p.exitcode} without a result",
-                            )
-                        )
+                        why = f"worker process exited with code {p.exitcode} without a result"
+                        out.append(JobResult(rid, "error", why))
             if out or time.time() >= deadline or not self._procs:
                 return out
 
     def _drain(self, block_s: float) -> list[JobResult]:
-        got: list[JobResult] = []
-        try:
-            got.append(
-                self._results.get(timeout=block_s) if block_s > 0 else self._results.get_nowait()
-            )
-            while True:
-                got.append(self._results.get_nowait())
-        except queue.Empty:
-            pass
+        got = drain(self._results, block_s)
         for r in got:
             proc = self._procs.pop(r.run_id, None)
             if proc is not None:

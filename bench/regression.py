@@ -17,16 +17,15 @@ new seed, so the test treats the fresh runs as new draws from the reference's se
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime
-import io
 import json
 import platform
 from pathlib import Path
 from typing import Any
 
 from bench import ROOT
+from bench.aggregate import csv_text
 from bench.compare import REFERENCE_COLUMNS, compared, file_references, reference_path
 from bench.expand import Plan, fmt_value
 from bench.pipeline import RunOptions, Selection
@@ -132,12 +131,8 @@ def _dataset_of(cell_id: str) -> str | None:
 
 
 def _csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: format(v, ".10g") if isinstance(v, float) else v for k, v in r.items()})
-    return buf.getvalue()
+    # unlike the aggregates, a NaN is written as nan, not left empty
+    return csv_text(rows, columns, lambda v: format(v, ".10g") if isinstance(v, float) else v)
 
 
 def write_reference(

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bench.launch import Launcher
+from bench.launch import Launcher, drain
 from bench.worker import JobResult, RunJob, execute
 from tssd.rundir import TERMINAL, RunDir
 
@@ -120,13 +120,7 @@ class TorchrunLauncher(Launcher):
             lock.release()
 
     def wait(self, timeout: float) -> list[JobResult]:  # noqa: D102
-        out: list[JobResult] = []
-        try:
-            out.append(self._results.get(timeout=max(0.0, timeout)))
-            while True:
-                out.append(self._results.get_nowait())
-        except queue.Empty:
-            pass
+        out = drain(self._results, max(0.0, timeout))
         for r in out:
             t = self._threads.pop(r.run_id, None)
             if t is not None:
