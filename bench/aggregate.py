@@ -108,11 +108,8 @@ def read_run(plan: Plan, run_id: str) -> RunRecord:
         return RunRecord(run_id, "failed", first)
     if s is not None:
         total = run.config.get("optim", {}).get("epochs", "?")
-        return RunRecord(
-            run_id,
-            "not-run",
-            f"interrupted after epoch {st.epochs_done}/{total}; re-run to resume",
-        )
+        why = f"interrupted after epoch {st.epochs_done}/{total}; re-run to resume"
+        return RunRecord(run_id, "not-run", why)
     return RunRecord(run_id, "not-run", "not run yet")
 
 

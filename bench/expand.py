@@ -205,14 +205,15 @@ def estimate_seconds(data: dict[str, Any], profile: Profile) -> float | None:
     """Rough training time of one run from the profile's cost model (None when unknown)."""
     cost = profile.cost
     ds = data.get("data", {}).get("name", "digits")
-    if ds not in cost.dataset_sizes:
+    if ds not in cost.datasets:
         return None
-    n_train, n_test = cost.dataset_sizes[ds]
+    d = cost.datasets[ds]  # sizes, kind and cost factor
     from tssd.methods import METHODS
 
     m = data.get("method", {})
     name, ts, tt = m.get("name", "tssd"), m.get("t_s", 2), m.get("t_t", 4)
-    event = ds in cost.event_datasets
+    # on an event dataset the TSD teacher is a second pass (reframed input): t_s + t_t steps
+    event = d.kind == "event"
     spec = METHODS.get(name)
     steps = spec.sample_steps(ts, tt, event) if spec is not None else ts
     model = data.get("model", {})
@@ -223,9 +224,9 @@ def estimate_seconds(data: dict[str, Any], profile: Profile) -> float | None:
     epochs = data.get("optim", {}).get("epochs", 100)
     every = data.get("eval", {}).get("every", 1)
     evaluations = epochs // every + (epochs % every > 0) + 1  # + the final measurement
-    per_step *= cost.dataset_factor.get(ds, 1.0)
+    per_step *= d.factor
     # an evaluation step is a forward pass only: about a third of a training step
-    return cost.startup_s + (epochs * n_train * steps + evaluations * n_test * ts / 3) * per_step
+    return cost.startup_s + (epochs * d.train * steps + evaluations * d.test * ts / 3) * per_step
 
 
 def _seed_list(exp: Experiment, profile: Profile, seeds: list[int] | None) -> list[int]:

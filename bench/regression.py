@@ -205,14 +205,8 @@ def _runs_provenance(plans: list[Plan]) -> dict[str, Any]:
         for cell in plan.cells:
             for rid in cell.runs:
                 s = read_summary(plan.runs_dir / rid) or {}
-                seen[
-                    (
-                        s.get("git_commit", "?"),
-                        bool(s.get("git_dirty")),
-                        s.get("device_name", "?"),
-                        s.get("torch_version", "?"),
-                    )
-                ] += 1
+                commit, dirty = s.get("git_commit", "?"), bool(s.get("git_dirty"))
+                seen[(commit, dirty, s.get("device_name", "?"), s.get("torch_version", "?"))] += 1
     return {
         "count": sum(seen.values()),
         "made_at": [

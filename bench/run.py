@@ -122,9 +122,9 @@ class Progress:
         e = self.runs[rid].est_s
         return self.default_est if e is None else e
 
-    def _fraction(self, rid: str) -> float:
+    def _fraction(self, rid: str, done: int) -> float:
         total = self.runs[rid].config.get("optim", {}).get("epochs", 1)
-        return min(1.0, RunDir(self.runs_dir / rid).epochs_done() / max(1, total))
+        return min(1.0, done / max(1, total))
 
     def eta(self) -> float:
         """Seconds left: estimates of what remains, scaled by actual/estimated so far."""
@@ -134,16 +134,16 @@ class Progress:
             st = self.states.get(rid)
             if rid in self.done or (st is not None and st.status in (*TERMINAL, "unavailable")):
                 continue
-            frac = self._fraction(rid) if rid in self.running else self._start_fraction(rid)
+            if rid in self.running:
+                frac = self._fraction(rid, RunDir(self.runs_dir / rid).epochs_done())
+            else:
+                frac = self._start_fraction(rid)
             left += self._est(rid) * (1.0 - frac)
         return left * ratio / max(1, self.capacity)
 
     def _start_fraction(self, rid: str) -> float:
         st = self.states.get(rid)
-        if st is None or st.status != "partial":
-            return 0.0
-        total = self.runs[rid].config.get("optim", {}).get("epochs", 1)
-        return min(1.0, st.epochs_done / max(1, total))
+        return self._fraction(rid, st.epochs_done) if st and st.status == "partial" else 0.0
 
     def _counts(self) -> str:
         n = len(self.runs)
@@ -198,10 +198,7 @@ class Progress:
         t0 = self.running.pop(run.run_id, None)
         self.done[run.run_id] = outcome
         if t0 is not None and outcome.status == "finished":
-            st = self.states.get(run.run_id)
-            self.est_done += self._est(run.run_id) * (
-                1.0 - (self._start_fraction(run.run_id) if st else 0.0)
-            )
+            self.est_done += self._est(run.run_id) * (1.0 - self._start_fraction(run.run_id))
             self.actual_done += time.time() - t0
         if outcome.cached and outcome.status == "finished":
             return

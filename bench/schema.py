@@ -473,20 +473,6 @@ class CostModel:
     sample_step_s: dict[str, float]
     datasets: dict[str, CostDataset]
 
-    @property
-    def dataset_sizes(self) -> dict[str, tuple[int, int]]:
-        """Train and test samples per dataset."""
-        return {k: (d.train, d.test) for k, d in self.datasets.items()}
-
-    @property
-    def dataset_factor(self) -> dict[str, float]:  # noqa: D102
-        return {k: d.factor for k, d in self.datasets.items()}
-
-    @property
-    def event_datasets(self) -> frozenset[str]:
-        """Datasets whose TSD teacher is a second pass (reframed input): t_s + t_t steps."""
-        return frozenset(k for k, d in self.datasets.items() if d.kind == "event")
-
 
 SLURM_KEYS = {
     "partition": str,
