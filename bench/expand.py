@@ -156,9 +156,11 @@ def apply_derive(
 
 def canonicalize(data: dict[str, Any]) -> dict[str, Any]:
     """Drop the fields the run's method never reads (its spec's
-    :meth:`~tssd.methods.MethodSpec.unread_fields`), so that they take their defaults; a method
-    not registered keeps every field. The planned config then equals what its hash describes
-    (``RunConfig.canonical``), and an unavailable run's id ignores those fields too."""
+    :meth:`~tssd.methods.MethodSpec.unread_fields`), so that they take their defaults (or the
+    values pinned in ``UNREAD_HASH_VALUES``); a method not registered keeps every field. The
+    planned config then equals what its hash describes (``RunConfig.canonical``), and an
+    unavailable run's id ignores those fields too."""
+    from tssd.config import UNREAD_HASH_VALUES
     from tssd.methods import METHODS
 
     spec = METHODS.get(data.get("method", {}).get("name", "tssd"))
@@ -167,6 +169,8 @@ def canonicalize(data: dict[str, Any]) -> dict[str, Any]:
         node = data.get(section)
         if isinstance(node, dict):
             node.pop(key, None)
+            if path in UNREAD_HASH_VALUES:  # pinned where the default moved since
+                node[key] = UNREAD_HASH_VALUES[path]
     return data
 
 

@@ -55,17 +55,31 @@ class Recorder(nn.Module):
         return out
 
 
-def test_tsd_gradient_reaches_only_the_student_steps():
+def _tsd_logit_grad(**method):
     rec = Recorder(net())
-    ctx = StepContext(rec, None, MethodConfig(name="tsd", t_s=2, t_t=4), None, "static")
+    ctx = StepContext(rec, None, MethodConfig(name="tsd", t_s=2, t_t=4, **method), None, "static")
     x, y = batch()
     out = METHODS["tsd"].step(ctx, x, y)
     out.loss.backward()
-    g = rec.logits.grad
+    assert set(out.terms) == {"task", "tsd"}
+    return rec.logits.grad
+
+
+def test_read_literally_tsd_trains_only_the_student_steps():
+    """Cross-entropy on the student only and a detached teacher (the paper read literally): no
+    loss term reaches the output at the steps after T_s."""
+    g = _tsd_logit_grad(task_on_teacher=False)
     assert g.shape[0] == 4
     assert torch.count_nonzero(g[2:]) == 0, "the teacher-only steps must receive no gradient"
     assert torch.count_nonzero(g[:2]) > 0
-    assert set(out.terms) == {"task", "tsd"}
+
+
+def test_by_default_the_teacher_steps_are_trained_too():
+    """task_on_teacher (the default since the reconstruction study) puts cross-entropy on the
+    T_t output, so the steps after T_s are trained; the KL term still reaches only the student."""
+    g = _tsd_logit_grad()
+    assert MethodConfig().task_on_teacher is True
+    assert torch.count_nonzero(g[2:]) > 0 and torch.count_nonzero(g[:2]) > 0
 
 
 def test_tsd_terms_equal_losses_computed_from_one_pass():
@@ -78,11 +92,10 @@ def test_tsd_terms_equal_losses_computed_from_one_pass():
     out = METHODS["tsd"].step(StepContext(model, None, m, None, "static"), x, y)
     logits = model(encode_static(x, 4)).logits
     s, t = logits[:2].mean(0), logits.mean(0)
-    assert out.terms["task"].item() == pytest.approx(task_loss(s, y).item(), rel=1e-5)
+    task = task_loss(s, y) + task_loss(t, y)  # task_on_teacher (default): on both outputs
+    assert out.terms["task"].item() == pytest.approx(task.item(), rel=1e-5)
     assert out.terms["tsd"].item() == pytest.approx(tsd_loss(s, t).item(), rel=1e-5)
-    assert out.loss.item() == pytest.approx(
-        (task_loss(s, y) + 0.7 * tsd_loss(s, t)).item(), rel=1e-5
-    )
+    assert out.loss.item() == pytest.approx((task + 0.7 * tsd_loss(s, t)).item(), rel=1e-5)
 
 
 @pytest.mark.parametrize(("name", "without_ssd"), [("ssd", "baseline"), ("tssd", "tsd")])
