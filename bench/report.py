@@ -187,7 +187,10 @@ def claims_table(profiles: list[str], results: Path) -> str:
                     cells.append("not run")
                     continue
                 groups = [r for r in rows if r["group"] != "all"]
-                detail = "; ".join(f"{_short_group(g['group'])} {group_detail(g)}" for g in groups)
+                ran = [g for g in groups if g.get("outcome") != "missing"]
+                detail = "; ".join(f"{_short_group(g['group'])} {group_detail(g)}" for g in ran)
+                if len(ran) < len(groups):  # one count, not one "no finished run" per group
+                    detail += f"{'; ' if ran else ''}{len(groups) - len(ran)} not run"
                 cells.append(f"{top['verdict']}" + (f" ({detail})" if detail else ""))
             lines.append(f"| {eid} | {claim.text} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -139,3 +139,18 @@ def test_curves_are_means_over_seeds_of_the_measured_epochs(tmp_path):
         e, m = int(r["epoch"]), r["metric"]
         want = [(100.0 if m != "loss" else 1.0) * ep[e - 1][m] for ep in epochs]
         assert int(r["n"]) == 2 and float(r["mean"]) == pytest.approx(statistics.mean(want))
+
+
+def test_claims_table_counts_the_comparisons_that_did_not_run(tmp_path):
+    small = tmp_path / "small"
+    small.mkdir()
+    head = "claim,group,verdict,outcome,diff,ci_lo,ci_hi,note\n"
+    rows = [
+        "default_beats_baseline,all,supported,supported,,,,",
+        "default_beats_baseline,dataset=fashion_mnist,supported,holds,0.47,0.04,0.9,paired t",
+        "default_beats_baseline,dataset=fashion_dvs,supported,missing,,,,no finished run",
+    ]
+    (small / "reconstruction_claims.csv").write_text(head + "\n".join(rows) + "\n")
+    table = claims_table(["small"], tmp_path)
+    line = next(ln for ln in table.splitlines() if "every choice at its default" in ln)
+    assert line.endswith("| supported (fashion_mnist +0.47 [+0.04, +0.90]; 1 not run) |")
