@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -82,11 +83,15 @@ def test_steps_ok_failed_timeout_killed_and_skipped(gc, tmp_path):
         "stubborn": "timeout",
         "late": "skipped",
     }
-    assert elapsed < 6.0
+    # which signal ended a step shows in its exit status, not in its timing: a loaded machine
+    # (CI beside other jobs) stretches every step's seconds
+    assert elapsed < 6.0 + 4.0
     by = {r["name"]: r for r in results}
     assert by["failed"]["rc"] == 3 and "exit status 3" in by["failed"]["why"]
-    assert 1.0 <= by["hangs"]["seconds"] < 1.5  # stopped by SIGINT at its limit
-    assert 1.5 <= by["stubborn"]["seconds"] < 2.5  # ignored SIGINT: SIGKILL after the grace
+    assert by["hangs"]["rc"] == -signal.SIGINT  # stopped by SIGINT at its limit
+    assert by["hangs"]["seconds"] >= 1.0
+    assert by["stubborn"]["rc"] == -signal.SIGKILL  # ignored SIGINT: SIGKILL after the grace
+    assert by["stubborn"]["seconds"] >= 1.5
     assert by["late"]["why"] == "no time left in the budget"
     assert "hello from ok" in (tmp_path / "ok.log").read_text()
     pid = int(grandchild.read_text())
