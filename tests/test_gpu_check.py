@@ -55,17 +55,12 @@ def test_without_cuda_it_says_so_in_one_line_and_exits_0(tmp_path):
 
 
 def test_a_hanging_step_gets_sigint_at_its_limit_then_sigkill_after_the_grace(gc, tmp_path):
-    """Which signal ended a step shows in its exit status and in what the step saw, never in
-    its timing: a loaded machine (CI beside other jobs) stretches every step's seconds."""
-    marker = tmp_path / "interrupted"
-    polite = (  # writes the marker when SIGINT arrives, then exits by it
-        "import time\n"
-        "try:\n    time.sleep(60)\n"
-        f"except KeyboardInterrupt:\n    open({str(marker)!r}, 'w').write('x')\n    raise\n"
-    )
-    r = gc.run_step(gc.Step("hangs", py(polite), 2.0), tmp_path, 60, grace_s=20.0)
+    """Which signal ended a step shows in its exit status, never in its timing: a loaded
+    machine (CI beside other jobs) stretches every step's seconds."""
+    # (a child still starting when SIGINT comes dies of it too: the exit status says SIGINT)
+    r = gc.run_step(gc.Step("hangs", py("import time; time.sleep(60)"), 2.0), tmp_path, 60, 20.0)
     assert r["status"] == "timeout" and "ran past its limit of 2 s" in r["why"]
-    assert marker.exists() and r["rc"] == -signal.SIGINT and r["seconds"] >= 2.0
+    assert r["rc"] == -signal.SIGINT and r["seconds"] >= 2.0  # not the SIGKILL 20 s later
 
     grandchild = tmp_path / "grandchild.pid"
     stubborn = (
@@ -75,9 +70,10 @@ def test_a_hanging_step_gets_sigint_at_its_limit_then_sigkill_after_the_grace(gc
         f"open({str(grandchild)!r}, 'w').write(str(p.pid))\n"
         "time.sleep(60)\n"
     )
-    r = gc.run_step(gc.Step("stubborn", py(stubborn), 2.0), tmp_path, 60, grace_s=0.5)
+    # 5 s: time enough for the child to start and ignore SIGINT even on a loaded machine
+    r = gc.run_step(gc.Step("stubborn", py(stubborn), 5.0), tmp_path, 60, grace_s=0.5)
     assert r["status"] == "timeout" and r["rc"] == -signal.SIGKILL  # ignored SIGINT
-    assert r["seconds"] >= 2.5
+    assert r["seconds"] >= 5.5
     pid = int(grandchild.read_text())
     for _ in range(100):  # its whole process group was killed, the grandchild too
         if not alive(pid):
