@@ -78,6 +78,10 @@ class Step:
 # ---- running steps ------------------------------------------------------------------------------
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _kill_group(pgid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
@@ -114,6 +118,9 @@ def run_step(
                 cwd=cwd,
                 env=env,
                 start_new_session=True,  # its own process group: a timeout ends all it started
+                # a shell that started us in the background left SIGINT ignored, and children
+                # inherit that: the step must die of (or catch) the SIGINT of its time limit
+                preexec_fn=_default_sigint,
             )
         except OSError as exc:
             f.write(f"could not start: {exc}\n")
