@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from tssd.config import ConfigError, load_config
+from tssd.config import ConfigError, RunConfig, load_config
 from tssd.data import build_dataset, iterate_batches
 from tssd.export import load_inference
 from tssd.losses import mean_logits
@@ -23,9 +23,8 @@ from tssd.methods import METHODS
 from tssd.models import to_sequence
 
 
-def default_timesteps(run_dir: Path) -> tuple[int, ...]:
+def default_timesteps(cfg: RunConfig) -> tuple[int, ...]:
     """T_s, and T_t where the run's method runs a teacher pass."""
-    cfg = load_config(str(run_dir / "config.yaml"))
     m = cfg.method
     return (m.t_s, m.t_t) if METHODS[m.name].uses_teacher_steps else (m.t_s,)
 
@@ -44,10 +43,10 @@ def accuracy_at(
     for name in ("config.yaml", "inference.pt"):
         if not (run_dir / name).is_file():
             raise ConfigError(f"{run_dir / name}: not found (expected a finished run directory)")
-    timesteps = tuple(timesteps) or default_timesteps(run_dir)
+    cfg = load_config(str(run_dir / "config.yaml"))
+    timesteps = tuple(timesteps) or default_timesteps(cfg)
     if any(t < 1 for t in timesteps):
         raise ConfigError(f"--timesteps: got {list(timesteps)}, expected integers >= 1")
-    cfg = load_config(str(run_dir / "config.yaml"))
     test = build_dataset(cfg.data, tuple(sorted(set(timesteps)))).test
     try:
         net = load_inference(run_dir / "inference.pt").net.eval()
