@@ -439,14 +439,17 @@ def _quiet_stderr() -> Iterator[None]:
 def peak_bytes(fn: Callable[[], None], device: torch.device) -> int:
     """Peak bytes torch allocates during ``fn()``, counted from the start of the call.
 
-    On CPU: ``torch.profiler`` with ``profile_memory=True`` records every allocation of torch's
-    CPU allocator with its running total; the peak is the largest total reached within the call,
-    less the level at its start (the input, allocated before, is excluded; every byte the call
-    allocates, kept or temporary, is included). ``ru_maxrss`` cannot serve: it only grows within
-    a process. On CUDA: ``torch.cuda.max_memory_allocated`` above the level before the call.
-
-    Free what the call would free (e.g. an old ``.grad``) inside ``fn``: on CPU, a block that was
-    allocated outside any profiling window is not subtracted when freed inside one.
+    On CPU: ``torch.profiler`` with ``profile_memory=True`` records every allocation and free of
+    torch's CPU allocator with the block's address; the peak is the largest sum of the blocks
+    allocated within the call and not yet freed, at any moment of it. The input, allocated
+    before, is excluded; every byte the call allocates, kept or temporary, is included; a block
+    allocated before the call and freed inside it (an old ``.grad``) counts for nothing.
+    ``ru_maxrss`` cannot serve: it only grows within a process. The profiler's own running total
+    (``Total Allocated``) cannot either: it carries over between windows, so a block allocated in
+    an earlier window and freed in this one (an earlier test's gradient, collected late) lowered
+    it. It gave the reference loop 184 MiB at T = 8 in the suite and 248 MiB, the sum of its live
+    blocks, alone; the fused LIF 81 and 145 MiB (tests/test_benchmark_suite.py).
+    On CUDA: ``torch.cuda.max_memory_allocated`` above the level before the call.
     """
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -472,13 +475,17 @@ def peak_bytes(fn: Callable[[], None], device: torch.device) -> int:
         ),
         key=lambda e: e["ts"],
     )
-    if not mem:
-        return 0
-    # 'Total Allocated' is the allocator reporter's running total, which carries over between
-    # profiling windows; the level at this window's start is the first event's total less its
-    # own size.
-    start = mem[0]["args"]["Total Allocated"] - mem[0]["args"]["Bytes"]
-    return max(0, max(e["args"]["Total Allocated"] for e in mem) - start)
+    live: dict[int, int] = {}  # address -> bytes of the blocks this call allocated, still held
+    held = peak = 0
+    for e in mem:
+        size, addr = e["args"]["Bytes"], e["args"]["Addr"]
+        if size > 0:
+            live[addr] = size
+            held += size
+            peak = max(peak, held)
+        elif addr in live:
+            held -= live.pop(addr)
+    return peak
 
 
 # ---- the report ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -108,3 +109,27 @@ def test_the_whole_suite_in_quick_mode(tmp_path):
     assert "MET" in out and "peak memory of one layer's forward+backward" in out
     groups = {b["group"] for b in saved["benchmarks"]}
     assert {"layer T=8", "micro baseline", "small-static tssd", "data", "cold compile"} <= groups
+
+
+def test_peak_memory_counts_the_blocks_the_call_holds_at_once():
+    # The peak is the most the call holds at one moment, of the blocks it allocated. A block made
+    # before the call and freed inside it (an old .grad, a tensor of an earlier test collected
+    # late) neither counts nor lowers the level, whether it was made outside any profiling window
+    # or inside an earlier one (the profiler's running total subtracted the latter: the loop's
+    # 248 MiB at T = 8 came out as 184 after an earlier test's 64 MiB gradient was collected).
+    from benchmarks.conftest import peak_bytes
+
+    cpu, mib = torch.device("cpu"), 2**18  # float32 elements in 1 MiB
+    old = [torch.ones(4 * mib)]  # allocated outside any window
+    assert peak_bytes(lambda: old.append(torch.ones(4 * mib)), cpu) == 4 * 2**20  # kept
+
+    def call() -> None:
+        old.clear()  # both old blocks freed inside this window
+        a = torch.ones(2 * mib)
+        b = torch.ones(mib)
+        del a
+        c = torch.ones(mib)
+        del b, c
+
+    assert peak_bytes(call, cpu) == 3 * 2**20  # a and b together; c takes a's place
+    assert peak_bytes(lambda: None, cpu) == 0

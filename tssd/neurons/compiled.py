@@ -40,7 +40,12 @@ hard reset with ``detach_reset``). The soft-reset backward needs only the window
 are what the output is read from (above). A hard reset whose reset term is differentiated needs
 ``H`` itself (``dV/dH`` contains ``v_reset - H``), so it saves ``H`` and recomputes window and
 spike from it. Under ``torch.compile`` the partitioner keeps exactly these
-(tests/test_compiled_lif.py). The packing is float arithmetic (``sum(bit_k * 2**k)``, exact below
+(tests/test_compiled_lif.py), because the backward reads a byte through its own conversion
+(``uint8 -> int32 -> float32``): when it used the same ``byte.to(float32)`` the forward computes
+to read the output spikes back, common-subexpression elimination merged the two, and the min-cut
+partitioner saved the last byte as a float32 from the backward's first bit-peel, moved into the
+forward (4 bytes per neuron for the last byte instead of 1: T = 8 saved 10 MiB where 4 suffice on
+the benchmark's layer). The packing is float arithmetic (``sum(bit_k * 2**k)``, exact below
 256) converted to ``uint8`` once per byte, and the backward peels the bits off highest first
 (``bit = cur >= 2**k; cur -= bit * 2**k``): in inductor's C++ code (torch 2.13, AVX-512) all of
 that is vectorised, while a ``bool`` tensor is stored and loaded through a scalar loop per vector
@@ -164,8 +169,8 @@ def _pop_bit(
     """
     n -= 1
     k = n % 8
-    if cur is None:
-        cur = packed[n // 8].to(torch.float32)
+    if cur is None:  # through int32: kept apart from the forward's read (module docstring)
+        cur = packed[n // 8].to(torch.int32).to(torch.float32)
     if k == 0:
         return cur, None, n
     bit = (cur >= float(1 << k)).to(torch.float32)
