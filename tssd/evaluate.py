@@ -15,18 +15,12 @@ from pathlib import Path
 
 import torch
 
-from tssd.config import ConfigError, RunConfig, load_config
+from tssd.config import ConfigError, load_config
 from tssd.data import build_dataset, iterate_batches
 from tssd.export import load_inference
 from tssd.losses import mean_logits
 from tssd.methods import METHODS
 from tssd.models import to_sequence
-
-
-def default_timesteps(cfg: RunConfig) -> tuple[int, ...]:
-    """T_s, and T_t where the run's method runs a teacher pass."""
-    m = cfg.method
-    return (m.t_s, m.t_t) if METHODS[m.name].uses_teacher_steps else (m.t_s,)
 
 
 @torch.no_grad()
@@ -44,7 +38,8 @@ def accuracy_at(
         if not (run_dir / name).is_file():
             raise ConfigError(f"{run_dir / name}: not found (expected a finished run directory)")
     cfg = load_config(str(run_dir / "config.yaml"))
-    timesteps = tuple(timesteps) or default_timesteps(cfg)
+    # default: T_s, and T_t where the run's method runs a teacher pass
+    timesteps = tuple(timesteps) or METHODS[cfg.method.name].timesteps(cfg.method)
     if any(t < 1 for t in timesteps):
         raise ConfigError(f"--timesteps: got {list(timesteps)}, expected integers >= 1")
     test = build_dataset(cfg.data, tuple(sorted(set(timesteps)))).test
