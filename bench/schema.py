@@ -205,6 +205,10 @@ class Claim:
     over: tuple[str, ...] | str = ()
     threshold: float = 0.0
     bound: float = field(default=0.0, metadata=dict(min=0.0))
+    """A ``spread`` claim's largest allowed spread; it is also that claim's equivalence margin."""
+    margin: float | None = field(default=None, metadata=dict(min=0.0))
+    """This claim's equivalence margin (metric units), instead of the profile's
+    ``equivalence_margin``; 0 turns equivalence off for it (:mod:`bench.claims`)."""
 
 
 @dataclass(frozen=True)
@@ -366,6 +370,12 @@ def load_experiment(path: str | Path) -> Experiment:
             b.fail(f"{key}.over", f"a '{c.kind}' claim needs the axis (or axes) it runs over")
         if c.kind == "spread" and c.bound == 0.0:
             b.fail(f"{key}.bound", "a 'spread' claim needs its bound (in metric units)")
+        if c.margin is not None and c.kind in ("spread", "equal"):
+            b.fail(
+                f"{key}.margin",
+                f"a '{c.kind}' claim takes no margin "
+                + ("(its bound is its margin)" if c.kind == "spread" else "(it is exact)"),
+            )
         for part in ("a", "b"):
             for k in getattr(c, part):
                 if k not in names:
@@ -504,6 +514,10 @@ class Profile:
     compare_metrics: tuple[str, ...] = ("test_acc",)
     tolerance: Tolerance = field(default=Tolerance(reason="nothing is compared (compare: none)"))
     tolerance_by_dataset: dict[str, Tolerance] = field(default_factory=dict)
+    equivalence_margin: float | None = field(default=None, metadata=dict(min=0.0))
+    """Largest difference (metric units, points for accuracy) that counts as no effect: a claim
+    is ``equivalent`` only when every comparison's 95 % interval lies inside +-this
+    (:mod:`bench.claims`). None: no claim of the profile can be equivalent."""
     regression: Regression | None = None
     slurm: dict[str, Any] = field(default_factory=dict)
     """Resources of the ``slurm`` launcher's job arrays."""

@@ -12,6 +12,11 @@ fixes the initialisation and the data order for every method (tssd/train.py seed
 network is built; the batch order is a function of seed and epoch), so the per-seed differences
 cancel what the two runs share and their t-interval is the tighter honest one. Unpaired cells get
 Welch's interval (unequal variances, Satterthwaite degrees of freedom).
+
+The claims' tests come from the same intervals (:func:`diff_test`): a one-sided p-value from the
+interval's own standard error and degrees of freedom (so "p below 2.5 %" and "the 95 % interval
+excludes the boundary" are one statement), Holm's step-down adjustment for the reversals of one
+claim (:func:`holm`), and the interval inside a margin for equivalence (:meth:`DiffTest.inside`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -91,6 +97,109 @@ def diff_ci(
         return d, lo, hi, f"paired t, {len(pairs)} seeds"
     lo, hi = welch_ci(va, vb, level)
     return d, lo, hi, f"Welch t, {len(va)} vs {len(vb)} seeds"
+
+
+@functools.lru_cache(maxsize=1024)
+def t_cdf(x: float, df: float) -> float:
+    """Student-t distribution function ``P(T_df <= x)`` (scipy, like :func:`t_quantile`)."""
+    from scipy import stats
+
+    return float(stats.t.cdf(x, df))
+
+
+@dataclass(frozen=True)
+class DiffTest:
+    """A difference of two cells with its interval and what a test of it needs.
+
+    ``d``, ``lo``, ``hi`` and ``how`` are exactly :func:`diff_ci`'s; ``se`` and ``df`` are the
+    standard error and degrees of freedom of the same Student-t interval (``lo = d - q * se``
+    with ``q`` the t quantile at ``df``), so a p-value from them agrees with the interval: a
+    one-sided p below 2.5 % is an interval at 95 % that excludes the boundary on that side.
+    """
+
+    d: float
+    lo: float
+    hi: float
+    how: str
+    se: float = math.nan
+    df: float = math.nan
+
+    def p_below(self, boundary: float) -> float:
+        """One-sided p-value of "the true difference is below ``boundary``" (H0: it is not).
+
+        NaN without an interval (a side with fewer than two seeds); 0 or 1 when every seed's
+        difference is the same (``se == 0``), as the zero-width interval says.
+        """
+        if math.isnan(self.lo):
+            return math.nan
+        if self.se == 0.0:
+            return 0.0 if self.d < boundary else 1.0
+        return t_cdf((self.d - boundary) / self.se, self.df)
+
+    def p_above(self, boundary: float) -> float:
+        """One-sided p-value of "the true difference is above ``boundary``" (H0: it is not)."""
+        if math.isnan(self.lo):
+            return math.nan
+        if self.se == 0.0:
+            return 0.0 if self.d > boundary else 1.0
+        return t_cdf((boundary - self.d) / self.se, self.df)
+
+    def inside(self, margin: float) -> bool:
+        """True when the whole interval lies strictly within ``(-margin, +margin)``.
+
+        With a 95 % interval this is two one-sided tests (TOST) at 2.5 % each: a difference
+        whose true value is at or beyond the margin passes with probability at most 2.5 %.
+        """
+        return (
+            not math.isnan(self.lo)
+            and not math.isnan(margin)
+            and -margin < self.lo
+            and self.hi < margin
+        )
+
+
+def diff_test(a: Mapping[int, float], b: Mapping[int, float], level: float = LEVEL) -> DiffTest:
+    """:func:`diff_ci` with the interval's standard error and degrees of freedom.
+
+    The interval is :func:`diff_ci`'s own (same numbers, same pairing rule); ``se``/``df`` are
+    those of the per-seed differences (paired: ``sd / sqrt(n)``, ``n - 1``) or Welch's
+    (Satterthwaite degrees of freedom).
+    """
+    d, lo, hi, how = diff_ci(a, b, level)
+    if math.isnan(lo):
+        return DiffTest(d, lo, hi, how)
+    va, vb = list(a.values()), list(b.values())
+    if how.startswith("paired"):
+        diffs = np.asarray([x - y for x, y in paired(a, b)], float)
+        return DiffTest(
+            d, lo, hi, how, float(diffs.std(ddof=1)) / math.sqrt(diffs.size), diffs.size - 1.0
+        )
+    x, y = np.asarray(va, float), np.asarray(vb, float)
+    sa, sb = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+    se = math.sqrt(sa + sb)
+    if se == 0.0:
+        return DiffTest(d, lo, hi, how, 0.0, math.nan)
+    df = (sa + sb) ** 2 / (sa**2 / (x.size - 1) + sb**2 / (y.size - 1))
+    return DiffTest(d, lo, hi, how, se, float(df))
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the input's order (NaN stays NaN, not counted).
+
+    Sorted ascending, ``p_(i)`` is multiplied by ``m - i + 1`` (``m`` the finite p-values), capped
+    at 1 and made non-decreasing; rejecting every adjusted p below ``alpha`` keeps the chance of
+    any false rejection in the family at most ``alpha`` whatever the dependence between the tests
+    (Holm 1979). Comparisons of one claim share their baseline cell, so they are dependent; Holm
+    needs no assumption about that, unlike Sidak.
+    """
+    finite = sorted((p, i) for i, p in enumerate(pvalues) if not math.isnan(p))
+    m = len(finite)
+    out = [math.nan] * len(pvalues)
+    running = 0.0
+    for rank, (p, i) in enumerate(finite):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out
 
 
 # ------------------------------------------------------------------------------------------------

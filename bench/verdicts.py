@@ -12,8 +12,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.claims import ClaimResult, Comparison
+from bench.claims import CONTRADICTED, ClaimResult, Comparison
 from bench.schema import Experiment
+
+FLOAT_FIELDS = ("a_mean", "b_mean", "diff", "ci_lo", "ci_hi", "p_reversal", "p_holm", "margin")
 
 
 def _num(v: Any, fmt: str) -> str:
@@ -24,8 +26,17 @@ def _num(v: Any, fmt: str) -> str:
     return "-" if math.isnan(x) else format(x, fmt)
 
 
+def _float(row: dict[str, str], key: str) -> float:
+    v = row.get(key) or ""
+    return float(v) if v else math.nan
+
+
 def claims_from_csv(exp: Experiment, rows: list[dict[str, str]]) -> list[ClaimResult]:
-    """The experiment's claims with the verdicts and comparisons its claims CSV holds."""
+    """The experiment's claims with the verdicts and comparisons its claims CSV holds.
+
+    Columns a CSV written before a column existed lacks (``p_holm``, ``margin``, ...) read as
+    empty; the verdict itself is always the CSV's, never re-decided here.
+    """
     out = []
     for claim in exp.claims:
         mine = [r for r in rows if r["claim"] == claim.id]
@@ -36,14 +47,16 @@ def claims_from_csv(exp: Experiment, rows: list[dict[str, str]]) -> list[ClaimRe
             Comparison(
                 r["group"],
                 r["outcome"],
-                *(float(r[k]) if r[k] else math.nan for k in ("a_mean", "b_mean", "diff")),
-                *(float(r[k]) if r[k] else math.nan for k in ("ci_lo", "ci_hi")),
-                r["note"],
+                **{k: _float(r, k) for k in FLOAT_FIELDS},
+                note=r.get("note", ""),
+                within_margin=r.get("within_margin") == "True",
+                a_cell=r.get("a_cell", ""),
+                b_cell=r.get("b_cell", ""),
             )
             for r in mine
             if r["group"] != "all"
         ]
-        out.append(ClaimResult(claim, top["verdict"], comps))
+        out.append(ClaimResult(claim, top["verdict"], comps, margin=_float(top, "margin")))
     return out
 
 
@@ -94,11 +107,13 @@ def print_summary(
         if verbose:
             for g in res.comparisons:
                 ci = f"[{g.ci_lo:+.2f}, {g.ci_hi:+.2f}]" if not math.isnan(g.ci_lo) else ""
+                p = f" Holm p {g.p_holm:.3g}" if not math.isnan(g.p_holm) else ""
                 print(
-                    f"      {g.group}: {g.outcome} diff {_num(g.diff, '+.2f')} {ci} {g.note}",
+                    f"      {g.group}: {g.outcome} diff {_num(g.diff, '+.2f')} {ci}{p} {g.note}",
                     file=stream,
                 )
-        ok &= not (c.gate and res.verdict == "not supported")
+        # a gating claim fails only on evidence against it, never on too little evidence
+        ok &= not (c.gate and res.verdict == CONTRADICTED)
     return ok
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bench.stats import diff_ci, mean_ci, mean_std, welch_ci
+from bench.stats import diff_ci, diff_test, holm, mean_ci, mean_std, t_cdf, welch_ci
 
 pytestmark = pytest.mark.unit
 
@@ -55,3 +55,61 @@ def test_edge_cases():
     assert how == "missing" and math.isnan(d)
     # a seed missing on one side: the cells are not paired any more
     assert diff_ci({0: 1.0, 1: 2.0, 2: 3.0}, {0: 1.0, 1: 2.0})[3].startswith("Welch")
+
+
+def test_holm_adjusts_step_down_in_the_input_order():
+    # sorted: 0.005 * 4 = 0.02, 0.01 * 3 = 0.03, 0.03 * 2 = 0.06, 0.04 * 1 -> 0.06 (monotone)
+    adjusted = holm([0.01, 0.04, 0.03, math.nan, 0.005])
+    assert adjusted[:3] == pytest.approx([0.03, 0.06, 0.06])
+    assert math.isnan(adjusted[3]) and adjusted[4] == pytest.approx(0.02)
+    assert holm([0.6, 0.7]) == pytest.approx([1.0, 1.0])  # capped at 1
+    assert holm([]) == []
+
+
+def test_the_p_value_agrees_with_the_interval_it_comes_from():
+    assert t_cdf(-4.302653, 2) == pytest.approx(0.025, abs=1e-6)
+    rng = np.random.default_rng(3)
+    for n in (3, 5, 8):
+        for paired_seeds in (True, False):
+            a = dict(enumerate(rng.normal(0.3, 1.0, n)))
+            b = {(s if paired_seeds else s + 50): v for s, v in enumerate(rng.normal(0, 1, n))}
+            t = diff_test(a, b)
+            assert (t.d, t.lo, t.hi, t.how) == diff_ci(a, b)
+            # the interval's ends are exactly where the one-sided p-values cross 2.5 %
+            # (a difference below hi is rejected at exactly 2.5 %: "hi < 0" is "p_below(0) < 2.5 %")
+            assert t.p_below(t.hi) == pytest.approx(0.025)
+            assert t.p_above(t.lo) == pytest.approx(0.025)
+            assert t.p_below(t.lo) == pytest.approx(0.975)
+            assert (t.p_below(0.0) < 0.025) == (t.hi < 0.0)
+            assert t.p_below(0.0) + t.p_above(0.0) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_one_sided_p_values_are_uniform_under_the_null(n):
+    """A reversal test at 2.5 % rejects a true null 2.5 % of the time, paired or Welch."""
+    rng = np.random.default_rng(100 + n)
+    hits = {"paired": 0, "Welch": 0}
+    sims = 4000
+    for _ in range(sims):
+        shared = rng.normal(0.0, 3.0, n)
+        a, b = rng.normal(0.0, 1.0, n), rng.normal(0.0, 2.0, n)
+        hits["paired"] += (
+            diff_test(dict(enumerate(a + shared)), dict(enumerate(b + shared))).p_below(0) < 0.025
+        )
+        hits["Welch"] += (
+            diff_test(dict(enumerate(a)), {s + 9: v for s, v in enumerate(b)}).p_below(0) < 0.025
+        )
+    for kind, k in hits.items():
+        # Monte-Carlo standard error 0.25 points: 1.5-3.5 % is four of them either side
+        assert 0.015 <= k / sims <= 0.035, f"{kind} rejects {k / sims:.3f} at {n} seeds"
+
+
+def test_inside_a_margin_and_identical_seeds():
+    same = diff_test({0: 1.0, 1: 2.0, 2: 3.0}, {0: 1.0, 1: 2.0, 2: 3.0})
+    assert (same.lo, same.hi, same.se) == (0.0, 0.0, 0.0)
+    assert same.p_below(0.0) == 1.0 and same.p_below(0.1) == 0.0 and same.inside(0.5)
+    assert not same.inside(0.0)  # strictly inside: a zero margin admits nothing
+    t = diff_test({0: 1.0, 1: 2.0, 2: 3.5}, {0: 1.2, 1: 2.1, 2: 3.0})
+    assert t.inside(max(-t.lo, t.hi) + 1e-9) and not t.inside(max(-t.lo, t.hi))
+    one = diff_test({0: 1.0}, {0: 2.0})
+    assert math.isnan(one.p_below(0.0)) and not one.inside(10.0)
