@@ -1,33 +1,229 @@
-"""Aggregate CSVs -> the paper's figures as PDF and PNG (seaborn on matplotlib, colour-blind-safe).
+"""Aggregate CSVs -> the paper's figures: the plotted numbers as CSV, then PDF and PNG from them.
+
+Each figure first computes every number it draws into ``<id>_figdata.csv`` (long format, one row
+per drawn element, :data:`FIGDATA_COLUMNS`), then draws only from those rows. The CSV is the
+figure's reviewable, byte-stable content: a test regenerates it from the committed records and
+requires it byte-identical, where a PNG's bytes would change with the font renderer.
 
 The figure's ``plot`` block in ``paper_tables/<id>.yaml`` names its type and axes:
 
-* ``sweep`` (figure 3): every seed's value against an axis (``x``, e.g. t_t) for the ``series``
-  cells (the runs CSV), seaborn's line of their mean with the tables' 95 % Student-t band, and
-  the ``baseline`` cells as a horizontal line with its band; one panel per value of ``panels``.
-* ``grid`` (figure 4): a heatmap of the metric over two axes (``x``, ``y``, e.g. alpha and beta)
-  with each mean and its difference to the baseline written in its square, and the baseline
-  marked on the colour bar.
-* ``curves`` (figure 5): test accuracy per epoch (mean over seeds, std band) per ``series``.
-* ``bars`` (figure 6): per-layer firing rates, grouped bars per ``series`` with std error bars.
+* ``sweep`` (figure 3): the mean of each ``series`` cell against an axis (``x``, e.g. t_t) with
+  its 95 % Student-t interval, and the ``baseline`` cells as a horizontal line with theirs; below
+  each panel the difference to the baseline per x, paired by seed (:func:`bench.stats.diff_ci`).
+* ``grid`` (figure 4): a heatmap over two axes (``x``, ``y``, e.g. alpha and beta) coloured by
+  the difference to the baseline on a diverging scale of fixed range centred on it, each square
+  outlined and starred when the interval of its difference (paired by seed) excludes 0.
+* ``curves`` (figure 5): validation accuracy per epoch when the runs evaluated a validation split
+  (curve metric ``val_acc``), test accuracy otherwise; mean over seeds with its interval, only at
+  epochs that every seed of the cell evaluated.
+* ``bars`` (figure 6): per-layer firing rates, grouped bars per ``series`` with their intervals.
 
-Colours are the Okabe-Ito palette (seaborn's theme on top of it); the heatmap uses viridis. Panels
-without finished runs say why. The bars and the curves' std bands are drawn by hand: seaborn
-computes its error bars from raw observations, and the CSVs hold per-layer and per-epoch
-aggregates.
+Every band and error bar is the tables' 95 % Student-t interval of the mean over seeds and the
+figure says so; legends give the number of seeds; bands and axes stop at the metric's range
+(accuracy 0-100 %, firing rate 0-1). Panels without finished runs say why. How figures look comes
+from :func:`load_style` (``bench/style.yaml``, a profile's ``style:``, ``$TSSD_FIGURE_STYLE``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bench.aggregate import num, read_csv
-from bench.schema import Layout, Profile, SpecError, rel
+from bench import BENCH_DIR
+from bench.aggregate import csv_text, num, read_csv
+from bench.schema import FigureStyle, Layout, Profile, SpecError, read_yaml, rel
+from tssd.typed import Builder
 
+STYLE_FILE = BENCH_DIR / "style.yaml"
+STYLE_ENV = "TSSD_FIGURE_STYLE"
+"""Environment variable naming a style YAML file laid over the profile's style."""
+
+FIGDATA_COLUMNS = [
+    "panel",
+    "panel_label",
+    "element",
+    "series",
+    "x",
+    "y",
+    "lo",
+    "hi",
+    "n",
+    "interval",
+    "flag",
+    "note",
+]
+"""``<id>_figdata.csv``: ``element`` is what a row draws (``mean``, ``baseline``, ``diff``,
+``cell``, ``bar``, ``dropped`` (a point not drawn), ``axis`` (an axis's drawn limits in lo/hi),
+``colour`` (a colour scale: centre in y, limits in lo/hi) or ``caption``); ``lo``/``hi`` are the
+interval as drawn (clipped to the metric's range, ``flag`` says where)."""
+
+MEAN_CI = "95% Student-t of the mean"
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+"""The default palette (also ``bench/style.yaml``'s); kept for callers that draw by hand."""
 BASELINE_COLOR = "#000000"
+
+
+# ------------------------------------------------------------------------------------------------
+# Style: bench/style.yaml < the profile's style: < $TSSD_FIGURE_STYLE
+# ------------------------------------------------------------------------------------------------
+
+
+def _layer(base: FigureStyle, top: FigureStyle) -> FigureStyle:
+    """``base`` with every field ``top`` sets; dataset labels merged name by name."""
+    changes = {
+        f.name: getattr(top, f.name)
+        for f in dataclasses.fields(FigureStyle)
+        if getattr(top, f.name) is not None
+    }
+    if top.dataset_labels is not None:
+        changes["dataset_labels"] = {**(base.dataset_labels or {}), **top.dataset_labels}
+    return dataclasses.replace(base, **changes)
+
+
+def _read_style(path: Path) -> FigureStyle:
+    return Builder(rel(path), SpecError, strict_strings=True).build(FigureStyle, read_yaml(path))
+
+
+def load_style(profile: Profile | None = None, env: dict[str, str] | None = None) -> FigureStyle:
+    """The style figures are drawn with: ``bench/style.yaml``, then the profile's ``style:``,
+    then the file named by ``$TSSD_FIGURE_STYLE`` (``env``, default ``os.environ``), each
+    overriding the fields it sets. A key the defaults leave unset is a :class:`SpecError`."""
+    env = os.environ if env is None else env
+    style = _read_style(STYLE_FILE)
+    unset = [f.name for f in dataclasses.fields(FigureStyle) if getattr(style, f.name) is None]
+    if unset:
+        raise SpecError(f"{rel(STYLE_FILE)}: keys {', '.join(unset)} are required (the defaults)")
+    if profile is not None:
+        style = _layer(style, profile.style)
+    if env.get(STYLE_ENV):
+        path = Path(env[STYLE_ENV]).expanduser()
+        if not path.is_file():
+            raise SpecError(f"${STYLE_ENV}={env[STYLE_ENV]}: file not found")
+        style = _layer(style, _read_style(path))
+    import matplotlib
+
+    if style.diverging_cmap not in matplotlib.colormaps:
+        raise SpecError(
+            f"figure style: key 'diverging_cmap': got {style.diverging_cmap!r}, expected a "
+            "matplotlib colour map name (e.g. RdBu, PuOr, vlag)"
+        )
+    return style
+
+
+def _theme(style: FigureStyle) -> None:
+    import seaborn as sns
+
+    sns.set_theme(
+        context=style.context,
+        style=style.theme,
+        palette=list(style.palette),
+        font=style.font_family,
+        font_scale=style.font_scale,
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# The plotted data
+# ------------------------------------------------------------------------------------------------
+
+
+class FigData:
+    """The rows of ``<id>_figdata.csv``, collected in drawing order."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, panel: str, label: str, element: str, series: str = "", **kw: Any) -> dict:
+        """Append one row (unknown keys are an error: the columns are the file's contract)."""
+        extra = set(kw) - set(FIGDATA_COLUMNS)
+        if extra:
+            raise KeyError(f"not figdata columns: {sorted(extra)}")
+        row = {"panel": panel, "panel_label": label, "element": element, "series": series, **kw}
+        self.rows.append(row)
+        return row
+
+    def select(self, panel: str, element: str) -> list[dict[str, Any]]:
+        """The rows of one panel and element, in the order they were added."""
+        return [r for r in self.rows if r["panel"] == panel and r["element"] == element]
+
+    def text(self) -> str:
+        """CSV text: numbers as ``format(v, '.10g')``, NaN as empty (``bench.aggregate``)."""
+        return csv_text(self.rows, FIGDATA_COLUMNS)
+
+
+def metric_range(metric: str) -> tuple[float, float] | None:
+    """The values a metric can take: accuracies 0-100 %, firing rates 0-1, else unbounded."""
+    if metric.endswith("_acc") or metric.startswith(("test_acc", "val_acc", "train_acc")):
+        return 0.0, 100.0
+    if "firing_rate" in metric:
+        return 0.0, 1.0
+    return None
+
+
+def clip_interval(
+    lo: float, hi: float, rng: tuple[float, float] | None
+) -> tuple[float, float, str]:
+    """``(lo, hi)`` inside ``rng`` and a flag naming the ends that were cut (empty if none)."""
+    if rng is None:
+        return lo, hi, ""
+    cut = []
+    if lo < rng[0]:
+        lo, cut = rng[0], [*cut, f"lo clipped at {rng[0]:g}"]
+    if hi > rng[1]:
+        hi, cut = rng[1], [*cut, f"hi clipped at {rng[1]:g}"]
+    return lo, hi, "; ".join(cut)
+
+
+def t_interval(mean: float, std: float, n: int) -> tuple[float, float]:
+    """The 95 % Student-t interval of a mean from its std and n (NaN below two values)."""
+    from bench.stats import LEVEL, t_quantile
+
+    if n < 2 or math.isnan(std):
+        return math.nan, math.nan
+    h = t_quantile(0.5 + LEVEL / 2.0, n - 1) * std / math.sqrt(n)
+    return mean - h, mean + h
+
+
+def _n(text: str | None) -> int:
+    v = num(text)
+    return 0 if math.isnan(v) else int(v)
+
+
+def _with_n(label: str, ns: Iterable[int]) -> str:
+    """A legend entry: ``TSSD (n = 3 seeds)``, ``baseline (T_s only), n = 3 seeds``."""
+    return f"{label}, {_n_text(ns)}" if label.endswith(")") else f"{label} ({_n_text(ns)})"
+
+
+def _n_text(ns: Iterable[int]) -> str:
+    """``n = 3 seeds`` (``n = 2-3 seeds`` when the points differ)."""
+    vals = sorted({n for n in ns if n})
+    if not vals:
+        return "n = 0"
+    span = f"{vals[0]}" if len(vals) == 1 else f"{vals[0]}\u2013{vals[-1]}"
+    return f"n = {span} seed" + ("" if vals == [1] else "s")
+
+
+def _axis_limits(values: Iterable[float], rng: tuple[float, float] | None) -> tuple[float, float]:
+    """Limits that show every value with a margin and never pass the metric's range."""
+    v = [x for x in values if not math.isnan(x)]
+    if not v:
+        return rng if rng else (0.0, 1.0)
+    lo, hi = min(v), max(v)
+    pad = 0.08 * (hi - lo) or 0.5 * (abs(hi) * 0.01 or 1.0)
+    lo, hi = lo - pad, hi + pad
+    if rng is not None:
+        lo, hi = max(lo, rng[0]), min(hi, rng[1])
+    return lo, hi
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading the aggregates
+# ------------------------------------------------------------------------------------------------
 
 
 def _select(rows: list[dict[str, str]], match: dict[str, Any]) -> list[dict[str, str]]:
@@ -42,26 +238,42 @@ def _panels(rows: list[dict[str, str]], axis: str | None) -> list[str]:
     return list(dict.fromkeys(v for r in rows if (v := r.get(axis, "")))) or [""]
 
 
-def _panel_title(rows: list[dict[str, str]], axis: str | None, value: str) -> str:
+def _display(name: str, profile: Profile, style: FigureStyle) -> str:
+    """A dataset's display name: the style's, else the profile's label of that stand-in."""
+    labels = style.dataset_labels or {}
+    if name in labels:
+        return labels[name]
+    for m in profile.datasets.values():
+        if m.stand_in == name and m.label:
+            return m.label
+    return name
+
+
+def _panel_title(
+    rows: list[dict[str, str]], axis: str | None, value: str, profile: Profile, style: FigureStyle
+) -> str:
+    """``digits (for CIFAR-10, CIFAR-100)``: the panel's value and the names it stands for."""
     if not axis:
         return ""
+    shown = _display(value, profile, style) if axis == "dataset" else value
     stands = next((r.get("stands_for", "") for r in rows if r.get(axis) == value), "")
     names = [
-        part.split("=", 1)[1].replace("|", ", ")
+        part.split("=", 1)[1].split("|")
         for part in stands.split(";")
         if part.startswith(f"{axis}=")
     ]
-    if names and names[0] != value:
-        return f"{value} (for {names[0]})"
-    return value
+    if names and names[0] != [value]:
+        display = [_display(n, profile, style) if axis == "dataset" else n for n in names[0]]
+        return f"{shown} (for {', '.join(display)})"
+    return shown
 
 
-def _not_run_note(ax, rows: list[dict[str, str]]) -> None:
+def _not_run_note(ax, rows: list[dict[str, str]], why: str = "no finished runs") -> None:
     reasons = sorted(
         {r.get("reason", "") for r in rows if r.get("status") in ("not-run", "failed")}
     )
-    text = "no finished runs" + (f":\n{reasons[0][:90]}" if reasons and reasons[0] else "")
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=8, wrap=True)
+    text = why + (f":\n{reasons[0][:90]}" if reasons and reasons[0] else "")
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize="small")
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -71,193 +283,492 @@ def _series_label(match: dict[str, Any], labels: dict[str, str]) -> str:
     return labels.get(key, " ".join(str(v) for v in match.values()))
 
 
-def _seed_values(runs: list[dict[str, str]], cell: str) -> list[float]:
-    """Every finished seed's test accuracy of ``cell`` (the experiment's runs CSV)."""
-    return [
-        num(r["test_acc"])
-        for r in runs
-        if r["cell"] == cell and r["role"] == "cell" and r["status"] == "finished"
-    ]
+def seed_values(runs: list[dict[str, str]]) -> dict[str, dict[int, float]]:
+    """``cell -> {seed: test accuracy}`` of every finished run of the runs CSV (the values the
+    paired differences pair)."""
+    out: dict[str, dict[int, float]] = {}
+    for r in runs:
+        if r.get("role") == "cell" and r.get("status") == "finished":
+            v = num(r.get("test_acc"))
+            if not math.isnan(v):
+                out.setdefault(r["cell"], {})[int(r["seed"])] = v
+    return out
 
 
-def _sweep(fig, axes, rows, plot, profile, runs):
-    """Each series' seeds against the x axis (seaborn; the band is the Student-t 95 % interval
-    of the tables, :func:`bench.stats.mean_ci`), the baseline as a line with its interval."""
+def _diff(
+    a: dict[int, float] | None, b: dict[int, float] | None, a_mean: float, b_mean: float
+) -> tuple[float, float, float, str, str]:
+    """``(diff, lo, hi, n, interval)`` of cell a minus cell b: the paired (or Welch) 95 %
+    Student-t interval from their seeds, or the bare difference of means without seeds; ``n``
+    is the seeds as text (``3``, or ``3 vs 2`` for Welch), as the forest plot writes it."""
+    from bench.stats import diff_ci
+
+    if not a or not b:
+        return a_mean - b_mean, math.nan, math.nan, "", "none (no per-seed values)"
+    d, lo, hi, how = diff_ci(a, b)
+    n = str(len(a)) if how.startswith("paired") else f"{len(a)} vs {len(b)}"
+    return d, lo, hi, n, f"95% {how}"
+
+
+class _Ctx:
+    """What every plot function needs: the aggregate rows, the layout's plot block, the profile,
+    the style, the runs CSV and the figdata being written."""
+
+    def __init__(self, rows, plot, profile, style, runs, fd):
+        self.rows, self.plot, self.profile, self.style = rows, plot, profile, style
+        self.runs, self.fd = runs, fd
+        self.seeds = seed_values(runs)
+
+    def title(self, rows: list[dict[str, str]], panel: str) -> str:
+        return _panel_title(rows, self.plot.get("panels"), panel, self.profile, self.style)
+
+    def in_panel(self, rows: list[dict[str, str]], panel: str) -> list[dict[str, str]]:
+        return _select(rows, {self.plot["panels"]: panel}) if self.plot.get("panels") else rows
+
+    def colors(self, labels: list[str], baseline_first: bool) -> dict[str, str]:
+        pal = list(self.style.palette)
+        cols = [self.style.baseline_color, *pal] if baseline_first else pal
+        return {lab: cols[i % len(cols)] for i, lab in enumerate(labels)}
+
+
+# ------------------------------------------------------------------------------------------------
+# The four kinds
+# ------------------------------------------------------------------------------------------------
+
+
+def _band_legend(ax, text: str, loc: str = "best") -> None:
+    """The axis's legend with one more entry naming what the shaded bands are."""
+    from matplotlib.patches import Patch
+
+    handles, labels = ax.get_legend_handles_labels()
+    handles.append(Patch(facecolor="#808080", alpha=0.25, linewidth=0))
+    ax.legend(handles, [*labels, text], fontsize="x-small", loc=loc, title=None)
+
+
+def _sweep(c: _Ctx, fig, axes) -> list[str]:
+    """Means against x with their bands, the baseline line; the paired differences below."""
     import pandas as pd
     import seaborn as sns
 
-    from bench.stats import mean_ci
-
-    metric = plot.get("metric", "test_acc")
-    x = plot["x"]
-    rows = [r for r in rows if r["metric"] == metric]
+    plot, fd = c.plot, c.fd
+    metric, x = plot.get("metric", "test_acc"), plot["x"]
+    rng = metric_range(metric)
+    rows = [r for r in c.rows if r["metric"] == metric]
     labels = [_series_label(s, plot.get("labels", {})) for s in plot["series"]]
-    for ax, panel in zip(axes, _panels(rows, plot.get("panels")), strict=False):
-        prow = _select(rows, {plot["panels"]: panel}) if plot.get("panels") else rows
+    blabel = plot.get("baseline_label", "baseline")
+    colors = c.colors(labels, baseline_first=False)
+    with_diff = len(axes) > 1
+    for j, panel in enumerate(_panels(rows, plot.get("panels"))):
+        ax, dax = axes[0][j], axes[1][j] if with_diff else None
+        prow = c.in_panel(rows, panel)
         ok = [r for r in prow if r["status"] in ("ok", "partial")]
-        ax.set_title(_panel_title(rows, plot.get("panels"), panel), fontsize=9)
+        title = c.title(rows, panel)
+        ax.set_title(title, fontsize="medium")
         if not ok:
-            _not_run_note(ax, prow)
+            for a in (ax, dax):
+                if a is not None:
+                    _not_run_note(a, prow)
             continue
-        points = [
-            {"x": float(r[x]), "value": v, "series": label}
-            for series, label in zip(plot["series"], labels, strict=True)
-            for r in _select(ok, series)
-            if r.get(x)
-            # every seed when the runs CSV has them, else the cell's mean (no band)
-            for v in (metric == "test_acc" and _seed_values(runs, r["cell"])) or [num(r["mean"])]
-        ]
-        if points:
-            data = pd.DataFrame(points)
-            sns.lineplot(
-                data=data,
-                x="x",
-                y="value",
-                hue="series",
-                hue_order=[lab for lab in labels if lab in set(data["series"])],
-                palette=OKABE_ITO,
-                marker="o",
-                errorbar=lambda v: mean_ci(list(v)),
-                ax=ax,
-            )
-            ax.set_xticks(sorted(set(data["x"])))
-        base = _select(ok, plot["baseline"]) if "baseline" in plot else []
+        base = _select(ok, plot["baseline"])[:1] if "baseline" in plot else []
+        for series, label in zip(plot["series"], labels, strict=True):
+            for r in sorted(_select(ok, series), key=lambda r: num(r.get(x))):
+                if not r.get(x):
+                    continue
+                m, n = num(r["mean"]), _n(r.get("n"))
+                lo, hi, flag = clip_interval(num(r["ci_lo"]), num(r["ci_hi"]), rng)
+                xv = num(r[x])
+                fd.add(
+                    panel,
+                    title,
+                    "mean",
+                    label,
+                    x=xv,
+                    y=m,
+                    lo=lo,
+                    hi=hi,
+                    n=n,
+                    interval=MEAN_CI,
+                    flag=flag,
+                )
+                if base and with_diff:
+                    b = base[0]
+                    d, dlo, dhi, dn, how = _diff(
+                        c.seeds.get(r["cell"]), c.seeds.get(b["cell"]), m, num(b["mean"])
+                    )
+                    sig = "excludes 0" if dlo > 0 or dhi < 0 else ""
+                    fd.add(
+                        panel,
+                        title,
+                        "diff",
+                        f"{label} \u2212 {blabel}",
+                        x=xv,
+                        y=d,
+                        lo=dlo,
+                        hi=dhi,
+                        n=dn,
+                        interval=how,
+                        flag=sig,
+                    )
         if base:
             b = base[0]
-            ax.axhline(
-                num(b["mean"]),
-                color=BASELINE_COLOR,
-                linestyle="--",
-                label=plot.get("baseline_label", "baseline"),
+            lo, hi, flag = clip_interval(num(b["ci_lo"]), num(b["ci_hi"]), rng)
+            fd.add(
+                panel,
+                title,
+                "baseline",
+                blabel,
+                y=num(b["mean"]),
+                lo=lo,
+                hi=hi,
+                n=_n(b.get("n")),
+                interval=MEAN_CI,
+                flag=flag,
             )
-            ax.axhspan(num(b["ci_lo"]), num(b["ci_hi"]), color=BASELINE_COLOR, alpha=0.08)
-        ax.set_xlabel(plot.get("x_label", x))
+        means = pd.DataFrame(fd.select(panel, "mean"))
+        if not means.empty:
+            legend = {
+                lab: _with_n(lab, means.loc[means["series"] == lab, "n"])
+                for lab in labels
+                if lab in set(means["series"])
+            }
+            means["legend"] = means["series"].map(legend)
+            sns.lineplot(
+                data=means,
+                x="x",
+                y="y",
+                hue="legend",
+                hue_order=list(legend.values()),
+                palette={legend[lab]: colors[lab] for lab in legend},
+                marker="o",
+                errorbar=None,
+                ax=ax,
+            )
+            for lab in legend:
+                d = means[means["series"] == lab]
+                ax.fill_between(d["x"], d["lo"], d["hi"], color=colors[lab], alpha=0.2, lw=0)
+            ax.set_xticks(sorted(set(means["x"])))
+        for b in fd.select(panel, "baseline"):
+            ax.axhline(
+                b["y"],
+                color=c.style.baseline_color,
+                ls="--",
+                label=_with_n(blabel, [b["n"]]),
+            )
+            ax.axhspan(b["lo"], b["hi"], color=c.style.baseline_color, alpha=0.08, lw=0)
+        drawn = [
+            v
+            for r in fd.select(panel, "mean") + fd.select(panel, "baseline")
+            for v in (r["y"], r["lo"], r["hi"])
+        ]
+        lo, hi = _axis_limits(drawn, rng)
+        ax.set_ylim(lo, hi)
+        fd.add(panel, title, "axis", "y", lo=lo, hi=hi)
         ax.set_ylabel(plot.get("y_label", metric))
-        ax.legend(fontsize=8, loc="best")
+        ax.set_xlabel("" if with_diff else plot.get("x_label", x))
+        _band_legend(ax, "shaded: 95 % Student-t interval")
+        if dax is not None:
+            _diff_panel(c, dax, panel, title, plot.get("x_label", x), colors, labels)
+    range_note = f", clipped to [{rng[0]:g}, {rng[1]:g}]" if rng else ""
+    caption = [f"Shaded: 95 % Student-t interval of the mean over seeds{range_note}."]
+    if with_diff:
+        caption.append(
+            "Lower panels: difference to the baseline per "
+            f"{plot.get('x_label', x)}, 95 % Student-t interval of the per-seed differences "
+            "(paired by seed; Welch where the seeds differ); filled markers: excludes 0."
+        )
+    return caption
 
 
-def _grid(fig, axes, rows, plot, profile, runs):
-    """A seaborn heatmap of the cell means over two axes, each square annotated with its mean
-    and its difference to the baseline, the baseline marked on the colour bar."""
-    import numpy as np
+def _diff_panel(c: _Ctx, ax, panel: str, title: str, x_label: str, colors, labels) -> None:
+    """Paired differences to the baseline with their intervals, a line at 0."""
+    rows = c.fd.select(panel, "diff")
+    ax.axhline(0.0, color=c.style.baseline_color, lw=0.8, ls="--")
+    if not rows:
+        _not_run_note(ax, [], "no baseline to pair with")
+        return
+    for k, lab in enumerate(dict.fromkeys(r["series"] for r in rows)):
+        rs = [r for r in rows if r["series"] == lab]
+        color = colors[labels[k % len(labels)]]
+        kinds = sorted({r["interval"].split()[1] for r in rs if r["interval"].startswith("95%")})
+        ns = ", ".join(dict.fromkeys(r["n"] for r in rs if r["n"]))
+        legend = f"{lab}: {'/'.join(kinds) or 'no'} 95 % t-interval (n = {ns or 0} seeds)"
+        for i, r in enumerate(rs):
+            err = [[r["y"] - r["lo"]], [r["hi"] - r["y"]]] if not math.isnan(r["lo"]) else None
+            ax.errorbar(
+                r["x"],
+                r["y"],
+                yerr=err,
+                fmt="o",
+                color=color,
+                mfc=color if r["flag"] else "white",
+                capsize=3,
+                label=legend if i == 0 else None,
+            )
+    drawn = [v for r in rows for v in (r["y"], r["lo"], r["hi"])] + [0.0]
+    lo, hi = _axis_limits(drawn, None)
+    ax.set_ylim(lo, hi)
+    c.fd.add(panel, title, "axis", "y (difference)", lo=lo, hi=hi)
+    ax.set_xlabel(x_label)
+    ax.set_ylabel("\u0394 to baseline (points)")
+    ax.legend(fontsize="x-small", loc="best")
+
+
+def _grid(c: _Ctx, fig, axes) -> list[str]:
+    """A heatmap of each cell's difference to the baseline, the significant cells marked."""
     import pandas as pd
     import seaborn as sns
+    from matplotlib.patches import Rectangle
 
+    plot, fd, style = c.plot, c.fd, c.style
     metric = plot.get("metric", "test_acc")
+    rng = metric_range(metric)
     xk, yk = plot["x"], plot["y"]
-    rows = [r for r in rows if r["metric"] == metric]
-    for ax, panel in zip(axes, _panels(rows, plot.get("panels")), strict=False):
-        prow = _select(rows, {plot["panels"]: panel}) if plot.get("panels") else rows
+    xs, ys = plot.get("x_symbol", xk), plot.get("y_symbol", yk)
+    rows = [r for r in c.rows if r["metric"] == metric]
+    big = style.heatmap_range
+    for j, panel in enumerate(_panels(rows, plot.get("panels"))):
+        ax = axes[0][j]
+        prow = c.in_panel(rows, panel)
         ok = [r for r in _select(prow, plot["series"][0]) if r["status"] in ("ok", "partial")]
-        ax.set_title(_panel_title(rows, plot.get("panels"), panel), fontsize=9)
-        if not ok:
-            _not_run_note(ax, prow)
-            continue
-        z = (
-            pd.DataFrame([{"x": float(r[xk]), "y": float(r[yk]), "m": num(r["mean"])} for r in ok])
-            .pivot(index="y", columns="x", values="m")
-            .sort_index(ascending=False)
-        )
         base = [
             r for r in _select(prow, plot.get("baseline", {})) if r["status"] in ("ok", "partial")
         ]
-        bmean = num(base[0]["mean"]) if base and "baseline" in plot else math.nan
-        lo, hi = float(np.nanmin(z.values)), float(np.nanmax(z.values))
-        if not math.isnan(bmean):
-            lo, hi = min(lo, bmean), max(hi, bmean)
-        pad = 0.05 * (hi - lo or 1.0)  # keeps a baseline at either end visible on the bar
-
-        def label(m: float, base: float = bmean) -> str:
-            if math.isnan(m):
-                return ""
-            return f"{m:.1f}" + (f"\n({m - base:+.1f})" if not math.isnan(base) else "")
-
-        annot = z.map(label)
+        title = c.title(rows, panel)
+        ax.set_title(title, fontsize="medium")
+        if not ok or not base or "baseline" not in plot:
+            _not_run_note(ax, prow, "no finished runs" if not ok else "no finished baseline run")
+            continue
+        b = base[0]
+        bmean = num(b["mean"])
+        blo, bhi, bflag = clip_interval(num(b["ci_lo"]), num(b["ci_hi"]), rng)
+        fd.add(
+            panel,
+            title,
+            "baseline",
+            plot.get("baseline_label", "baseline"),
+            y=bmean,
+            lo=blo,
+            hi=bhi,
+            n=_n(b.get("n")),
+            interval=MEAN_CI,
+            flag=bflag,
+        )
+        fd.add(
+            panel,
+            title,
+            "colour",
+            "difference to the baseline (points)",
+            y=0.0,
+            lo=-big,
+            hi=big,
+            note=f"{style.diverging_cmap}, centred on the baseline",
+        )
+        for r in sorted(ok, key=lambda r: (-num(r[yk]), num(r[xk]))):
+            xv, yv, m = num(r[xk]), num(r[yk]), num(r["mean"])
+            series = f"{ys}={yv:g}"
+            lo, hi, flag = clip_interval(num(r["ci_lo"]), num(r["ci_hi"]), rng)
+            fd.add(
+                panel,
+                title,
+                "cell",
+                series,
+                x=xv,
+                y=m,
+                lo=lo,
+                hi=hi,
+                n=_n(r.get("n")),
+                interval=MEAN_CI,
+                flag=flag,
+                note=f"{xs}={xv:g}, {ys}={yv:g}",
+            )
+            d, dlo, dhi, dn, how = _diff(c.seeds.get(r["cell"]), c.seeds.get(b["cell"]), m, bmean)
+            flags = ["excludes baseline"] if dlo > 0 or dhi < 0 else []
+            if abs(d) > big:
+                flags.append(f"colour saturated at {math.copysign(big, d):+g}")
+            fd.add(
+                panel,
+                title,
+                "diff",
+                series,
+                x=xv,
+                y=d,
+                lo=dlo,
+                hi=dhi,
+                n=dn,
+                interval=how,
+                flag="; ".join(flags),
+                note=f"{xs}={xv:g}, {ys}={yv:g}",
+            )
+        cells = pd.DataFrame(fd.select(panel, "cell"))
+        diffs = pd.DataFrame(fd.select(panel, "diff"))
+        cells["d"] = diffs["y"].to_numpy()
+        cells["mark"] = diffs["flag"].str.contains("excludes baseline").to_numpy()
+        cells["yv"] = [num(s.split("=", 1)[1]) for s in cells["series"]]
+        z = cells.pivot(index="yv", columns="x", values="d").sort_index(ascending=False)
+        text = cells.assign(
+            t=[
+                f"{m:.1f}\n{d:+.1f}{'*' if mk else ''}"
+                for m, d, mk in zip(cells["y"], cells["d"], cells["mark"], strict=True)
+            ]
+        ).pivot(index="yv", columns="x", values="t")
+        text = text.reindex(index=z.index, columns=z.columns).fillna("")
+        over = z.to_numpy()
+        extend = {(False, False): "neither", (True, False): "min", (False, True): "max"}.get(
+            (bool((over < -big).any()), bool((over > big).any())), "both"
+        )
         sns.heatmap(
             z,
             ax=ax,
-            cmap="viridis",
-            vmin=lo - pad,
-            vmax=hi + pad,
-            annot=annot,
+            cmap=style.diverging_cmap,
+            center=0.0,
+            vmin=-big,
+            vmax=big,
+            annot=text,
             fmt="",
-            annot_kws={"fontsize": 8},
+            annot_kws={"fontsize": "x-small"},
             xticklabels=[f"{v:g}" for v in z.columns],
             yticklabels=[f"{v:g}" for v in z.index],
-            cbar_kws={"label": plot.get("z_label", metric)},
+            cbar_kws={"label": "\u0394 to baseline (points)", "extend": extend},
         )
+        for _, r in cells[cells["mark"]].iterrows():
+            i, k = list(z.index).index(r["yv"]), list(z.columns).index(r["x"])
+            ax.add_patch(Rectangle((k, i), 1, 1, fill=False, edgecolor="#000000", lw=2))
         ax.set_xlabel(plot.get("x_label", xk))
         ax.set_ylabel(plot.get("y_label", yk))
-        if not math.isnan(bmean):
-            ax.collections[0].colorbar.ax.axhline(bmean, color="#D55E00", linewidth=2.5)
-            ax.set_title(
-                f"{ax.get_title()}\nbaseline {bmean:.2f} (orange mark on the bar); "
-                "brackets: vs baseline",
-                fontsize=8,
-            )
+        ax.set_title(
+            f"{title}\nbaseline {bmean:.2f} (white; {_n_text([_n(b.get('n'))])}); "
+            f"cells: {_n_text(cells['n'])}",
+            fontsize="small",
+        )
+    return [
+        f"Colour: cell mean \u2212 baseline mean (points) on a fixed scale of \u00b1{big:g}, "
+        "white at the baseline. Numbers: the cell's mean and its difference.",
+        "Outlined, *: the 95 % Student-t interval of the difference (paired by seed; Welch "
+        "where the seeds differ) excludes 0.",
+    ]
 
 
-def _curves(fig, axes, rows, plot, profile, runs):
-    """Mean over seeds per epoch (seaborn lines) with a band of one std, per series."""
+CURVE_LABELS = {"val_acc": "validation accuracy (%)", "test_acc": "test accuracy (%)"}
+
+
+def _curves(c: _Ctx, fig, axes) -> list[str]:
+    """Mean over seeds per epoch with its interval, only at epochs every seed evaluated."""
     import pandas as pd
     import seaborn as sns
 
-    metric = plot.get("metric", "test_acc")
-    rows = [r for r in rows if r["metric"] == metric]
+    plot, fd = c.plot, c.fd
+    # validation accuracy when the runs have a validation split: the curve a choice may look at
+    present = {r["metric"] for r in c.rows}
+    metric = "val_acc" if "val_acc" in present else plot.get("metric", "test_acc")
+    y_label = CURVE_LABELS["val_acc"] if metric == "val_acc" else plot.get("y_label", metric)
+    rng = metric_range(metric)
+    rows = [r for r in c.rows if r["metric"] == metric]
     labels = [_series_label(s, plot.get("labels", {})) for s in plot["series"]]
-    colors = [BASELINE_COLOR, *OKABE_ITO]  # the first series (the baseline) in black
-    for ax, panel in zip(
-        axes, plot.get("panel_values") or _panels(rows, plot.get("panels")), strict=False
-    ):
-        prow = _select(rows, {plot["panels"]: panel}) if plot.get("panels") else rows
-        ax.set_title(_panel_title(rows, plot.get("panels"), panel) or panel, fontsize=9)
-        if not prow:
-            _not_run_note(ax, prow)
+    colors = c.colors(labels, baseline_first=True)  # the first series (the baseline) in black
+    finished: dict[str, int] = {}
+    for r in c.runs:
+        if r.get("role") == "cell" and r.get("status") == "finished":
+            finished[r["cell"]] = finished.get(r["cell"], 0) + 1
+    dropped_total = 0
+    for j, panel in enumerate(plot["panel_values"]):
+        ax = axes[0][j]
+        prow = c.in_panel(rows, panel)
+        title = c.title(c.rows, panel) or panel
+        ax.set_title(title, fontsize="medium")
+        for series, label in zip(plot["series"], labels, strict=True):
+            sel = _select(prow, series)
+            seeds = {
+                cell: finished.get(cell) or max(_n(r["n"]) for r in sel if r["cell"] == cell)
+                for cell in dict.fromkeys(r["cell"] for r in sel)
+            }
+            for r in sorted(sel, key=lambda r: (r["cell"], _n(r["epoch"]))):
+                m, sd, n, epoch = num(r["mean"]), num(r["std"]), _n(r["n"]), _n(r["epoch"])
+                if n < seeds[r["cell"]] or math.isnan(m):
+                    fd.add(
+                        panel,
+                        title,
+                        "dropped",
+                        label,
+                        x=epoch,
+                        y=m,
+                        n=n,
+                        note=f"evaluated by {n} of {seeds[r['cell']]} seeds",
+                    )
+                    continue
+                lo, hi, flag = clip_interval(*t_interval(m, sd, n), rng)
+                fd.add(
+                    panel,
+                    title,
+                    "mean",
+                    label,
+                    x=epoch,
+                    y=m,
+                    lo=lo,
+                    hi=hi,
+                    n=n,
+                    interval=MEAN_CI,
+                    flag=flag,
+                    note=metric,
+                )
+        means = pd.DataFrame(fd.select(panel, "mean"))
+        dropped = fd.select(panel, "dropped")
+        dropped_total += len(dropped)
+        if means.empty:
+            _not_run_note(ax, prow, "no epoch evaluated by every seed" if dropped else "no runs")
             continue
-        data = pd.DataFrame(
-            [
-                {"epoch": int(r["epoch"]), "mean": num(r["mean"]), "std": num(r["std"]), "s": lab}
-                for series, lab in zip(plot["series"], labels, strict=True)
-                for r in _select(prow, series)
-            ]
-        )
-        if data.empty:
-            _not_run_note(ax, prow)
-            continue
-        order = [lab for lab in labels if lab in set(data["s"])]
-        palette = dict(zip(labels, colors, strict=False))
+        legend = {
+            lab: _with_n(lab, means.loc[means["series"] == lab, "n"])
+            for lab in labels
+            if lab in set(means["series"])
+        }
+        means["legend"] = means["series"].map(legend)
         sns.lineplot(
-            data=data,
-            x="epoch",
-            y="mean",
-            hue="s",
-            hue_order=order,
-            palette=palette,
+            data=means,
+            x="x",
+            y="y",
+            hue="legend",
+            hue_order=list(legend.values()),
+            palette={legend[lab]: colors[lab] for lab in legend},
+            marker="o" if len(means) < 40 else None,
             errorbar=None,
             ax=ax,
         )
-        for lab in order:
-            d = data[data["s"] == lab].sort_values("epoch")
-            sd = d["std"].fillna(0.0)
-            ax.fill_between(
-                d["epoch"],
-                d["mean"] - sd,
-                d["mean"] + sd,
-                color=palette[lab],
-                alpha=0.2,
-                linewidth=0,
+        for lab in legend:
+            d = means[means["series"] == lab]
+            ax.fill_between(d["x"], d["lo"], d["hi"], color=colors[lab], alpha=0.2, lw=0)
+        lo, hi = _axis_limits([*means["y"], *means["lo"], *means["hi"]], rng)
+        ax.set_ylim(lo, hi)
+        fd.add(panel, title, "axis", "y", lo=lo, hi=hi)
+        if dropped:  # under the panel's title, where no curve or legend can cover it
+            ax.set_title(
+                f"{title}\n{len(dropped)} point(s) not drawn: not evaluated by every seed",
+                fontsize="small",
             )
         ax.set_xlabel("epoch")
-        ax.set_ylabel(plot.get("y_label", metric))
-        ax.legend(fontsize=8, loc="lower right", title=None)
+        ax.set_ylabel(y_label)
+        _band_legend(ax, "shaded: 95 % Student-t interval", loc="lower right")
+    range_note = f", clipped to [{rng[0]:g}, {rng[1]:g}]" if rng else ""
+    caption = [
+        f"{y_label[:1].upper()}{y_label[1:]} per epoch: mean over seeds, shaded 95 % Student-t "
+        f"interval{range_note}; only epochs that every seed of a curve evaluated."
+    ]
+    if dropped_total:
+        caption.append(f"{dropped_total} point(s) evaluated by only some seeds are not drawn.")
+    return caption
 
 
-def _bars(fig, axes, rows, plot, profile, runs):
+def _bars(c: _Ctx, fig, axes) -> list[str]:
+    """Grouped bars of the per-layer firing rates with their intervals."""
     import numpy as np
 
-    for ax, panel in zip(axes, _panels(rows, plot.get("panels")), strict=False):
-        prow = _select(rows, {plot["panels"]: panel}) if plot.get("panels") else rows
-        ax.set_title(_panel_title(rows, plot.get("panels"), panel), fontsize=9)
+    plot, fd = c.plot, c.fd
+    labels = [_series_label(s, plot.get("labels", {})) for s in plot["series"]]
+    colors = c.colors(labels, baseline_first=True)
+    for j, panel in enumerate(_panels(c.rows, plot.get("panels"))):
+        ax = axes[0][j]
+        prow = c.in_panel(c.rows, panel)
+        title = c.title(c.rows, panel)
+        ax.set_title(title, fontsize="medium")
         rates = [
             r
             for r in prow
@@ -267,29 +778,60 @@ def _bars(fig, axes, rows, plot, profile, runs):
             _not_run_note(ax, prow)
             continue
         layers = list(dict.fromkeys(r["metric"].split(":", 1)[1] for r in rates))
-        n = len(plot["series"])
-        width = 0.8 / n
-        xs = np.arange(len(layers))
-        for k, series in enumerate(plot["series"]):
+        for series, label in zip(plot["series"], labels, strict=True):
             sel = {r["metric"].split(":", 1)[1]: r for r in _select(rates, series)}
-            ms = [num(sel[lay]["mean"]) if lay in sel else math.nan for lay in layers]
-            ss = [num(sel[lay]["std"]) if lay in sel else 0.0 for lay in layers]
-            ss = [0.0 if math.isnan(s) else s for s in ss]
-            color = BASELINE_COLOR if k == 0 else OKABE_ITO[(k - 1) % len(OKABE_ITO)]
+            for layer in layers:
+                if layer not in sel:
+                    continue
+                r = sel[layer]
+                lo, hi, flag = clip_interval(
+                    num(r["ci_lo"]), num(r["ci_hi"]), metric_range(r["metric"])
+                )
+                fd.add(
+                    panel,
+                    title,
+                    "bar",
+                    label,
+                    x=layer,
+                    y=num(r["mean"]),
+                    lo=lo,
+                    hi=hi,
+                    n=_n(r.get("n")),
+                    interval=MEAN_CI,
+                    flag=flag,
+                )
+        bars = fd.select(panel, "bar")
+        shown = [lab for lab in labels if any(r["series"] == lab for r in bars)]
+        width = 0.8 / max(1, len(shown))
+        xs = np.arange(len(layers))
+        for k, lab in enumerate(shown):
+            by = {r["x"]: r for r in bars if r["series"] == lab}
+            pos = [i for i, lay in enumerate(layers) if lay in by]
+            rs = [by[layers[i]] for i in pos]
+            ys = [r["y"] for r in rs]
+            err = [
+                [0.0 if math.isnan(r["lo"]) else r["y"] - r["lo"] for r in rs],
+                [0.0 if math.isnan(r["hi"]) else r["hi"] - r["y"] for r in rs],
+            ]
             ax.bar(
-                xs + (k - (n - 1) / 2) * width,
-                ms,
+                xs[pos] + (k - (len(shown) - 1) / 2) * width,
+                ys,
                 width,
-                yerr=ss,
-                color=color,
-                alpha=0.85 if k else 0.6,
+                yerr=err,
+                color=colors[lab],
+                alpha=0.6 if k == 0 else 0.85,
                 capsize=2,
-                label=_series_label(series, plot.get("labels", {})),
+                label=_with_n(lab, [r["n"] for r in rs]),
             )
-        ax.set_xticks(xs, layers, rotation=30, ha="right", fontsize=8)
+        lo, hi = _axis_limits([0.0, *(v for r in bars for v in (r["y"], r["hi"]))], (0.0, 1.0))
+        ax.set_ylim(0.0, hi)
+        fd.add(panel, title, "axis", "y", lo=0.0, hi=hi)
+        ax.set_xticks(xs, layers, rotation=30, ha="right", fontsize="x-small")
+        ax.set_xlabel(plot.get("x_label", "layer"))
         ax.set_ylabel(plot.get("y_label", "firing rate"))
         ax.grid(alpha=0.3, axis="y")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize="x-small", title="error bars: 95 % Student-t", title_fontsize="x-small")
+    return ["Error bars: 95 % Student-t interval of the mean over seeds, clipped to [0, 1]."]
 
 
 PLOTS = {"sweep": _sweep, "grid": _grid, "curves": _curves, "bars": _bars}
@@ -298,54 +840,108 @@ PLOTS = {"sweep": _sweep, "grid": _grid, "curves": _curves, "bars": _bars}
 def render_figure(
     layout: Layout, profile: Profile, results_dir: Path, name: str | None = None
 ) -> list[Path]:
-    """Write ``<name>.pdf`` and ``<name>.png`` from the CSVs of experiment ``name`` (default: the
-    layout's id, the same for every shipped experiment)."""
+    """Write ``<name>_figdata.csv``, then ``<name>.pdf`` and ``<name>.png`` drawn from it, from
+    the CSVs of experiment ``name`` (default: the layout's id, the same for every shipped
+    experiment)."""
     name = name or layout.id
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    sns.set_theme(style="whitegrid", context="paper", palette=OKABE_ITO)
     plot = layout.plot
     kind = plot.get("type")
     if kind not in PLOTS:
         raise SpecError(
             f"{rel(layout.path)}: key 'plot.type': got {kind!r}, expected one of {', '.join(PLOTS)}"
         )
+    style = load_style(profile)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     src = results_dir / (f"{name}_curves.csv" if kind == "curves" else f"{name}.csv")
     rows = read_csv(src)
     if kind == "curves":
-        panels = _panels(read_csv(results_dir / f"{name}.csv"), plot.get("panels"))
-        plot = {**plot, "panel_values": panels}
         summary = read_csv(results_dir / f"{name}.csv")
+        plot = {**plot, "panel_values": _panels(summary, plot.get("panels"))}
         for r in rows:  # carry stands_for into the curve rows for the panel titles
             r.setdefault(
                 "stands_for", next((s["stands_for"] for s in summary if s["cell"] == r["cell"]), "")
             )
-        n_panels = len(panels)
+        n_panels = len(plot["panel_values"])
     else:
         n_panels = len(_panels(rows, plot.get("panels")))
-    fig, axes = plt.subplots(1, n_panels, figsize=(4.2 * n_panels, 3.4), squeeze=False)
+    n_rows = 2 if kind == "sweep" and "baseline" in plot else 1
     runs_csv = results_dir / f"{name}_runs.csv"
     runs = read_csv(runs_csv) if runs_csv.is_file() else []
-    PLOTS[kind](fig, list(axes[0]), rows, plot, profile, runs)
-    note = "" if profile.compare == "paper" else f" [{profile.id} profile: stand-in data]"
-    fig.suptitle(f"{layout.title}{note}", fontsize=10)
-    fig.tight_layout()
-    return save(fig, results_dir / name)
+    fd = FigData()
+    with plt.rc_context():
+        _theme(style)
+        fig, axes = plt.subplots(
+            n_rows,
+            n_panels,
+            figsize=(style.panel_width * n_panels, style.panel_height * (1 + 0.6 * (n_rows - 1))),
+            squeeze=False,
+            sharex="col" if n_rows > 1 else False,
+            gridspec_kw={"height_ratios": [5, 3]} if n_rows > 1 else None,
+        )
+        caption = PLOTS[kind](_Ctx(rows, plot, profile, style, runs, fd), fig, axes)
+        note = "" if profile.compare == "paper" else f" [{profile.id} profile: stand-in data]"
+        for line in caption:
+            fd.add("", "", "caption", note=line)
+        finish(fig, f"{layout.title}{note}", caption)
+    data = results_dir / f"{name}_figdata.csv"
+    write_text(data, fd.text())
+    return [data, *save(fig, results_dir / name, style.dpi)]
 
 
-def save(fig, base: Path) -> list[Path]:
+def finish(fig, title: str, lines: list[str]) -> None:
+    """Give ``fig`` its title and, under its panels, its caption (what the bands are, what was
+    left out), both wrapped to the figure's width; the figure grows by the caption's height so
+    the panels keep theirs."""
+    import textwrap
+
+    from matplotlib.font_manager import FontProperties
+
+    def wrap(text: str, size: str) -> tuple[str, float]:
+        pt = FontProperties(size=size).get_size_in_points()
+        width = max(30, int(fig.get_figwidth() * 72 / (0.52 * pt)))
+        out = "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
+        return out, (out.count("\n") + 1) * pt * 1.35 / 72
+
+    head, _ = wrap(title, "large")
+    fig.suptitle(head, fontsize="large")
+    text, extra = wrap("\n".join(lines), "x-small") if lines else ("", 0.0)
+    height = fig.get_figheight() + extra + 0.1
+    fig.set_figheight(height)
+    if text:
+        fig.text(0.01, 0.05 / height, text, ha="left", va="bottom", fontsize="x-small")
+    fig.tight_layout(rect=(0, (extra + 0.1) / height, 1, 1))
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` through a temporary file and a rename (a reader never sees half a file);
+    kept here rather than in tssd.runtime so rendering never imports torch."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(fig, base: Path, dpi: int = 150) -> list[Path]:
     """Write ``fig`` as ``<base>.pdf`` and ``<base>.png`` (each through a temporary file and a
-    rename, so a reader never sees half a figure) and close it."""
+    rename, so a reader never sees half a figure) and close it. The PDF gets no creation date, so
+    the same figure gives the same bytes on the same machine and library versions."""
     import matplotlib.pyplot as plt
 
     out = [base.with_suffix(".pdf"), base.with_suffix(".png")]
     for p in out:
         tmp = p.with_name(f".{p.stem}.tmp{p.suffix}")
-        fig.savefig(tmp, dpi=150)
+        meta = {"CreationDate": None} if p.suffix == ".pdf" else {"Software": None}
+        fig.savefig(tmp, dpi=dpi, metadata=meta)
         tmp.replace(p)
     plt.close(fig)
     return out

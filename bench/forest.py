@@ -11,10 +11,12 @@ line. Everything is read from ``<id>_claims.csv``: rendering never re-computes a
 from __future__ import annotations
 
 import math
+import re
+import statistics
 from pathlib import Path
 
 from bench.aggregate import csv_text, num, read_csv
-from bench.figures import OKABE_ITO, save
+from bench.figures import FigData, save
 from bench.render import latex_escape
 from bench.schema import Experiment, Profile
 
@@ -92,7 +94,7 @@ def render_forest(exp: Experiment, profile: Profile, results_dir: Path) -> list[
         f"### {title}",
         "",
         "TSSD - baseline in points, 95 % interval in brackets "
-        "(paired by seed); **bold**: the interval excludes 0.",
+        "(paired by seed; Welch's where the seeds differ); **bold**: the interval excludes 0.",
         "",
     ]
     md.append("| reading | " + " | ".join(datasets) + " |")
@@ -103,7 +105,7 @@ def render_forest(exp: Experiment, profile: Profile, results_dir: Path) -> list[
         r"\centering",
         r"\small",
         rf"\caption{{{latex_escape(title)}: TSSD $-$ baseline (points) with 95\,\% intervals "
-        r"(Student-t, paired by seed).}",
+        r"(Student-t, paired by seed; Welch's where the seeds differ).}",
         rf"\label{{tab:{exp.id}-{profile.id}}}",
         rf"\begin{{tabular}}{{l{'r' * len(datasets)}}}",
         r"\toprule",
@@ -126,39 +128,179 @@ def render_forest(exp: Experiment, profile: Profile, results_dir: Path) -> list[
     for suffix, text in ((".md", "\n".join(md) + "\n"), (".tex", "\n".join(tex))):
         paths.append(base.with_suffix(suffix))
         atomic_write_text(paths[-1], text)
-    return paths + _plot(rows, datasets, title, base)
+    return paths + _plot(rows, datasets, title, base, profile)
 
 
-def _plot(rows: list[dict[str, str]], datasets: list[str], title: str, base: Path) -> list[Path]:
+HOW = re.compile(r"^(paired|Welch) t, (\d+)(?: vs (\d+))? seeds")
+"""The interval note of a claim comparison (:func:`bench.stats.diff_ci`'s ``how``)."""
+
+
+def interval_of(note: str) -> tuple[str, str]:
+    """``(kind, n)`` of a comparison's note: ``("paired", "8")``, ``("Welch", "3 vs 2")``, or
+    ``("", "")`` when it has no interval (a side with fewer than two seeds)."""
+    m = HOW.match(note)
+    if not m:
+        return "", ""
+    return m[1], m[2] + (f" vs {m[3]}" if m[3] else "")
+
+
+def forest_limits(rows: list[dict[str, str]], clip: float) -> tuple[float, float]:
+    """The x range of the forest plot: every difference and interval end, except outliers (an
+    end beyond ``clip`` times the median absolute end), with 0 always shown and a margin."""
+    ends = [
+        v
+        for r in rows
+        for v in (num(r["diff"]), num(r["ci_lo"]), num(r["ci_hi"]))
+        if math.isfinite(v)
+    ]
+    if not ends:
+        return -1.0, 1.0
+    scale = statistics.median(abs(v) for v in ends)
+    keep = [v for v in ends if abs(v) <= clip * scale] if scale > 0 else ends
+    lo, hi = min([0.0, *keep]), max([0.0, *keep])
+    pad = 0.08 * (hi - lo) or 0.5
+    return lo - pad, hi + pad
+
+
+def forest_figdata(
+    rows: list[dict[str, str]], datasets: list[str], labels: dict[str, str], clip: float
+) -> FigData:
+    """The forest plot's data: one ``diff`` row per comparison with its n, interval kind and
+    which ends are drawn as arrows at the axis's edge, one ``axis`` row per panel."""
+    fd = FigData()
+    lo_x, hi_x = forest_limits(rows, clip)
+    for ds in datasets:
+        for r in rows:
+            if r["dataset"] != ds:
+                continue
+            d, lo, hi = num(r["diff"]), num(r["ci_lo"]), num(r["ci_hi"])
+            kind, n = interval_of(r["note"])
+            flags = [
+                f"{name} {v:+.2f} beyond the axis: arrow at {edge:+.2f}"
+                for name, v in (("diff", d), ("lo", lo), ("hi", hi))
+                if math.isfinite(v) and not lo_x <= v <= hi_x
+                for edge in [lo_x if v < lo_x else hi_x]
+            ]
+            fd.add(
+                ds,
+                labels.get(ds, ds),
+                "diff",
+                r["label"],
+                x=r[AXIS],
+                y=d,
+                lo=lo,
+                hi=hi,
+                n=n,
+                interval=f"95% {kind} t" if kind else "none",
+                flag="; ".join(flags),
+                note=r["outcome"],
+            )
+        fd.add(ds, labels.get(ds, ds), "axis", "x (difference)", lo=lo_x, hi=hi_x)
+    fd.add("", "", "caption", note=CAPTION)
+    return fd
+
+
+CAPTION = (
+    "Difference to the baseline in points with its 95 % Student-t interval, paired by seed where "
+    "both cells ran the same seeds, else Welch's (right: the interval type and n seeds per row). "
+    "Ends beyond the axis are arrows labelled with their value. Green: the interval is above 0; "
+    "orange: below 0."
+)
+
+
+def _plot(
+    rows: list[dict[str, str]], datasets: list[str], title: str, base: Path, profile: Profile
+) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.transforms import blended_transform_factory
 
+    from bench.figures import _display, _theme, finish, load_style, write_text
+
+    style = load_style(profile)
+    shown = {ds: _display(ds, profile, style) for ds in datasets}
+    fd = forest_figdata(rows, datasets, shown, style.forest_clip)
+    data = base.with_name(f"{base.name}_figdata.csv")
+    write_text(data, fd.text())
     labels = list(dict.fromkeys(r["label"] for r in rows))
-    fig, axes = plt.subplots(
-        1,
-        max(1, len(datasets)),
-        figsize=(4.0 * max(1, len(datasets)) + 2.5, 0.42 * len(labels) + 1.4),
-        sharey=True,
-        squeeze=False,
-    )
-    for j, (ax, ds) in enumerate(zip(axes[0], datasets or [""], strict=False)):
-        for i, label in enumerate(labels):
-            r = next((x for x in rows if x["dataset"] == ds and x["label"] == label), None)
-            if r is None or math.isnan(num(r["diff"])):
-                continue
-            d, lo, hi = num(r["diff"]), num(r["ci_lo"]), num(r["ci_hi"])
-            color = OKABE_ITO[2] if lo > 0 else OKABE_ITO[1] if hi < 0 else OKABE_ITO[0]
-            ax.errorbar(d, i, xerr=[[d - lo], [hi - d]], fmt="o", color=color, capsize=3, ms=5)
-        ax.axvline(0.0, color="#000000", lw=0.8, ls="--")
-        ax.set_title(ds, fontsize=9)
-        ax.set_xlabel("TSSD - baseline (points)")
-        ax.grid(axis="x", alpha=0.3)
-        if j == 0:
-            ax.set_yticks(range(len(labels)))
-            ax.set_yticklabels(labels, fontsize=8)
-            ax.invert_yaxis()
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return save(fig, base)
+    pal = list(style.palette)
+    up, down, unclear = pal[2 % len(pal)], pal[1 % len(pal)], pal[0]
+    with plt.rc_context():
+        _theme(style)
+        fig, axes = plt.subplots(
+            1,
+            max(1, len(datasets)),
+            figsize=(
+                (style.panel_width + 0.8) * max(1, len(datasets)) + 2.5,
+                0.42 * len(labels) + 2.2,
+            ),
+            sharey=True,
+            squeeze=False,
+        )
+        for j, (ax, ds) in enumerate(zip(axes[0], datasets or [""], strict=False)):
+            (lim,) = fd.select(ds, "axis") or [{"lo": -1.0, "hi": 1.0}]
+            x0, x1 = lim["lo"], lim["hi"]
+            side = blended_transform_factory(ax.transAxes, ax.transData)
+            for r in fd.select(ds, "diff"):
+                i = labels.index(r["series"])
+                d, lo, hi = r["y"], r["lo"], r["hi"]
+                if math.isnan(d):
+                    continue
+                color = up if lo > 0 else down if hi < 0 else unclear
+                cd, clo, chi = (min(max(v, x0), x1) for v in (d, lo, hi))
+                if not math.isnan(lo):
+                    ax.plot([clo, chi], [i, i], color=color, lw=1.5)
+                    for v, c in ((lo, clo), (hi, chi)):
+                        if v == c:  # a cap where the interval ends on the axis
+                            ax.plot([c, c], [i - 0.15, i + 0.15], color=color, lw=1.5)
+                        else:  # an arrow to the edge, labelled with the end's value
+                            back = 0.06 * (x1 - x0) * (1 if v > c else -1)
+                            ax.annotate(
+                                "",
+                                xy=(c, i),
+                                xytext=(c - back, i),
+                                arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.5},
+                            )
+                            ax.text(
+                                c,
+                                i - 0.2,
+                                f"{v:+.1f}",
+                                ha="right" if v > c else "left",
+                                va="bottom",
+                                fontsize="xx-small",
+                                color=color,
+                            )
+                marker = "o" if d == cd else (">" if d > cd else "<")
+                ax.plot([cd], [i], marker=marker, color=color, ms=5, ls="none")
+                if d != cd:
+                    ax.text(
+                        cd,
+                        i + 0.25,
+                        f"{d:+.1f}",
+                        ha="center",
+                        va="top",
+                        fontsize="xx-small",
+                        color=color,
+                    )
+                kind = r["interval"].split()[1] if r["interval"] != "none" else "no interval"
+                ax.text(
+                    1.02,
+                    i,
+                    f"{kind}, n = {r['n']}" if r["n"] else kind,
+                    transform=side,
+                    va="center",
+                    fontsize="x-small",
+                )
+            ax.set_xlim(x0, x1)
+            ax.axvline(0.0, color=style.baseline_color, lw=0.8, ls="--")
+            ax.set_title(shown.get(ds, ds), fontsize="medium")
+            ax.set_xlabel("TSSD \u2212 baseline (points), 95 % t-interval")
+            ax.grid(axis="x", alpha=0.3)
+            if j == 0:
+                ax.set_yticks(range(len(labels)))
+                ax.set_yticklabels(labels, fontsize="x-small")
+                ax.set_ylim(len(labels) - 0.5, -0.5)
+        finish(fig, title, [CAPTION])
+    return [data, *save(fig, base, style.dpi)]

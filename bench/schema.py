@@ -497,6 +497,39 @@ SLURM_KEYS = {
 
 
 @dataclass(frozen=True)
+class FigureStyle:
+    """How figures look (``bench/style.yaml``, a profile's ``style:``, ``$TSSD_FIGURE_STYLE``).
+
+    Every field is optional here: an unset (None) field keeps the value of the layer below, and
+    ``bench/style.yaml`` sets them all (:func:`bench.figures.load_style`). Nothing here changes
+    what a figure is drawn from, only how it looks (and the display names of datasets)."""
+
+    panel_width: float | None = field(default=None, metadata=dict(gt=0.0))
+    """Inches per panel."""
+    panel_height: float | None = field(default=None, metadata=dict(gt=0.0))
+    dpi: int | None = field(default=None, metadata=dict(min=10))
+    """Resolution of the PNG (the PDF is vector)."""
+    font_family: str | None = None
+    font_scale: float | None = field(default=None, metadata=dict(gt=0.0))
+    """seaborn's font scale on top of ``context``."""
+    context: Literal["paper", "notebook", "talk", "poster"] | None = None
+    theme: Literal["whitegrid", "darkgrid", "white", "dark", "ticks"] | None = None
+    palette: tuple[str, ...] | None = None
+    """Series colours in order (the first series of a comparison is the baseline)."""
+    baseline_color: str | None = None
+    diverging_cmap: str | None = None
+    """Colour map of the alpha x beta heatmap, centred on the baseline."""
+    heatmap_range: float | None = field(default=None, metadata=dict(gt=0.0))
+    """Points either side of the baseline that the heatmap's colour scale spans (fixed, so panels
+    and profiles compare by colour)."""
+    forest_clip: float | None = field(default=None, metadata=dict(gt=1.0))
+    """Forest plot: interval ends beyond this many times the median absolute end are outliers,
+    drawn as an arrow to the edge with their value."""
+    dataset_labels: dict[str, str] | None = None
+    """Display name per dataset or stand-in name (merged over the lower layers' names)."""
+
+
+@dataclass(frozen=True)
 class Profile:
     """How every experiment runs under this profile."""
 
@@ -521,6 +554,8 @@ class Profile:
     regression: Regression | None = None
     slurm: dict[str, Any] = field(default_factory=dict)
     """Resources of the ``slurm`` launcher's job arrays."""
+    style: FigureStyle = field(default_factory=FigureStyle)
+    """Figure style over ``bench/style.yaml`` (:class:`FigureStyle`)."""
     path: Path = field(default=Path(), metadata=dict(skip=True))
 
     def map_value(self, axis: str, value: Scalar) -> Scalar:
