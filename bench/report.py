@@ -6,6 +6,14 @@ wall time), every claim's verdict with its per-group differences and 95 % interv
 experiment's table or figure, and the cells that did not run. ``python -m bench claims
 --profiles quick small`` prints the claims of several profiles side by side (the README's
 table), and ``--readme`` writes that table between the README's claims markers.
+
+Prose about results is generated from the verdicts, never written by hand: :func:`claim_sentence`
+turns one claim's verdict under each profile into one sentence ("supported on small (...)",
+"equivalent within ±0.5 points on small (...)"), used by REPORT.md's findings and by the README's
+findings block (:func:`findings_text`, between :data:`FINDINGS_START` and :data:`FINDINGS_END`).
+Only an ``equivalent`` verdict is ever worded "no effect" or "insensitive". REPORT.md also states
+how many claims and comparisons were decided and how many false verdicts to expect at the levels
+used (:func:`false_verdicts`).
 """
 
 from __future__ import annotations
@@ -15,13 +23,25 @@ import math
 import platform
 import re
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.aggregate import num, read_csv
+from bench.claims import (
+    CONTRADICTED,
+    EQUIVALENCE_ALPHA,
+    EQUIVALENT,
+    REVERSAL_ALPHA,
+    SUPPORT_ALPHA,
+    SUPPORTED,
+    VERDICTS,
+)
 from bench.schema import experiment_ids, experiment_path, load_experiment, load_profile, rel
 
 README_START = "<!-- claims:start (python -m bench claims --readme) -->"
 README_END = "<!-- claims:end -->"
+FINDINGS_START = "<!-- findings:start (python -m bench claims --readme) -->"
+FINDINGS_END = "<!-- findings:end -->"
 
 
 def _fmt_s(s: float) -> str:
@@ -116,6 +136,16 @@ def write_report(profile_id: str, results: Path) -> Path:
         "",
         "## Claims",
         "",
+        *decided_section(out_dir, eids, profile.equivalence_margin),
+        "",
+        "### Findings",
+        "",
+        "One sentence per claim, generated from its verdict (`bench/report.py`, `claim_sentence`).",
+        "",
+        *[f"- {s}" for s in findings(out_dir, eids, profile.id)],
+        "",
+        "### Every comparison",
+        "",
         "| experiment | claim | source | verdict | per group: difference [95 % interval] |",
         "|---|---|---|---|---|",
     ]
@@ -200,15 +230,248 @@ def _short_group(group: str) -> str:
     return ",".join(part.split("=", 1)[-1] for part in group.split(","))
 
 
-def update_readme(readme: Path, table: str) -> None:
-    """Replace the text between the claims markers of ``readme`` with ``table``."""
+def _replace_block(path: Path, text: str, start: str, end: str, body: str, what: str) -> str:
+    pattern = re.escape(start) + r".*?" + re.escape(end)
+    if not re.search(pattern, text, flags=re.S):
+        raise FileNotFoundError(f"{path}: no {what} markers; add the lines {start!r} and {end!r}")
+    return re.sub(pattern, lambda _: f"{start}\n{body}{end}", text, flags=re.S)
+
+
+def update_readme(readme: Path, table: str, findings_block: str | None = None) -> None:
+    """Replace the text between the claims markers of ``readme`` with ``table`` and, when
+    ``findings_block`` is given, the text between the findings markers with it."""
     from tssd.runtime import atomic_write_text
 
-    text = readme.read_text()
-    pattern = re.escape(README_START) + r".*?" + re.escape(README_END)
-    if not re.search(pattern, text, flags=re.S):
-        raise FileNotFoundError(
-            f"{readme}: no claims markers; add the lines {README_START!r} and {README_END!r}"
+    text = _replace_block(readme, readme.read_text(), README_START, README_END, table, "claims")
+    if findings_block is not None:
+        text = _replace_block(
+            readme, text, FINDINGS_START, FINDINGS_END, findings_block, "findings"
         )
-    new = f"{README_START}\n{table}{README_END}"
-    atomic_write_text(readme, re.sub(pattern, lambda _: new, text, flags=re.S))
+    atomic_write_text(readme, text)
+
+
+def write_readme(readme: Path, profiles: list[str], results: Path) -> None:
+    """Both generated blocks of the README: the claims table and the findings sentences."""
+    update_readme(readme, claims_table(profiles, results), findings_text(profiles, results))
+
+
+# ------------------------------------------------------------------------------------------------
+# Prose from verdicts, and how many of them may be wrong
+# ------------------------------------------------------------------------------------------------
+
+
+def _unit(metric: str) -> str:
+    return " points" if metric.endswith("_acc") else ""
+
+
+def _groups(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [r for r in rows if r["group"] != "all"]
+
+
+def _margin_of(rows: list[dict[str, str]]) -> float:
+    ms = [num(r.get("margin")) for r in _groups(rows)]
+    ms = [m for m in ms if not math.isnan(m)]
+    return ms[0] if ms else math.nan
+
+
+def _detail(groups: list[dict[str, str]], holm: bool = False) -> str:
+    shown = [g for g in groups if g.get("outcome") != "missing"]
+    parts = []
+    for g in shown:
+        p = num(g.get("p_holm"))
+        extra = f", Holm p {p:.2g}" if holm and not math.isnan(p) else ""
+        parts.append(f"{_short_group(g['group'])} {group_detail(g)}{extra}")
+    if len(shown) < len(groups):
+        parts.append(f"{len(groups) - len(shown)} not run")
+    return "; ".join(parts)
+
+
+def verdict_phrase(rows: list[dict[str, str]], profile: str) -> str:
+    """One profile's part of a claim's sentence, from its claims CSV rows (empty: not run).
+
+    ``supported on P (each comparison)``, ``contradicted on P: reversed on (those reversed)``,
+    ``equivalent within ±M on P, i.e. no effect beyond ±M (each comparison)`` or ``inconclusive on P
+    (outcome counts: each comparison)``. Only ``equivalent`` says "no effect"/"insensitive".
+    """
+    top = next((r for r in rows if r["group"] == "all"), None)
+    if top is None:
+        return f"not run on {profile}"
+    v, groups = top["verdict"], _groups(rows)
+    if v not in VERDICTS:
+        raise ValueError(
+            f"claim {top['claim']!r} on {profile}: verdict {v!r} is not one of "
+            f"{', '.join(VERDICTS)} (claims CSV written by an older bench? re-run "
+            "`python -m bench report`)"
+        )
+    unit = _unit(top.get("metric", ""))
+    if v == SUPPORTED:
+        return f"supported on {profile} ({_detail(groups)})"
+    if v == CONTRADICTED:
+        rev = [g for g in groups if g["outcome"] in ("reversed", "differs")]
+        return (
+            f"contradicted on {profile}: {len(rev)} of {len(groups)} comparisons reversed "
+            f"({_detail(rev, holm=True)})"
+        )
+    if v == EQUIVALENT:
+        m = _margin_of(rows)
+        what = "insensitive" if top.get("kind") == "spread" else "no effect"
+        unit = unit.rstrip("s") if m == 1 else unit
+        return (
+            f"equivalent within ±{m:g}{unit} on {profile}, i.e. {what} beyond ±{m:g}{unit} "
+            f"({_detail(groups)})"
+        )
+    counts = Counter(g["outcome"] for g in groups)
+    summary = ", ".join(f"{n} {k}" for k, n in counts.items())
+    return f"inconclusive on {profile} ({summary or 'nothing to compare'}: {_detail(groups)})"
+
+
+def claim_sentence(text: str, by_profile: dict[str, list[dict[str, str]]]) -> str:
+    """``<claim text>: <verdict on each profile>.``: one sentence per claim, from the CSVs."""
+    parts = [verdict_phrase(rows, p) for p, rows in by_profile.items()]
+    return f"{text[:1].upper()}{text[1:]}: {'; '.join(parts)}."
+
+
+def findings(results_dir: Path, eids: list[str], profile: str) -> list[str]:
+    """Every claim of one profile's experiments as a sentence (claims that ran only)."""
+    out = []
+    for eid in eids:
+        rows = claims_of(results_dir, eid)
+        for top in (r for r in rows if r["group"] == "all"):
+            mine = [r for r in rows if r["claim"] == top["claim"]]
+            out.append(f"{eid}: " + claim_sentence(top["text"], {profile: mine}))
+    return out
+
+
+def findings_text(profiles: list[str], results: Path) -> str:
+    """The README's findings block: one bullet per claim that ran under any of ``profiles``."""
+    lines = []
+    for eid in experiment_ids():
+        exp = load_experiment(experiment_path(eid))
+        by_profile = {p: claims_of(results / p, eid) for p in profiles}
+        for claim in exp.claims:
+            mine = {
+                p: [r for r in rows if r["claim"] == claim.id] for p, rows in by_profile.items()
+            }
+            if any(mine.values()):
+                lines.append(f"- {eid}: {claim_sentence(claim.text, mine)}")
+    if not lines:
+        lines = [f"- No claim has run under {', '.join(profiles)} yet."]
+    return "\n".join(lines) + "\n"
+
+
+LEVELS = {SUPPORTED: SUPPORT_ALPHA, CONTRADICTED: REVERSAL_ALPHA, EQUIVALENT: EQUIVALENCE_ALPHA}
+"""The largest chance of each decisive verdict on a claim whose truth contradicts it."""
+
+
+def possible_verdicts(kind: str, margin: float) -> tuple[str, ...]:
+    """The decisive verdicts a claim of ``kind`` can receive by chance (exact ``equal`` claims:
+    none; ``spread``: contradicted or equivalent; others: supported, contradicted, and equivalent
+    when a margin applies)."""
+    if kind == "equal":
+        return ()
+    if kind == "spread":
+        return (CONTRADICTED, EQUIVALENT)
+    return (SUPPORTED, CONTRADICTED) + (() if math.isnan(margin) else (EQUIVALENT,))
+
+
+@dataclass
+class FalseVerdicts:
+    """How many verdicts were decided and how many of them may be wrong by chance."""
+
+    claims: int = 0
+    """Claims with at least one comparison that has an interval (or an exact value)."""
+    comparisons: int = 0
+    """Comparisons with a 95 % interval."""
+    issued: Counter = field(default_factory=Counter)
+    """Verdict -> claims (of the decided ones) that received it."""
+    at_risk: Counter = field(default_factory=Counter)
+    """Verdict -> decided claims that could receive it."""
+
+    @property
+    def expected(self) -> dict[str, float]:
+        """Verdict -> bound on the expected number of false verdicts of that kind."""
+        return {v: LEVELS[v] * self.at_risk[v] for v in LEVELS}
+
+    @property
+    def total(self) -> float:
+        """Bound on the expected number of false verdicts of any kind."""
+        return sum(self.expected.values())
+
+
+def false_verdicts(claim_rows: list[list[dict[str, str]]], margin: float | None) -> FalseVerdicts:
+    """Count decided claims and comparisons and bound the expected false verdicts.
+
+    ``claim_rows``: one list of claims CSV rows per claim. A verdict of kind v on a claim whose
+    truth contradicts it occurs with probability at most ``LEVELS[v]`` (2.5 % each, see
+    :mod:`bench.claims`), and each claim can be wrong in any verdict it can receive, so
+    ``E[false verdicts] <= sum over decided claims of sum over its possible verdicts of LEVELS[v]``
+    (a union bound: it holds whatever the truth of each claim and however the claims depend on
+    each other). ``margin``: the profile's, for CSVs that lack the margin column.
+    """
+    out = FalseVerdicts()
+    for rows in claim_rows:
+        top = next((r for r in rows if r["group"] == "all"), None)
+        if top is None:
+            continue
+        groups = _groups(rows)
+        with_ci = [g for g in groups if not math.isnan(num(g.get("ci_lo")))]
+        exact = top.get("kind") == "equal" and any(
+            g["outcome"] in ("holds", "differs") for g in groups
+        )
+        if not with_ci and not exact:
+            continue
+        out.claims += 1
+        out.comparisons += len(with_ci)
+        out.issued[top["verdict"]] += 1
+        m = _margin_of(rows)
+        if math.isnan(m) and margin:
+            m = margin
+        for v in possible_verdicts(top.get("kind", "greater"), m):
+            out.at_risk[v] += 1
+    return out
+
+
+def decided_section(results_dir: Path, eids: list[str], margin: float | None) -> list[str]:
+    """REPORT.md's count of decided claims and comparisons and the expected false verdicts."""
+    per_claim = []
+    for eid in eids:
+        rows = claims_of(results_dir, eid)
+        for cid in dict.fromkeys(r["claim"] for r in rows):
+            per_claim.append([r for r in rows if r["claim"] == cid])
+    fv = false_verdicts(per_claim, margin)
+    issued = ", ".join(f"{fv.issued[v]} {v}" for v in VERDICTS)
+    how = {
+        SUPPORTED: "every comparison's 95 % interval above its threshold: each a one-sided "
+        "2.5 % test, all must hold, so no correction",
+        CONTRADICTED: "a reversal that survives Holm's step-down over the claim's one-sided "
+        "p-values at 2.5 % family-wise",
+        EQUIVALENT: "every 95 % interval inside ±margin: two one-sided 2.5 % tests each "
+        "(TOST), all must pass",
+    }
+    lines = [
+        f"Decided: {fv.claims} claims (those with at least one comparison that has a 95 % "
+        f"interval, or an exact value) over {fv.comparisons} comparisons with an interval; "
+        f"verdicts: {issued}. An inconclusive verdict is never false, only uninformative.",
+        "",
+        "| verdict | rule | chance per claim it contradicts | claims that could receive it | "
+        "expected false verdicts at most |",
+        "|---|---|---|---|---|",
+    ]
+    for v, level in LEVELS.items():
+        lines.append(
+            f"| {v} | {how[v]} | {100 * level:g} % | {fv.at_risk[v]} | {fv.expected[v]:.2f} |"
+        )
+    terms = " + ".join(f"{LEVELS[v]:g} x {fv.at_risk[v]}" for v in LEVELS)
+    lines += [
+        "",
+        f"Expected number of false verdicts <= sum over verdicts v of alpha_v x N_v = {terms} "
+        f"= **{fv.total:.2f}**, where N_v counts the decided claims that can receive v "
+        "(`spread` claims cannot be supported, exact `equal` claims cannot be wrong by chance, "
+        "equivalence needs a margin). A union bound: it holds whatever each claim's truth and "
+        "however the claims depend on each other. It bounds wrong verdicts among the claims "
+        "tested, not the share of wrong ones among the verdicts issued (that would need the "
+        f"unknown share of true claims). Under no real difference at all each of the "
+        f"{fv.comparisons} comparisons holds with probability 2.5 % at most: "
+        f"{SUPPORT_ALPHA * fv.comparisons:.2f} comparisons would hold by chance alone.",
+    ]
+    return lines

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import pytest
@@ -152,5 +153,242 @@ def test_claims_table_counts_the_comparisons_that_did_not_run(tmp_path):
     ]
     (small / "reconstruction_claims.csv").write_text(head + "\n".join(rows) + "\n")
     table = claims_table(["small"], tmp_path)
-    line = next(ln for ln in table.splitlines() if "every choice at its default" in ln)
+    from bench.schema import experiment_path
+
+    claims = load_experiment(experiment_path("reconstruction")).claims
+    text = next(c.text for c in claims if c.id == "default_beats_baseline")
+    line = next(ln for ln in table.splitlines() if f"| {text} |" in ln)
     assert line.endswith("| supported (fashion_mnist +0.47 [+0.04, +0.90]; 1 not run) |")
+
+
+# ------------------------------------------------------------------------------------------------
+# Prose from verdicts and the expected number of false verdicts (no training: CSV rows only)
+# ------------------------------------------------------------------------------------------------
+
+
+def _rows(claim, verdict, kind, groups, text="TSSD is above the baseline on every dataset"):
+    """Claims CSV rows of one claim: its 'all' row and one row per (group, outcome, d, lo, hi)."""
+    head = {
+        "claim": claim,
+        "kind": kind,
+        "source": "paper",
+        "metric": "test_acc",
+        "text": text,
+        "verdict": verdict,
+    }
+    out = [{**head, "group": "all", "outcome": verdict, "note": ""}]
+    for group, outcome, d, lo, hi, *rest in groups:
+        extra = rest[0] if rest else {}
+        out.append(
+            {
+                **head,
+                "group": group,
+                "outcome": outcome,
+                "diff": "" if d is None else str(d),
+                "ci_lo": "" if lo is None else str(lo),
+                "ci_hi": "" if hi is None else str(hi),
+                "note": "",
+                "margin": "0.5" if kind != "spread" else "1",
+                **extra,
+            }
+        )
+    return out
+
+
+SUPPORTED_ROWS = _rows(
+    "c",
+    "supported",
+    "greater",
+    [
+        ("dataset=fashion_mnist", "holds", 0.47, 0.23, 0.72),
+        ("dataset=fashion_dvs", "holds", 0.58, 0.32, 0.83),
+    ],
+)
+CONTRADICTED_ROWS = _rows(
+    "c",
+    "contradicted",
+    "greater",
+    [
+        ("dataset=digits", "unclear", -0.25, -0.46, 0.04, {"p_holm": "0.08"}),
+        ("dataset=digits_dvs", "reversed", -3.10, -3.72, -2.47, {"p_holm": "0.0004"}),
+    ],
+)
+EQUIVALENT_ROWS = _rows(
+    "c",
+    "equivalent",
+    "greater",
+    [
+        ("dataset=fashion_mnist", "within-margin", 0.02, -0.13, 0.17),
+        ("dataset=fashion_dvs", "within-margin", -0.10, -0.42, 0.21),
+    ],
+)
+SPREAD_ROWS = _rows(
+    "s",
+    "equivalent",
+    "spread",
+    [("dataset=fashion_mnist", "within-margin", 0.4, 0.1, 0.7)],
+    text="accuracy varies by at most 1 point over the alpha x beta grid",
+)
+INCONCLUSIVE_ROWS = _rows(
+    "c",
+    "inconclusive",
+    "greater",
+    [
+        ("dataset=fashion_mnist", "holds", 0.47, 0.23, 0.72),
+        ("dataset=fashion_dvs", "unclear", 0.47, -0.01, 0.96),
+        ("dataset=x", "missing", None, None, None),
+    ],
+)
+
+
+@pytest.mark.unit
+def test_each_verdict_becomes_one_sentence_and_only_equivalence_says_no_effect():
+    from bench.report import claim_sentence
+
+    text = "TSSD is above the baseline on every dataset"
+    s = claim_sentence(text, {"small": SUPPORTED_ROWS})
+    assert s == (
+        "TSSD is above the baseline on every dataset: supported on small "
+        "(fashion_mnist +0.47 [+0.23, +0.72]; fashion_dvs +0.58 [+0.32, +0.83])."
+    )
+    s = claim_sentence(text, {"quick": CONTRADICTED_ROWS, "small": []})
+    assert s == (
+        "TSSD is above the baseline on every dataset: contradicted on quick: 1 of 2 comparisons "
+        "reversed (digits_dvs -3.10 [-3.72, -2.47], Holm p 0.0004); not run on small."
+    )
+    s = claim_sentence(text, {"small": EQUIVALENT_ROWS})
+    assert "equivalent within ±0.5 points on small, i.e. no effect beyond ±0.5 points" in s
+    s = claim_sentence(SPREAD_ROWS[0]["text"], {"small": SPREAD_ROWS})
+    assert s.startswith("Accuracy varies by at most 1 point over the alpha x beta grid: ")
+    assert "equivalent within ±1 point on small, i.e. insensitive beyond ±1 point" in s
+    s = claim_sentence(text, {"small": INCONCLUSIVE_ROWS})
+    assert s.endswith(
+        "inconclusive on small (1 holds, 1 unclear, 1 missing: fashion_mnist +0.47 "
+        "[+0.23, +0.72]; fashion_dvs +0.47 [-0.01, +0.96]; 1 not run)."
+    )
+    for rows in (SUPPORTED_ROWS, CONTRADICTED_ROWS, INCONCLUSIVE_ROWS):
+        phrase = claim_sentence("x", {"p": rows})
+        assert "no effect" not in phrase and "insensitive" not in phrase
+    # a spread claim that is not equivalent is not "insensitive" either
+    spread_open = [{**r, "verdict": "inconclusive"} for r in SPREAD_ROWS]
+    assert "insensitive" not in claim_sentence("x", {"p": spread_open})
+
+
+@pytest.mark.unit
+def test_a_verdict_outside_the_vocabulary_is_an_error_naming_the_claim():
+    from bench.report import claim_sentence
+
+    old = [{**r, "verdict": "not supported"} for r in SUPPORTED_ROWS]
+    with pytest.raises(ValueError, match="claim 'c' on small: verdict 'not supported' is not one"):
+        claim_sentence("x", {"small": old})
+
+
+@pytest.mark.unit
+def test_the_expected_false_verdicts_count_claims_by_what_they_could_be_called():
+    from bench.report import decided_section, false_verdicts
+
+    equal = _rows("e", "supported", "equal", [("dataset=x", "holds", 0.0, None, None)])
+    not_run = _rows("n", "inconclusive", "greater", [("dataset=x", "missing", None, None, None)])
+    claims = [SUPPORTED_ROWS, CONTRADICTED_ROWS, EQUIVALENT_ROWS, SPREAD_ROWS, equal, not_run]
+    fv = false_verdicts(claims, 0.5)
+    assert fv.claims == 5  # the claim with nothing run is not decided
+    assert fv.comparisons == 2 + 2 + 2 + 1  # intervals only (the equal claim is exact)
+    assert dict(fv.issued) == {"supported": 2, "contradicted": 1, "equivalent": 2}
+    # greater claims with a margin: supported, contradicted or equivalent; spread: the latter two;
+    # equal: exact, never wrong by chance
+    assert dict(fv.at_risk) == {"supported": 3, "contradicted": 4, "equivalent": 4}
+    assert fv.total == pytest.approx(0.025 * (3 + 4 + 4))
+    # without a margin anywhere (no column, no profile margin) equivalence is not at risk
+    bare = [[{k: v for k, v in r.items() if k != "margin"} for r in rows] for rows in claims[:3]]
+    assert dict(false_verdicts(bare, None).at_risk) == {"supported": 3, "contradicted": 3}
+    text = "\n".join(_decided_section_from_csvs(claims, decided_section))
+    assert "Decided: 5 claims" in text and "over 7 comparisons with an interval" in text
+    assert "= 0.025 x 3 + 0.025 x 4 + 0.025 x 4 = **0.28**" in text
+
+
+def _decided_section_from_csvs(tmp_rows, fn):
+    import tempfile
+
+    d = Path(tempfile.mkdtemp())
+    cols = sorted({k for rows in tmp_rows for r in rows for k in r})
+    for i, rows in enumerate(tmp_rows):
+        with open(d / f"e{i}_claims.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=cols)
+            w.writeheader()
+            w.writerows(rows)
+    return fn(d, [f"e{i}" for i in range(len(tmp_rows))], 0.5)
+
+
+@pytest.mark.unit
+def test_the_bound_on_false_verdicts_is_met_where_it_is_tightest():
+    """Single-comparison claims whose true difference is exactly 0 and no margin: each is wrongly
+    supported with probability 2.5 % and wrongly contradicted with 2.5 %, so the bound of 5 % per
+    claim is reached. Simulated, the false verdicts come out at the bound, not above it."""
+    import dataclasses
+
+    import numpy as np
+
+    from bench.claims import CONTRADICTED, SUPPORTED, evaluate_claim
+    from bench.expand import Cell, cell_id
+    from bench.report import false_verdicts
+    from bench.schema import Claim
+
+    a_key, b_key = {"method": "tssd", "dataset": "x"}, {"method": "baseline", "dataset": "x"}
+    cells = [Cell(cell_id(k), k, {}, [0, 1, 2, 3, 4], []) for k in (a_key, b_key)]
+    claim = Claim(
+        "c", "greater", "t", a={"method": "tssd"}, b={"method": "baseline"}, per=("dataset",)
+    )
+    rng = np.random.default_rng(5)
+    sims, wrong, rows = 3000, 0, []
+    for _ in range(sims):
+        a, b = rng.normal(0, 1, 5), rng.normal(0, 1, 5)
+        vals = {
+            cells[0].id: {"test_acc": dict(enumerate(a))},
+            cells[1].id: {"test_acc": dict(enumerate(b))},
+        }
+        res = evaluate_claim(claim, cells, vals)
+        wrong += res.verdict in (SUPPORTED, CONTRADICTED)
+        head = {"claim": "c", "kind": "greater", "verdict": res.verdict}
+        comp = {
+            k: ("" if isinstance(v, float) and math.isnan(v) else str(v))
+            for k, v in dataclasses.asdict(res.comparisons[0]).items()
+        }
+        rows.append([{**head, "group": "all"}, {**head, **comp}])
+    bound = false_verdicts(rows, None).total
+    assert bound == pytest.approx(0.05 * sims)
+    # Monte-Carlo standard error of 3000 draws at 5 %: 12 verdicts
+    assert 0.85 * bound <= wrong <= bound + 25
+
+
+@pytest.mark.unit
+def test_the_readme_gets_both_generated_blocks_and_the_report_its_findings(tmp_path):
+    from bench.report import FINDINGS_END, FINDINGS_START, findings_text, write_report
+
+    small = tmp_path / "small"
+    small.mkdir()
+    cols = sorted({k for r in SUPPORTED_ROWS for k in r})
+    with open(small / "table1_claims.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        w.writerows([{**r, "claim": "tssd_beats_baseline"} for r in SUPPORTED_ROWS])
+    block = findings_text(["quick", "small"], tmp_path)
+    assert block == (
+        "- table1: TSSD is above the baseline on every dataset: not run on quick; supported on "
+        "small (fashion_mnist +0.47 [+0.23, +0.72]; fashion_dvs +0.58 [+0.32, +0.83]).\n"
+    )
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        f"a\n{README_START}\nold\n{README_END}\nb\n{FINDINGS_START}\nold words\n{FINDINGS_END}\nc\n"
+    )
+    update_readme(readme, "table\n", block)
+    text = readme.read_text()
+    assert "old" not in text and f"{FINDINGS_START}\n{block}{FINDINGS_END}\nc\n" in text
+    readme.write_text(f"{README_START}\n{README_END}\n")
+    with pytest.raises(FileNotFoundError, match="no findings markers"):
+        update_readme(readme, "table\n", block)
+    update_readme(readme, "table\n")  # the claims block alone needs no findings markers
+
+    report = write_report("small", tmp_path).read_text()
+    assert "Decided: 1 claims (those with at least one comparison" in report
+    assert "verdicts: 1 supported, 0 contradicted, 0 equivalent, 0 inconclusive" in report
+    assert "- table1: TSSD is above the baseline on every dataset: supported on small" in report
