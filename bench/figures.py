@@ -20,8 +20,11 @@ The figure's ``plot`` block in ``paper_tables/<id>.yaml`` names its type and axe
 
 Every band and error bar is the tables' 95 % Student-t interval of the mean over seeds and the
 figure says so; legends give the number of seeds; bands and axes stop at the metric's range
-(accuracy 0-100 %, firing rate 0-1). Panels without finished runs say why. How figures look comes
-from :func:`load_style` (``bench/style.yaml``, a profile's ``style:``, ``$TSSD_FIGURE_STYLE``).
+(accuracy 0-100 %, firing rate 0-1). Panels without finished runs say why. Lines and the heatmap
+are seaborn's; bands and error bars are drawn from the figure data with matplotlib, because
+seaborn computes intervals from raw observations and the aggregates already hold the tables'
+intervals (one computation, one number everywhere). How figures look comes from
+:func:`load_style` (``bench/style.yaml``, a profile's ``style:``, ``$TSSD_FIGURE_STYLE``).
 """
 
 from __future__ import annotations
@@ -63,9 +66,6 @@ FIGDATA_COLUMNS = [
 interval as drawn (clipped to the metric's range, ``flag`` says where)."""
 
 MEAN_CI = "95% Student-t of the mean"
-OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
-"""The default palette (also ``bench/style.yaml``'s); kept for callers that draw by hand."""
-BASELINE_COLOR = "#000000"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -115,7 +115,8 @@ def load_style(profile: Profile | None = None, env: dict[str, str] | None = None
     return style
 
 
-def _theme(style: FigureStyle) -> None:
+def apply_theme(style: FigureStyle) -> None:
+    """Set seaborn's theme from the style (call inside ``plt.rc_context()``: it sets rcParams)."""
     import seaborn as sns
 
     sns.set_theme(
@@ -238,7 +239,7 @@ def _panels(rows: list[dict[str, str]], axis: str | None) -> list[str]:
     return list(dict.fromkeys(v for r in rows if (v := r.get(axis, "")))) or [""]
 
 
-def _display(name: str, profile: Profile, style: FigureStyle) -> str:
+def display_name(name: str, profile: Profile, style: FigureStyle) -> str:
     """A dataset's display name: the style's, else the profile's label of that stand-in."""
     labels = style.dataset_labels or {}
     if name in labels:
@@ -255,7 +256,7 @@ def _panel_title(
     """``digits (for CIFAR-10, CIFAR-100)``: the panel's value and the names it stands for."""
     if not axis:
         return ""
-    shown = _display(value, profile, style) if axis == "dataset" else value
+    shown = display_name(value, profile, style) if axis == "dataset" else value
     stands = next((r.get("stands_for", "") for r in rows if r.get(axis) == value), "")
     names = [
         part.split("=", 1)[1].split("|")
@@ -263,7 +264,7 @@ def _panel_title(
         if part.startswith(f"{axis}=")
     ]
     if names and names[0] != [value]:
-        display = [_display(n, profile, style) if axis == "dataset" else n for n in names[0]]
+        display = [display_name(n, profile, style) if axis == "dataset" else n for n in names[0]]
         return f"{shown} (for {', '.join(display)})"
     return shown
 
@@ -873,7 +874,7 @@ def render_figure(
     runs = read_csv(runs_csv) if runs_csv.is_file() else []
     fd = FigData()
     with plt.rc_context():
-        _theme(style)
+        apply_theme(style)
         fig, axes = plt.subplots(
             n_rows,
             n_panels,

@@ -119,7 +119,7 @@ def render_forest(exp: Experiment, profile: Profile, results_dir: Path) -> list[
         for ds in datasets:
             r = by_ds.get(ds)
             text = cell(r) if r else "--"
-            strong = r is not None and r["outcome"] in ("holds", "fails")
+            strong = r is not None and r["outcome"] in ("holds", "reversed")
             cells_md.append(f"**{text}**" if strong else text)
             cells_tex.append(rf"\textbf{{{latex_escape(text)}}}" if strong else latex_escape(text))
         md.append(f"| {label} | " + " | ".join(cells_md) + " |")
@@ -217,10 +217,10 @@ def _plot(
     import matplotlib.pyplot as plt
     from matplotlib.transforms import blended_transform_factory
 
-    from bench.figures import _display, _theme, finish, load_style, write_text
+    from bench.figures import apply_theme, display_name, finish, load_style, write_text
 
     style = load_style(profile)
-    shown = {ds: _display(ds, profile, style) for ds in datasets}
+    shown = {ds: display_name(ds, profile, style) for ds in datasets}
     fd = forest_figdata(rows, datasets, shown, style.forest_clip)
     data = base.with_name(f"{base.name}_figdata.csv")
     write_text(data, fd.text())
@@ -228,7 +228,7 @@ def _plot(
     pal = list(style.palette)
     up, down, unclear = pal[2 % len(pal)], pal[1 % len(pal)], pal[0]
     with plt.rc_context():
-        _theme(style)
+        apply_theme(style)
         fig, axes = plt.subplots(
             1,
             max(1, len(datasets)),

@@ -540,3 +540,44 @@ def test_forest_clips_outliers_with_arrows_and_states_n_and_interval_per_row(tmp
     fig = drawn["tinyforest_forest"]
     assert {"paired, n = 8", "Welch, n = 3 vs 2", "paired, n = 3"} <= set(fig["texts"])
     assert {"+9.0", "-15.0", "+33.0"} <= set(fig["texts"])  # the clipped values, written out
+
+
+# ------------------------------------------------------------------------------------------------
+# Panels without finished runs (the paper profile before any run) say why and draw no number
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("figure", ["figure3", "figure4", "figure5", "figure6"])
+def test_panels_without_runs_say_why_and_draw_nothing(tmp_path, drawn, figure):
+    reason = "dataset cifar10 not found under --data-root"
+    rows = [
+        {
+            "cell": f"{m}-{ds}",
+            "method": m,
+            "dataset": ds,
+            "t_t": "",
+            "alpha": "",
+            "beta": "",
+            "stands_for": f"dataset={ds}",
+            "metric": "test_acc",
+            "n": "0",
+            "mean": "",
+            "std": "",
+            "ci_lo": "",
+            "ci_hi": "",
+            "status": "not-run",
+            "reason": reason,
+        }
+        for ds in ("cifar10", "cifar10_dvs")
+        for m in ("baseline", "tssd")
+    ]
+    write_csv(tmp_path / f"{figure}.csv", rows)
+    (tmp_path / f"{figure}_curves.csv").write_text("")  # aggregate writes no curve rows
+    render_figure(load_layout(f"paper_tables/{figure}.yaml"), load_profile("paper"), tmp_path)
+    fd = read_rows(tmp_path / f"{figure}_figdata.csv")
+    assert {r["element"] for r in fd} == {"caption"}
+    notes = [t for t in drawn[figure]["texts"] if t.startswith("no ")]
+    assert len(notes) >= 2  # one per panel
+    if figure != "figure5":  # the curves CSV holds no reason; the aggregate does
+        assert all(reason in t for t in notes)
+    assert {"CIFAR-10", "CIFAR10-DVS"} <= set(drawn[figure]["titles"])
