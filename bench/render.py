@@ -1,25 +1,35 @@
 """Aggregate CSVs -> LaTeX (booktabs) tables, their Markdown twins and ``macros.tex``.
 
-Each table shows, per column, ``ours (mean ± std) | reference | delta``. The reference is the
-paper's value under the ``paper`` profile and the committed quick reference under ``quick`` (whose
-stand-in numbers are never compared with the paper's). Columns (and rows) whose paper datasets or
-architectures map to the same stand-in are one column, labelled with the stand-in and the names it
-stands for. Missing values render as ``n/a``, failed cells as ``failed``, cells without a finished
-run as ``not run``; the best of our numbers per column is bold (the layout's ``bold`` rule).
-Rendering reads only the CSVs, the layout and the profile.
+Each table shows, per column, up to four subcolumns: ours (mean ± std over seeds), the reference
+(the paper's value under the ``paper`` profile, the committed quick reference under ``quick``,
+whose stand-in numbers are never compared with the paper's), ours - reference, and ours - the
+row's baseline (the layout's ``baseline`` row of the same setting) with its 95 % Student-t
+interval, paired by seed from ``<id>_runs.csv``, and whether that interval lies above 0, below 0
+or covers it (:data:`DELTA_VERDICTS`). A subcolumn without a value in any row is left out and the
+caption says so once. A cell is bold only when it is significantly best in its column (its
+interval against every other row lies above 0; the layout's ``bold`` says whether higher or lower
+is better); the paper's own numbers are bolded as the paper does.
+
+Columns (and rows) whose paper datasets or architectures map to the same stand-in are one column,
+labelled with the stand-in and the names it stands for. Missing values render as ``n/a``, failed
+cells as ``failed``, cells without a finished run as ``not run``. LaTeX and Markdown are written
+from one plain-text :class:`Table`; every text reaches LaTeX through :func:`latex_escape`, and a
+table needs only :data:`PREAMBLE`. Rendering reads only the CSVs, the layout and the profile, and
+its output is a function of them, byte for byte.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.aggregate import num, read_csv, unit_of
 from bench.compare import mapped_match
 from bench.expand import fmt_value
 from bench.schema import MAPPED_AXES, Layout, Profile, Row, Scalar
+from bench.stats import diff_ci
 
 COUNTS = ("params", "train_params", "weak_head_params", "macs_per_sample")
 """Metrics that are counts: shown as k/M/G, and without a spread when every seed agrees."""
@@ -153,6 +163,19 @@ def fmt_number(x: float, metric: str, digits: int) -> str:
     return f"{x:.3g}"
 
 
+DELTA_VERDICTS = ("above", "below", "unclear")
+"""What a row's difference to its baseline says, from its 95 % interval: above 0, below 0, or
+covering 0. The one place these words are defined (claims' verdicts are :mod:`bench.claims`')."""
+ABOVE, BELOW, UNCLEAR = DELTA_VERDICTS
+WELCH_MARK = "†"
+"""Marks a difference whose two cells ran different seeds (Welch's interval, not the paired one)."""
+SUBCOLUMNS = ("ours", "ref", "delta", "base")
+"""What each rendered column shows: ours (mean ± std), the reference, ours - reference, ours -
+the row's baseline; each kind is left out when no row has a value in it."""
+PREAMBLE = r"\usepackage{booktabs}"
+"""Everything a rendered table needs in the document's preamble (written into its header)."""
+
+
 @dataclass
 class Entry:
     """What one (row, column) of a rendered table shows."""
@@ -160,15 +183,115 @@ class Entry:
     ours: str
     ref: str
     delta: str
-    mean: float
-    verdict: str
+    base: str = ""
+    """ours - the baseline row with its interval and verdict; empty when there is no comparison."""
+    mean: float = math.nan
+    ref_value: float = math.nan
+    verdict: str = ""
+    seeds: dict[int, float] = field(default_factory=dict)
+    """Every finished seed's value (from ``<id>_runs.csv``), for differences and the bold rule."""
+    welch: bool = False
+    bold: bool = False
+    ref_bold: bool = False
+
+    def text(self, kind: str) -> str:
+        """The text of subcolumn ``kind`` (one of :data:`SUBCOLUMNS`)."""
+        return {"ours": self.ours, "ref": self.ref, "delta": self.delta, "base": self.base}[kind]
+
+    def has(self, kind: str) -> bool:
+        """Whether subcolumn ``kind`` holds a value here (a number, not a placeholder)."""
+        if kind == "ref":
+            return not math.isnan(self.ref_value)
+        if kind == "delta":
+            return self.delta != "--"
+        if kind == "base":
+            return self.base != ""
+        return True
+
+
+def seed_values(
+    runs: list[dict[str, str]], metrics: set[str]
+) -> dict[tuple[str, str], dict[int, float]]:
+    """``(cell id, metric) -> {seed: value}`` of every finished run of a cell in ``<id>_runs.csv``
+    (rows with role ``cell``; teachers are not the cell's result), for the ``metrics`` it has."""
+    out: dict[tuple[str, str], dict[int, float]] = {}
+    for r in runs:
+        if r.get("role") != "cell" or r.get("status") != "finished":
+            continue
+        for metric in metrics:
+            v = num(r.get(metric))
+            if math.isfinite(v):
+                out.setdefault((r["cell"], metric), {})[int(r["seed"])] = v
+    return out
+
+
+def _keys(match: dict[str, Scalar] | None) -> dict[str, str]:
+    return {k: fmt_value(v) for k, v in (match or {}).items()}
+
+
+def baseline_rows(layout: Layout, profile: Profile, drows: list[DisplayRow]) -> dict[int, int]:
+    """Display row -> its baseline display row: among the rows that match the layout's
+    ``baseline`` keys, the most specific one whose other keys the row shares (``Baseline (T=2)``
+    for ``TSSD (T=2)``, ``Baseline`` for a weak-head variant). Baseline rows have none."""
+    if layout.baseline is None:
+        return {}
+    want = _keys(mapped_match(layout.baseline, profile))
+    bases = [
+        i
+        for i, d in enumerate(drows)
+        if d.match is not None and want.items() <= _keys(d.match).items()
+    ]
+    out = {}
+    for i, d in enumerate(drows):
+        if d.match is None or i in bases:
+            continue
+        target = _keys(d.match) | want
+        fits = [b for b in bases if _keys(drows[b].match).items() <= target.items()]
+        if fits:  # ties: the first in the layout's order (max keeps the first maximum)
+            out[i] = max(fits, key=lambda b: len(_keys(drows[b].match)))
+    return out
+
+
+def fmt_signed(x: float, digits: int) -> str:
+    """``+0.52``; never ``-0.00`` (a difference that rounds to zero has no sign)."""
+    if math.isnan(x):
+        return "n/a"
+    text = f"{x:+.{digits}f}"
+    return "+" + text[1:] if float(text) == 0.0 else text
+
+
+def delta_verdict(lo: float, hi: float) -> str:
+    """:data:`ABOVE` when the interval lies above 0, :data:`BELOW` below it, else unclear."""
+    if lo > 0:
+        return ABOVE
+    if hi < 0:
+        return BELOW
+    return UNCLEAR
+
+
+def fmt_difference(a: dict[int, float], b: dict[int, float], digits: int) -> tuple[str, bool]:
+    """``+0.52 [+0.10, +0.94] above`` for ``mean(a) - mean(b)`` and whether it is Welch's."""
+    d, lo, hi, how = diff_ci(a, b)
+    if math.isnan(d):
+        return "", False
+    if math.isnan(lo):
+        return f"{fmt_signed(d, digits)} [n/a] {UNCLEAR}", False  # fewer than 2 seeds a side
+    welch = how.startswith("Welch")
+    interval = f"[{fmt_signed(lo, digits)}, {fmt_signed(hi, digits)}]"
+    text = f"{fmt_signed(d, digits)} {interval} {delta_verdict(lo, hi)}"
+    return text + (WELCH_MARK if welch else ""), welch
 
 
 def table_entries(
-    layout: Layout, profile: Profile, rows: list[dict[str, str]]
+    layout: Layout,
+    profile: Profile,
+    rows: list[dict[str, str]],
+    runs: list[dict[str, str]] | None = None,
 ) -> tuple[list[DisplayRow], list[DisplayColumn], dict[tuple[int, int], Entry]]:
-    """Everything a table shows, independent of the output format."""
+    """Everything a table shows, independent of the output format. ``runs`` (the rows of
+    ``<id>_runs.csv``) gives the per-seed values behind differences to the baseline and bold."""
     drows, dcols = display_rows(layout, profile), display_columns(layout, profile)
+    per_seed = seed_values(runs or [], {c.metric for c in dcols})
     entries: dict[tuple[int, int], Entry] = {}
     for i, dr in enumerate(drows):
         for j, dc in enumerate(dcols):
@@ -177,19 +300,21 @@ def table_entries(
             agg = None if dr.match is None else find_row(rows, {**dr.match, **dc.match}, dc.metric)
             if agg is None:  # a reported-only row, or no aggregate: the paper's value at most
                 ref_v = paper if dr.match is None or profile.compare == "paper" else math.nan
-                entries[(i, j)] = Entry(
-                    "--", fmt_number(ref_v, dc.metric, layout.digits), "--", math.nan, ""
-                )
+                ref = fmt_number(ref_v, dc.metric, layout.digits)
+                entries[(i, j)] = Entry("--", ref, "--", ref_value=ref_v)
                 continue
             mean, std = num(agg["mean"]), num(agg["std"])
+            finished = agg["status"] in ("ok", "partial") and not math.isnan(mean)
             if agg["status"] == "failed":
                 ours = "failed"
-            elif agg["status"] == "not-run" or math.isnan(mean):
+            elif not finished:
                 ours = "not run"
             else:
                 ours = fmt_number(mean, dc.metric, layout.digits)
                 if not math.isnan(std) and not (std == 0 and dc.metric in COUNTS):
                     ours += " ± " + fmt_number(std, dc.metric, layout.digits)
+                if agg["verdict"] == "fail":
+                    ours += " (fail)"  # outside the reference's tolerance
             ref_v = num(agg["reported"])
             if math.isnan(ref_v) and profile.compare == "paper":
                 ref_v = paper
@@ -197,110 +322,297 @@ def table_entries(
             entries[(i, j)] = Entry(
                 ours,
                 fmt_number(ref_v, dc.metric, layout.digits),
-                "--" if math.isnan(d) else f"{d:+.{layout.digits}f}",
-                mean if agg["status"] in ("ok", "partial") else math.nan,
-                agg["verdict"],
+                "--" if math.isnan(d) else fmt_signed(d, layout.digits),
+                mean=mean if finished else math.nan,
+                ref_value=ref_v,
+                verdict=agg["verdict"],
+                seeds=per_seed.get((agg["cell"], dc.metric), {}) if finished else {},
             )
+    for i, b in baseline_rows(layout, profile, drows).items():
+        for j in range(len(dcols)):
+            e, base = entries[(i, j)], entries[(b, j)]
+            if e.seeds and base.seeds:
+                e.base, e.welch = fmt_difference(e.seeds, base.seeds, layout.digits)
+    _mark_best(entries, len(drows), len(dcols), layout.bold, profile.compare == "paper")
     return drows, dcols, entries
 
 
-def _best(entries: dict[tuple[int, int], Entry], n_rows: int, j: int, rule: str) -> int | None:
+def _mark_best(
+    entries: dict[tuple[int, int], Entry], n_rows: int, n_cols: int, rule: str, paper: bool
+) -> None:
+    """Bold, per column, the row that is significantly best: its 95 % interval (paired by seed,
+    :func:`bench.stats.diff_ci`) against every other row with finished runs lies above 0 (below
+    for ``min``). Requiring every pairwise interval at once is an intersection-union test: it needs
+    no multiplicity correction, and a row that is not truly the best is bolded with probability at
+    most 2.5 % (one side of a 95 % interval). Under the paper profile the reported values are
+    bolded as the paper does: the best reported number of the column."""
     if rule == "none":
-        return None
-    cands = [
-        (entries[(i, j)].mean, i)
-        for i in range(n_rows)
-        if (i, j) in entries and not math.isnan(entries[(i, j)].mean)
-    ]
-    if len(cands) < 2:
-        return None
-    return (max(cands) if rule == "max" else min(cands))[1]
+        return
+    for j in range(n_cols):
+        col = [entries[(i, j)] for i in range(n_rows)]
+        cands = [e for e in col if e.seeds]
+        if len(cands) >= 2:
+            for e in cands:
+                e.bold = all(_better(e.seeds, o.seeds, rule) for o in cands if o is not e)
+        reported = [e.ref_value for e in col if not math.isnan(e.ref_value)]
+        if paper and len(reported) >= 2:
+            best = max(reported) if rule == "max" else min(reported)
+            for e in col:
+                e.ref_bold = e.ref_value == best
+
+
+def _better(a: dict[int, float], b: dict[int, float], rule: str) -> bool:
+    """Whether ``a`` is significantly better than ``b`` (an undefined interval never is)."""
+    _, lo, hi, _ = diff_ci(a, b)
+    return lo > 0 if rule == "max" else hi < 0
+
+
+LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    # OT1, LaTeX's default font encoding, typesets these three as other glyphs in text mode
+    "<": r"$<$",
+    ">": r"$>$",
+    "|": r"$|$",
+    "±": r"$\pm$",
+    "−": r"$-$",
+    "×": r"$\times$",
+    "÷": r"$\div$",
+    "≤": r"$\leq$",
+    "≥": r"$\geq$",
+    "≈": r"$\approx$",
+    "→": r"$\rightarrow$",
+    "Δ": r"$\Delta$",
+    "α": r"$\alpha$",
+    "β": r"$\beta$",
+    "τ": r"$\tau$",
+    "θ": r"$\theta$",
+    "–": "--",
+    "—": "---",
+    "…": r"\ldots{}",
+    "†": r"\dag{}",
+}
+"""Text -> LaTeX for every character that is not typeset as itself."""
 
 
 def latex_escape(text: str) -> str:
-    """Escape LaTeX's special characters in a label."""
-    repl = {
-        "\\": r"\textbackslash{}",
-        "&": r"\&",
-        "%": r"\%",
-        "$": r"\$",
-        "#": r"\#",
-        "_": r"\_",
-        "{": r"\{",
-        "}": r"\}",
-        "~": r"\textasciitilde{}",
-        "^": r"\textasciicircum{}",
-        "±": r"$\pm$",
-        "Δ": r"$\Delta$",
-        "α": r"$\alpha$",
-        "β": r"$\beta$",
-    }
-    return "".join(repl.get(ch, ch) for ch in text)
+    """``text`` as LaTeX that typesets it (captions, labels, cells, display names).
+
+    Every text that goes into a rendered .tex passes here, and it needs no package beyond
+    :data:`PREAMBLE`. ASCII and the Latin-1 letters (which LaTeX's default UTF-8 input encoding
+    types) pass through; any other character raises, so a label that would stop pdflatex is
+    reported when the table is rendered, naming the text.
+
+    Raises:
+        ValueError: ``text`` holds a character LaTeX cannot typeset without another package.
+    """
+    out = []
+    for ch in text:
+        if ch in LATEX_SPECIAL:
+            out.append(LATEX_SPECIAL[ch])
+        elif ch.isspace():
+            out.append(" ")  # a line break or tab in a label is a space when typeset
+        elif (ch.isascii() and ch.isprintable()) or ("\u00c0" <= ch <= "\u00ff"):
+            out.append(ch)
+        else:
+            raise ValueError(
+                f"{text!r}: character {ch!r} (U+{ord(ch):04X}) has no LaTeX form in "
+                "bench.render.LATEX_SPECIAL; use another character or add it there"
+            )
+    return "".join(out)
 
 
-def caption(layout: Layout, profile: Profile, rows: list[dict[str, str]]) -> str:
-    """The caption: title, the statistic shown and what the reference column is."""
-    ns = sorted({r["n_planned"] for r in rows if r.get("n_planned")})
+def latex_label(*parts: str) -> str:
+    r"""A ``\label`` key: letters, digits and ``:-.`` kept, anything else ``-`` (a key is not
+    typeset, so escaping would put backslashes into it)."""
+    return re.sub(r"[^A-Za-z0-9:.-]", "-", ":".join(parts))
+
+
+def md_escape(text: str) -> str:
+    """A Markdown table cell: ``|`` would end the cell."""
+    return text.replace("|", r"\|")
+
+
+@dataclass
+class Table:
+    """A rendered table as plain text, before it is written as LaTeX or Markdown."""
+
+    caption: str
+    groups: list[str]
+    """One label per display column."""
+    headers: list[list[str]]
+    """Per display column, the headers of the :data:`SUBCOLUMNS` shown under it."""
+    body: list[tuple[str, list[tuple[str, bool]]]]
+    """Per row: its label and ``(text, bold)`` per display column and subcolumn shown."""
+
+
+def build_table(
+    layout: Layout,
+    profile: Profile,
+    rows: list[dict[str, str]],
+    runs: list[dict[str, str]] | None = None,
+) -> Table:
+    """The table both :func:`render_latex` and :func:`render_markdown` write.
+
+    A subcolumn is shown under a display column when some row has a value in it (``ours``
+    always: it says ``not run`` or ``failed`` where there is no number)."""
+    drows, dcols, entries = table_entries(layout, profile, rows, runs)
+    shown = [
+        ["ours"]
+        + [k for k in SUBCOLUMNS[1:] if any(entries[(i, j)].has(k) for i in range(len(drows)))]
+        for j in range(len(dcols))
+    ]
+    ref_name = "Paper" if profile.compare == "paper" else "Ref."
+    names = {"ours": "Ours", "ref": ref_name, "delta": "Δ", "base": "vs. baseline"}
+    body = []
+    for i, dr in enumerate(drows):
+        cells = []
+        for j in range(len(dcols)):
+            e = entries[(i, j)]
+            bold = {"ours": e.bold, "ref": e.ref_bold}
+            cells += [(e.text(k) or "--", bold.get(k, False)) for k in shown[j]]
+        body.append((dr.label, cells))
+    groups = [c.label for c in dcols]
+    cap = caption_text(layout, profile, rows, dict(zip(groups, shown, strict=True)), entries, names)
+    return Table(cap, groups, [[names[k] for k in ks] for ks in shown], body)
+
+
+def caption_text(
+    layout: Layout,
+    profile: Profile,
+    rows: list[dict[str, str]],
+    shown: dict[str, list[str]],
+    entries: dict[tuple[int, int], Entry],
+    names: dict[str, str],
+) -> str:
+    """The caption as plain text: what every shown subcolumn is, the bold rule, and, once, which
+    subcolumns are left out (``shown``: display column label -> its subcolumns) and why."""
+    ns = sorted({r["n_planned"] for r in rows if r.get("n_planned")}, key=int)
     seeds = f"{'/'.join(ns)} seeds" if ns else "seeds"
+    parts = [f"{layout.title}.", f"Ours: mean ± std over {seeds}."]
+    ref, delta = names["ref"], names["delta"]
+    anywhere = {k for ks in shown.values() for k in ks}
     if profile.compare == "paper":
-        ref = "Paper: the reported value (n/a where not transcribed); $\\Delta$ = ours $-$ paper."
-    elif profile.compare == "none":
-        ref = (
-            f"Profile {profile.id}: stand-in data, never compared with the paper; the claims "
-            "(differences between rows, with their 95 % intervals) are its verdicts."
-        )
+        if "ref" in anywhere:
+            parts.append(f"{ref}: the reported value (n/a where not transcribed).")
+        if "delta" in anywhere:
+            parts.append(f"{delta} = ours − paper.")
     else:
-        ref = (
-            f"Profile {profile.id}: stand-in data, never compared with the paper; Ref.: the "
-            f"committed reference aggregate ({profile.reference_dir}), n/a where there is "
-            "none; $\\Delta$ = ours $-$ ref."
+        parts.append(f"Profile {profile.id}: stand-in data, never compared with the paper.")
+        if "ref" in anywhere:
+            parts.append(
+                f"{ref}: the committed reference aggregate ({profile.reference_dir}), n/a where "
+                "there is none."
+            )
+        if "delta" in anywhere:
+            parts.append(f"{delta} = ours − ref.")
+    if "base" in anywhere:
+        text = (
+            f"{names['base']}: ours − the baseline row of the same setting, with its 95 % "
+            f"Student-t interval (paired by seed) and whether it lies above 0 ({ABOVE}), below "
+            f"0 ({BELOW}) or covers 0 ({UNCLEAR})"
         )
-    text = f"{latex_escape(layout.title)}. Ours: mean $\\pm$ std over {seeds}. {ref}"
+        if any(e.welch for e in entries.values()):
+            text += f"; {WELCH_MARK}: Welch's interval, the two cells ran different seeds"
+        parts.append(text + ".")
+    if layout.bold != "none" and any(e.bold for e in entries.values()):
+        side, word = ("above", "highest") if layout.bold == "max" else ("below", "lowest")
+        parts.append(
+            f"Bold: significantly {word} in its column (the paired 95 % interval of its "
+            f"difference to every other row with finished runs lies {side} 0)."
+        )
+    elif layout.bold != "none" and sum(1 for e in entries.values() if e.seeds) >= 2:
+        parts.append(
+            "No row is bold: none is significantly best in its column (the paired 95 % interval "
+            "of its difference to every other row with finished runs would lie "
+            f"{'above' if layout.bold == 'max' else 'below'} 0)."
+        )
+    if any(e.ref_bold for e in entries.values()):
+        word = "highest" if layout.bold == "max" else "lowest"
+        parts.append(f"Bold {ref.lower()} value: the {word} reported, as the paper marks it.")
+    why = {
+        "ref": {
+            "paper": "no transcribed or cited value",
+            "reference": "no committed reference value",
+            "none": f"profile {profile.id} compares with nothing; its verdicts are its claims",
+        }[profile.compare],
+        "delta": "nothing is compared",
+        "base": "the layout names no baseline row"
+        if layout.baseline is None
+        else "no row and its baseline row both have per-seed values",
+    }
+    left = []
+    for k in SUBCOLUMNS[1:]:
+        lacking = [g for g, ks in shown.items() if k not in ks]
+        if lacking and len(lacking) < len(shown):
+            left.append(f"{names[k]} under {', '.join(lacking)} ({why[k]})")
+        elif lacking:
+            left.append(f"{names[k]} ({why[k]})")
+    if left:
+        parts.append("Left out, having no value in any row: " + "; ".join(left) + ".")
     note = stand_in_note(layout, profile)
     if note:
-        text += f" Stand-ins: {latex_escape(note)}."
+        parts.append(f"Stand-ins: {note}.")
     if layout.caption:
-        text += " " + latex_escape(layout.caption)
-    return text
+        parts.append(layout.caption)
+    return " ".join(parts)
 
 
-def render_latex(layout: Layout, profile: Profile, rows: list[dict[str, str]]) -> str:
-    """The booktabs table."""
-    drows, dcols, entries = table_entries(layout, profile, rows)
-    ref_name = "Paper" if profile.compare == "paper" else "Ref."
-    k = 1 if profile.compare == "none" else 3  # columns per dataset: ours (, ref, delta)
-    spec = "l" + "r" * k * len(dcols)
+def caption(
+    layout: Layout,
+    profile: Profile,
+    rows: list[dict[str, str]],
+    runs: list[dict[str, str]] | None = None,
+) -> str:
+    """The caption as LaTeX."""
+    return latex_escape(build_table(layout, profile, rows, runs).caption)
+
+
+def render_latex(
+    layout: Layout,
+    profile: Profile,
+    rows: list[dict[str, str]],
+    runs: list[dict[str, str]] | None = None,
+) -> str:
+    """The booktabs table (needs only :data:`PREAMBLE`, said in its header comment)."""
+    t = build_table(layout, profile, rows, runs)
+    widths = [len(h) for h in t.headers]
     lines = [
         f"% generated by `python -m bench render {layout.id} --profile {profile.id}`; do not edit",
+        f"% needs {PREAMBLE} in the preamble",
         r"\begin{table}[t]",
         r"\centering",
         r"\small",
-        rf"\caption{{{caption(layout, profile, rows)}}}",
-        rf"\label{{tab:{layout.id}-{profile.id}}}",
-        rf"\begin{{tabular}}{{{spec}}}",
+        rf"\caption{{{latex_escape(t.caption)}}}",
+        rf"\label{{{latex_label('tab', f'{layout.id}-{profile.id}')}}}",
+        rf"\begin{{tabular}}{{l{'r' * sum(widths)}}}",
         r"\toprule",
     ]
-    if k == 1:
-        lines.append(" & ".join(["Method"] + [latex_escape(c.label) for c in dcols]) + r" \\")
+    if max(widths, default=1) == 1:
+        lines.append(" & ".join(["Method"] + [latex_escape(g) for g in t.groups]) + r" \\")
     else:
-        head = [""] + [rf"\multicolumn{{3}}{{c}}{{{latex_escape(c.label)}}}" for c in dcols]
-        lines.append(" & ".join(head) + r" \\")
-        lines.append(
-            " ".join(rf"\cmidrule(lr){{{2 + 3 * j}-{4 + 3 * j}}}" for j in range(len(dcols)))
-        )
-        sub = ["Method"] + ["Ours", ref_name, r"$\Delta$"] * len(dcols)
+        head, rules, first = [""], [], 2
+        for g, w in zip(t.groups, widths, strict=True):
+            head.append(rf"\multicolumn{{{w}}}{{c}}{{{latex_escape(g)}}}")
+            rules.append(rf"\cmidrule(lr){{{first}-{first + w - 1}}}")
+            first += w
+        lines += [" & ".join(head) + r" \\", " ".join(rules)]
+        sub = ["Method"] + [latex_escape(h) for hs in t.headers for h in hs]
         lines.append(" & ".join(sub) + r" \\")
     lines.append(r"\midrule")
-    best = {j: _best(entries, len(drows), j, layout.bold) for j in range(len(dcols))}
-    for i, dr in enumerate(drows):
-        cells = [latex_escape(dr.label)]
-        for j in range(len(dcols)):
-            e = entries[(i, j)]
-            ours = latex_escape(e.ours)
-            if best[j] == i:
-                ours = rf"\textbf{{{ours}}}"
-            cells += [ours] + ([latex_escape(e.ref), latex_escape(e.delta)] if k == 3 else [])
-        lines.append(" & ".join(cells) + r" \\")
+    for label, cells in t.body:
+        out = [latex_escape(label)]
+        for text, bold in cells:
+            out.append(rf"\textbf{{{latex_escape(text)}}}" if bold else latex_escape(text))
+        lines.append(" & ".join(out) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
     return "\n".join(lines)
 
@@ -310,41 +622,28 @@ def render_markdown(
     profile: Profile,
     rows: list[dict[str, str]],
     claims: list[dict[str, str]] | None = None,
+    runs: list[dict[str, str]] | None = None,
 ) -> str:
-    """The Markdown twin of :func:`render_latex`, with verdicts and the claims."""
-    drows, dcols, entries = table_entries(layout, profile, rows)
-    ref_name = "paper" if profile.compare == "paper" else "ref."
-    cap = (
-        caption(layout, profile, rows)
-        .replace("$\\pm$", "±")
-        .replace("$\\Delta$", "Δ")
-        .replace("$-$", "−")
-        .replace("\\_", "_")
-    )
-    out = [f"### {layout.id}: {layout.title} ({profile.id} profile)", "", cap, ""]
+    """The Markdown twin of :func:`render_latex` (the same cells and caption), with the claims."""
+    t = build_table(layout, profile, rows, runs)
+    out = [f"### {layout.id}: {layout.title} ({profile.id} profile)", "", t.caption, ""]
     head = ["method"]
-    for c in dcols:
-        head += [c.label] if profile.compare == "none" else [f"{c.label}: ours", ref_name, "Δ"]
-    out.append("| " + " | ".join(head) + " |")
+    one = all(len(hs) == 1 for hs in t.headers)
+    for g, hs in zip(t.groups, t.headers, strict=True):
+        head += [g] if one else [f"{g}: {hs[0]}", *hs[1:]]
+    out.append("| " + " | ".join(md_escape(h) for h in head) + " |")
     out.append("|" + "---|" * len(head))
-    best = {j: _best(entries, len(drows), j, layout.bold) for j in range(len(dcols))}
-    for i, dr in enumerate(drows):
-        cells = [dr.label]
-        for j in range(len(dcols)):
-            e = entries[(i, j)]
-            ours = f"**{e.ours}**" if best[j] == i else e.ours
-            if e.verdict == "fail" and e.ours not in ("failed",):
-                ours += " (fail)"
-            cells += [ours] if profile.compare == "none" else [ours, e.ref, e.delta]
-        out.append("| " + " | ".join(cells) + " |")
+    for label, cells in t.body:
+        texts = [f"**{md_escape(x)}**" if bold else md_escape(x) for x, bold in cells]
+        out.append("| " + " | ".join([md_escape(label), *texts]) + " |")
     if claims:
         out += ["", "| claim | source | verdict | detail |", "|---|---|---|---|"]
         for c in claims:
             if c["group"] == "all":
                 gate = " (gating)" if c["gate"] == "True" else ""
                 out.append(
-                    f"| {c['claim']}: {c['text']} | {c['source']}{gate} | "
-                    f"{c['verdict']} | {c['note']} |"
+                    f"| {md_escape(c['claim'])}: {md_escape(c['text'])} | "
+                    f"{md_escape(c['source'])}{gate} | {c['verdict']} | {md_escape(c['note'])} |"
                 )
     return "\n".join(out) + "\n"
 
@@ -361,6 +660,10 @@ def macro_name(*parts: str) -> str:
     return "".join(out)
 
 
+AGGREGATE_KEYS = {"cell", "metric", "mean", "std", "status"}
+"""The columns that make a CSV an aggregate (the other CSVs beside it have other headers)."""
+
+
 def render_macros(profile: Profile, results_dir: Path) -> str:
     """``macros.tex``: every accuracy mean and std and every claim verdict of the profile."""
     lines = [
@@ -370,9 +673,10 @@ def render_macros(profile: Profile, results_dir: Path) -> str:
     seen: set[str] = set()
     for path in sorted(results_dir.glob("*.csv")):
         stem = path.stem
-        if stem.endswith(("_claims", "_runs", "_curves", "_forest")):
-            continue
-        for r in read_csv(path):
+        rows = read_csv(path)
+        if not rows or not rows[0].keys() >= AGGREGATE_KEYS:
+            continue  # runs, claims, curves, figure data: not an aggregate
+        for r in rows:
             if r["metric"] != "test_acc" or r["status"] not in ("ok", "partial"):
                 continue
             base = macro_name(profile.id, stem, r["cell"], r["metric"])
@@ -391,22 +695,25 @@ def render_macros(profile: Profile, results_dir: Path) -> str:
                 name = macro_name(profile.id, stem, "claim", c["claim"])
                 if name not in seen:
                     seen.add(name)
-                    lines.append(rf"\newcommand{{\{name}}}{{{c['verdict']}}}")
+                    lines.append(rf"\newcommand{{\{name}}}{{{latex_escape(c['verdict'])}}}")
     return "\n".join(lines) + "\n"
 
 
 def render_table(
     layout: Layout, profile: Profile, results_dir: Path, name: str | None = None
 ) -> list[Path]:
-    """Write ``<name>.tex`` and ``<name>.md`` from ``<name>.csv`` (and the claims CSV); ``name``
-    is the experiment's id (default: the layout's, the same for every shipped experiment)."""
+    """Write ``<name>.tex`` and ``<name>.md`` from ``<name>.csv`` (and the claims and runs CSVs:
+    the runs' per-seed values give the differences to the baseline and the bold); ``name`` is the
+    experiment's id (default: the layout's, the same for every shipped experiment)."""
     name = name or layout.id
     from tssd.runtime import atomic_write_text
 
     rows = read_csv(results_dir / f"{name}.csv")
     cpath = results_dir / f"{name}_claims.csv"
     claims = read_csv(cpath) if cpath.is_file() else []
+    rpath = results_dir / f"{name}_runs.csv"
+    runs = read_csv(rpath) if rpath.is_file() else []
     tex, md = results_dir / f"{name}.tex", results_dir / f"{name}.md"
-    atomic_write_text(tex, render_latex(layout, profile, rows))
-    atomic_write_text(md, render_markdown(layout, profile, rows, claims))
+    atomic_write_text(tex, render_latex(layout, profile, rows, runs))
+    atomic_write_text(md, render_markdown(layout, profile, rows, claims, runs))
     return [tex, md]

@@ -703,6 +703,10 @@ class Layout:
     digits: int = field(default=2, metadata=dict(min=0))
     columns: tuple[Column, ...] = ()
     rows: tuple[Row, ...] = ()
+    baseline: dict[str, Scalar] | None = None
+    """The keys that make a row a baseline (``{method: baseline}``): every other row is shown
+    against the baseline row that agrees with it on its remaining keys (``TSSD (T=2)`` against
+    ``Baseline (T=2)``), paired by seed (:mod:`bench.render`)."""
     caption: str = field(default="", metadata=OPTIONAL)
     plot: dict[str, Any] = field(default_factory=dict)
     reported: FigureValues = FigureValues()
@@ -741,6 +745,11 @@ def load_layout(path: str | Path) -> Layout:
         b.fail("rows", f"row ids must be unique, got {row_ids}")
     if lay.kind == "table" and (not lay.columns or not lay.rows):
         b.fail("columns" if not lay.columns else "rows", "a table needs columns and rows")
+    if lay.baseline is not None and not any(
+        r.match is not None and all(r.match.get(k) == v for k, v in lay.baseline.items())
+        for r in lay.rows
+    ):
+        b.fail("baseline", f"no row's match contains {lay.baseline}: name a row's keys")
     return dataclasses.replace(lay, path=path)
 
 
