@@ -284,13 +284,13 @@ def _series_label(match: dict[str, Any], labels: dict[str, str]) -> str:
     return labels.get(key, " ".join(str(v) for v in match.values()))
 
 
-def seed_values(runs: list[dict[str, str]]) -> dict[str, dict[int, float]]:
-    """``cell -> {seed: test accuracy}`` of every finished run of the runs CSV (the values the
-    paired differences pair)."""
+def seed_values(runs: list[dict[str, str]], metric: str) -> dict[str, dict[int, float]]:
+    """``cell -> {seed: value}`` of ``metric`` for every finished run of the runs CSV (the values
+    the paired differences pair); empty when the runs CSV has no column for the metric."""
     out: dict[str, dict[int, float]] = {}
     for r in runs:
         if r.get("role") == "cell" and r.get("status") == "finished":
-            v = num(r.get("test_acc"))
+            v = num(r.get(metric))
             if not math.isnan(v):
                 out.setdefault(r["cell"], {})[int(r["seed"])] = v
     return out
@@ -318,7 +318,7 @@ class _Ctx:
     def __init__(self, rows, plot, profile, style, runs, fd):
         self.rows, self.plot, self.profile, self.style = rows, plot, profile, style
         self.runs, self.fd = runs, fd
-        self.seeds = seed_values(runs)
+        self.seeds = seed_values(runs, plot.get("metric", "test_acc"))
 
     def title(self, rows: list[dict[str, str]], panel: str) -> str:
         return _panel_title(rows, self.plot.get("panels"), panel, self.profile, self.style)

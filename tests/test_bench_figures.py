@@ -186,6 +186,20 @@ def test_sweep_bands_stay_in_range_and_the_panel_below_pairs_by_seed(tmp_path, d
     assert "teacher timesteps T_t" in fig["xlabels"]
 
 
+def test_differences_never_pair_another_metrics_seeds(tmp_path):
+    figure3_csvs(tmp_path)  # its runs CSV holds test accuracy only
+    rows = read_rows(tmp_path / "figure3.csv")
+    write_csv(tmp_path / "figure3.csv", [{**r, "metric": "train_acc"} for r in rows])
+    layout = load_layout("paper_tables/figure3.yaml")
+    layout = dataclasses.replace(layout, plot={**layout.plot, "metric": "train_acc"})
+    render_figure(layout, QUICK, tmp_path)
+    diffs = [r for r in read_rows(tmp_path / "figure3_figdata.csv") if r["element"] == "diff"]
+    assert len(diffs) == 4
+    for r in diffs:
+        assert r["interval"] == "none (no per-seed values)" and r["lo"] == r["hi"] == ""
+        assert r["flag"] == ""  # no interval, so no claim that it excludes 0
+
+
 # ------------------------------------------------------------------------------------------------
 # Figure 4: diverging scale centred on the baseline, fixed range, marks on significant cells
 # ------------------------------------------------------------------------------------------------
