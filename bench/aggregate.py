@@ -1,4 +1,9 @@
-"""Run directories -> ``results/<profile>/<id>.csv`` (+ claims, runs and curves CSVs).
+"""Run records -> ``results/<profile>/<id>.csv`` (+ claims, runs and curves CSVs).
+
+The harness aggregates from the profile's committed run records (:mod:`bench.records`), so every
+file here regenerates on a fresh clone, byte-identical, without the run cache; only the
+regression check (which must test the code of today, not records) aggregates from run
+directories.
 
 One aggregate row per (cell, metric): n, mean, sample std, Student-t 95 % interval, the reference
 it is compared with, delta, tolerance and verdict. A cell with a failed run is ``failed`` with no
@@ -25,7 +30,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -36,7 +41,10 @@ from bench.schema import Layout
 from bench.stats import mean_ci, mean_std
 from tssd.rundir import RunDir
 
-UNITS = {"test_acc": "%", "train_acc": "%", "peak_mem_mb": "MB"}
+if TYPE_CHECKING:
+    from bench.records import Record
+
+UNITS = {"test_acc": "%", "train_acc": "%", "val_acc": "%", "peak_mem_mb": "MB"}
 UNITS |= dict.fromkeys(["wall_s", "train_total_s", "epoch_time_s"], "s")
 
 
@@ -72,6 +80,8 @@ def run_metrics(summary: dict[str, Any], epochs: list[dict[str, float]]) -> dict
         "wall_s": float(summary["wall_s"]),
         "peak_mem_mb": float(summary["peak_mem_mb"]),
     }
+    if summary.get("val_acc") is not None:
+        m["val_acc"] = 100.0 * summary["val_acc"]
     m["train_params"] = m["params"] + m["weak_head_params"]
     for t, acc in (summary.get("test_acc_by_timesteps") or {}).items():
         m[f"test_acc_T{t}"] = 100.0 * acc
@@ -85,11 +95,20 @@ def run_metrics(summary: dict[str, Any], epochs: list[dict[str, float]]) -> dict
     return m
 
 
-def read_run(plan: Plan, run_id: str) -> RunRecord:
-    """Read one run of the plan from disk (:meth:`tssd.rundir.RunDir.state`): finished, failed
-    (a failed run, a harness error record, an unreadable summary or record), or not run
-    (unavailable data, interrupted, never started)."""
+def read_run(plan: Plan, run_id: str, records: dict[str, Record] | None = None) -> RunRecord:
+    """One run of the plan: from ``records`` when given (finished, failed, or not run when it
+    has no record: nothing else is consulted), else from its run directory
+    (:meth:`tssd.rundir.RunDir.state`: finished, failed (a failed run, a harness error record,
+    an unreadable summary or record), or not run (unavailable, interrupted, never started))."""
     run = plan.runs[run_id]
+    if records is not None:
+        rec = records.get(run_id)
+        if rec is None:
+            return RunRecord(run_id, "not-run", run.unavailable or "not run")
+        if rec.status == "failed":
+            return RunRecord(run_id, "failed", rec.reason, summary=rec.summary)
+        metrics = run_metrics(rec.summary, rec.epochs)
+        return RunRecord(run_id, "finished", "", metrics, rec.summary, rec.epochs)
     if run.unavailable:
         return RunRecord(run_id, "not-run", run.unavailable)
     d = RunDir(plan.runs_dir / run_id)
@@ -201,6 +220,8 @@ RUN_COLUMNS = [
     "status",
     "reason",
     "test_acc",
+    "val_acc",
+    "train_acc",
     "wall_s",
     "peak_mem_mb",
     "method",
@@ -231,13 +252,19 @@ def columns_with_axes(axes: list[str]) -> list[str]:
     return AGG_COLUMNS[:i] + axes + AGG_COLUMNS[i + 1 :]
 
 
-def aggregate(plan: Plan, layout: Layout | None, out_dir: Path) -> Aggregate:
-    """Aggregate ``plan``'s runs and write the CSVs of its experiment into ``out_dir``."""
+def aggregate(
+    plan: Plan,
+    layout: Layout | None,
+    out_dir: Path,
+    source: dict[str, Record] | None = None,
+) -> Aggregate:
+    """Aggregate ``plan``'s runs and write the CSVs of its experiment into ``out_dir``; the runs
+    come from the run records ``source`` (None: from the run directories)."""
     from tssd.runtime import atomic_write_text
 
     exp, profile = plan.experiment, plan.profile
     axes = exp.axis_names()
-    records = {rid: read_run(plan, rid) for rid in plan.runs}
+    records = {rid: read_run(plan, rid, source) for rid in plan.runs}
     for rid, rec in records.items():
         if rec.status == "finished":
             deps = plan.runs[rid].deps
@@ -344,6 +371,8 @@ def aggregate(plan: Plan, layout: Layout | None, out_dir: Path) -> Aggregate:
                         "reason": rec.reason,
                         **{k: s.get(k) for k in RUN_COLUMNS if k in s},
                         "test_acc": rec.metrics.get("test_acc"),
+                        "val_acc": rec.metrics.get("val_acc"),
+                        "train_acc": rec.metrics.get("train_acc"),
                     }
                 )
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -382,7 +411,7 @@ def runs_frame(plan: Plan, records: dict[str, RunRecord]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["cell", "seed", "run_id", "metric", "value"])
 
 
-CURVE_METRICS = {"test_acc": 100.0, "train_acc": 100.0, "loss": 1.0}
+CURVE_METRICS = {"test_acc": 100.0, "val_acc": 100.0, "train_acc": 100.0, "loss": 1.0}
 
 
 def _curves(plan: Plan, records: dict[str, RunRecord], axes: list[str]) -> list[dict[str, Any]]:
@@ -395,7 +424,7 @@ def _curves(plan: Plan, records: dict[str, RunRecord], axes: list[str]) -> list[
             continue
         frame = pd.DataFrame(
             [
-                (metric, e + 1, scale * epoch[metric])
+                (metric, e + 1, scale * epoch.get(metric, math.nan))
                 for metric, scale in CURVE_METRICS.items()
                 for r in fin
                 for e, epoch in enumerate(r.epochs[: min(len(x.epochs) for x in fin)])

@@ -98,9 +98,18 @@ def cmd_reference(args: argparse.Namespace) -> int:  # noqa: D103
 
 
 def cmd_report(args: argparse.Namespace) -> int:  # noqa: D103
-    from bench.report import write_report
+    import time
 
-    print(f"wrote {rel(write_report(args.profile, Path(args.results).resolve()))}")
+    t0 = time.time()
+    results = Path(args.results).resolve()
+    out = Path(args.out).resolve() if args.out else None
+    paths = pl.regenerate(load_profile(args.profile), results, out)
+    where = rel(out or results / args.profile)
+    print(
+        f"regenerated {len(paths)} files under {where} from the run records in "
+        f"{rel(results / args.profile / 'records')} in {time.time() - t0:.1f}s "
+        f"(REPORT.md: {rel(paths[-1])})"
+    )
     return 0
 
 
@@ -210,12 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
     rp = command(
         "report",
         cmd_report,
-        "write results/<profile>/REPORT.md (runs nothing)",
+        "regenerate every table, claim, figure and REPORT.md of a profile from its run records "
+        "(runs nothing)",
         False,
         False,
         selection=False,
     )
     rp.add_argument("--profile", default="quick", help="quick (default), small or paper")
+    rp.add_argument(
+        "--out", default=None, help="write into this folder instead of results/<profile>/"
+    )
     cl = command(
         "claims",
         cmd_claims,

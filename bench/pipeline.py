@@ -53,6 +53,11 @@ class Selection:
     seeds: list[int] | None = None
     threads: int | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    use_records: bool = True
+    """Runs come from (and go to) the profile's committed records (:mod:`bench.records`): a
+    recorded run is done. False for the regression check, which must train today's code."""
+    out_name: str | None = None
+    """The output folder under ``results`` (default: the profile's id)."""
 
     @property
     def runs_dir(self) -> Path:  # noqa: D102
@@ -60,7 +65,36 @@ class Selection:
 
     @property
     def out_dir(self) -> Path:  # noqa: D102
-        return self.results / self.profile.id
+        return self.results / (self.out_name or self.profile.id)
+
+    @property
+    def records_dir(self) -> Path:
+        """Where the profile's run records live."""
+        from bench.records import records_dir
+
+        return records_dir(self.out_dir)
+
+    def records(self) -> dict[str, Any] | None:
+        """The profile's run records (None when this selection does not use them)."""
+        from bench.records import load
+
+        return load(self.records_dir) if self.use_records else None
+
+    def record_runs(self, runs: list[PlannedRun]) -> list[Path]:
+        """Write the record of each of ``runs`` whose run directory is finished or failed
+        (no-op without records); returns the files rewritten."""
+        from bench.records import from_run_dir, upsert
+
+        if not self.use_records:
+            return []
+        new = [
+            rec
+            for r in runs
+            if not r.unavailable
+            and (rec := from_run_dir(r.run_id, self.runs_dir / r.run_id)) is not None
+        ]
+        lock = self.runs_dir / ".locks" / f"records-{self.out_dir.name}.lock"
+        return upsert(self.records_dir, new, lock)
 
 
 def plans(sel: Selection) -> list[tuple[Plan, Layout]]:
@@ -203,6 +237,25 @@ def dry_run(sel: Selection, planned, workers: int, estimate: bool) -> None:
         print(f"  {'all':<10} {total / 3600:10.2f} h  (shared runs counted once)")
 
 
+def recorded_states(sel: Selection, runs: list[PlannedRun], states: dict) -> dict:
+    """The runs done by their records (a committed run is not trained again without
+    ``--force``), as run states; a recorded run whose run directory another run needs (a KD
+    teacher, whose ``inference.pt`` its students load) is trained again when that run is not
+    recorded yet."""
+    from bench.run import RunState
+
+    records = sel.records()
+    if not records:
+        return {}
+    done = {r.run_id for r in runs if r.run_id in records}
+    need_dir = {d for r in runs if r.run_id not in done for d in r.deps}
+    return {
+        rid: RunState(records[rid].status)
+        for rid in done
+        if not (rid in need_dir and states[rid].status not in ("finished", "failed"))
+    }
+
+
 def _raise_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -216,6 +269,10 @@ def execute(sel: Selection, planned, launcher_name: str, workers: int, **options
     force, log_every = options.pop("force", False), options.pop("log_every", 20.0)
     runs = all_runs(planned)
     states = {r.run_id: run_state(r, sel.runs_dir) for r in runs}
+    # runs finished here before their records existed get them now
+    sel.record_runs([r for r in runs if states[r.run_id].status in ("finished", "failed")])
+    recorded = recorded_states(sel, runs, states) if not force else {}
+    states.update(recorded)
     todo = force or any(
         s.status not in ("finished", "failed", "unavailable") for s in states.values()
     )
@@ -225,7 +282,15 @@ def execute(sel: Selection, planned, launcher_name: str, workers: int, **options
     progress = Progress(label, runs, states, workers, sel.runs_dir, interval_s=log_every)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        execute_runs(runs, sel.runs_dir, launcher, force=force, progress=progress)
+        execute_runs(
+            runs,
+            sel.runs_dir,
+            launcher,
+            force=force,
+            progress=progress,
+            recorded=set(recorded),
+            on_done=lambda r: sel.record_runs([r]),
+        )
     except KeyboardInterrupt:
         print(
             "\ninterrupted: finished runs are kept; interrupted runs resume from their last "
@@ -333,8 +398,9 @@ def run(sel: Selection, opts: RunOptions) -> int:
     if not execute(sel, planned, opts.launcher, workers, **options):
         return 130
     ok = True
+    source = sel.records()
     for plan, layout in planned:
-        agg = aggregate(plan, layout, sel.out_dir)
+        agg = aggregate(plan, layout, sel.out_dir, source)
         paths = agg.paths + render(plan.experiment, layout, sel.profile, sel.out_dir)
         ok &= print_summary(plan.experiment.id, sel.profile.id, agg.rows, agg.claims, opts.verbose)
         print("  wrote " + ", ".join(rel(p) for p in paths))
@@ -343,7 +409,8 @@ def run(sel: Selection, opts: RunOptions) -> int:
 
 
 def rewrite(sel: Selection, from_runs: bool) -> list[str]:
-    """Re-aggregate from the run directories (``from_runs``) or only re-render from the CSVs;
+    """Re-aggregate (``from_runs``: first recording every finished run directory of the plans
+    that has no record yet, then aggregating from the records) or only re-render from the CSVs;
     one line per experiment naming what was written."""
     from bench.aggregate import aggregate
 
@@ -351,11 +418,42 @@ def rewrite(sel: Selection, from_runs: bool) -> list[str]:
     planned = plans(sel) if from_runs else layouts
     require_optional(sel.experiments, [lay for _, lay in planned], None, False)
     lines = []
+    if from_runs:
+        written = sel.record_runs(all_runs(planned))
+        lines += [f"wrote {rel(p)}" for p in written]
+    source = sel.records() if from_runs else None
     for exp, (plan, layout) in zip(sel.experiments, planned, strict=True):
-        paths = aggregate(plan, layout, sel.out_dir).paths if plan is not None else []
+        paths = aggregate(plan, layout, sel.out_dir, source).paths if plan is not None else []
         paths += render(exp, layout, sel.profile, sel.out_dir)
         lines.append("wrote " + ", ".join(rel(p) for p in paths))
     return [*lines, f"wrote {rel(write_macros(sel.profile, sel.out_dir))}"]
+
+
+def regenerate(profile: Profile, results: Path, out_dir: Path | None = None) -> list[Path]:
+    """Every output of ``profile`` from its run records alone: each experiment's CSVs, table or
+    figure, ``macros.tex`` and ``REPORT.md``, into ``out_dir`` (default ``results/<profile>``).
+    Runs nothing and reads no run directory, so a fresh clone regenerates the committed files
+    byte for byte (tests/test_records.py checks it).
+
+    Raises:
+        RecordError: a record file fails its checks (one line naming file and line).
+    """
+    from bench.aggregate import aggregate
+    from bench.records import load, records_dir
+    from bench.report import write_report
+
+    out = out_dir or results / profile.id
+    source = load(records_dir(results / profile.id))
+    sel = Selection(profile, experiments(["all"]), results)
+    planned = plans(sel)
+    require_optional(sel.experiments, [lay for _, lay in planned], None, False)
+    paths: list[Path] = []
+    for plan, layout in planned:
+        paths += aggregate(plan, layout, out, source).paths
+        paths += render(plan.experiment, layout, profile, out)
+    paths.append(write_macros(profile, out))
+    paths.append(write_report(profile.id, out.parent, out_dir=out))
+    return paths
 
 
 def listing() -> list[str]:

@@ -249,6 +249,9 @@ def regression(sel: Selection, opts: RunOptions) -> int:
     reg = regression_of(sel.profile)
     sel.experiments = experiments(list(reg.experiments))
     sel.seeds = sel.seeds or list(reg.seeds)
+    # today's code is what is checked: train (run cache only), never take a committed record,
+    # and keep the profile's committed outputs out of it
+    sel.use_records, sel.out_name = False, f"regression/{sel.profile.id}"
     missing = [e.id for e in sel.experiments if not reference_path(sel.profile, e.id).is_file()]
     if missing:
         raise SpecError(
@@ -272,6 +275,7 @@ def reference(sel: Selection, opts: RunOptions, threads: int | None) -> int:
     reg = regression_of(profile)
     sel.experiments = experiments(list(reg.experiments))
     sel.seeds = sel.seeds or list(reg.reference_seeds)
+    sel.use_records, sel.out_name = False, f"regression/{profile.id}"
     # the reference being replaced is not compared with (it may be stale or in an old format)
     sel.profile = dataclasses.replace(profile, compare="none")
     code = run(sel, opts)

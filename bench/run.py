@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import TextIO
 
 from bench.expand import PlannedRun
@@ -241,6 +242,8 @@ def execute_runs(
     progress: Progress | None = None,
     poll_s: float = 1.0,
     busy_retry_s: float = 2.0,
+    recorded: set[str] | None = None,
+    on_done: Callable[[PlannedRun], object] | None = None,
 ) -> dict[str, Outcome]:
     """Execute the runs not done yet (dependencies first) and return every run's outcome.
 
@@ -252,6 +255,10 @@ def execute_runs(
         progress: the display, or None for silence.
         poll_s: how often the display refreshes while runs are in flight.
         busy_retry_s: how long to wait before retrying a run another harness process holds.
+        recorded: runs done by their committed records (:mod:`bench.records`): never trained
+            unless ``force``.
+        on_done: called with each run that finished or failed in this invocation, as soon as
+            it has (the harness writes its record there).
 
     Raises:
         KeyboardInterrupt: after cancelling the running jobs (they resume on the next run).
@@ -271,6 +278,8 @@ def execute_runs(
         st = states[r.run_id]
         if r.unavailable:
             outcomes[r.run_id] = Outcome(r.run_id, "unavailable", r.unavailable, cached=True)
+        elif r.run_id in (recorded or ()) and not force:
+            outcomes[r.run_id] = Outcome(r.run_id, st.status, "recorded", cached=True)
         elif st.status in TERMINAL and not force:
             outcomes[r.run_id] = Outcome(r.run_id, st.status, st.error, cached=True)
         else:
@@ -333,6 +342,8 @@ def execute_runs(
                         progress.running.pop(r.run_id, None)
                     continue
                 outcomes[r.run_id] = _outcome(res)
+                if on_done is not None and outcomes[r.run_id].status in TERMINAL:
+                    on_done(r)
                 if progress is not None:
                     progress.finished(r, outcomes[r.run_id])
             if progress is not None:

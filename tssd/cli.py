@@ -109,11 +109,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     for run_dir in args.run_dirs:
-        acc = accuracy_at(run_dir, steps)
+        acc = accuracy_at(run_dir, steps, split=args.split)
+        key = "val_acc" if args.split == "val" else "test_acc"
         print(
-            json.dumps(
-                {"run_dir": run_dir, "test_acc": {str(t): round(a, 2) for t, a in acc.items()}}
-            ),
+            json.dumps({"run_dir": run_dir, key: {str(t): round(a, 2) for t, a in acc.items()}}),
             flush=True,
         )
     return 0
@@ -150,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     v.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     v.add_argument("--timesteps", default="", help="comma-separated T, e.g. 2,4")
+    v.add_argument(
+        "--split",
+        choices=["test", "val"],
+        default="test",
+        help="test (default) or val: the run's validation split (data.options.val_per_class)",
+    )
     v.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     v.set_defaults(fn=_cmd_evaluate)
     from tssd.data.check import add_parser as add_data_parser  # `data check --data-root DIR`

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ import yaml
 from tssd import models
 from tssd.data.base import DATASETS, validate_data_config
 from tssd.errors import ConfigError
+from tssd.hashing import config_hash
 from tssd.methods import METHODS
 from tssd.neurons import registry as neuron_registry
 from tssd.neurons.spec import NeuronSpec
@@ -294,8 +294,7 @@ class RunConfig:
 
     def hash(self) -> str:
         """Stable 12-hex-digit hash of :meth:`semantic_dict` (the run cache key)."""
-        blob = json.dumps(self.semantic_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+        return config_hash(self.semantic_dict())
 
     def timesteps_needed(self) -> tuple[int, ...]:
         """The framings of the input a run needs (event data is framed once per T): those its

@@ -25,13 +25,15 @@ from tssd.models import to_sequence
 
 @torch.no_grad()
 def accuracy_at(
-    run_dir: str | Path, timesteps: tuple[int, ...] = (), batch_size: int = 500
+    run_dir: str | Path, timesteps: tuple[int, ...] = (), batch_size: int = 500, split: str = "test"
 ) -> dict[int, float]:
-    """Test accuracy (%) of the run's exported network at each of ``timesteps``.
+    """Accuracy (%) of the run's exported network at each of ``timesteps`` on its test split
+    (or ``split="val"``: its validation split, for choices that must not look at test).
 
     Raises:
-        ConfigError: ``run_dir`` is not a finished run (no ``config.yaml`` or ``inference.pt``)
-            or a timestep is below 1; the message names the file or key.
+        ConfigError: ``run_dir`` is not a finished run (no ``config.yaml`` or ``inference.pt``),
+            a timestep is below 1, or ``split="val"`` for a run without a validation split; the
+            message names the file or key.
     """
     run_dir = Path(run_dir)
     for name in ("config.yaml", "inference.pt"):
@@ -42,7 +44,13 @@ def accuracy_at(
     timesteps = tuple(timesteps) or METHODS[cfg.method.name].timesteps(cfg.method)
     if any(t < 1 for t in timesteps):
         raise ConfigError(f"--timesteps: got {list(timesteps)}, expected integers >= 1")
-    test = build_dataset(cfg.data, tuple(sorted(set(timesteps)))).test
+    bundle = build_dataset(cfg.data, tuple(sorted(set(timesteps))))
+    test = bundle.val if split == "val" else bundle.test
+    if test is None:
+        raise ConfigError(
+            f"{run_dir / 'config.yaml'}: key 'data.options.val_per_class': the run has no "
+            "validation split; expected a run trained with val_per_class > 0 (or --split test)"
+        )
     try:
         net = load_inference(run_dir / "inference.pt").net.eval()
     except ValueError as exc:

@@ -1,4 +1,5 @@
-"""Training methods as step functions: ``baseline``, ``tsd``, ``ssd``, ``tssd`` and ``kd``.
+"""Training methods as step functions: ``baseline``, ``tsd``, ``ssd``, ``tssd``, ``kd`` and the
+control ``ce_tt``.
 
 A step function takes the network, the weak head (or None), a batch and the method config and
 returns the total loss with its terms. Each method is registered by name in :data:`METHODS` as a
@@ -134,10 +135,18 @@ def student_input_mode(cfg: MethodConfig, input_kind: str) -> str:
 
 
 def self_distillation_step(
-    ctx: StepContext, x, y: torch.Tensor, *, use_tsd: bool, use_ssd: bool
+    ctx: StepContext, x, y: torch.Tensor, *, use_tsd: bool, use_ssd: bool, distill: bool = True
 ) -> StepOutput:
-    """One step of baseline / TSD / SSD / TSSD (the four differ only by the two switches)."""
+    """One step of baseline / TSD / SSD / TSSD (the four differ only by the two switches), or,
+    with ``use_tsd`` and ``distill=False``, of the control ``ce_tt``: the T_t pass is run and
+    supervised by cross-entropy like the student, and nothing is distilled."""
     m, model = ctx.cfg, ctx.model
+    if not distill:
+        # the control's definition: task loss on both outputs, the teacher never detached from
+        # it, and no KL term (so alpha, kd_temperature and detach_teacher are not read)
+        from dataclasses import replace
+
+        m = replace(m, task_on_teacher=True, detach_teacher=True)
     ts, tt = m.t_s, m.t_t
     fs = ctx.feature_stage if use_ssd else None
     teacher_seq = None
@@ -176,7 +185,7 @@ def self_distillation_step(
     if m.task_on_teacher and teacher is not None:
         terms["task"] = terms["task"] + task_loss(teacher, y)
     loss = terms["task"]
-    if use_tsd:
+    if use_tsd and distill:
         terms["tsd"] = tsd_loss(student, teacher, m.kd_temperature, m.detach_teacher)
         loss = loss + m.alpha * terms["tsd"]
     if use_ssd:
@@ -245,6 +254,16 @@ METHODS: dict[str, MethodSpec] = {
             "model.weak_head",
         ),
     ),
+    # The control that attributes TSSD's gain: cross-entropy at T_s and at T_t (the default
+    # TSSD's task loss), alpha = beta = 0. If TSSD is no better than this, its gain comes from
+    # supervising more timesteps, not from distillation.
+    "ce_tt": MethodSpec(
+        partial(self_distillation_step, use_tsd=True, use_ssd=False, distill=False),
+        uses_weak_head=False,
+        uses_teacher_steps=True,
+        loss_terms=("task",),
+        reads=("method.t_t", "method.student_input"),
+    ),
     "kd": MethodSpec(
         kd_step,
         uses_weak_head=False,
@@ -257,6 +276,7 @@ METHODS: dict[str, MethodSpec] = {
 """Registered methods. ``baseline``: CE on the mean logits over t_s. ``tsd``: + alpha*L_tsd from the
 t_t teacher. ``ssd``: + beta*L_ssd into the weak head (target: the student output). ``tssd``: both.
 ``kd``: + kd_weight*L_kd from an external teacher run (the comparison rows of table 5).
+``ce_tt``: the control, CE on the student and on the t_t output, nothing distilled.
 tests/test_bench_expand.py checks that changing the fields a method does not read leaves its
 numbers unchanged."""
 

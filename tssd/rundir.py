@@ -63,6 +63,8 @@ def epoch_columns(loss_terms: tuple[str, ...] | list[str]) -> list[str]:
         "loss",
         *(f"loss_{k}" for k in loss_terms),
         "train_acc",
+        "val_acc",
+        "val_loss",
         "test_acc",
         "test_loss",
         "epoch_time_s",
@@ -103,6 +105,9 @@ class Metrics:
     test_acc: float
     test_loss: float
     train_acc: float
+    val_acc: float | None = None
+    """Validation accuracy after the last epoch (runs with a validation split only)."""
+    val_loss: float | None = None
     test_acc_by_timesteps: dict[str, float] | None = None
     """Final test accuracy at each extra inference timestep (``eval.timesteps``), keyed by T."""
     firing_rates: dict[str, float] | None = None

@@ -133,10 +133,12 @@ def _progress_printer(stream=sys.stdout) -> Callable[[dict[str, Any]], None]:
         )
         eta = ev["eta_s"]
         test = "-" if math.isnan(r["test_acc"]) else f"{100 * r['test_acc']:.2f}%"
+        val = r.get("val_acc", math.nan)
+        val = "" if math.isnan(val) else f"val {100 * val:.2f}% | "
         print(
             f"[{ev['name']}] epoch {r['epoch']}/{ev['epochs']} | lr {r['lr']:.4g} | "
             f"loss {r['loss']:.4f} ({terms}) | train {100 * r['train_acc']:.2f}% | "
-            f"test {test} | {r['epoch_time_s']:.1f}s/epoch | "
+            f"{val}test {test} | {r['epoch_time_s']:.1f}s/epoch | "
             f"ETA {eta:.0f}s",
             file=stream,
             flush=True,
@@ -290,9 +292,10 @@ class Trainer:
         }
 
     @torch.no_grad()
-    def evaluate(self, t: int, record_rates: bool = False) -> dict[str, Any]:
-        """Test accuracy and loss of the deployed network (no weak head) at ``t`` timesteps,
-        each rank taking a disjoint share of the test set."""
+    def evaluate(self, t: int, record_rates: bool = False, split: str = "test") -> dict[str, Any]:
+        """Accuracy and loss of the deployed network (no weak head) at ``t`` timesteps on the
+        test split (or ``split="val"``, the validation split), each rank taking a disjoint
+        share of it."""
         self.model.eval()
         layers = self.model.spiking_layers()
         for _, layer in layers:
@@ -302,7 +305,7 @@ class Trainer:
         loss = 0.0
         try:
             for x, y in data_mod.iterate_batches(
-                self.bundle.test,
+                self.bundle.val if split == "val" else self.bundle.test,
                 self.cfg.data.test_batch_size,
                 rank=self.dist.rank,
                 world=self.dist.world,
@@ -501,6 +504,8 @@ def _run(
             )
         tr.load_state(ck)
         rows, start_epoch = ck["rows"], ck["epoch"] + 1
+        # a checkpoint written before a column existed (val_acc) resumes with it unmeasured
+        rows = [{**dict.fromkeys(columns, math.nan), **r} for r in rows]
         wall_before = rows[-1]["wall_s"] if rows else 0.0
     if main:
         run_dir.write_summary(Summary("running", base))
@@ -516,12 +521,24 @@ def _run(
             tr.sched.step()
             last = epoch + 1 == epochs
             due = last or (epoch + 1) % cfg.eval.every == 0
-            ev = tr.evaluate(cfg.method.t_s) if due else {"acc": math.nan, "loss": math.nan}
+            unmeasured = {"acc": math.nan, "loss": math.nan}
+            # With a validation split, validation is the curve and test is measured once, after
+            # the last epoch (what is reported); without one, test is measured when due.
+            has_val = tr.bundle.val is not None
+            vev = tr.evaluate(cfg.method.t_s, split="val") if due and has_val else unmeasured
+            ev = unmeasured
+            if last or (due and not has_val):
+                # the last evaluation also records firing rates: it is the final one
+                ev = tr.evaluate(cfg.method.t_s, record_rates=last and cfg.eval.firing_rates)
+            if last:
+                final = ev
             dt = time.time() - te
             row = {
                 "epoch": epoch + 1,
                 "lr": lr,
                 **stats,
+                "val_acc": vev["acc"],
+                "val_loss": vev["loss"],
                 "test_acc": ev["acc"],
                 "test_loss": ev["loss"],
                 "epoch_time_s": dt,
@@ -545,7 +562,8 @@ def _run(
             run_dir.write_summary(Summary("failed", base, error=str(exc), epochs_done=len(rows)))
         raise
 
-    final = tr.evaluate(cfg.method.t_s, record_rates=cfg.eval.firing_rates)
+    if start_epoch >= epochs:  # resumed after the last epoch's checkpoint
+        final = tr.evaluate(cfg.method.t_s, record_rates=cfg.eval.firing_rates)
     extra = {str(t): tr.evaluate(t)["acc"] for t in sorted(set(cfg.eval.timesteps))}
     x_probe = _probe_input(tr, cfg.method.t_s)
     metrics = Metrics(
@@ -553,6 +571,8 @@ def _run(
         test_acc=final["acc"],
         test_loss=final["loss"],
         train_acc=rows[-1]["train_acc"],
+        val_acc=rows[-1]["val_acc"] if tr.bundle.val is not None else None,
+        val_loss=rows[-1]["val_loss"] if tr.bundle.val is not None else None,
         test_acc_by_timesteps=extra,
         firing_rates=final["firing_rates"],
         params=count_params(tr.model),

@@ -63,11 +63,15 @@ class DatasetInfo:
 
 @dataclass
 class DataBundle:
-    """Metadata and both splits of one dataset."""
+    """Metadata and the splits of one dataset: train, test and, where the run asked for one
+    (``data.options.val_per_class``), a validation split drawn from training images the run
+    does not train on."""
 
     info: DatasetInfo
     train: Dataset
     test: Dataset
+    val: Dataset | None = None
+    """Validation split (None: the run has none); choices are made on it, never on test."""
 
 
 class TensorSplit(Dataset):

@@ -89,16 +89,17 @@ class EmulatedOptions:
         split: str,
         split_hash: str,
     ) -> DataBundle:
-        """Both splits of every T, read from the frame caches under ``base``
-        (``read_split(frames_dir, "train" | "test")``: frames ``[N, T, 2, sensor, sensor]``),
+        """Every split of every T (``val`` too when ``labels`` has one), read from the frame
+        caches under ``base`` (``read_split(frames_dir, "train" | "test" | "val")``: frames
+        ``[N, T, 2, sensor, sensor]``),
         resized to ``data.size`` (default the sensor size), and their metadata; with
         ``data.augment`` the training batches are shifted by up to ``max_shift`` pixels."""
         params, opts = self.params, self.loader
         size = cfg.size or params.sensor
-        inputs: dict[str, dict[int, torch.Tensor]] = {"train": {}, "test": {}}
+        inputs: dict[str, dict[int, torch.Tensor]] = {part: {} for part in labels}
         for t in timesteps:
             fdir = base / ev_io.frames_dir_name(t, opts["split_by"])
-            for part in ("train", "test"):
+            for part in labels:
                 inputs[part][t] = ev_io.resize_frames(read_split(fdir, part), size, opts["resize"])
         shift_px = opts["max_shift"] if cfg.augment else 0
         extra = {
@@ -113,6 +114,7 @@ class EmulatedOptions:
             dataset_spec(self.name).info(size, split, split_hash, extra),
             EventTensorSplit(inputs["train"], labels["train"], shift_px),
             EventTensorSplit(inputs["test"], labels["test"]),
+            EventTensorSplit(inputs["val"], labels["val"]) if "val" in labels else None,
         )
 
 

@@ -33,7 +33,6 @@ import torch
 from tssd.data import events as ev_io
 from tssd.data.base import DataBundle
 from tssd.data.cache import building, cache_root, is_complete, param_key
-from tssd.data.digits import split_hash
 from tssd.data.emulated import checked_params, register_emulated, split_options
 from tssd.data.emulator import EMULATOR_VERSION, EmulatorParams, emulate
 from tssd.data.errors import DatasetCorrupt
@@ -42,14 +41,15 @@ from tssd.data.mnist import (
     load_arrays,
     locate,
     split_description,
-    subset_indices,
+    split_indices,
+    val_split_hash,
 )
 from tssd.data.status import DatasetStatus
 
 NAME = "fashion_dvs"
 SOURCE = "fashion_mnist"
 EMULATOR_DEFAULTS = {**EmulatorParams().as_dict(), "digit_px": 14}
-LOADER_DEFAULTS = {"train_per_class": 0, "split_by": "number", "resize": "bilinear", "max_shift": 1}
+LOADER_DEFAULTS = {"train_per_class": 0, "val_per_class": 0, "split_by": "number", "resize": "bilinear", "max_shift": 1}
 CHUNK = 2_000
 """Images emulated at once (bounds the emulator's memory to a few hundred MB)."""
 
@@ -66,20 +66,21 @@ def emulator_params(opts: dict) -> EmulatorParams:
     return params
 
 
-def cache_dir(root: str, params: EmulatorParams, per_class: int) -> Path:
-    """The cache directory of one parameter set and training subset."""
+def cache_dir(root: str, params: EmulatorParams, per_class: int, val_per_class: int = 0) -> Path:
+    """The cache directory of one parameter set, training subset and validation split (a cache
+    without validation keeps the key it had before validation splits existed)."""
     files = locate(SOURCE, root)
     sizes = {s: [p.stat().st_size for p in pair] for s, pair in files.items()}
-    key = param_key(
-        {
-            "emulator": params.as_dict(),
-            "version": EMULATOR_VERSION,
-            "source": SOURCE,
-            "source_sizes": sizes,
-            "train_per_class": per_class,
-        }
-    )
-    return cache_root(root) / NAME / key
+    what = {
+        "emulator": params.as_dict(),
+        "version": EMULATOR_VERSION,
+        "source": SOURCE,
+        "source_sizes": sizes,
+        "train_per_class": per_class,
+    }
+    if val_per_class:
+        what["val_per_class"] = val_per_class
+    return cache_root(root) / NAME / param_key(what)
 
 
 def _emulate_split(images: np.ndarray, params: EmulatorParams, first_index: int) -> dict:
@@ -103,19 +104,32 @@ def _stream(split: dict, i: int) -> dict[str, np.ndarray]:
     return {k: split[k][a:b] for k in ("t", "x", "y", "p")}
 
 
+# Each split's streams get their own range of indices (the emulator's noise draws are seeded
+# by index): train from 0, test after the 60,000 training images, validation after both.
+FIRST_INDEX = {"train": 0, "test": 60_000, "val": 70_000}
+
+
 def ensure_cache(
-    root: str, params: EmulatorParams, per_class: int, timesteps: tuple[int, ...], split_by: str
-) -> tuple[Path, np.ndarray, dict[str, np.ndarray]]:
+    root: str,
+    params: EmulatorParams,
+    per_class: int,
+    timesteps: tuple[int, ...],
+    split_by: str,
+    val_per_class: int = 0,
+) -> tuple[Path, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Generate (if needed) the streams and the frames for every T.
 
     Returns:
-        The cache directory, the training subset's indices and the labels per split.
+        The cache directory, the training subset's and the validation split's indices, and the
+        labels per split (``val`` only with a validation split).
     """
     arrays = load_arrays(SOURCE, root)
-    idx = subset_indices(arrays["train"][1], per_class)
+    idx, vidx = split_indices(arrays["train"][1], per_class, val_per_class)
     images = {"train": arrays["train"][0][idx], "test": arrays["test"][0]}
     labels = {"train": arrays["train"][1][idx], "test": arrays["test"][1]}
-    base = cache_dir(root, params, per_class)
+    if len(vidx):
+        images["val"], labels["val"] = arrays["train"][0][vidx], arrays["train"][1][vidx]
+    base = cache_dir(root, params, per_class, val_per_class)
     streams: dict[str, dict] = {}
     for t in timesteps:
         fdir = base / ev_io.frames_dir_name(t, split_by)
@@ -123,10 +137,9 @@ def ensure_cache(
             continue
         meta = {"dataset": NAME, "frames": t, "split_by": split_by, "emulator": params.as_dict()}
         with building(fdir, {**meta, "version": EMULATOR_VERSION}) as tmp:
-            for split, first in (("train", 0), ("test", 60_000)):
+            for split in images:
                 if split not in streams:
-                    # test streams get indices after the training set's (distinct noise draws)
-                    streams[split] = _emulate_split(images[split], params, first)
+                    streams[split] = _emulate_split(images[split], params, FIRST_INDEX[split])
                 s = streams[split]
                 n = len(s["offsets"]) - 1
                 frames = np.zeros((n, t, 2, params.sensor, params.sensor), np.uint16)
@@ -135,7 +148,7 @@ def ensure_cache(
                         _stream(s, i), t, params.sensor, params.sensor, split_by
                     )
                 np.save(tmp / f"{split}.npy", frames)
-    return base, idx, labels
+    return base, idx, vidx, labels
 
 
 def _load_frames(path: Path, n: int) -> torch.Tensor:
@@ -163,15 +176,19 @@ def fashion_dvs(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     default the sensor size)."""
     options = split_options(NAME, cfg, LOADER_DEFAULTS)
     per_class, split_by = options.loader["train_per_class"], options.loader["split_by"]
-    base, idx, labels = ensure_cache(cfg.root, options.params, per_class, timesteps, split_by)
+    val = options.loader["val_per_class"]
+    base, idx, vidx, labels = ensure_cache(
+        cfg.root, options.params, per_class, timesteps, split_by, val
+    )
+    n = {split: len(y) for split, y in labels.items()}
     return options.bundle(
         cfg,
         timesteps,
         base,
-        lambda fdir, split: _load_frames(fdir / f"{split}.npy", len(labels[split])),
+        lambda fdir, split: _load_frames(fdir / f"{split}.npy", n[split]),
         {split: torch.from_numpy(y) for split, y in labels.items()},
-        split_description(SOURCE, per_class, len(labels["train"]), len(labels["test"])),
-        split_hash(idx, np.arange(len(labels["test"]))),
+        split_description(SOURCE, per_class, n["train"], n["test"], n.get("val", 0)),
+        val_split_hash(idx, vidx, np.arange(n["test"])),
     )
 
 

@@ -16,6 +16,10 @@ Options (``data.options``):
   the first N images of each class in a fixed random order (seed 0), so every run and every
   seed trains on the same images; recorded in the split description and its hash. The test set
   is always the full official one.
+* ``val_per_class`` (default 0 = no validation split): a class-balanced validation split of
+  N images per class, the next N images of each class in the same fixed order, so it never
+  overlaps the ``train_per_class`` subset (needs ``train_per_class`` > 0: the validation images
+  are training images the run does not train on). Choices are made on it, never on the test set.
 * ``resize``: ``area`` (default) or ``bilinear``, used when ``data.size`` is not 28.
 
 Images are scaled to [0, 1] and standardised with the training subset's mean and std (the
@@ -44,7 +48,7 @@ FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 OFFICIAL = {"train": 60_000, "test": 10_000}
-DEFAULTS = {"train_per_class": 0, "resize": "area"}
+DEFAULTS = {"train_per_class": 0, "val_per_class": 0, "resize": "area"}
 CHOICES = {"resize": ("area", "bilinear")}
 SUBSET_SEED = 0
 
@@ -152,19 +156,32 @@ def subset_indices(labels: np.ndarray, per_class: int) -> np.ndarray:
     Raises:
         DatasetCorrupt: a class has fewer than ``per_class`` images.
     """
+    return split_indices(labels, per_class, 0)[0]
+
+
+def split_indices(labels: np.ndarray, per_class: int, val_per_class: int):
+    """``(train, val)`` sorted indices: per class, the first ``per_class`` images in a fixed
+    random order train and the next ``val_per_class`` validate, so the two never overlap and the
+    training subset is the same whatever the validation size (all indices train and none
+    validate when ``per_class`` is 0).
+
+    Raises:
+        DatasetCorrupt: a class has fewer than ``per_class + val_per_class`` images.
+    """
     if per_class <= 0:
-        return np.arange(len(labels))
+        return np.arange(len(labels)), np.zeros(0, np.int64)
     order = np.random.default_rng(SUBSET_SEED).permutation(len(labels))
-    picked = []
+    train, val = [], []
     for c in range(10):
-        members = order[labels[order] == c][:per_class]
-        if len(members) < per_class:
+        members = order[labels[order] == c][: per_class + val_per_class]
+        if len(members) < per_class + val_per_class:
             raise DatasetCorrupt(
-                f"data.options.train_per_class={per_class}: class {c} has only "
-                f"{len(members)} training images"
+                f"data.options.train_per_class={per_class}, val_per_class={val_per_class}: "
+                f"class {c} has only {len(members)} training images"
             )
-        picked.append(members)
-    return np.sort(np.concatenate(picked))
+        train.append(members[:per_class])
+        val.append(members[per_class:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
 
 def resize(x: torch.Tensor, size: int, mode: str) -> torch.Tensor:
@@ -176,37 +193,70 @@ def resize(x: torch.Tensor, size: int, mode: str) -> torch.Tensor:
     return F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
 
 
-def split_description(name: str, per_class: int, n_train: int, n_test: int) -> str:
+def split_description(name: str, per_class: int, n_train: int, n_test: int, n_val: int = 0) -> str:
     """The split recorded with every result."""
     train = f"train {n_train}" + (
         f" ({per_class}/class subset, seed {SUBSET_SEED})" if per_class else ""
     )
-    return f"official {name} split: {train}, test {n_test}"
+    val = f", validation {n_val} (the next {n_val // 10}/class, unused training images)"
+    return f"official {name} split: {train}{val if n_val else ''}, test {n_test}"
+
+
+def val_split_hash(train_idx: np.ndarray, val_idx: np.ndarray, test_idx: np.ndarray) -> str:
+    """The split hash: train/test as before (so a run without validation keeps its hash), the
+    validation indices folded in when there are any."""
+    h = split_hash(train_idx, test_idx)
+    if len(val_idx) == 0:
+        return h
+    return split_hash(np.asarray([int(h, 16)]), val_idx)
+
+
+def check_val_per_class(name: str, opts: dict) -> None:
+    """Refuse a validation split that is negative or has no unused training images to come from
+    (ConfigError naming the key)."""
+    val = opts.get("val_per_class", 0)
+    if not isinstance(val, int) or isinstance(val, bool) or val < 0:
+        raise ConfigError(
+            f"dataset {name!r}: key 'data.options.val_per_class': got {val!r}, expected an "
+            "integer >= 0 (0 = no validation split)"
+        )
+    if val and opts["train_per_class"] <= 0:
+        raise ConfigError(
+            f"dataset {name!r}: key 'data.options.val_per_class': got {val} with "
+            "train_per_class 0 (every training image trains); expected train_per_class > 0, so "
+            "that validation images are training images the run does not train on"
+        )
+    if opts["train_per_class"] + val > 5_000:
+        # Fashion-MNIST and MNIST hold at least 5,421 training images per class (MNIST's 5)
+        raise ConfigError(
+            f"dataset {name!r}: keys 'data.options.train_per_class' + 'val_per_class': got "
+            f"{opts['train_per_class']} + {val}, expected at most 5000 images per class"
+        )
 
 
 def _build(name: str, cfg) -> DataBundle:
     require_default_split(name, cfg.split)
     opts = resolve_options(name, cfg.options, DEFAULTS, CHOICES)
+    check_val_per_class(name, opts)
     arrays = load_arrays(name, cfg.root)
     (xtr, ytr), (xte, yte) = arrays["train"], arrays["test"]
-    idx = subset_indices(ytr, opts["train_per_class"])
+    idx, vidx = split_indices(ytr, opts["train_per_class"], opts["val_per_class"])
     size = cfg.size or 28
+    parts = {"train": (xtr[idx], ytr[idx]), "val": (xtr[vidx], ytr[vidx]), "test": (xte, yte)}
     tensors = {}
-    for split, (x, y) in (("train", (xtr[idx], ytr[idx])), ("test", (xte, yte))):
+    for split, (x, y) in parts.items():
         t = torch.from_numpy(x.astype(np.float32) / 255.0).unsqueeze(1)
         tensors[split] = (resize(t, size, opts["resize"]), torch.from_numpy(y))
+    # every split is standardised with the training subset's statistics
     mean, std = tensors["train"][0].mean(), tensors["train"][0].std()
     info = dataset_spec(name).info(
         size,
-        split_description(name, opts["train_per_class"], len(idx), len(yte)),
-        split_hash(idx, np.arange(len(yte))),
-        {"train_per_class": opts["train_per_class"], "resize": opts["resize"]},
+        split_description(name, opts["train_per_class"], len(idx), len(yte), len(vidx)),
+        val_split_hash(idx, vidx, np.arange(len(yte))),
+        {k: opts[k] for k in ("train_per_class", "val_per_class", "resize")},
     )
-    return DataBundle(
-        info,
-        TensorSplit((tensors["train"][0] - mean) / std, tensors["train"][1]),
-        TensorSplit((tensors["test"][0] - mean) / std, tensors["test"][1]),
-    )
+    split = {k: TensorSplit((x - mean) / std, y) for k, (x, y) in tensors.items()}
+    return DataBundle(info, split["train"], split["test"], split["val"] if len(vidx) else None)
 
 
 def _facts(name: str) -> dict:
@@ -227,12 +277,14 @@ def _facts(name: str) -> dict:
 
 
 def check_train_per_class(name: str, opts: dict) -> None:
-    """Refuse a negative ``data.options.train_per_class`` (ConfigError naming the key)."""
+    """Refuse a negative ``data.options.train_per_class``, and a validation split with no
+    unused training images to come from (ConfigError naming the key)."""
     if opts["train_per_class"] < 0:
         raise ConfigError(
             f"dataset {name!r}: key 'data.options.train_per_class': got "
             f"{opts['train_per_class']}, expected an integer >= 0 (0 = all)"
         )
+    check_val_per_class(name, opts)
 
 
 @register_dataset("mnist", **_facts("mnist"))

@@ -1,0 +1,303 @@
+"""Run records: what every finished (or failed) run of a profile leaves in git.
+
+A run directory (``results/runs/<hash>/``, checkpoints included) is a local cache and is never
+committed; its record is. Every table, claim, figure and report of a profile regenerates from the
+records alone (``python -m bench report --profile P``), on a fresh clone, without training.
+
+Two files per profile, under ``results/<profile>/records/``, both sorted by run id so that a new
+run adds lines and changes none:
+
+* ``runs.jsonl``: one JSON object per line and run, keys sorted:
+
+  - ``run_id``: the config hash (the run directory's name);
+  - ``status``: ``finished`` or ``failed``; ``reason``: why it failed ("" otherwise);
+  - ``config``: the config's semantic dict (:meth:`tssd.config.RunConfig.semantic_dict`: every
+    field that determines the result, the seed included), whose hash must be ``run_id``;
+  - ``summary``: the run's ``summary.json`` (final train, validation and test metrics, counts,
+    firing rates, wall time, peak memory, machine, torch, backend and their versions, git commit
+    and dirty flag, start and end times).
+
+* ``epochs.csv``: one row per run and epoch (``run_id``, ``epoch``, then epochs.csv's columns:
+  learning rate, each loss term, train / validation / test accuracy and loss, times, memory);
+  numbers to 7 significant digits (accuracies, fractions of at most 60,000 images, exactly),
+  empty where not measured.
+
+Loading checks what it reads (:func:`load`): a line that is not a JSON object, a missing key or
+column, a duplicate run id or epoch, a config whose hash is not the run id, a finished run
+without its metrics or with fewer epochs than it declares, and an epoch row of a run that has no
+record each stop with one line naming the file, the line and what was expected. A run without a
+record is "not run": nothing is filled in.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.schema import SpecError, rel
+from tssd.hashing import config_hash
+
+RECORDS = "records"
+RUNS = "runs.jsonl"
+EPOCHS = "epochs.csv"
+STATUSES = ("finished", "failed")
+KEYS = ("config", "reason", "run_id", "status", "summary")
+FINISHED_KEYS = ("test_acc", "train_acc", "test_loss", "params", "macs_per_sample", "wall_s")
+"""What a finished run's summary must hold for the tables (tssd.rundir's required metrics)."""
+EPOCH_KEYS = ("run_id", "epoch", "loss", "train_acc", "test_acc", "epoch_time_s")
+"""Columns every epochs.csv of records must have."""
+
+
+class RecordError(SpecError):
+    """A record file that cannot be trusted (the message names the file, line and problem)."""
+
+
+@dataclass
+class Record:
+    """One run's record."""
+
+    run_id: str
+    status: str
+    config: dict[str, Any]
+    summary: dict[str, Any]
+    reason: str = ""
+    epochs: list[dict[str, float]] = field(default_factory=list)
+
+    def line(self) -> str:
+        """Its line of runs.jsonl (without the newline)."""
+        obj = {
+            "config": self.config,
+            "reason": self.reason,
+            "run_id": self.run_id,
+            "status": self.status,
+            "summary": self.summary,
+        }
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def records_dir(out_dir: Path) -> Path:
+    """``results/<profile>/records/`` of a profile's output directory."""
+    return out_dir / RECORDS
+
+
+# ---- reading --------------------------------------------------------------------------------
+
+
+def load(directory: Path) -> dict[str, Record]:
+    """Every record under ``directory`` (empty when it holds none), checked.
+
+    Raises:
+        RecordError: one line naming the file, the line and what was expected.
+    """
+    runs_path, epochs_path = directory / RUNS, directory / EPOCHS
+    if not runs_path.is_file():
+        if epochs_path.is_file() and epochs_path.read_text().strip():
+            raise RecordError(f"{rel(epochs_path)}: epochs without {RUNS} beside it")
+        return {}
+    records: dict[str, Record] = {}
+    first_line: dict[str, int] = {}
+    try:
+        text = runs_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecordError(f"{rel(runs_path)}: unreadable ({exc}); expected UTF-8 JSON lines")
+    for n, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        rec = _parse_line(raw, f"{rel(runs_path)}:{n}")
+        if rec.run_id in first_line:
+            raise RecordError(
+                f"{rel(runs_path)}:{n}: run id {rec.run_id} appears twice (first on line "
+                f"{first_line[rec.run_id]}); expected one record per run"
+            )
+        first_line[rec.run_id] = n
+        records[rec.run_id] = rec
+    _read_epochs(epochs_path, records, first_line, runs_path)
+    return records
+
+
+def _parse_line(raw: str, where: str) -> Record:
+    try:
+        obj = json.loads(raw)
+    except ValueError as exc:
+        raise RecordError(f"{where}: not JSON ({exc.args[0]}); expected one object per line")
+    if not isinstance(obj, dict):
+        raise RecordError(f"{where}: a JSON {type(obj).__name__}; expected an object")
+    missing = [k for k in KEYS if k not in obj]
+    if missing:
+        raise RecordError(f"{where}: key '{missing[0]}' missing; expected keys {', '.join(KEYS)}")
+    rid, status, cfg, summary = obj["run_id"], obj["status"], obj["config"], obj["summary"]
+    if not isinstance(rid, str) or not rid:
+        raise RecordError(f"{where}: key 'run_id': got {rid!r}, expected the config hash")
+    if status not in STATUSES:
+        raise RecordError(f"{where}: key 'status': got {status!r}, expected finished or failed")
+    for key, value in (("config", cfg), ("summary", summary)):
+        if not isinstance(value, dict):
+            raise RecordError(f"{where}: key '{key}': a {type(value).__name__}, expected an object")
+    got = config_hash(cfg)
+    if got != rid:
+        raise RecordError(
+            f"{where}: key 'config': hashes to {got}, not to its run id {rid}; the record was "
+            "edited, or the config format changed without a migration of the records"
+        )
+    if status == "finished":
+        lacking = [k for k in FINISHED_KEYS if not isinstance(summary.get(k), (int, float))]
+        if lacking:
+            raise RecordError(
+                f"{where}: key 'summary.{lacking[0]}' missing; a finished run's summary holds "
+                f"{', '.join(FINISHED_KEYS)}"
+            )
+    return Record(rid, status, cfg, summary, str(obj["reason"]))
+
+
+def _num(text: str) -> float:
+    return math.nan if text == "" else float(text)
+
+
+def _read_epochs(
+    path: Path, records: dict[str, Record], first_line: dict[str, int], runs_path: Path
+) -> None:
+    if not path.is_file():
+        rows: list[dict[str, str]] = []
+        header: list[str] = list(EPOCH_KEYS)
+    else:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            header = list(reader.fieldnames or [])
+            rows = list(reader)
+    missing = [c for c in EPOCH_KEYS if c not in header]
+    if missing:
+        raise RecordError(
+            f"{rel(path)}: column '{missing[0]}' missing; expected at least {', '.join(EPOCH_KEYS)}"
+        )
+    for n, row in enumerate(rows, 2):
+        rid = row["run_id"]
+        rec = records.get(rid)
+        if rec is None:
+            raise RecordError(f"{rel(path)}:{n}: run id {rid!r} has no record in {RUNS}")
+        try:
+            values = {k: _num(v) for k, v in row.items() if k != "run_id"}
+        except (TypeError, ValueError):
+            bad = next(k for k, v in row.items() if k != "run_id" and not _is_num(v))
+            raise RecordError(
+                f"{rel(path)}:{n}: column '{bad}': got {row[bad]!r}, expected a number or empty"
+            ) from None
+        if values["epoch"] != len(rec.epochs) + 1:
+            raise RecordError(
+                f"{rel(path)}:{n}: run {rid} epoch {values['epoch']:g} after "
+                f"{len(rec.epochs)} epochs; expected epochs 1, 2, ... in order, each once"
+            )
+        rec.epochs.append(values)
+    for rid, rec in records.items():
+        want = rec.summary.get("epochs") if rec.status == "finished" else None
+        if want is not None and len(rec.epochs) != want:
+            raise RecordError(
+                f"{rel(runs_path)}:{first_line[rid]}: run {rid} finished {want} epochs but "
+                f"{rel(path)} holds {len(rec.epochs)}; expected one row per epoch"
+            )
+
+
+def _is_num(v: Any) -> bool:
+    try:
+        _num(v)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+# ---- writing --------------------------------------------------------------------------------
+
+
+def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float):
+        return format(v, ".7g")
+    return str(v)
+
+
+def _epoch_columns(records: Iterable[Record]) -> list[str]:
+    """run_id, epoch, then every other column in the order runs wrote them."""
+    cols: dict[str, None] = {"run_id": None, "epoch": None}
+    for rec in records:
+        for e in rec.epochs:
+            cols.update(dict.fromkeys(e))
+    return list(cols)
+
+
+def texts(records: dict[str, Record]) -> tuple[str, str]:
+    """The text of runs.jsonl and of epochs.csv for ``records``."""
+    recs = [records[k] for k in sorted(records)]
+    runs = "".join(r.line() + "\n" for r in recs)
+    cols = _epoch_columns(recs)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+    w.writeheader()
+    for r in recs:
+        for e in r.epochs:
+            w.writerow({"run_id": r.run_id, **{k: _fmt(e.get(k)) for k in cols[1:]}})
+    return runs, buf.getvalue()
+
+
+def write(directory: Path, records: dict[str, Record]) -> list[Path]:
+    """Rewrite both files whole (each through a temporary file and a rename)."""
+    from tssd.runtime import atomic_write_text
+
+    directory.mkdir(parents=True, exist_ok=True)
+    runs, epochs = texts(records)
+    atomic_write_text(directory / RUNS, runs)
+    atomic_write_text(directory / EPOCHS, epochs)
+    return [directory / RUNS, directory / EPOCHS]
+
+
+def from_run_dir(run_id: str, run_dir: Path) -> Record | None:
+    """The record of a finished or failed run directory (None for any other state).
+
+    The epochs are rounded as the records file stores them, so a record made here equals the
+    same record read back.
+    """
+    from tssd.config import load_config
+    from tssd.rundir import RunDir
+
+    d = RunDir(run_dir)
+    st = d.state()
+    s = st.summary
+    if st.status not in STATUSES or s is None:
+        return None
+    cfg = load_config(str(run_dir / "config.yaml"))
+    semantic = json.loads(json.dumps(cfg.semantic_dict()))
+    if config_hash(semantic) != run_id:
+        raise RecordError(
+            f"{rel(run_dir / 'config.yaml')}: hashes to {config_hash(semantic)}, not to its run "
+            f"directory's name {run_id}; expected the run's own config"
+        )
+    summary = json.loads(json.dumps(s.as_dict()))
+    reason = (s.error or "failed") if st.status == "failed" else ""
+    epochs = [{k: _num(_fmt(v)) for k, v in e.items()} for e in d.read_epochs()]
+    if st.status == "finished":
+        epochs = epochs[: summary.get("epochs", len(epochs))]
+    return Record(run_id, st.status, semantic, summary, reason, epochs)
+
+
+def upsert(directory: Path, new: list[Record], lock: Path) -> list[Path]:
+    """Add (or replace) ``new`` in the records under ``directory``, under a file lock so that two
+    harness processes never lose each other's records."""
+    from filelock import FileLock
+
+    if not new:
+        return []
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock)):
+        records = load(directory)
+        changed = False
+        for rec in new:
+            old = records.get(rec.run_id)
+            if old is None or texts({0: old}) != texts({0: rec}):
+                records[rec.run_id] = rec
+                changed = True
+        return write(directory, records) if changed else []
