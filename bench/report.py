@@ -34,7 +34,7 @@ from bench.claims import (
     SUPPORTED,
     VERDICTS,
 )
-from bench.schema import experiment_ids, experiment_path, load_experiment, load_profile, rel
+from bench.schema import experiment_ids, experiment_path, load_experiment, load_profile
 
 README_START = "<!-- claims:start (python -m bench claims --readme) -->"
 README_END = "<!-- claims:end -->"
