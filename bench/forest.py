@@ -16,7 +16,7 @@ import statistics
 from pathlib import Path
 
 from bench.aggregate import csv_text, num, read_csv
-from bench.figures import FigData, save
+from bench.figures import FigData, save, write_text
 from bench.render import latex_escape
 from bench.schema import Experiment, Profile
 
@@ -75,12 +75,10 @@ def _fmt(x: float, sign: bool = True) -> str:
 
 def render_forest(exp: Experiment, profile: Profile, results_dir: Path) -> list[Path]:
     """Write ``<id>_forest.csv``, ``.tex``, ``.md``, ``.pdf`` and ``.png``."""
-    from tssd.runtime import atomic_write_text
-
     rows = forest_rows(exp, profile, results_dir)
     base = results_dir / f"{exp.id}_forest"
     paths = [base.with_suffix(".csv")]
-    atomic_write_text(paths[0], csv_text(rows, COLUMNS, str))
+    write_text(paths[0], csv_text(rows, COLUMNS, str))
     title = f"{exp.title} ({profile.id} profile)"
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
 
@@ -127,7 +125,7 @@ def render_forest(exp: Experiment, profile: Profile, results_dir: Path) -> list[
     tex += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
     for suffix, text in ((".md", "\n".join(md) + "\n"), (".tex", "\n".join(tex))):
         paths.append(base.with_suffix(suffix))
-        atomic_write_text(paths[-1], text)
+        write_text(paths[-1], text)
     return paths + _plot(rows, datasets, title, base, profile)
 
 
@@ -217,7 +215,7 @@ def _plot(
     import matplotlib.pyplot as plt
     from matplotlib.transforms import blended_transform_factory
 
-    from bench.figures import apply_theme, display_name, finish, load_style, write_text
+    from bench.figures import apply_theme, display_name, finish, load_style
 
     style = load_style(profile)
     shown = {ds: display_name(ds, profile, style) for ds in datasets}

@@ -10,7 +10,10 @@ from __future__ import annotations
 import csv
 import dataclasses
 import math
+import os
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -504,15 +507,11 @@ forest: {claim: beats, axis: variant}
 """
 
 
-def test_forest_clips_outliers_with_arrows_and_states_n_and_interval_per_row(tmp_path, drawn):
-    from bench.forest import render_forest
-
-    (tmp_path / "tinyforest_layout.yaml").write_text(FOREST_LAYOUT)
-    exp_path = tmp_path / "tinyforest.yaml"
-    exp_path.write_text(
-        FOREST_EXPERIMENT.replace("LAYOUT", str(tmp_path / "tinyforest_layout.yaml"))
-    )
-    exp = load_experiment(exp_path)
+def forest_case(out: Path):
+    """A three-reading forest experiment and its claims CSV under ``out``; one reading wild."""
+    (out / "tinyforest_layout.yaml").write_text(FOREST_LAYOUT)
+    exp_path = out / "tinyforest.yaml"
+    exp_path.write_text(FOREST_EXPERIMENT.replace("LAYOUT", str(out / "tinyforest_layout.yaml")))
     claims = [
         {"claim": "beats", "group": "all", "outcome": "inconclusive", "note": "1/3 hold"},
         *(
@@ -534,7 +533,14 @@ def test_forest_clips_outliers_with_arrows_and_states_n_and_interval_per_row(tmp
             )
         ),
     ]
-    write_csv(tmp_path / "tinyforest_claims.csv", claims)
+    write_csv(out / "tinyforest_claims.csv", claims)
+    return load_experiment(exp_path)
+
+
+def test_forest_clips_outliers_with_arrows_and_states_n_and_interval_per_row(tmp_path, drawn):
+    from bench.forest import render_forest
+
+    exp = forest_case(tmp_path)
     paths = render_forest(exp, QUICK, tmp_path)
     assert tmp_path / "tinyforest_forest_figdata.csv" in paths
     fd = read_rows(tmp_path / "tinyforest_forest_figdata.csv")
@@ -595,3 +601,29 @@ def test_panels_without_runs_say_why_and_draw_nothing(tmp_path, drawn, figure):
     if figure != "figure5":  # the curves CSV holds no reason; the aggregate does
         assert all(reason in t for t in notes)
     assert {"CIFAR-10", "CIFAR10-DVS"} <= set(drawn[figure]["titles"])
+
+
+def test_rendering_never_imports_torch(tmp_path):
+    """DESIGN.md: everything after the run record regenerates without torch (a fresh clone's
+    report must not pay torch's import, nor need it installed)."""
+    script = f"""
+import sys
+from pathlib import Path
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+import test_bench_figures as t
+from bench.figures import render_figure
+from bench.forest import render_forest
+from bench.schema import load_layout
+out = Path({str(tmp_path)!r})
+t.figure4_csvs(out)
+render_figure(load_layout("paper_tables/figure4.yaml"), t.QUICK, out)
+render_forest(t.forest_case(out), t.QUICK, out)
+assert (out / "tinyforest_forest_figdata.csv").is_file()
+print("torch" in sys.modules)
+"""
+    env = {k: v for k, v in os.environ.items() if k != figures.STYLE_ENV}
+    res = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == "False"
