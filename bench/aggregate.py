@@ -209,6 +209,12 @@ CLAIM_COLUMNS = [
     "ci_lo",
     "ci_hi",
     "note",
+    "p_reversal",
+    "p_holm",
+    "margin",
+    "within_margin",
+    "a_cell",
+    "b_cell",
 ]
 RUN_COLUMNS = [
     "experiment",
@@ -340,7 +346,8 @@ def aggregate(
                     "reason": "; ".join(x for x in (reason, why) if x),
                 }
             )
-    claims = [evaluate_claim(c, plan.cells, values) for c in exp.claims]
+    margin = profile.equivalence_margin
+    claims = [evaluate_claim(c, plan.cells, values, margin=margin) for c in exp.claims]
     claim_rows = []
     for res in claims:
         c = res.claim

@@ -118,7 +118,9 @@ def cmd_claims(args: argparse.Namespace) -> int:  # noqa: D103
 
     table = claims_table(args.profiles, Path(args.results).resolve())
     if args.readme:
-        update_readme(ROOT / "README.md", table)
+        from bench.report import write_readme
+
+        write_readme(ROOT / "README.md", args.profiles, Path(args.results).resolve())
         print("updated the claims table in README.md")
     else:
         print(table, end="")

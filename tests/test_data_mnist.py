@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from tssd.config import ConfigError, DataConfig, from_dict
-from tssd.data import DatasetCorrupt, DatasetUnavailable, build_dataset
+from tssd.data import DatasetCorrupt, DatasetUnavailable, build_dataset, validate_data_config
 from tssd.data import mnist as mn
 from tssd.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 
@@ -169,3 +169,67 @@ def test_read_idx_roundtrip(tmp_path):
     a = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
     p = write_idx(tmp_path / "x-images-idx3-ubyte", a, IMAGES_MAGIC, gz=False)
     assert np.array_equal(read_idx(p, IMAGES_MAGIC), a)
+
+
+def test_validation_split_is_held_out_of_the_unused_training_images(tmp_path):
+    """val_per_class draws from the training images the run does not train on: disjoint from
+    the training subset, which stays exactly what it is without validation."""
+    make_set(tmp_path / "fashion_mnist", n_train=100)
+    base = {"train_per_class": 3}
+    plain = build_dataset(DataConfig(name="fashion_mnist", root=str(tmp_path), options=base), (2,))
+    cfg = DataConfig(
+        name="fashion_mnist", root=str(tmp_path), options={**base, "val_per_class": 4}
+    )
+    b = build_dataset(cfg, (2,))
+    assert plain.val is None
+    assert torch.equal(b.train.inputs, plain.train.inputs)
+    assert torch.equal(b.train.labels, plain.train.labels)
+    assert torch.bincount(b.val.labels).tolist() == [4] * 10
+    tr, va = mn.split_indices(mn.load_arrays("fashion_mnist", str(tmp_path))["train"][1], 3, 4)
+    assert not set(tr.tolist()) & set(va.tolist())
+    assert "validation 40" in b.info.split and b.info.split_hash != plain.info.split_hash
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"val_per_class": 5}, "expected train_per_class > 0"),
+        ({"train_per_class": 3, "val_per_class": -1}, "expected an integer >= 0"),
+        ({"train_per_class": 4000, "val_per_class": 2000}, "expected at most 5000"),
+    ],
+)
+def test_a_validation_split_with_nothing_to_come_from_is_refused(options, message):
+    cfg = DataConfig(name="fashion_mnist", options=options)
+    with pytest.raises(ConfigError, match=f"data.options.*{message}"):
+        validate_data_config(cfg)
+
+
+def test_a_run_with_validation_measures_it_when_due_and_test_once(tmp_path):
+    """With a validation split the curve is validation accuracy (every eval.every epochs) and
+    test accuracy is measured once, after the last epoch; the summary holds both."""
+    from tssd.rundir import RunDir
+    from tssd.train import train
+
+    make_set(tmp_path / "fashion_mnist", n_train=100)
+    cfg = from_dict(
+        {
+            "seed": 0,
+            "method": {"name": "ce_tt", "t_s": 1, "t_t": 2},
+            "model": {"name": "micro_cnn", "width": 4},
+            "data": {
+                "name": "fashion_mnist",
+                "root": str(tmp_path),
+                "size": 8,
+                "batch_size": 10,
+                "options": {"train_per_class": 3, "val_per_class": 2},
+            },
+            "optim": {"epochs": 3},
+            "eval": {"every": 2},
+            "runtime": {"progress": False, "threads": 1},
+        }
+    )
+    summary = train(cfg, tmp_path / "run")
+    rows = RunDir(tmp_path / "run").read_epochs()
+    measured = [[not np.isnan(r[k]) for r in rows] for k in ("val_acc", "test_acc")]
+    assert measured == [[False, True, True], [False, False, True]]
+    assert summary["val_acc"] == rows[-1]["val_acc"] and summary["test_acc"] == rows[-1]["test_acc"]

@@ -195,3 +195,32 @@ def test_method_specs_declare_their_facts():
     with pytest.raises(ValueError, match=r"expected distinct term names"):
         MethodSpec(step, False, False, loss_terms=("task", "task"))
     assert MethodSpec(step, False, False).unread_fields() == ()  # undeclared: all read
+
+
+@pytest.mark.parametrize("kind", ["static", "event"])
+def test_the_control_is_tsd_without_its_kl_term(kind):
+    """ce_tt, the control that attributes TSSD's gain: cross-entropy on the student and on the
+    T_t output, nothing distilled. Its loss and every gradient equal TSD's task term (with the
+    task loss on the teacher) alone, whatever alpha, detach_teacher or task_on_teacher say."""
+    x, y = batch()
+    if kind == "event":
+        g = torch.Generator().manual_seed(3)
+        x = {2: torch.rand(6, 2, 1, 8, 8, generator=g), 4: torch.rand(6, 4, 1, 8, 8, generator=g)}
+    grads, losses = {}, {}
+    for name, extra in (
+        ("ce_tt", dict(alpha=5.0, task_on_teacher=False, detach_teacher=False)),
+        ("tsd", dict(alpha=0.0, task_on_teacher=True)),
+    ):
+        model = net()
+        ctx = StepContext(model, None, MethodConfig(name=name, t_s=2, t_t=4, **extra), None, kind)
+        out = METHODS[name].step(ctx, x, y)
+        out.loss.backward()
+        losses[name] = out.loss.detach()
+        grads[name] = [p.grad.clone() for p in model.parameters()]
+        if name == "ce_tt":
+            assert set(out.terms) == {"task"}
+    assert torch.equal(losses["ce_tt"], losses["tsd"])
+    assert all(torch.equal(a, b) for a, b in zip(grads["ce_tt"], grads["tsd"], strict=True))
+    spec = METHODS["ce_tt"]
+    assert spec.uses_teacher_steps and not spec.uses_weak_head
+    assert set(spec.reads) == {"method.t_t", "method.student_input"}

@@ -1,0 +1,209 @@
+"""Run records (bench/records.py): written as runs finish, checked on load, and enough to
+regenerate every committed output byte for byte (the committed quick and small outputs included).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from bench import records as rc
+from bench.records import RecordError
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[1]
+FIGURES = (".png", ".pdf")
+"""Figures are compared through the data they are drawn from (``*_figdata.csv``), not pixels."""
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """Two finished tiny runs (2 epochs each) and their records, written and read back."""
+    from tssd.config import from_dict
+    from tssd.train import train
+
+    base = tmp_path_factory.mktemp("runs")
+    recs = {}
+    for method in ("baseline", "ce_tt"):
+        cfg = from_dict(
+            {
+                "method": {"name": method, "t_s": 1, "t_t": 2},
+                "model": {"name": "micro_cnn", "width": 4},
+                "optim": {"epochs": 2},
+                "runtime": {"progress": False, "threads": 1},
+            }
+        )
+        train(cfg, base / cfg.hash())
+        recs[cfg.hash()] = rc.from_run_dir(cfg.hash(), base / cfg.hash())
+    return base, recs
+
+
+def test_records_round_trip_exactly(two_runs, tmp_path):
+    _, recs = two_runs
+    rc.write(tmp_path, recs)
+    back = rc.load(tmp_path)
+    assert sorted(back) == sorted(recs)
+    for rid, rec in recs.items():
+        assert back[rid].line() == rec.line()
+        assert rc.texts({0: back[rid]}) == rc.texts({0: rec})
+        assert len(back[rid].epochs) == 2 and back[rid].summary["epochs"] == 2
+    # sorted by run id, one line per run: a new run adds lines and changes none
+    lines = (tmp_path / rc.RUNS).read_text().splitlines()
+    assert [json.loads(x)["run_id"] for x in lines] == sorted(recs)
+
+
+def test_upsert_keeps_what_another_process_wrote(two_runs, tmp_path):
+    _, recs = two_runs
+    (a, ra), (b, rb) = sorted(recs.items())
+    lock = tmp_path / "lock"
+    assert rc.upsert(tmp_path / "r", [ra], lock)
+    assert rc.upsert(tmp_path / "r", [rb], lock)
+    assert sorted(rc.load(tmp_path / "r")) == [a, b]
+    assert rc.upsert(tmp_path / "r", [ra], lock) == []  # unchanged: nothing rewritten
+
+
+def _break(tmp_path: Path, recs, what: str) -> None:
+    rc.write(tmp_path, recs)
+    runs, epochs = tmp_path / rc.RUNS, tmp_path / rc.EPOCHS
+    lines = runs.read_text().splitlines()
+    first = json.loads(lines[0])
+    if what == "duplicate":
+        runs.write_text("\n".join([*lines, lines[0]]) + "\n")
+    elif what == "edited-config":
+        first["config"]["method"]["t_s"] = 3
+        runs.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    elif what == "missing-key":
+        del first["summary"]
+        runs.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    elif what == "not-json":
+        runs.write_text("\n".join([lines[0][:-3], *lines[1:]]) + "\n")
+    elif what == "missing-metric":
+        del first["summary"]["test_acc"]
+        runs.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    elif what == "missing-column":
+        text = epochs.read_text().splitlines()
+        cols = text[0].split(",")
+        i = cols.index("train_acc")
+        rows = [",".join(c for j, c in enumerate(r.split(",")) if j != i) for r in text]
+        epochs.write_text("\n".join(rows) + "\n")
+    elif what == "lost-epoch":
+        text = epochs.read_text().splitlines()
+        epochs.write_text("\n".join(text[:-1]) + "\n")
+    elif what == "orphan-epoch":
+        text = epochs.read_text().splitlines()
+        epochs.write_text("\n".join([*text, "0123456789ab" + text[1][12:]]) + "\n")
+
+
+@pytest.mark.parametrize(
+    "what, message",
+    [
+        ("duplicate", r"runs.jsonl:3: run id \w+ appears twice \(first on line 1\)"),
+        ("edited-config", r"runs.jsonl:1: key 'config': hashes to \w+, not to its run id"),
+        ("missing-key", r"runs.jsonl:1: key 'summary' missing"),
+        ("not-json", r"runs.jsonl:1: not JSON"),
+        ("missing-metric", r"runs.jsonl:1: key 'summary.test_acc' missing"),
+        ("missing-column", r"epochs.csv: column 'train_acc' missing"),
+        ("lost-epoch", r"runs.jsonl:2: run \w+ finished 2 epochs but .*epochs.csv holds 1"),
+        ("orphan-epoch", r"epochs.csv:6: run id '0123456789ab' has no record"),
+    ],
+)
+def test_a_record_that_cannot_be_trusted_is_one_line_naming_file_and_row(
+    two_runs, tmp_path, what, message
+):
+    _, recs = two_runs
+    _break(tmp_path, recs, what)
+    with pytest.raises(RecordError, match=message) as err:
+        rc.load(tmp_path)
+    assert "\n" not in str(err.value)
+
+
+def test_a_run_without_a_record_is_not_run_never_filled_in(two_runs):
+    """The aggregate reads records only: a finished run directory without a record is not run,
+    and a recorded run is finished whether or not its directory exists."""
+    from bench.aggregate import read_run
+    from bench.expand import PlannedRun
+
+    base, recs = two_runs
+    a, b = sorted(recs)
+
+    class Plan:  # the one attribute read_run needs
+        runs = {r: PlannedRun(r, {}, "run", 0, "cell") for r in (a, b)}
+        runs_dir = base
+
+    only_a = {a: recs[a]}
+    assert read_run(Plan, a, only_a).status == "finished"
+    missing = read_run(Plan, b, only_a)
+    assert (missing.status, missing.reason, missing.metrics) == ("not-run", "not run", {})
+    assert read_run(Plan, b).status == "finished"  # the run directory itself is finished
+
+
+def _committed_outputs(profile: str) -> list[Path]:
+    out = ROOT / "results" / profile
+    return sorted(
+        p
+        for p in out.rglob("*")
+        if p.is_file() and rc.RECORDS not in p.relative_to(out).parts
+    )
+
+
+def _block(text: str, start: str, end: str) -> str:
+    m = re.search(re.escape(start) + r"\n(.*?)" + re.escape(end), text, flags=re.S)
+    assert m, f"README.md: markers {start!r} .. {end!r} missing"
+    return m.group(1)
+
+
+@pytest.fixture(scope="module")
+def regenerated(tmp_path_factory):
+    """Every committed profile's outputs regenerated from its committed records alone."""
+    from bench.pipeline import regenerate
+    from bench.schema import load_profile
+
+    tmp = tmp_path_factory.mktemp("regenerated")
+    done = []
+    for profile in ("quick", "small"):
+        if (ROOT / "results" / profile / rc.RECORDS / rc.RUNS).is_file():
+            regenerate(load_profile(profile), ROOT / "results", tmp / profile)
+            done.append(profile)
+    return tmp, done
+
+
+@pytest.mark.parametrize("profile", ["quick", "small"])
+def test_committed_outputs_regenerate_byte_identical_from_the_records(regenerated, profile):
+    tmp, done = regenerated
+    if profile not in done:
+        pytest.skip(f"results/{profile}/records/ is not committed")
+    committed = _committed_outputs(profile)
+    made = sorted(p for p in (tmp / profile).rglob("*") if p.is_file())
+    rel_c = {p.relative_to(ROOT / "results" / profile) for p in committed}
+    rel_m = {p.relative_to(tmp / profile) for p in made}
+    assert rel_m - rel_c == set(), "regenerated but not committed (run `nox -s report`)"
+    assert rel_c - rel_m == set(), "committed but no longer made from the records (stale)"
+    differ = [
+        str(r)
+        for r in sorted(rel_m)
+        if r.suffix not in FIGURES
+        and (ROOT / "results" / profile / r).read_bytes() != (tmp / profile / r).read_bytes()
+    ]
+    assert differ == [], f"differ from their regeneration (run `nox -s report`): {differ}"
+
+
+def test_the_readme_claims_and_findings_regenerate_from_the_records(regenerated):
+    from bench.report import (
+        FINDINGS_END,
+        FINDINGS_START,
+        README_END,
+        README_START,
+        claims_table,
+        findings_text,
+    )
+
+    tmp, done = regenerated
+    if done != ["quick", "small"]:
+        pytest.skip("the records of quick and small are not both committed")
+    readme = (ROOT / "README.md").read_text()
+    assert _block(readme, README_START, README_END) == claims_table(done, tmp)
+    assert _block(readme, FINDINGS_START, FINDINGS_END) == findings_text(done, tmp)
