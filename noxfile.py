@@ -18,10 +18,12 @@ import nox
 ROOT = Path(__file__).resolve().parent
 ENV = ROOT / ".nox" / "tssd-env"
 CONSTRAINTS = ROOT / "constraints" / "cpu.txt"
-EXTRAS = "test,harness,backends,augment"
+EXTRAS = "test,harness,backends,augment,neurobench"
 # spikingjelly 2.0.0 declares torchvision/torchaudio/tensorboard as requirements; its neuron code
 # needs none of them (only torch, numpy, loguru), and torchvision would drag in another torch.
-NO_DEPS = ["spikingjelly==2.0.0"]
+# neurobench 2.3.0 declares librosa, numba, tonic and torchaudio; its metrics import only torch,
+# snntorch, numpy and tqdm (the neurobench extra).
+NO_DEPS = ["spikingjelly==2.0.0", "neurobench==2.3.0"]
 
 nox.options.default_venv_backend = "none"
 nox.options.sessions = ["tests"]

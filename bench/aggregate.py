@@ -92,6 +92,23 @@ def run_metrics(summary: dict[str, Any], epochs: list[dict[str, float]]) -> dict
         m["mean_firing_rate"] = sum(rates.values()) / len(rates)
     if epochs:
         m["epoch_time_s"] = sum(e["epoch_time_s"] for e in epochs) / len(epochs)
+    nb = summary.get("neurobench")
+    if nb:  # NeuroBench on the deployed network (tssd.metrics); absent where never measured
+        got, syn = nb["metrics"], nb["metrics"]["SynapticOperations"]
+        m["nb_params"] = float(got["ParameterCount"])
+        m["nb_footprint"] = float(got["Footprint"])
+        m["nb_connection_sparsity"] = float(got["ConnectionSparsity"])
+        m["nb_activation_sparsity"] = float(got["ActivationSparsity"])
+        m["nb_acc"] = 100.0 * got["ClassificationAccuracy"]
+        m["nb_dense"] = float(syn["Dense"])
+        m["nb_effective_macs"] = float(syn["Effective_MACs"])
+        m["nb_effective_acs"] = float(syn["Effective_ACs"])
+        m["nb_effective_synops"] = m["nb_effective_macs"] + m["nb_effective_acs"]
+        m["energy_pj"] = float(nb["energy_pj"])
+        for layer, v in nb["by_layer"]["ActivationSparsity"].items():
+            m[f"nb_sparsity:{layer}"] = float(v)
+        for layer, v in nb["by_layer"]["EffectiveSynOps"].items():
+            m[f"nb_synops:{layer}"] = float(v)
     return m
 
 

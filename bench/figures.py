@@ -158,11 +158,14 @@ class FigData:
 
 
 def metric_range(metric: str) -> tuple[float, float] | None:
-    """The values a metric can take: accuracies 0-100 %, firing rates 0-1, else unbounded."""
+    """The values a metric can take: accuracies 0-100 %, firing rates and sparsities 0-1,
+    synaptic operation counts >= 0, else unbounded."""
     if metric.endswith("_acc") or metric.startswith(("test_acc", "val_acc", "train_acc")):
         return 0.0, 100.0
-    if "firing_rate" in metric:
+    if "firing_rate" in metric or "sparsity" in metric:
         return 0.0, 1.0
+    if metric.startswith("nb_synops"):  # operation counts: never below 0
+        return 0.0, math.inf
     return None
 
 
@@ -758,81 +761,107 @@ def _curves(c: _Ctx, fig, axes) -> list[str]:
     return caption
 
 
+BAR_METRICS = ({"prefix": "firing_rate:"},)
+"""A ``bars`` plot's rows when its block names none: the per-layer firing rates."""
+
+
+def bar_metrics(plot: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-layer metrics a ``bars`` plot draws, one row of panels each: its ``rows`` (each
+    ``{prefix: 'nb_sparsity:', y_label: ...}``), else the firing rates."""
+    return list(plot.get("rows") or BAR_METRICS)
+
+
 def _bars(c: _Ctx, fig, axes) -> list[str]:
-    """Grouped bars of the per-layer firing rates with their intervals."""
+    """Grouped bars of per-layer metrics (firing rates; NeuroBench's activation sparsity and
+    effective synaptic operations) with their intervals, one row of panels per metric."""
     import numpy as np
 
     plot, fd = c.plot, c.fd
     labels = [_series_label(s, plot.get("labels", {})) for s in plot["series"]]
     colors = c.colors(labels, baseline_first=True)
-    for j, panel in enumerate(_panels(c.rows, plot.get("panels"))):
-        ax = axes[0][j]
-        prow = c.in_panel(c.rows, panel)
-        title = c.title(c.rows, panel)
-        ax.set_title(title, fontsize="medium")
-        rates = [
-            r
-            for r in prow
-            if r["metric"].startswith("firing_rate:") and r["status"] in ("ok", "partial")
-        ]
-        if not rates:
-            _not_run_note(ax, prow)
-            continue
-        layers = list(dict.fromkeys(r["metric"].split(":", 1)[1] for r in rates))
-        for series, label in zip(plot["series"], labels, strict=True):
-            sel = {r["metric"].split(":", 1)[1]: r for r in _select(rates, series)}
-            for layer in layers:
-                if layer not in sel:
-                    continue
-                r = sel[layer]
-                lo, hi, flag = clip_interval(
-                    num(r["ci_lo"]), num(r["ci_hi"]), metric_range(r["metric"])
-                )
-                fd.add(
-                    panel,
-                    title,
-                    "bar",
-                    label,
-                    x=layer,
-                    y=num(r["mean"]),
-                    lo=lo,
-                    hi=hi,
-                    n=_n(r.get("n")),
-                    interval=MEAN_CI,
-                    flag=flag,
-                )
-        bars = fd.select(panel, "bar")
-        shown = [lab for lab in labels if any(r["series"] == lab for r in bars)]
-        width = 0.8 / max(1, len(shown))
-        xs = np.arange(len(layers))
-        for k, lab in enumerate(shown):
-            by = {r["x"]: r for r in bars if r["series"] == lab}
-            pos = [i for i, lay in enumerate(layers) if lay in by]
-            rs = [by[layers[i]] for i in pos]
-            ys = [r["y"] for r in rs]
-            err = [
-                [0.0 if math.isnan(r["lo"]) else r["y"] - r["lo"] for r in rs],
-                [0.0 if math.isnan(r["hi"]) else r["hi"] - r["y"] for r in rs],
+    specs = bar_metrics(plot)
+    ranges = []
+    for i, spec in enumerate(specs):
+        prefix = spec["prefix"]
+        rng = metric_range(prefix) or (0.0, math.inf)
+        ranges.append(rng)
+        for j, panel in enumerate(_panels(c.rows, plot.get("panels"))):
+            ax = axes[i][j]
+            # one row (the default) keeps the panel's name; more rows name the metric too
+            key = panel if len(specs) == 1 else f"{panel} {prefix.rstrip(':')}".strip()
+            prow = c.in_panel(c.rows, panel)
+            title = c.title(c.rows, panel)
+            ax.set_title(title, fontsize="medium")
+            rates = [
+                r
+                for r in prow
+                if r["metric"].startswith(prefix) and r["status"] in ("ok", "partial")
             ]
-            ax.bar(
-                xs[pos] + (k - (len(shown) - 1) / 2) * width,
-                ys,
-                width,
-                yerr=err,
-                color=colors[lab],
-                alpha=0.6 if k == 0 else 0.85,
-                capsize=2,
-                label=_with_n(lab, [r["n"] for r in rs]),
+            if not rates:
+                _not_run_note(ax, prow)
+                continue
+            layers = list(dict.fromkeys(r["metric"].split(":", 1)[1] for r in rates))
+            for series, label in zip(plot["series"], labels, strict=True):
+                sel = {r["metric"].split(":", 1)[1]: r for r in _select(rates, series)}
+                for layer in layers:
+                    if layer not in sel:
+                        continue
+                    r = sel[layer]
+                    lo, hi, flag = clip_interval(num(r["ci_lo"]), num(r["ci_hi"]), rng)
+                    fd.add(
+                        key,
+                        title,
+                        "bar",
+                        label,
+                        x=layer,
+                        y=num(r["mean"]),
+                        lo=lo,
+                        hi=hi,
+                        n=_n(r.get("n")),
+                        interval=MEAN_CI,
+                        flag=flag,
+                    )
+            bars = fd.select(key, "bar")
+            shown = [lab for lab in labels if any(r["series"] == lab for r in bars)]
+            width = 0.8 / max(1, len(shown))
+            xs = np.arange(len(layers))
+            for k, lab in enumerate(shown):
+                by = {r["x"]: r for r in bars if r["series"] == lab}
+                pos = [i for i, lay in enumerate(layers) if lay in by]
+                rs = [by[layers[i]] for i in pos]
+                ys = [r["y"] for r in rs]
+                err = [
+                    [0.0 if math.isnan(r["lo"]) else r["y"] - r["lo"] for r in rs],
+                    [0.0 if math.isnan(r["hi"]) else r["hi"] - r["y"] for r in rs],
+                ]
+                ax.bar(
+                    xs[pos] + (k - (len(shown) - 1) / 2) * width,
+                    ys,
+                    width,
+                    yerr=err,
+                    color=colors[lab],
+                    alpha=0.6 if k == 0 else 0.85,
+                    capsize=2,
+                    label=_with_n(lab, [r["n"] for r in rs]),
+                )
+            values = [0.0, *(v for r in bars for v in (r["y"], r["hi"]))]
+            lo, hi = _axis_limits(values, rng)
+            ax.set_ylim(0.0, hi)
+            fd.add(key, title, "axis", "y", lo=0.0, hi=hi)
+            ax.set_xticks(xs, layers, rotation=30, ha="right", fontsize="x-small")
+            ax.set_xlabel(plot.get("x_label", "layer"))
+            ax.set_ylabel(spec.get("y_label") or plot.get("y_label", "firing rate"))
+            ax.grid(alpha=0.3, axis="y")
+            ax.legend(
+                fontsize="x-small", title="error bars: 95 % Student-t", title_fontsize="x-small"
             )
-        lo, hi = _axis_limits([0.0, *(v for r in bars for v in (r["y"], r["hi"]))], (0.0, 1.0))
-        ax.set_ylim(0.0, hi)
-        fd.add(panel, title, "axis", "y", lo=0.0, hi=hi)
-        ax.set_xticks(xs, layers, rotation=30, ha="right", fontsize="x-small")
-        ax.set_xlabel(plot.get("x_label", "layer"))
-        ax.set_ylabel(plot.get("y_label", "firing rate"))
-        ax.grid(alpha=0.3, axis="y")
-        ax.legend(fontsize="x-small", title="error bars: 95 % Student-t", title_fontsize="x-small")
-    return ["Error bars: 95 % Student-t interval of the mean over seeds, clipped to [0, 1]."]
+    if ranges == [(0.0, 1.0)]:
+        return ["Error bars: 95 % Student-t interval of the mean over seeds, clipped to [0, 1]."]
+    caption = [
+        "Error bars: 95 % Student-t interval of the mean over seeds, clipped to each "
+        "metric's range (fractions to [0, 1], counts at 0)."
+    ]
+    return caption + [spec["note"] for spec in specs if spec.get("note")]
 
 
 PLOTS = {"sweep": _sweep, "grid": _grid, "curves": _curves, "bars": _bars}
@@ -870,6 +899,17 @@ def render_figure(
     else:
         n_panels = len(_panels(rows, plot.get("panels")))
     n_rows = 2 if kind == "sweep" and "baseline" in plot else 1
+    sweep_diff = n_rows > 1  # a sweep's difference row: shares its x axis, drawn lower
+    grow = 0.6
+    if kind == "bars":  # one row per per-layer metric, each with layers of its own
+        for i, spec in enumerate(bar_metrics(plot)):
+            prefix = spec.get("prefix") if isinstance(spec, dict) else None
+            if not isinstance(prefix, str) or not prefix.endswith(":"):
+                raise SpecError(
+                    f"{rel(layout.path)}: key 'plot.rows[{i}].prefix': got {prefix!r}, expected "
+                    "a per-layer metric prefix such as 'nb_sparsity:'"
+                )
+        n_rows, grow = len(bar_metrics(plot)), 1.0
     runs_csv = results_dir / f"{name}_runs.csv"
     runs = read_csv(runs_csv) if runs_csv.is_file() else []
     fd = FigData()
@@ -878,10 +918,10 @@ def render_figure(
         fig, axes = plt.subplots(
             n_rows,
             n_panels,
-            figsize=(style.panel_width * n_panels, style.panel_height * (1 + 0.6 * (n_rows - 1))),
+            figsize=(style.panel_width * n_panels, style.panel_height * (1 + grow * (n_rows - 1))),
             squeeze=False,
-            sharex="col" if n_rows > 1 else False,
-            gridspec_kw={"height_ratios": [5, 3]} if n_rows > 1 else None,
+            sharex="col" if sweep_diff else False,
+            gridspec_kw={"height_ratios": [5, 3]} if sweep_diff else None,
         )
         caption = PLOTS[kind](_Ctx(rows, plot, profile, style, runs, fd), fig, axes)
         note = "" if profile.compare == "paper" else f" [{profile.id} profile: stand-in data]"

@@ -118,6 +118,43 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_metrics(args: argparse.Namespace) -> int:
+    from tssd import metrics as nbm
+
+    try:
+        nbm.load_neurobench()
+    except nbm.NeuroBenchUnavailable as exc:
+        print(f"metrics: {one_line(exc)}", file=sys.stderr)
+        return 2
+    for key in ("samples", "pj_per_ac", "pj_per_mac"):
+        value = getattr(args, key)
+        if value is not None and value < 0:
+            raise ConfigError(f"--{key.replace('_', '-')}: got {value}, expected a number >= 0")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    failed = 0
+    for run_dir in args.run_dirs:
+        try:
+            result = nbm.measure_run(
+                run_dir, samples=args.samples, pj_per_ac=args.pj_per_ac, pj_per_mac=args.pj_per_mac
+            )
+            if not args.no_write:
+                nbm.write_to_summary(run_dir, result)
+        except nbm.NeuroBenchError as exc:
+            print(f"metrics: {one_line(exc)}", file=sys.stderr)
+            failed += 1
+            continue
+        print(
+            json.dumps({"run_dir": run_dir, **result})
+            if args.json
+            else nbm.format_table(run_dir, result),
+            flush=True,
+        )
+    return 3 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m tssd`` argument parser."""
     p = argparse.ArgumentParser(prog="python -m tssd", description=__doc__)
@@ -157,6 +194,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     v.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     v.set_defaults(fn=_cmd_evaluate)
+    m = sub.add_parser(
+        "metrics",
+        help="NeuroBench metrics and energy of finished runs' deployed networks, into summary.json",
+    )
+    m.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    m.add_argument(
+        "--samples",
+        type=int,
+        help="measure the first N test images (0: all; default: the run's eval.neurobench_samples)",
+    )
+    m.add_argument("--pj-per-ac", type=float, help="pJ per accumulate (default: the run's, 0.9)")
+    m.add_argument("--pj-per-mac", type=float, help="pJ per MAC (default: the run's, 4.6)")
+    m.add_argument("--no-write", action="store_true", help="print only; leave summary.json as is")
+    m.add_argument("--json", action="store_true", help="one JSON line per run instead of a table")
+    m.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    m.set_defaults(fn=_cmd_metrics)
     from tssd.data.check import add_parser as add_data_parser  # `data check --data-root DIR`
 
     add_data_parser(sub)

@@ -232,6 +232,21 @@ class EvalConfig:
     epochs.csv leave it empty. Evaluating the 10,000 Fashion-MNIST test images costs about a
     third of a small-profile training epoch, so that profile measures every 5 (its Figure 5
     curves have that resolution)."""
+    neurobench: bool = True
+    """After the run, measure the deployed network with NeuroBench (:mod:`tssd.metrics`) into
+    summary.json's ``neurobench``, when neurobench is installed. Not part of the config hash
+    (measured after training, on the exported network: it changes no weight and no other
+    metric); ``python -m tssd metrics RUN_DIR`` measures a finished run later."""
+    neurobench_samples: int = 1000
+    """NeuroBench measures the first N test images in the split's fixed order (0 = all). A
+    NeuroBench pass costs about 1.7x a plain evaluation of the same images; 1,000 of the small
+    profile's 10,000 keep it a few % of a run (the quick profile's 360 are all measured). The
+    number measured is recorded. Not part of the config hash."""
+    energy_pj_per_ac: float = 0.9
+    """Energy of one accumulate (pJ) for the energy estimate per inference (45 nm, Horowitz,
+    ISSCC 2014). Not part of the config hash."""
+    energy_pj_per_mac: float = 4.6
+    """Energy of one multiply-accumulate (pJ), as ``energy_pj_per_ac``."""
 
 
 @dataclass
@@ -262,7 +277,8 @@ class RunConfig:
         a GPU they differ in the last bits like any change of device, which the hash ignores too)
         and ``eval.every`` (when test accuracy is measured changes no weight and no final metric,
         tests/test_train.py; a run cached with ``every: 5`` has test accuracy in every fifth row
-        of epochs.csv only, which is what the profile that set it asked for).
+        of epochs.csv only, which is what the profile that set it asked for), nor the NeuroBench
+        settings (:data:`NOT_HASHED_EVAL`: measured after training, on the exported network).
 
         The method-dependent fields the run's method does not read
         (:meth:`tssd.methods.MethodSpec.unread_fields`) are reset to their defaults, not dropped,
@@ -277,7 +293,8 @@ class RunConfig:
             d["compile"] = True
         d["data"].pop("root", None)
         d["neuron"].pop("native_impl", None)
-        d["eval"].pop("every", None)
+        for key in ("every", *NOT_HASHED_EVAL):
+            d["eval"].pop(key, None)
         return d
 
     def canonical(self) -> RunConfig:
@@ -304,6 +321,10 @@ class RunConfig:
             sorted({*METHODS[self.method.name].timesteps(self.method), *self.eval.timesteps})
         )
 
+
+NOT_HASHED_EVAL = ("neurobench", "neurobench_samples", "energy_pj_per_ac", "energy_pj_per_mac")
+"""The NeuroBench settings (:class:`EvalConfig`): what is measured after training, on the
+exported network; no weight and no other metric depends on them."""
 
 _DEFAULT_SECTIONS = {"method": MethodConfig(), "model": ModelConfig()}
 """Where :meth:`RunConfig.canonical` takes the default of a field a method does not read."""
@@ -428,6 +449,24 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
             cfg.eval.timesteps,
             any(t < 1 for t in cfg.eval.timesteps),
             "integers >= 1",
+        ),
+        (
+            "eval.neurobench_samples",
+            cfg.eval.neurobench_samples,
+            cfg.eval.neurobench_samples < 0,
+            "an integer >= 0 (0 = every test image)",
+        ),
+        (
+            "eval.energy_pj_per_ac",
+            cfg.eval.energy_pj_per_ac,
+            cfg.eval.energy_pj_per_ac < 0,
+            "a number >= 0 (pJ)",
+        ),
+        (
+            "eval.energy_pj_per_mac",
+            cfg.eval.energy_pj_per_mac,
+            cfg.eval.energy_pj_per_mac < 0,
+            "a number >= 0 (pJ)",
         ),
         (
             "runtime.device",

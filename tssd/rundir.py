@@ -122,6 +122,10 @@ class Metrics:
     """ISO time the run finished."""
     session_wall_s: float | None = None
     """Wall time of the session that finished it (data loading included)."""
+    neurobench: dict[str, Any] | None = None
+    """NeuroBench's metrics of the deployed network and the energy estimate
+    (:func:`tssd.metrics.measure`); absent where neurobench was not installed or
+    ``eval.neurobench`` was off (``python -m tssd metrics RUN_DIR`` adds it later)."""
 
 
 _REQUIRED_METRICS = (

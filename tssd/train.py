@@ -25,6 +25,7 @@ array; the four NumPy names it needs are allow-listed for loading.)
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 import sys
@@ -587,8 +588,52 @@ def _run(
     if main:
         export_inference(tr.model, cfg, info, out / INFERENCE)
         run_dir.write_summary(summary)
+        nb = _neurobench(cfg, out, tr)
+        if nb is not None:
+            summary = Summary("finished", base, dataclasses.replace(metrics, neurobench=nb))
+            run_dir.write_summary(summary)
     barrier(dist_info)
     return summary.as_dict()
+
+
+def _neurobench(cfg: RunConfig, out: Path, tr: Trainer) -> dict[str, Any] | None:
+    """NeuroBench's metrics of the exported network (:mod:`tssd.metrics`), or None when
+    ``eval.neurobench`` is off or neurobench is not installed.
+
+    Measured after the run is written finished, on a copy loaded from ``inference.pt``: it
+    changes no trained number. A measurement that fails leaves the finished run as it is, says
+    so in one line on stderr (naming the metric and the run) and is retried by
+    ``python -m tssd metrics RUN_DIR``: hours of training are never lost to a metric.
+    """
+    if not cfg.eval.neurobench:
+        return None
+    from tssd import metrics as nbm
+
+    if not nbm.available():
+        return None
+    ev = cfg.eval
+    try:
+        model = load_inference(out / INFERENCE, map_location=tr.device)
+        test = tr.bundle.test
+        loader = nbm.FirstSamples(
+            test, ev.neurobench_samples, cfg.data.test_batch_size, model.timesteps, tr.device
+        )
+        return nbm.measure(
+            model,
+            loader,
+            where=str(out),
+            pj_per_ac=ev.energy_pj_per_ac,
+            pj_per_mac=ev.energy_pj_per_mac,
+            test_size=len(test),
+        )
+    except Exception as exc:  # noqa: BLE001  (the run is finished; only its extra metric failed)
+        msg = " ".join(str(exc).split())
+        print(
+            f"neurobench: {msg}; the run stays finished without NeuroBench metrics "
+            f"(python -m tssd metrics {out} measures it again)",
+            file=sys.stderr,
+        )
+        return None
 
 
 def _probe_input(tr: Trainer, t: int) -> torch.Tensor:
