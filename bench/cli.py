@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
+import typing
 from pathlib import Path
 
 from bench import ROOT
@@ -31,15 +33,72 @@ from bench import pipeline as pl
 from bench.schema import SpecError, load_profile, rel
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line (exit 2), as every other bad input."""
+
+    def error(self, message: str) -> typing.NoReturn:  # noqa: D102
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see --help)\n")
+
+
+def parse_seeds(text: str | None) -> list[int] | None:
+    """``--seeds 0,1,2`` -> ``[0, 1, 2]`` (None: the profile's seeds).
+
+    Raises:
+        SpecError: anything but comma-separated integers in 0..2^32-1, each once.
+    """
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    expected = "expected comma-separated integers in 0..2^32-1, e.g. 0,1,2"
+    try:
+        seeds = [int(p) for p in parts]
+    except ValueError:
+        raise SpecError(f"--seeds: got {text!r}, {expected}") from None
+    if any(not 0 <= s < 2**32 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise SpecError(f"--seeds: got {text!r}, {expected}, each once")
+    return seeds
+
+
+def results_dir(text: str) -> Path:
+    """``--results`` as an absolute path, refused when it (or a parent) is a file or cannot be
+    written.
+
+    Raises:
+        SpecError: naming the path and what was expected.
+    """
+    path = Path(text).expanduser().resolve()
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise SpecError(f"--results {text}: {probe} is a file; expected a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise SpecError(
+            f"--results {text}: {probe} is not writable; expected a directory you can write"
+        )
+    return path
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    for flag, low in (("workers", 0), ("threads", 0), ("nproc", 1)):
+        v = getattr(args, flag, None)
+        if v is not None and not low <= v <= 4096:
+            raise SpecError(f"--{flag}: got {v}, expected an integer in {low}..4096")
+    every = getattr(args, "log_every", None)
+    if every is not None and not 0 < every < 1e9:
+        raise SpecError(f"--log-every: got {every}, expected seconds > 0")
+
+
 def _selection(args: argparse.Namespace) -> pl.Selection:
     from tssd.typed import parse_assignment
 
+    _check_numbers(args)
     return pl.Selection(
         profile=load_profile(args.profile),
         experiments=pl.experiments(args.experiments),
-        results=Path(args.results).resolve(),
+        results=results_dir(args.results),
         data_root=args.data_root,
-        seeds=[int(s) for s in args.seeds.split(",")] if args.seeds else None,
+        seeds=parse_seeds(args.seeds),
         threads=getattr(args, "threads", 0) or None,
         overrides=dict(parse_assignment(item, SpecError) for item in args.set),
     )
@@ -74,7 +133,7 @@ def cmd_check(args: argparse.Namespace) -> int:  # noqa: D103
 
 
 def cmd_validate(args: argparse.Namespace) -> int:  # noqa: D103
-    print("\n".join(pl.validate(Path(args.results).resolve())))
+    print("\n".join(pl.validate(results_dir(args.results))))
     return 0
 
 
@@ -101,7 +160,7 @@ def cmd_report(args: argparse.Namespace) -> int:  # noqa: D103
     import time
 
     t0 = time.time()
-    results = Path(args.results).resolve()
+    results = results_dir(args.results)
     out = Path(args.out).resolve() if args.out else None
     paths = pl.regenerate(load_profile(args.profile), results, out)
     where = rel(out or results / args.profile)
@@ -114,9 +173,15 @@ def cmd_report(args: argparse.Namespace) -> int:  # noqa: D103
 
 
 def cmd_claims(args: argparse.Namespace) -> int:  # noqa: D103
-    from bench.report import claims_table, update_readme
+    from bench.report import claims_table
+    from bench.schema import profile_ids
 
-    table = claims_table(args.profiles, Path(args.results).resolve())
+    unknown = [p for p in args.profiles if p not in profile_ids()]
+    if unknown:
+        raise SpecError(
+            f"--profiles: unknown profile {unknown[0]!r}; known: {', '.join(profile_ids())}"
+        )
+    table = claims_table(args.profiles, results_dir(args.results))
     if args.readme:
         from bench.report import write_readme
 
@@ -165,7 +230,7 @@ RUNNING = [  # (flags, keyword arguments) of the commands that train
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m bench`` argument parser."""
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="python -m bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -253,5 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.fn(args)
     except (SpecError, ConfigError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path that cannot be written (a read-only folder, a full disk)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}; expected a writable path", file=sys.stderr)
         return 2

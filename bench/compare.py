@@ -129,7 +129,7 @@ def file_references(profile: Profile, experiment_id: str) -> dict[tuple[str, str
             try:
                 v = float(row["value"])
                 int(row["seed"])
-            except ValueError:
+            except (TypeError, ValueError):  # TypeError: a short (truncated) row
                 raise SpecError(
                     f"{rel(path)}: line {i}: key 'value'/'seed': got {row['value']!r}/"
                     f"{row['seed']!r}, expected a number and an integer"

@@ -240,6 +240,43 @@ def print_check(profile: Profile, rows: list[dict[str, str]], exp_id: str, m: in
         )
 
 
+def check_reference(sel: Selection) -> None:
+    """Read and check the committed reference of every regression experiment before anything is
+    trained: each file present and readable, holding cells of the plan (a cell it lacks is
+    "no-reference"), each with at least two seeds' values (the tolerance comes from their spread).
+
+    Raises:
+        SpecError: one line naming the file, the line or cell and what was expected.
+    """
+    from bench.pipeline import plans
+
+    again = f"rewrite it with `python -m bench reference --profile {sel.profile.id}`"
+    missing = [e.id for e in sel.experiments if not reference_path(sel.profile, e.id).is_file()]
+    if missing:
+        raise SpecError(
+            f"{sel.profile.reference_dir}: no reference for {', '.join(missing)}; create it with "
+            f"`python -m bench reference --profile {sel.profile.id}`"
+        )
+    for plan, _ in plans(sel):
+        eid = plan.experiment.id
+        path = rel(reference_path(sel.profile, eid))
+        refs = file_references(sel.profile, eid)
+        if not refs:
+            raise SpecError(f"{path}: no rows; expected one row per cell, metric and seed; {again}")
+        cells = {cell for cell, _ in refs}
+        if not any(cell.id in cells for cell in plan.cells):  # a cell it lacks is no-reference
+            raise SpecError(
+                f"{path}: no row of any cell of {eid} (e.g. {plan.cells[0].id}); expected the "
+                f"reference of these cells; {again}"
+            )
+        for (cell, metric), ref in refs.items():
+            if len(ref.values) < 2:
+                raise SpecError(
+                    f"{path}: cell {cell}, metric {metric}: {len(ref.values)} seed; expected at "
+                    f"least 2 (the tolerance comes from their spread); {again}"
+                )
+
+
 def regression(sel: Selection, opts: RunOptions) -> int:
     """Train the CI's seeds of the regression experiments and test them against the reference
     (``sel`` without experiments and seeds: they come from the profile's regression block)."""
@@ -252,14 +289,9 @@ def regression(sel: Selection, opts: RunOptions) -> int:
     # today's code is what is checked: train (run cache only), never take a committed record,
     # and keep the profile's committed outputs out of it
     sel.use_records, sel.out_name = False, f"regression/{sel.profile.id}"
-    missing = [e.id for e in sel.experiments if not reference_path(sel.profile, e.id).is_file()]
-    if missing:
-        raise SpecError(
-            f"{sel.profile.reference_dir}: no reference for {', '.join(missing)}; create it with "
-            f"`python -m bench reference --profile {sel.profile.id}`"
-        )
+    check_reference(sel)  # before anything trains
     code = run(sel, opts)
-    if code not in (0, 1):
+    if code not in (0, 1) or opts.dry_run:
         return code
     for exp in sel.experiments:
         print_check(sel.profile, read_csv(sel.out_dir / f"{exp.id}.csv"), exp.id, len(sel.seeds))

@@ -42,7 +42,8 @@ def run_state(run: PlannedRun, runs_dir: Path) -> RunState:
     trained, new, a harness error record, or not runnable in this checkout."""
     if run.unavailable:
         return RunState("unavailable", error=run.unavailable)
-    return RunDir(runs_dir / run.run_id).state()
+    # deep: a finished run's config.yaml and checkpoint must be of this run id, or it is an error
+    return RunDir(runs_dir / run.run_id).state(run.run_id, deep=True)
 
 
 def calibrated_seconds(run: PlannedRun, runs: dict[str, PlannedRun], startup_s: float) -> float:

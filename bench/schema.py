@@ -23,10 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from bench import EXPERIMENTS_DIR, PAPER_TABLES_DIR, PROFILES_DIR, ROOT
-from tssd.typed import Builder
+from tssd.typed import Builder, read_yaml_file
 
 
 class SpecError(ValueError):
@@ -58,16 +56,10 @@ def _builder(path: Path) -> Builder:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Read one YAML mapping; a missing or unparsable file is a :class:`SpecError` naming it."""
-    if not path.is_file():
-        raise SpecError(f"{path}: file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise SpecError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
-    return data
+    """Read one YAML mapping (:func:`tssd.typed.read_yaml_file`: duplicate keys, aliases, dates,
+    empty, binary or oversized files refused); a missing or unparsable file is a
+    :class:`SpecError` naming it."""
+    return read_yaml_file(path, SpecError, "file")
 
 
 def rel(path: Path) -> str:

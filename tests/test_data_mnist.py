@@ -59,7 +59,12 @@ def test_reads_the_official_files_in_either_layout(tmp_path, gz, folder):
 
 def test_dataset_subset_resize_and_standardisation(tmp_path):
     make_set(tmp_path / "mnist", n_train=60)
-    cfg = DataConfig(name="mnist", root=str(tmp_path), size=16, options={"train_per_class": 3})
+    cfg = DataConfig(
+        name="mnist",
+        root=str(tmp_path),
+        size=16,
+        options={"train_per_class": 3, "expect": "subset"},
+    )
     b = build_dataset(cfg, (2,))
     assert b.info.kind == "static" and b.info.input_size == 16 and b.info.in_channels == 1
     assert b.train.inputs.shape == (30, 1, 16, 16) and b.test.inputs.shape == (20, 1, 16, 16)
@@ -175,11 +180,9 @@ def test_validation_split_is_held_out_of_the_unused_training_images(tmp_path):
     """val_per_class draws from the training images the run does not train on: disjoint from
     the training subset, which stays exactly what it is without validation."""
     make_set(tmp_path / "fashion_mnist", n_train=100)
-    base = {"train_per_class": 3}
+    base = {"train_per_class": 3, "expect": "subset"}
     plain = build_dataset(DataConfig(name="fashion_mnist", root=str(tmp_path), options=base), (2,))
-    cfg = DataConfig(
-        name="fashion_mnist", root=str(tmp_path), options={**base, "val_per_class": 4}
-    )
+    cfg = DataConfig(name="fashion_mnist", root=str(tmp_path), options={**base, "val_per_class": 4})
     b = build_dataset(cfg, (2,))
     assert plain.val is None
     assert torch.equal(b.train.inputs, plain.train.inputs)
@@ -221,7 +224,7 @@ def test_a_run_with_validation_measures_it_when_due_and_test_once(tmp_path):
                 "root": str(tmp_path),
                 "size": 8,
                 "batch_size": 10,
-                "options": {"train_per_class": 3, "val_per_class": 2},
+                "options": {"train_per_class": 3, "val_per_class": 2, "expect": "subset"},
             },
             "optim": {"epochs": 3},
             "eval": {"every": 2},

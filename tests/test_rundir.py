@@ -131,7 +131,17 @@ def test_state_order(tmp_path):
     d.record_error("error", "ValueError: boom\ntraceback")
     assert d.state().status == "error" and d.state().error.startswith("ValueError")
     (tmp_path / "summary.json").write_text(json.dumps(FINISHED))
+    # a finished summary the directory does not bear out (no config.yaml, no inference.pt, 1 of
+    # its 8 epochs) is an error, never a finished run (issue 18)
+    st = d.state()
+    assert st.status == "error" and "not a finished run of this config" in st.error
+    assert "config.yaml, inference.pt missing" in st.error
+    (tmp_path / "config.yaml").write_text("seed: 0\n")
+    (tmp_path / "inference.pt").write_bytes(b"")
+    assert "holds 1 epochs, summary.json declares 8" in d.state().error
+    d.write_epochs([{k: 1.0 for k in epoch_columns(("task",))}] * 8, epoch_columns(("task",)))
     assert d.state().status == "finished"  # a finished summary beats a stale error record
+    assert "expected 0123456789ab" in d.state("0123456789ab").error  # another run's directory
 
 
 def test_runner_and_aggregator_agree_on_an_unreadable_error_record(tmp_path):

@@ -13,9 +13,20 @@ import json
 import os
 import re
 import sys
+import typing
 from pathlib import Path
 
 from tssd.config import ConfigError, dump_yaml, load_config
+
+MAX_TIMESTEPS = 1024
+"""Most timesteps ``evaluate`` runs a network for (the paper's longest is 10)."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line (exit 2), as every other bad input."""
+
+    def error(self, message: str) -> typing.NoReturn:  # noqa: D102
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see --help)\n")
 
 
 def _silent(*_args, **_kwargs) -> None:
@@ -85,7 +96,24 @@ def _cmd_export(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"export: {one_line(exc)}", file=sys.stderr)
         return 2
-    shutil.copyfile(src, args.out)
+    from tssd.evaluate import check_inference_hash, verified
+
+    check_inference_hash(Path(args.run_dir), model, verified(Path(args.run_dir)).config_hash)
+    out = Path(args.out)
+    if out.is_dir():
+        raise ConfigError(f"--out {out}: is a directory; expected the path of the file to write")
+    if not out.parent.is_dir():
+        raise ConfigError(
+            f"--out {out}: folder {out.parent} does not exist; expected an existing one"
+        )
+    if out.exists() and out.resolve() == src.resolve():
+        raise ConfigError(f"--out {out}: is the run's own inference.pt; expected another path")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:  # a copy is complete or absent
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     n = sum(p.numel() for p in model.parameters())
     print(
         json.dumps(
@@ -98,12 +126,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from tssd.evaluate import accuracy_at
 
+    expected = f"expected comma-separated integers in 1..{MAX_TIMESTEPS}, e.g. 2,4"
     try:
         steps = tuple(int(t) for t in args.timesteps.split(",") if t.strip())
     except ValueError:
-        raise ConfigError(
-            f"--timesteps: got {args.timesteps!r}, expected comma-separated integers"
-        ) from None
+        raise ConfigError(f"--timesteps: got {args.timesteps!r}, {expected}") from None
+    if any(t > MAX_TIMESTEPS for t in steps):  # below 1: accuracy_at says so
+        raise ConfigError(f"--timesteps: got {args.timesteps!r}, {expected}")
+    if not 0 <= args.threads <= 4096:
+        raise ConfigError(f"--threads: got {args.threads}, expected an integer in 0..4096")
     if args.threads:
         import torch
 
@@ -157,7 +188,7 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m tssd`` argument parser."""
-    p = argparse.ArgumentParser(prog="python -m tssd", description=__doc__)
+    p = OneLineParser(prog="python -m tssd", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="one training run")
     t.add_argument("config", nargs="?", help="run config YAML (defaults when omitted)")
@@ -234,4 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BackendUnavailable as exc:
         say(f"config error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path that cannot be read or written (a full disk, a read-only one)
+        where = f"{exc.filename}: " if exc.filename else ""
+        say(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2

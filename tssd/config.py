@@ -29,7 +29,7 @@ from tssd.methods import METHODS
 from tssd.neurons import registry as neuron_registry
 from tssd.neurons.spec import NeuronSpec
 from tssd.plugins import load_plugins
-from tssd.typed import Builder, parse_assignment, set_dotted
+from tssd.typed import Builder, parse_assignment, read_yaml_file, set_dotted
 
 __all__ = [  # ConfigError's home is tssd.errors; importing it from here keeps working
     "ConfigError",
@@ -340,21 +340,36 @@ def _deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping, following ``extends: other.yaml`` (relative to the file) recursively."""
+MAX_EXTENDS = 16
+"""Longest chain of ``extends:`` followed (the suite's configs use at most 2)."""
+
+
+def load_yaml(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a YAML mapping, following ``extends: other.yaml`` (relative to the file) recursively.
+
+    The file is read by :func:`tssd.typed.read_yaml_file` (duplicate keys, aliases, dates, empty
+    or binary files refused); an ``extends`` that is not one file name, that names a file of the
+    chain again (a cycle, the file itself) or that is over :data:`MAX_EXTENDS` long is refused.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    data = read_yaml_file(path, ConfigError, "config file")
     parent = data.pop("extends", None)
-    if parent is not None:
-        data = _deep_merge(load_yaml(path.parent / parent), data)
-    return data
+    if parent is None:
+        return data
+    if not isinstance(parent, str) or not parent.strip():
+        raise ConfigError(
+            f"{path}: key 'extends': got {parent!r}, expected one file name (relative to {path})"
+        )
+    base = path.parent / parent
+    chain = (*_chain, path.resolve())
+    if base.resolve() in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, base.resolve()))
+        raise ConfigError(f"{path}: key 'extends': {parent!r} closes a cycle ({cycle})")
+    if len(chain) >= MAX_EXTENDS:
+        raise ConfigError(f"{path}: key 'extends': more than {MAX_EXTENDS} files deep")
+    if not base.is_file() and not base.is_dir():
+        raise ConfigError(f"{path}: key 'extends': {base} not found")
+    return _deep_merge(load_yaml(base, chain), data)
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str], source: str = "--set") -> dict:
@@ -369,9 +384,20 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], source: str = "-
     return data
 
 
+def _stage_as_text(data: Any) -> Any:
+    """``model.weak_head.stage: 1`` (an index, as documented) as the string ``'1'`` the field
+    holds, so that both spellings build (and hash) alike."""
+    model = data.get("model") if isinstance(data, dict) else None
+    head = model.get("weak_head") if isinstance(model, dict) else None
+    stage = head.get("stage") if isinstance(head, dict) else None
+    if not isinstance(stage, int) or isinstance(stage, bool):
+        return data
+    return {**data, "model": {**model, "weak_head": {**head, "stage": str(stage)}}}
+
+
 def from_dict(data: dict[str, Any], source: str = "<config>") -> RunConfig:
     """Build and validate a :class:`RunConfig` from a nested dict."""
-    cfg = Builder(source, ConfigError).build(RunConfig, data)
+    cfg = Builder(source, ConfigError).build(RunConfig, _stage_as_text(data))
     validate(cfg, source)
     return cfg
 
@@ -432,6 +458,7 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
     dev = r.device
     # (key, value, whether it is out of range, what is expected), checked in this order
     ranges = [
+        ("seed", cfg.seed, not 0 <= cfg.seed < 2**32, "an integer in 0..2^32-1"),
         ("data.batch_size", d.batch_size, d.batch_size < 1, "an integer >= 1"),
         ("data.test_batch_size", d.test_batch_size, d.test_batch_size < 1, "an integer >= 1"),
         ("data.size", d.size, d.size < 0, "an integer >= 0 (0 = the default)"),
@@ -475,8 +502,18 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
             "auto, cpu, cuda or cuda:N",
         ),
         ("runtime.checkpoint_every", r.checkpoint_every, r.checkpoint_every < 1, "an integer >= 1"),
-        ("runtime.threads", r.threads, r.threads < 0, "an integer >= 0 (0 = torch's default)"),
-        ("runtime.num_workers", r.num_workers, r.num_workers < 0, "an integer >= 0"),
+        (  # bounded: each is a thread or a process started
+            "runtime.threads",
+            r.threads,
+            not 0 <= r.threads <= 1024,
+            "an integer >= 0 and <= 1024 (0 = torch's default)",
+        ),
+        (
+            "runtime.num_workers",
+            r.num_workers,
+            not 0 <= r.num_workers <= 256,
+            "an integer >= 0 and <= 256",
+        ),
     ]
     for key, value, out_of_range, expected in ranges:
         if out_of_range:

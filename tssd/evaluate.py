@@ -17,10 +17,38 @@ import torch
 
 from tssd.config import ConfigError, load_config
 from tssd.data import build_dataset, iterate_batches
+from tssd.errors import RunFailed
 from tssd.export import load_inference
 from tssd.losses import mean_logits
 from tssd.methods import METHODS
 from tssd.models import to_sequence
+from tssd.rundir import RunDir
+
+
+def verified(run_dir: Path):
+    """The summary of ``run_dir`` after :meth:`tssd.rundir.RunDir.verify` (config.yaml,
+    summary.json and checkpoint.pt of one config, every file of a finished run present).
+
+    Raises:
+        ConfigError: "not a finished run of this config", naming the directory and why.
+    """
+    try:
+        return RunDir(run_dir).verify()
+    except RunFailed as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def check_inference_hash(run_dir: Path, model, config_hash: str) -> None:
+    """Refuse an ``inference.pt`` exported from another config than the run's.
+
+    Raises:
+        ConfigError: naming the file and both hashes.
+    """
+    got = model.meta.get("config_hash")
+    if got != config_hash:
+        raise ConfigError(
+            RunDir(run_dir).refusal(f"inference.pt is of config {got}, summary.json {config_hash}")
+        )
 
 
 @torch.no_grad()
@@ -39,6 +67,7 @@ def accuracy_at(
     for name in ("config.yaml", "inference.pt"):
         if not (run_dir / name).is_file():
             raise ConfigError(f"{run_dir / name}: not found (expected a finished run directory)")
+    summary = verified(run_dir)
     cfg = load_config(str(run_dir / "config.yaml"))
     # default: T_s, and T_t where the run's method runs a teacher pass
     timesteps = tuple(timesteps) or METHODS[cfg.method.name].timesteps(cfg.method)
@@ -52,9 +81,11 @@ def accuracy_at(
             "validation split; expected a run trained with val_per_class > 0 (or --split test)"
         )
     try:
-        net = load_inference(run_dir / "inference.pt").net.eval()
+        model = load_inference(run_dir / "inference.pt")
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+    check_inference_hash(run_dir, model, summary.config_hash)
+    net = model.net.eval()
     acc = {}
     for t in timesteps:
         correct = seen = 0

@@ -246,6 +246,14 @@ class RunState:
     """The parsed summary, when there is a readable one."""
 
 
+FINISHED_FILES = (CONFIG, EPOCHS, CHECKPOINT, INFERENCE)
+"""What a finished run directory holds besides summary.json (tssd.train writes them all)."""
+CHECKPOINT_KEYS = ("epoch", "rows", "config_hash", "model", "head", "opt", "sched", "rng")
+"""The keys of checkpoint.pt (:meth:`tssd.train.Trainer.state`)."""
+NOT_FINISHED = "not a finished run of this config"
+"""What every refusal of a run directory says (then why, then how to redo it)."""
+
+
 class RunDir:
     """One run directory (see the module docstring for its files)."""
 
@@ -334,14 +342,102 @@ class RunDir:
         self.file(HARNESS_ERROR).unlink(missing_ok=True)
 
     # ---- everything together ---------------------------------------------------------------------
-    def state(self) -> RunState:
+    def finished_problem(self, summary: Summary, expected_hash: str | None = None) -> str:
+        """Why a directory whose summary says finished is not a finished run (of the config
+        hashed ``expected_hash``, when given), or "" when nothing is wrong. Cheap: the files a
+        finished run holds, the summary's config hash, and epochs.csv's rows against the
+        epochs the summary declares; :meth:`verify` also reads config.yaml and the checkpoint.
+        """
+        missing = [name for name in FINISHED_FILES if not self.file(name).is_file()]
+        if missing:
+            return f"{', '.join(missing)} missing"
+        if expected_hash is not None and summary.config_hash != expected_hash:
+            return f"{SUMMARY} is of config {summary.config_hash}, expected {expected_hash}"
+        declared = summary.metrics.epochs if summary.metrics is not None else 0
+        if self.epochs_done() < declared:
+            return f"{EPOCHS} holds {self.epochs_done()} epochs, {SUMMARY} declares {declared}"
+        return ""
+
+    def refusal(self, why: str) -> str:
+        """The one line that refuses this directory as a finished run."""
+        return f"{self.path}: {NOT_FINISHED} ({why}); delete it or re-run with --force"
+
+    def verify(self, expected_hash: str | None = None) -> Summary:
+        """Check a finished run before it is trusted: :meth:`finished_problem`, then that
+        config.yaml hashes to the summary's config hash (and to ``expected_hash``) and that
+        checkpoint.pt has :data:`CHECKPOINT_KEYS` and the same config hash. Imports torch and
+        :mod:`tssd.config`.
+
+        Raises:
+            RunFailed: one line naming the directory, ":data:`NOT_FINISHED`" and why.
+        """
+        summary = self.read_summary()
+        if summary is None or summary.status != "finished":
+            status = "no summary" if summary is None else f"status {summary.status}"
+            raise RunFailed(self.refusal(f"{SUMMARY}: {status}"))
+        why = self.finished_problem(summary, expected_hash)
+        if why:
+            raise RunFailed(self.refusal(why))
+        from tssd.config import ConfigError, load_config
+
+        try:
+            got = load_config(self.file(CONFIG)).hash()
+        except ConfigError as exc:
+            raise RunFailed(self.refusal(f"{CONFIG}: {str(exc).splitlines()[0]}")) from None
+        if got != summary.config_hash:
+            raise RunFailed(
+                self.refusal(f"{CONFIG} hashes to {got}, {SUMMARY} to {summary.config_hash}")
+            )
+        ck = self.read_checkpoint_meta()
+        missing = [k for k in CHECKPOINT_KEYS if k not in ck]
+        if missing:
+            raise RunFailed(self.refusal(f"{CHECKPOINT} lacks {', '.join(missing)}"))
+        if ck["config_hash"] != got:
+            raise RunFailed(
+                self.refusal(f"{CHECKPOINT} is of config {ck['config_hash']}, {CONFIG} of {got}")
+            )
+        return summary
+
+    def read_checkpoint_meta(self) -> dict[str, Any]:
+        """checkpoint.pt's top-level dict, memory-mapped (tensors are not read), loaded with
+        ``weights_only``.
+
+        Raises:
+            RunFailed: a refused or corrupt file, or not a dict (naming it).
+        """
+        import torch
+
+        from tssd.runtime import load_error
+
+        path = self.file(CHECKPOINT)
+        try:
+            ck = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception as exc:  # noqa: BLE001  (any unpickling error means the same thing)
+            raise RunFailed(self.refusal(f"{CHECKPOINT}: {load_error(exc)}")) from None
+        if not isinstance(ck, dict):
+            raise RunFailed(self.refusal(f"{CHECKPOINT} holds a {type(ck).__name__}, not a dict"))
+        return ck
+
+    def state(self, expected_hash: str | None = None, deep: bool = False) -> RunState:
         """What the directory says: a finished or failed summary first, then a harness error
         record, then partial training (epochs or a checkpoint) or nothing (``new``). An
-        unreadable summary is ``error``."""
+        unreadable summary is ``error``, and so is a finished summary the directory does not
+        bear out (:meth:`finished_problem`; with ``deep``, :meth:`verify`): the run is then
+        never reported as finished."""
         try:
             summary = self.read_summary()
         except RunFailed as exc:
             return RunState("error", error=str(exc))
+        if summary is not None and summary.status == "finished":
+            try:
+                if deep:
+                    self.verify(expected_hash)
+                else:
+                    why = self.finished_problem(summary, expected_hash)
+                    if why:
+                        raise RunFailed(self.refusal(why))
+            except RunFailed as exc:
+                return RunState("error", self.epochs_done(), str(exc), summary)
         if summary is not None and summary.status in TERMINAL:
             return RunState(summary.status, self.epochs_done(), summary.error or "", summary)
         record = self.read_error()

@@ -49,8 +49,10 @@ from tssd.losses import mean_logits
 from tssd.methods import BUILTIN_LOSS_TERMS, METHODS, StepContext, loss_columns
 from tssd.models import build_for_run, count_macs, count_params
 from tssd.neurons.registry import backend_version
+from tssd.resources import check_fits
 from tssd.rundir import (
     CHECKPOINT,
+    CHECKPOINT_KEYS,
     CONFIG,
     EPOCHS,
     INFERENCE,
@@ -108,6 +110,12 @@ def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
         raise RunFailed(f"{path}: {load_error(exc)}; delete it or use --force") from exc
     if not isinstance(ck, dict):
         raise RunFailed(f"{path}: expected a checkpoint dict, got {type(ck).__name__}")
+    missing = [k for k in CHECKPOINT_KEYS if k not in ck]
+    if missing:  # another version's layout: resuming from it would fail half-way
+        raise RunFailed(
+            f"{path}: checkpoint without {', '.join(missing)} (expected the keys "
+            f"{', '.join(CHECKPOINT_KEYS)}); delete it or use --force"
+        )
     return ck
 
 
@@ -415,6 +423,9 @@ def train(
     dist_info, device = dist_setup(cfg.runtime.device)
     try:
         if not force and summary is not None and summary.status in ("finished", "failed"):
+            why = RunDir(out).finished_problem(summary) if summary.status == "finished" else ""
+            if why:  # files of a finished run deleted: never a number
+                raise RunFailed(RunDir(out).refusal(why))
             return summary.as_dict()
         if progress is None:
             progress = cfg.runtime.progress
@@ -425,6 +436,8 @@ def train(
         created = not out.exists()
         with deterministic(cfg.runtime.deterministic), torch_threads(cfg.runtime.threads):
             t_start = time.time()
+            # A run that cannot fit is refused before its data or network is allocated.
+            check_fits(cfg, device, source=f"run {out}")
             # Data first: a missing or corrupt dataset fails here, before the directory exists.
             tr = Trainer(cfg, dist_info, device)
             if force and out.exists() and dist_info.is_main:
@@ -481,6 +494,7 @@ def _run(
         "dataset_kind": info.kind,
         "split": info.split,
         "split_hash": info.split_hash,
+        "data_files": info.files,  # path, size and sha256 of every file the data came from
         "t_s": cfg.method.t_s,
         "t_t": cfg.method.t_t if tr.method.uses_teacher_steps else None,
         "backend": cfg.neuron.backend,

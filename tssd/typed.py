@@ -15,6 +15,13 @@ with type hints; the rules a type cannot say live in the field's metadata:
 Unknown keys, missing required keys (fields without a default), wrong types and broken rules
 raise the caller's error class with one line naming the source, the dotted key and what was
 expected: ``<file>: key 'method.alpha': got 'x', expected a number``.
+
+Every YAML text (a file, a ``--set`` value) is read by :func:`read_yaml_file` /
+:func:`load_yaml_text`: safe tags only, and what a config never needs is refused with the line it
+is on: duplicate keys, aliases (``*name``: a 564-byte alias bomb expands to 10^8 entries), dates,
+binary, sets and ordered maps (not JSON values; a run config must hash as JSON), nesting deeper
+than :data:`MAX_YAML_DEPTH`, documents over :data:`MAX_YAML_BYTES`, empty documents and text
+that is not UTF-8.
 """
 
 from __future__ import annotations
@@ -24,9 +31,139 @@ import json
 import math
 import types
 import typing
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+
+MAX_YAML_BYTES = 1 << 20
+"""Largest YAML document read (1 MiB; the largest file of the suite is under 20 kB)."""
+MAX_YAML_DEPTH = 64
+"""Deepest nesting of mappings and lists accepted (the suite's files nest at most 6 deep)."""
+INT_LIMIT = 2**63
+"""Integers are refused at or beyond +-2^63: no field of the suite means more, and torch, NumPy
+and the hash's JSON all overflow somewhere past it."""
+
+
+class YamlRefused(ValueError):
+    """A YAML text holds something a config never needs (the message names the line)."""
+
+
+def _refuse(node: yaml.Node, what: str) -> typing.NoReturn:
+    raise YamlRefused(f"line {node.start_mark.line + 1}: {what}")
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases, duplicate keys or non-JSON scalars."""
+
+    def compose_node(self, parent, index):  # noqa: D102
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise YamlRefused(
+                f"line {event.start_mark.line + 1}: alias *{event.anchor} refused; expected the "
+                "value written out (aliases can expand a small file into gigabytes)"
+            )
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                mark = self.peek_event().start_mark
+                raise YamlRefused(
+                    f"line {mark.line + 1}: nested deeper than {MAX_YAML_DEPTH} levels; expected "
+                    "a config"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):  # noqa: D102
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:
+                    _refuse(key_node, f"a {type(key).__name__} as a mapping key; expected a name")
+                if first is not None:
+                    _refuse(key_node, f"duplicate key {key!r} (first on line {first})")
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
+def _not_json(what: str):
+    def construct(loader, node):
+        _refuse(
+            node,
+            f"{what} {node.value if isinstance(node.value, str) else ''!s}".rstrip()
+            + "; expected a string, number, boolean, list or mapping (quote it to keep it as "
+            "text)",
+        )
+
+    return construct
+
+
+for _tag, _what in [
+    ("timestamp", "a YAML date"),
+    ("binary", "YAML binary data"),
+    ("set", "a YAML set"),
+    ("omap", "a YAML ordered map"),
+    ("pairs", "YAML pairs"),
+]:
+    _StrictLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _not_json(_what))
+
+
+def load_yaml_text(text: str, source: str, error: type[Exception]) -> Any:
+    """The value of one YAML document (None when it is empty), read safely (module docstring).
+
+    Raises:
+        error: one line naming ``source``, the line and what was expected.
+    """
+    if len(text) > MAX_YAML_BYTES:
+        raise error(
+            f"{source}: {len(text)} characters, expected a YAML document of at most "
+            f"{MAX_YAML_BYTES} bytes"
+        )
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506  (a SafeLoader subclass)
+    except YamlRefused as exc:
+        raise error(f"{source}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise error(f"{source}: not valid YAML: {exc}") from None
+    except (ValueError, RecursionError, OverflowError) as exc:  # e.g. a 5000-digit integer
+        what = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise error(f"{source}: not a usable YAML value ({what})") from None
+
+
+def read_yaml_file(path: str | Path, error: type[Exception], what: str = "file") -> dict[str, Any]:
+    """One YAML mapping from ``path``: a missing path, a directory, an unreadable, oversized,
+    binary, empty or refused document, or a top level that is not a mapping is ``error`` with one
+    line naming the file (``what`` says which kind of file, e.g. ``config file``)."""
+    path = Path(path)
+    if path.is_dir():
+        raise error(f"{path}: is a directory; expected a YAML {what}")
+    if not path.is_file():
+        raise error(f"{path}: {what} not found")
+    try:
+        with open(path, "rb") as f:
+            blob = f.read(MAX_YAML_BYTES + 1)
+    except OSError as exc:
+        raise error(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if len(blob) > MAX_YAML_BYTES:
+        raise error(f"{path}: larger than {MAX_YAML_BYTES} bytes; expected a YAML {what}")
+    try:
+        text = blob.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"{path}: not a text file (byte {exc.start} is not UTF-8); expected a YAML {what}"
+        ) from None
+    data = load_yaml_text(text, str(path), error)
+    if data is None:
+        raise error(
+            f"{path}: empty; expected a YAML mapping (leave the {what} out for every default)"
+        )
+    if not isinstance(data, dict):
+        raise error(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
 
 
 def type_name(tp: Any) -> str:
@@ -150,6 +287,8 @@ class Builder:
         if tp is int:
             if isinstance(v, bool) or not isinstance(v, int):
                 self.fail(key, bad)
+            if not -INT_LIMIT < v < INT_LIMIT:
+                self.fail(key, f"got {v}, expected an integer between -2^63 and 2^63")
             return v
         if tp is float:
             if isinstance(v, str):  # PyYAML (YAML 1.1) reads 1e-4 as a string
@@ -192,7 +331,7 @@ def parse_assignment(item: str, error: type[Exception], source: str = "--set") -
     if not sep or not key.strip():
         raise error(f"{source}: {item!r} is not of the form key=value, e.g. optim.epochs=2")
     try:
-        value = yaml.safe_load(text) if text.strip() else ""
-    except yaml.YAMLError as exc:
-        raise error(f"{source}: {item!r}: the value is not valid YAML ({exc})") from None
+        value = load_yaml_text(text, f"{source} {item!r}", error) if text.strip() else ""
+    except error as exc:  # one line, as every YAML error
+        raise error(" ".join(str(exc).split())) from None
     return key.strip(), value

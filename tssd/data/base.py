@@ -29,6 +29,7 @@ from typing import Any, Literal
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from tssd.data import provenance
 from tssd.data.errors import (  # noqa: F401  (DatasetUnavailable's old home, re-exported)
     DataError,
     DatasetCorrupt,
@@ -59,6 +60,9 @@ class DatasetInfo:
     """Real datasets this embedded stand-in replaces in the quick profile (filled in from the
     dataset's spec by :func:`build_dataset`)."""
     extra: dict[str, Any] = field(default_factory=dict)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    """Every file the dataset was read from (path, size, sha256), or the completion marker of the
+    cache built from them (:mod:`tssd.data.provenance`); recorded in the run's summary."""
 
 
 @dataclass
@@ -391,7 +395,9 @@ def build_dataset(cfg, timesteps: tuple[int, ...]) -> DataBundle:
         raise ValueError(f"unknown dataset {cfg.name!r}; allowed: {', '.join(DATASETS)}")
     check_root(cfg.root)
     try:
-        bundle = DATASETS[cfg.name].build(cfg, tuple(sorted(set(timesteps))))
+        with provenance.collecting() as files:
+            bundle = DATASETS[cfg.name].build(cfg, tuple(sorted(set(timesteps))))
+        bundle.info.files = files
     except DataError:
         raise
     except OSError as exc:  # unreadable file, a partial cache in the way: bad data, not a bug

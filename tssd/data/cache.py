@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from tssd.data import provenance
 from tssd.runtime import create_temp_dir
 
 MARKER = ".tssd-complete.json"
@@ -62,9 +63,11 @@ def read_marker(directory: Path) -> dict[str, Any] | None:
     """The completion marker of a cache directory; None when absent or unreadable."""
     p = Path(directory) / MARKER
     try:
-        return json.loads(p.read_text())
+        marker = json.loads(p.read_text())
     except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
         return None
+    provenance.note(p)  # the cache a run reads, by the marker naming what it was built from
+    return marker
 
 
 def is_complete(directory: Path) -> bool:

@@ -22,13 +22,22 @@ from tssd.data.status import DatasetStatus
 from tssd.plugins import load_plugins
 
 
+def check_names(names: list[str]) -> None:
+    """Refuse a dataset name nobody registered (plugins loaded first).
+
+    Raises:
+        ValueError: naming the unknown names and the known ones.
+    """
+    load_plugins()
+    unknown = sorted(set(names) - set(DATASETS))
+    if unknown:
+        raise ValueError(f"unknown dataset(s) {unknown}; known: {', '.join(DATASETS)}")
+
+
 def check_all(root: str, deep: bool = False, names: list[str] | None = None) -> list[DatasetStatus]:
     """The status of every registered dataset (or of ``names``) under ``root``, each from its
     spec's check function (plugins included, :mod:`tssd.plugins`)."""
-    load_plugins()
-    unknown = sorted(set(names or []) - set(DATASETS))
-    if unknown:
-        raise ValueError(f"unknown dataset(s) {unknown}; known: {', '.join(DATASETS)}")
+    check_names(names or [])
     return [
         spec.status(root, deep) for name, spec in DATASETS.items() if not names or name in names
     ]
@@ -98,8 +107,9 @@ def main(args: argparse.Namespace) -> int:
         )
         return 2
     try:
+        check_names(args.require)
         statuses = check_all(args.data_root, args.deep, args.only or None)
-    except ValueError as exc:
+    except ValueError as exc:  # an unknown name, in --only or --require alike
         print(f"data check: {exc}", file=sys.stderr)
         return 2
     by_name = {s.name: s for s in statuses}

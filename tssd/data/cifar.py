@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tssd.data import provenance
 from tssd.data.base import (
     DataBundle,
     DatasetInfo,
@@ -195,6 +196,7 @@ def read_blobs(spec: CifarSpec, src: Path) -> dict[str, tuple[bytes, str]]:
             if not p.is_file():
                 raise DatasetUnavailable(f"{p}: missing batch file; {spec.layout(str(src.parent))}")
             out[f] = (p.read_bytes(), str(p))
+            provenance.note(p)
         return out
     out = {}
     try:
@@ -206,6 +208,7 @@ def read_blobs(spec: CifarSpec, src: Path) -> dict[str, tuple[bytes, str]]:
                     out[base] = (fh.read(), f"{src}:{member.name}")
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise DatasetCorrupt(f"{src}: truncated or corrupt archive ({exc})") from exc
+    provenance.note(src)
     missing = [f for f in wanted if f not in out]
     if missing:
         raise DatasetCorrupt(f"{src}: archive lacks {spec.folder}/{', '.join(missing)}")

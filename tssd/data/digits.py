@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tssd.data import provenance
 from tssd.data.base import DataBundle, TensorSplit, dataset_spec, register_dataset
 from tssd.data.status import DatasetStatus
 
@@ -17,10 +19,12 @@ SPLIT_SEED = 0  # the split is part of the dataset, fixed for every run and ever
 
 def digits_arrays(test_fraction: float = TEST_FRACTION, split_seed: int = SPLIT_SEED):
     """Images in [0, 1] ``[N, 8, 8]`` float32, labels, and the stratified train/test indices."""
+    from sklearn import datasets as sklearn_datasets
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
     d = load_digits()
+    provenance.note(Path(sklearn_datasets.__file__).parent / "data" / "digits.csv.gz")
     images = (d.images / 16.0).astype(np.float32)
     labels = d.target.astype(np.int64)
     idx = np.arange(len(labels))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tssd.data import provenance
 from tssd.data.errors import DatasetCorrupt
 
 UBYTE = 0x08
@@ -69,6 +70,7 @@ def read_idx(path: str | Path, magic: int) -> np.ndarray:
         with _open(path) as f:
             f.seek(offset)
             data = f.read()
+        provenance.note(path)
     except (OSError, EOFError) as exc:
         raise DatasetCorrupt(f"{path}: truncated or corrupt gzip stream ({exc})") from exc
     if len(data) != want:

@@ -21,6 +21,11 @@ Options (``data.options``):
   overlaps the ``train_per_class`` subset (needs ``train_per_class`` > 0: the validation images
   are training images the run does not train on). Choices are made on it, never on the test set.
 * ``resize``: ``area`` (default) or ``bilinear``, used when ``data.size`` is not 28.
+* ``expect``: ``full`` (default): files holding fewer images than the official 60,000 / 10,000
+  are refused, naming the file and the counts; ``subset`` accepts them (a test set, a sample).
+
+A folder under ``data.root`` holding some of the four files but not all is an error naming the
+missing ones: the search never falls back to another copy (the system's) past a partial one.
 
 Images are scaled to [0, 1] and standardised with the training subset's mean and std (the
 analog of CIFAR's per-channel normalisation); direct encoding repeats them over the timesteps.
@@ -48,8 +53,8 @@ FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 OFFICIAL = {"train": 60_000, "test": 10_000}
-DEFAULTS = {"train_per_class": 0, "val_per_class": 0, "resize": "area"}
-CHOICES = {"resize": ("area", "bilinear")}
+DEFAULTS = {"train_per_class": 0, "val_per_class": 0, "resize": "area", "expect": "full"}
+CHOICES = {"resize": ("area", "bilinear"), "expect": ("full", "subset")}
 SUBSET_SEED = 0
 
 
@@ -113,11 +118,17 @@ def locate(name: str, root: str) -> dict[str, tuple[Path, Path]]:
     if root and not Path(root).expanduser().is_dir():
         raise DatasetUnavailable(f"data.root {root}: not a directory; {src.layout(root)}")
     tried = []
+    own = set(src.candidates(root)) - {Path(s) for s in src.system}
     for folder in src.candidates(root):
         found = {name: _file(folder, name) for pair in FILES.values() for name in pair}
         missing = [name for name, path in found.items() if path is None]
         if not missing:
             return {s: (found[i], found[lab]) for s, (i, lab) in FILES.items()}  # type: ignore
+        if folder in own and len(missing) < len(found):  # a partial copy: never skipped
+            raise DatasetUnavailable(
+                f"{folder}: holds {len(found) - len(missing)} of the 4 {name} files, lacks "
+                f"{', '.join(missing)} (each optionally .gz); expected all four there (or none)"
+            )
         if folder.is_dir():
             tried.append(f"{folder} (lacks {', '.join(missing)})")
         else:
@@ -144,9 +155,24 @@ def read_split(images: Path, labels: Path) -> tuple[np.ndarray, np.ndarray]:
     return x, y.astype(np.int64)
 
 
-def load_arrays(name: str, root: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``{split: (images uint8 [N, 28, 28], labels)}`` of the official split."""
-    return {s: read_split(*paths) for s, paths in locate(name, root).items()}
+def load_arrays(
+    name: str, root: str, expect: str | None = None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{split: (images uint8 [N, 28, 28], labels)}`` of the official split.
+
+    Raises:
+        DatasetCorrupt: with ``expect="full"``, a split with fewer images than the official one
+            (naming the file, the counts and ``data.options.expect: subset``).
+    """
+    out = {}
+    for s, paths in locate(name, root).items():
+        out[s] = read_split(*paths)
+        if expect == "full" and len(out[s][1]) < OFFICIAL[s]:
+            raise DatasetCorrupt(
+                f"{paths[0]}: holds {len(out[s][1])} {s} images, expected {OFFICIAL[s]}; set "
+                "data.options.expect: subset to train on fewer"
+            )
+    return out
 
 
 def subset_indices(labels: np.ndarray, per_class: int) -> np.ndarray:
@@ -238,7 +264,7 @@ def _build(name: str, cfg) -> DataBundle:
     require_default_split(name, cfg.split)
     opts = resolve_options(name, cfg.options, DEFAULTS, CHOICES)
     check_val_per_class(name, opts)
-    arrays = load_arrays(name, cfg.root)
+    arrays = load_arrays(name, cfg.root, opts["expect"])
     (xtr, ytr), (xte, yte) = arrays["train"], arrays["test"]
     idx, vidx = split_indices(ytr, opts["train_per_class"], opts["val_per_class"])
     size = cfg.size or 28
