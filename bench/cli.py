@@ -172,6 +172,12 @@ def cmd_report(args: argparse.Namespace) -> int:  # noqa: D103
     return 0
 
 
+def cmd_records(args: argparse.Namespace) -> int:  # noqa: D103
+    results = Path(args.results).resolve()
+    print("\n".join(pl.records_status(load_profile(args.profile), results)))
+    return 0
+
+
 def cmd_claims(args: argparse.Namespace) -> int:  # noqa: D103
     from bench.report import claims_table
     from bench.schema import profile_ids
@@ -306,6 +312,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cl.add_argument("--profiles", nargs="+", default=["quick", "small"])
     cl.add_argument("--readme", action="store_true", help="write it into README.md's table")
+    rc = command(
+        "records",
+        cmd_records,
+        "what a profile's run records cover: per experiment recorded and missing runs, and "
+        "records no plan claims",
+        False,
+        False,
+        selection=False,
+    )
+    rc.add_argument("--profile", default="quick", help="quick (default), small or paper")
     command("list", cmd_list, "list experiments and profiles", False, False, selection=False)
     return p
 

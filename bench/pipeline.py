@@ -181,10 +181,13 @@ def dry_run(sel: Selection, planned, workers: int, estimate: bool) -> None:
     from bench.run import calibrated_seconds, fmt_seconds, run_state
 
     runs, runs_dir, profile = all_runs(planned), sel.runs_dir, sel.profile
+    states = {r.run_id: run_state(r, runs_dir) for r in runs}
+    recorded = recorded_states(sel, runs, states)
+    states.update(recorded)
     pending = {
         r.run_id
         for r in runs
-        if run_state(r, runs_dir).status not in ("finished", "failed", "unavailable")
+        if states[r.run_id].status not in ("finished", "failed", "unavailable")
     }
     if estimate:
         by_id = {r.run_id: r for r in runs}
@@ -202,12 +205,12 @@ def dry_run(sel: Selection, planned, workers: int, estimate: bool) -> None:
     print(f"{'run id':<24} {'role':<8} {'state':<26} {'est.':>7}  name")
     total, unknown = 0.0, 0
     for r in runs:
-        st = run_state(r, runs_dir)
+        st = states[r.run_id]
         state = {
             "partial": f"partial ({st.epochs_done} epochs)",
             "new": "to run",
             "unavailable": "not runnable here",
-        }.get(st.status, st.status)
+        }.get(st.status, st.status) + (" (recorded)" if r.run_id in recorded else "")
         if r.run_id in pending:
             if r.est_s is None:
                 unknown += 1
@@ -250,7 +253,7 @@ def recorded_states(sel: Selection, runs: list[PlannedRun], states: dict) -> dic
     done = {r.run_id for r in runs if r.run_id in records}
     need_dir = {d for r in runs if r.run_id not in done for d in r.deps}
     return {
-        rid: RunState(records[rid].status)
+        rid: RunState(records[rid].status, error=records[rid].reason)
         for rid in done
         if not (rid in need_dir and states[rid].status not in ("finished", "failed"))
     }
@@ -465,3 +468,33 @@ def listing() -> list[str]:
         title = load_experiment(experiment_path(eid)).title
         lines.append(f"{eid:<8} {title}" + (f"  [{entry.status}]" if entry else ""))
     return [*lines, "profiles: " + ", ".join(profile_ids())]
+
+
+def records_status(profile: Profile, results: Path) -> list[str]:
+    """What a profile's run records cover: per experiment, its planned runs, how many are
+    recorded (finished, failed) and how many are missing; then the records no plan claims (left
+    by a plan that changed: a config field added without a migration of the records, seeds
+    dropped), which no table shows."""
+    from bench.records import load, records_dir
+
+    records = load(records_dir(results / profile.id))
+    sel = Selection(profile, experiments(["all"]), results)
+    claimed: set[str] = set()
+    lines = [f"{len(records)} run records in {rel(records_dir(results / profile.id))}"]
+    for plan, _ in plans(sel):
+        ids = [r.run_id for r in plan.ordered_runs()]
+        claimed.update(ids)
+        fin = sum(1 for i in ids if i in records and records[i].status == "finished")
+        failed = sum(1 for i in ids if i in records and records[i].status == "failed")
+        missing = len(ids) - fin - failed
+        lines.append(
+            f"  {plan.experiment.id:<15} {len(ids):>4} runs: {fin:>4} finished, {failed} failed, "
+            f"{missing:>4} not run"
+        )
+    orphans = sorted(set(records) - claimed)
+    lines.append(f"{len(orphans)} records no plan of profile {profile.id} claims")
+    for rid in orphans:
+        c = records[rid].config
+        what = f"{c.get('method', {}).get('name')} on {c.get('data', {}).get('name')}"
+        lines.append(f"  {rid}  {what}, seed {c.get('seed')}")
+    return lines

@@ -105,7 +105,9 @@ def load(directory: Path) -> dict[str, Record]:
     try:
         text = runs_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise RecordError(f"{rel(runs_path)}: unreadable ({exc}); expected UTF-8 JSON lines")
+        raise RecordError(
+            f"{rel(runs_path)}: unreadable ({exc}); expected UTF-8 JSON lines"
+        ) from None
     for n, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
             continue
@@ -125,7 +127,9 @@ def _parse_line(raw: str, where: str) -> Record:
     try:
         obj = json.loads(raw)
     except ValueError as exc:
-        raise RecordError(f"{where}: not JSON ({exc.args[0]}); expected one object per line")
+        raise RecordError(
+            f"{where}: not JSON ({exc.args[0]}); expected one object per line"
+        ) from None
     if not isinstance(obj, dict):
         raise RecordError(f"{where}: a JSON {type(obj).__name__}; expected an object")
     missing = [k for k in KEYS if k not in obj]
@@ -222,8 +226,9 @@ def _fmt(v: Any) -> str:
 
 
 def _epoch_columns(records: Iterable[Record]) -> list[str]:
-    """run_id, epoch, then every other column in the order runs wrote them."""
-    cols: dict[str, None] = {"run_id": None, "epoch": None}
+    """run_id, epoch, then every other column in the order runs wrote them (the required ones
+    even when no run has an epoch: a run that failed in its first epoch has none)."""
+    cols: dict[str, None] = dict.fromkeys(EPOCH_KEYS)
     for rec in records:
         for e in rec.epochs:
             cols.update(dict.fromkeys(e))

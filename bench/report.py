@@ -216,6 +216,9 @@ def claims_table(profiles: list[str], results: Path) -> str:
                     continue
                 groups = [r for r in rows if r["group"] != "all"]
                 ran = [g for g in groups if g.get("outcome") != "missing"]
+                if groups and not ran:  # aggregated, but no comparison had a finished run
+                    cells.append("not run")
+                    continue
                 detail = "; ".join(f"{_short_group(g['group'])} {group_detail(g)}" for g in ran)
                 if len(ran) < len(groups):  # one count, not one "no finished run" per group
                     detail += f"{'; ' if ran else ''}{len(groups) - len(ran)} not run"
@@ -292,7 +295,7 @@ def verdict_phrase(rows: list[dict[str, str]], profile: str) -> str:
     (outcome counts: each comparison)``. Only ``equivalent`` says "no effect"/"insensitive".
     """
     top = next((r for r in rows if r["group"] == "all"), None)
-    if top is None:
+    if top is None or (_groups(rows) and all(g["outcome"] == "missing" for g in _groups(rows))):
         return f"not run on {profile}"
     v, groups = top["verdict"], _groups(rows)
     if v not in VERDICTS:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import TextIO
 
 from bench.expand import PlannedRun
@@ -279,9 +279,8 @@ def execute_runs(
         st = states[r.run_id]
         if r.unavailable:
             outcomes[r.run_id] = Outcome(r.run_id, "unavailable", r.unavailable, cached=True)
-        elif r.run_id in (recorded or ()) and not force:
-            outcomes[r.run_id] = Outcome(r.run_id, st.status, "recorded", cached=True)
-        elif st.status in TERMINAL and not force:
+        elif (r.run_id in (recorded or ()) or st.status in TERMINAL) and not force:
+            # done: recorded (st is the record's state) or finished here
             outcomes[r.run_id] = Outcome(r.run_id, st.status, st.error, cached=True)
         else:
             pending.append(r)

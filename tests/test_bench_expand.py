@@ -179,7 +179,9 @@ KNOWN_RUN_IDS = [
     ("table1", "quick", {"method": "tssd", "dataset": "digits_dvs"}, "36addfd5c281"),
     ("figure3", "quick", {"method": "baseline", "dataset": "digits"}, "b60cb979391d"),
     ("table5", "quick", {"method": "kd_ann"}, "eadf57388291"),
-    ("table1", "small", {"method": "tssd", "dataset": "fashion_dvs"}, "58243d7a653f"),
+    # moved once, on purpose, when the small profile gained its validation split
+    # (data.options.val_per_class: 500; no small record existed then)
+    ("table1", "small", {"method": "tssd", "dataset": "fashion_dvs"}, "25a41e45ca19"),
     ("table1", "paper", {"method": "tssd", "dataset": "cifar10"}, "7e020173d947"),
     ("table6", "paper", {"method": "baseline", "dataset": "cifar10_dvs", "t_s": 1}, "9e9eb3d65dd4"),
 ]

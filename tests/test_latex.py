@@ -250,3 +250,19 @@ def test_every_ascii_and_mapped_character_compiles_when_escaped(tmp_path):
 def test_a_character_latex_cannot_typeset_is_refused_naming_the_text():
     with pytest.raises(ValueError, match=r"'T ≅ 2'.*U\+2245"):
         latex_escape("T ≅ 2")
+
+
+COMMITTED = Path(__file__).resolve().parents[1] / "results"
+
+
+@pytest.mark.parametrize("profile_id", ["quick", "small"])
+def test_every_committed_table_compiles(profile_id, tmp_path):
+    """The .tex files committed beside the run records (what a reader copies into a paper)."""
+    d = COMMITTED / profile_id
+    tables = sorted(p for p in d.glob("*.tex") if p.name != "macros.tex")
+    if not tables:
+        pytest.skip(f"results/{profile_id}/ holds no committed table")
+    for p in [*tables, d / "macros.tex"]:
+        shutil.copy(p, tmp_path / p.name)
+    body = "\n".join(rf"\input{{{p.name}}}\clearpage" for p in tables)
+    compile_latex(body, tmp_path, PREAMBLE + "\n\\input{macros.tex}")

@@ -144,9 +144,7 @@ def test_a_run_without_a_record_is_not_run_never_filled_in(two_runs):
 def _committed_outputs(profile: str) -> list[Path]:
     out = ROOT / "results" / profile
     return sorted(
-        p
-        for p in out.rglob("*")
-        if p.is_file() and rc.RECORDS not in p.relative_to(out).parts
+        p for p in out.rglob("*") if p.is_file() and rc.RECORDS not in p.relative_to(out).parts
     )
 
 
@@ -207,3 +205,29 @@ def test_the_readme_claims_and_findings_regenerate_from_the_records(regenerated)
     readme = (ROOT / "README.md").read_text()
     assert _block(readme, README_START, README_END) == claims_table(done, tmp)
     assert _block(readme, FINDINGS_START, FINDINGS_END) == findings_text(done, tmp)
+
+
+def test_all_committed_records_together_stay_under_10_mb():
+    """The issue's budget for run records in git: every profile's records together."""
+    total = sum(
+        p.stat().st_size
+        for p in (ROOT / "results").glob(f"*/{rc.RECORDS}/*")
+        if p.name in (rc.RUNS, rc.EPOCHS)
+    )
+    assert (ROOT / "results" / "quick" / rc.RECORDS / rc.RUNS).is_file()
+    assert total <= 10 * 2**20, f"run records hold {total / 2**20:.1f} MB, over the 10 MB budget"
+
+
+def test_records_no_plan_claims_are_listed(two_runs, tmp_path):
+    """A record left by a plan that changed shows in `bench records`, never silently in a table."""
+    from bench.pipeline import records_status
+    from bench.schema import load_profile
+
+    _, recs = two_runs
+    rc.write(tmp_path / "quick" / rc.RECORDS, recs)
+    lines = records_status(load_profile("quick"), tmp_path)
+    assert lines[0].startswith("2 run records in")
+    assert "2 records no plan of profile quick claims" in lines
+    assert all(any(ln.strip().startswith(rid) for ln in lines) for rid in recs)
+    table2 = next(ln for ln in lines if ln.strip().startswith("table2"))
+    assert "18 runs:    0 finished, 0 failed,   18 not run" in table2

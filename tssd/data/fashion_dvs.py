@@ -49,7 +49,13 @@ from tssd.data.status import DatasetStatus
 NAME = "fashion_dvs"
 SOURCE = "fashion_mnist"
 EMULATOR_DEFAULTS = {**EmulatorParams().as_dict(), "digit_px": 14}
-LOADER_DEFAULTS = {"train_per_class": 0, "val_per_class": 0, "split_by": "number", "resize": "bilinear", "max_shift": 1}
+LOADER_DEFAULTS = {
+    "train_per_class": 0,
+    "val_per_class": 0,
+    "split_by": "number",
+    "resize": "bilinear",
+    "max_shift": 1,
+}
 CHUNK = 2_000
 """Images emulated at once (bounds the emulator's memory to a few hundred MB)."""
 
