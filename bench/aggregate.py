@@ -105,10 +105,14 @@ def run_metrics(summary: dict[str, Any], epochs: list[dict[str, float]]) -> dict
         m["nb_effective_acs"] = float(syn["Effective_ACs"])
         m["nb_effective_synops"] = m["nb_effective_macs"] + m["nb_effective_acs"]
         m["energy_pj"] = float(nb["energy_pj"])
-        for layer, v in nb["by_layer"]["ActivationSparsity"].items():
-            m[f"nb_sparsity:{layer}"] = float(v)
-        for layer, v in nb["by_layer"]["EffectiveSynOps"].items():
-            m[f"nb_synops:{layer}"] = float(v)
+        # [layer, value] pairs in forward order (a mapping in summaries of its first day)
+        for key, prefix in (
+            ("ActivationSparsity", "nb_sparsity"),
+            ("EffectiveSynOps", "nb_synops"),
+        ):
+            layers = nb["by_layer"][key]
+            for layer, v in layers.items() if isinstance(layers, dict) else layers:
+                m[f"{prefix}:{layer}"] = float(v)
     return m
 
 

@@ -81,8 +81,9 @@ def test_activation_sparsity_is_one_minus_the_firing_rate(digits_test):
     model = tiny_model()
     rates = recorded_rates(model, digits_test)
     r = measure(model, digits_test)
-    by_layer = r["by_layer"]["ActivationSparsity"]
-    assert set(by_layer) == set(rates)  # every spiking layer, by its name in the network
+    by_layer = dict(r["by_layer"]["ActivationSparsity"])
+    # every spiking layer, by its name in the network, in forward order
+    assert list(by_layer) == list(rates)
     for name, (spikes, elements) in rates.items():
         assert 0 < spikes < elements, name  # a layer that spikes, but not everywhere
         # the same integer counts divided in another order: equal to the last bits
@@ -140,7 +141,11 @@ def test_dense_synops_equal_count_macs_less_the_zero_padding(digits_test):
     syn = r["metrics"]["SynapticOperations"]
     effective = syn["Effective_ACs"] + syn["Effective_MACs"]
     assert 0 < effective < dense
-    assert sum(r["by_layer"]["EffectiveSynOps"].values()) == pytest.approx(effective, rel=1e-9)
+    by_layer = r["by_layer"]["EffectiveSynOps"]
+    assert sum(v for _, v in by_layer) == pytest.approx(effective, rel=1e-9)
+    # connection layers in forward order: the first conv, ..., the classifier
+    forward = [n for n, m in model.net.named_modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [n for n, _ in by_layer] == [*forward, "classifier.1"]
 
 
 def test_energy_is_the_effective_operations_priced(digits_test):
@@ -249,7 +254,8 @@ def test_a_new_run_records_its_neurobench_metrics(finished):
     # are the run's own test accuracy and firing rates
     assert nb["metrics"]["ClassificationAccuracy"] == pytest.approx(s["test_acc"], abs=1e-6)
     for layer, rate in s["firing_rates"].items():
-        assert nb["by_layer"]["ActivationSparsity"][layer] == pytest.approx(1 - rate, abs=1e-12)
+        sparsity = dict(nb["by_layer"]["ActivationSparsity"])[layer]
+        assert sparsity == pytest.approx(1 - rate, abs=1e-12)
 
 
 def test_metrics_command_prints_the_table_and_updates_the_summary(finished, capsys):
@@ -317,7 +323,10 @@ def test_run_metrics_exposes_the_neurobench_values():
                 "SynapticOperations": {"Dense": 900.0, "Effective_MACs": 10.0, "Effective_ACs": 50},
                 "ClassificationAccuracy": 0.9,
             },
-            "by_layer": {"ActivationSparsity": {"a": 0.8}, "EffectiveSynOps": {"c": 60.0}},
+            "by_layer": {
+                "ActivationSparsity": [["z", 0.7], ["a", 0.8]],
+                "EffectiveSynOps": [["c", 60.0], ["b", 1.0]],
+            },
             "energy_pj": 91.0,
         },
     }
@@ -327,5 +336,8 @@ def test_run_metrics_exposes_the_neurobench_values():
     assert m["nb_effective_synops"] == 60 and m["energy_pj"] == 91.0
     assert m["nb_activation_sparsity"] == 0.8 and m["nb_acc"] == pytest.approx(90.0)
     assert m["nb_sparsity:a"] == 0.8 and m["nb_synops:c"] == 60.0
+    # layers keep the order the run wrote (input to output), not the alphabet's
+    assert [k for k in m if k.startswith("nb_synops:")] == ["nb_synops:c", "nb_synops:b"]
+    assert [k for k in m if k.startswith("nb_sparsity:")] == ["nb_sparsity:z", "nb_sparsity:a"]
     del summary["neurobench"]
     assert not any(k.startswith(("nb_", "energy")) for k in run_metrics(summary, []))

@@ -204,7 +204,8 @@ def measure(
         The ``summary.json`` entry: ``version``, ``timesteps``, ``samples``, ``test_size``,
         ``metrics`` (NeuroBench's names and values; SynapticOperations a dict of
         :data:`SYNOPS_KEYS`), ``by_layer`` (``ActivationSparsity`` per spiking layer and
-        ``EffectiveSynOps`` per connection layer, by the layers' names in the network),
+        ``EffectiveSynOps`` per connection layer: ``[name in the network, value]`` pairs in
+        forward order),
         ``energy_pj`` per inference, ``pj_per_ac``, ``pj_per_mac``, ``energy_source``,
         ``wall_s``.
 
@@ -299,9 +300,11 @@ def measure(
         "samples": loader.n,
         "test_size": loader.n if test_size is None else test_size,
         "metrics": metrics,
+        # [layer, value] pairs in forward order: records store JSON with sorted keys, and a
+        # figure's x axis runs from input to output
         "by_layer": {
-            "ActivationSparsity": {n: float(sparsity[n]) for n in spiking.values()},
-            "EffectiveSynOps": {n: float(by_layer.get(n, 0.0)) for n in connections.values()},
+            "ActivationSparsity": [[n, float(sparsity[n])] for n in spiking.values()],
+            "EffectiveSynOps": [[n, float(by_layer.get(n, 0.0))] for n in connections.values()],
         },
         "energy_pj": synops["Effective_ACs"] * pj_per_ac + synops["Effective_MACs"] * pj_per_mac,
         "pj_per_ac": pj_per_ac,
