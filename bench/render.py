@@ -497,6 +497,11 @@ def caption_text(
     subcolumns are left out (``shown``: display column label -> its subcolumns) and why."""
     ns = sorted({r["n_planned"] for r in rows if r.get("n_planned")}, key=int)
     seeds = f"{'/'.join(ns)} seeds" if ns else "seeds"
+    done = {r.get("n") for r in rows if r.get("n") not in (None, "", "0")}
+    partial = any(r.get("n") != r.get("n_planned") for r in rows if r.get("n") not in (None, ""))
+    if partial and done:  # say what ran, not only what was planned
+        ran = "/".join(sorted(done, key=int))
+        seeds += f" planned, {ran} finished so far (a cell's n is in its CSV)"
     parts = [f"{layout.title}.", f"Ours: mean ± std over {seeds}."]
     ref, delta = names["ref"], names["delta"]
     anywhere = {k for ks in shown.values() for k in ks}
