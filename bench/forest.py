@@ -91,7 +91,7 @@ def render_forest(exp: Experiment, profile: Profile, results_dir: Path) -> list[
     md = [
         f"### {title}",
         "",
-        "TSSD - baseline in points, 95 % interval in brackets "
+        f"{exp.forest.difference} in points, 95 % interval in brackets "
         "(paired by seed; Welch's where the seeds differ); **bold**: the interval excludes 0.",
         "",
     ]
@@ -102,7 +102,8 @@ def render_forest(exp: Experiment, profile: Profile, results_dir: Path) -> list[
         r"\begin{table}[t]",
         r"\centering",
         r"\small",
-        rf"\caption{{{latex_escape(title)}: TSSD $-$ baseline (points) with 95\,\% intervals "
+        rf"\caption{{{latex_escape(title)}: {latex_escape(exp.forest.difference)} (points) with "
+        r"95\,\% intervals "
         r"(Student-t, paired by seed; Welch's where the seeds differ).}",
         rf"\label{{tab:{exp.id}-{profile.id}}}",
         rf"\begin{{tabular}}{{l{'r' * len(datasets)}}}",
@@ -126,7 +127,7 @@ def render_forest(exp: Experiment, profile: Profile, results_dir: Path) -> list[
     for suffix, text in ((".md", "\n".join(md) + "\n"), (".tex", "\n".join(tex))):
         paths.append(base.with_suffix(suffix))
         write_text(paths[-1], text)
-    return paths + _plot(rows, datasets, title, base, profile)
+    return paths + _plot(rows, datasets, title, base, profile, exp.forest.difference)
 
 
 HOW = re.compile(r"^(paired|Welch) t, (\d+)(?: vs (\d+))? seeds")
@@ -161,7 +162,11 @@ def forest_limits(rows: list[dict[str, str]], clip: float) -> tuple[float, float
 
 
 def forest_figdata(
-    rows: list[dict[str, str]], datasets: list[str], labels: dict[str, str], clip: float
+    rows: list[dict[str, str]],
+    datasets: list[str],
+    labels: dict[str, str],
+    clip: float,
+    difference: str = "TSSD \u2212 baseline",
 ) -> FigData:
     """The forest plot's data: one ``diff`` row per comparison with its n, interval kind and
     which ends are drawn as arrows at the axis's edge, one ``axis`` row per panel."""
@@ -193,13 +198,13 @@ def forest_figdata(
                 flag="; ".join(flags),
                 note=r["outcome"],
             )
-        fd.add(ds, labels.get(ds, ds), "axis", "x (difference)", lo=lo_x, hi=hi_x)
+        fd.add(ds, labels.get(ds, ds), "axis", difference, lo=lo_x, hi=hi_x)
     fd.add("", "", "caption", note=CAPTION)
     return fd
 
 
 CAPTION = (
-    "Difference to the baseline in points with its 95 % Student-t interval, paired by seed where "
+    "Differences in points with their 95 % Student-t interval, paired by seed where "
     "both cells ran the same seeds, else Welch's (right: the interval type and n seeds per row). "
     "Ends beyond the axis are arrows labelled with their value. Green: the interval is above 0; "
     "orange: below 0."
@@ -207,7 +212,12 @@ CAPTION = (
 
 
 def _plot(
-    rows: list[dict[str, str]], datasets: list[str], title: str, base: Path, profile: Profile
+    rows: list[dict[str, str]],
+    datasets: list[str],
+    title: str,
+    base: Path,
+    profile: Profile,
+    difference: str,
 ) -> list[Path]:
     import matplotlib
 
@@ -219,7 +229,7 @@ def _plot(
 
     style = load_style(profile)
     shown = {ds: display_name(ds, profile, style) for ds in datasets}
-    fd = forest_figdata(rows, datasets, shown, style.forest_clip)
+    fd = forest_figdata(rows, datasets, shown, style.forest_clip, difference)
     data = base.with_name(f"{base.name}_figdata.csv")
     write_text(data, fd.text())
     labels = list(dict.fromkeys(r["label"] for r in rows))
@@ -294,7 +304,7 @@ def _plot(
             ax.set_xlim(x0, x1)
             ax.axvline(0.0, color=style.baseline_color, lw=0.8, ls="--")
             ax.set_title(shown.get(ds, ds), fontsize="medium")
-            ax.set_xlabel("TSSD \u2212 baseline (points), 95 % t-interval")
+            ax.set_xlabel(f"{lim.get('series', 'difference')} (points), 95 % t-interval")
             ax.grid(axis="x", alpha=0.3)
             if j == 0:
                 ax.set_yticks(range(len(labels)))

@@ -218,6 +218,8 @@ class Forest:
 
     claim: str
     axis: str
+    difference: str = field(default="TSSD − baseline", metadata=OPTIONAL)
+    """What each line's difference is, in words (axis label and captions)."""
 
 
 @dataclass(frozen=True)
