@@ -80,9 +80,10 @@ class Selection:
 
         return load(self.records_dir) if self.use_records else None
 
-    def record_runs(self, runs: list[PlannedRun]) -> list[Path]:
-        """Write the record of each of ``runs`` whose run directory is finished or failed
-        (no-op without records); returns the files rewritten."""
+    def record_runs(self, runs: list[PlannedRun], replace: bool = False) -> list[Path]:
+        """Write the record of each of ``runs`` whose run directory is finished or failed and
+        has none yet (``replace``: or whose record differs: runs that finished just now); no-op
+        without records; returns the files rewritten."""
         from bench.records import from_run_dir, upsert
 
         if not self.use_records:
@@ -94,7 +95,7 @@ class Selection:
             and (rec := from_run_dir(r.run_id, self.runs_dir / r.run_id)) is not None
         ]
         lock = self.runs_dir / ".locks" / f"records-{self.out_dir.name}.lock"
-        return upsert(self.records_dir, new, lock)
+        return upsert(self.records_dir, new, lock, replace=replace)
 
 
 def plans(sel: Selection) -> list[tuple[Plan, Layout]]:
@@ -292,7 +293,7 @@ def execute(sel: Selection, planned, launcher_name: str, workers: int, **options
             force=force,
             progress=progress,
             recorded=set(recorded),
-            on_done=lambda r: sel.record_runs([r]),
+            on_done=lambda r: sel.record_runs([r], replace=True),
         )
     except KeyboardInterrupt:
         print(

@@ -289,9 +289,11 @@ def from_run_dir(run_id: str, run_dir: Path) -> Record | None:
     return Record(run_id, st.status, semantic, summary, reason, epochs)
 
 
-def upsert(directory: Path, new: list[Record], lock: Path) -> list[Path]:
-    """Add (or replace) ``new`` in the records under ``directory``, under a file lock so that two
-    harness processes never lose each other's records."""
+def upsert(directory: Path, new: list[Record], lock: Path, replace: bool = True) -> list[Path]:
+    """Add ``new`` to the records under ``directory`` (replacing a record of the same run only
+    with ``replace``: a run that finished in this invocation; a run directory found finished on
+    disk never overwrites a committed record, which may come from another machine), under a
+    file lock so that two harness processes never lose each other's records."""
     from filelock import FileLock
 
     if not new:
@@ -302,7 +304,7 @@ def upsert(directory: Path, new: list[Record], lock: Path) -> list[Path]:
         changed = False
         for rec in new:
             old = records.get(rec.run_id)
-            if old is None or texts({0: old}) != texts({0: rec}):
+            if old is None or (replace and texts({0: old}) != texts({0: rec})):
                 records[rec.run_id] = rec
                 changed = True
         return write(directory, records) if changed else []

@@ -230,3 +230,18 @@ def test_records_no_plan_claims_are_listed(two_runs, tmp_path):
     assert all(any(ln.strip().startswith(rid) for ln in lines) for rid in recs)
     table2 = next(ln for ln in lines if ln.strip().startswith("table2"))
     assert "18 runs:    0 finished, 0 failed,   18 not run" in table2
+
+
+def test_a_run_directory_found_on_disk_never_overwrites_a_committed_record(two_runs, tmp_path):
+    """Only a run that finished in this invocation replaces its record (--force); one merely
+    found finished in the local cache keeps the committed record, which may be another
+    machine's."""
+    _, recs = two_runs
+    rid, rec = sorted(recs.items())[0]
+    lock = tmp_path / "lock"
+    rc.upsert(tmp_path, [rec], lock)
+    other = rc.Record(rid, rec.status, rec.config, {**rec.summary, "host": "other"}, "", rec.epochs)
+    assert rc.upsert(tmp_path, [other], lock, replace=False) == []
+    assert rc.load(tmp_path)[rid].summary.get("host") == rec.summary.get("host") != "other"
+    assert rc.upsert(tmp_path, [other], lock, replace=True)
+    assert rc.load(tmp_path)[rid].summary["host"] == "other"
