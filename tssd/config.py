@@ -239,9 +239,11 @@ class EvalConfig:
     metric); ``python -m tssd metrics RUN_DIR`` measures a finished run later."""
     neurobench_samples: int = 1000
     """NeuroBench measures the first N test images in the split's fixed order (0 = all). A
-    NeuroBench pass costs about 1.7x a plain evaluation of the same images; 1,000 of the small
-    profile's 10,000 keep it a few % of a run (the quick profile's 360 are all measured). The
-    number measured is recorded. Not part of the config hash."""
+    NeuroBench pass costs about 5x a plain evaluation of the same images (4.5-5.5x measured on
+    one thread; it runs every layer again on binarised copies); all 10,000 of the small
+    profile's would cost about as much as training its baseline, 1,000 cost about 2 % of it (the
+    quick profile's 360 are all measured). The number measured is recorded. Not part of the
+    config hash."""
     energy_pj_per_ac: float = 0.9
     """Energy of one accumulate (pJ) for the energy estimate per inference (45 nm, Horowitz,
     ISSCC 2014). Not part of the config hash."""
