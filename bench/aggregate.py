@@ -44,7 +44,7 @@ from tssd.rundir import RunDir
 if TYPE_CHECKING:
     from bench.records import Record
 
-UNITS = {"test_acc": "%", "train_acc": "%", "val_acc": "%", "peak_mem_mb": "MB"}
+UNITS = {"test_acc": "%", "train_acc": "%", "val_acc": "%", "nb_acc": "%", "peak_mem_mb": "MB"}
 UNITS |= dict.fromkeys(["wall_s", "train_total_s", "epoch_time_s"], "s")
 
 
@@ -381,6 +381,9 @@ def aggregate(
         }
         claim_rows.append({**head, "group": "all", "outcome": res.verdict, "note": res.summary})
         claim_rows += [{**head, **dataclasses.asdict(comp)} for comp in res.comparisons]
+    # per-seed values of every other metric the experiment names, so that a table pairs any of
+    # its columns by seed (the NeuroBench counts and energy of table 7, say)
+    per_seed = [p for p in pats if not any(ch in p for ch in "*?[") and p not in RUN_COLUMNS]
     run_rows = []
     for cell in plan.cells:
         for seed, rid in zip(cell.seeds, cell.runs, strict=True):
@@ -401,6 +404,7 @@ def aggregate(
                         "test_acc": rec.metrics.get("test_acc"),
                         "val_acc": rec.metrics.get("val_acc"),
                         "train_acc": rec.metrics.get("train_acc"),
+                        **{m: rec.metrics.get(m) for m in per_seed},
                     }
                 )
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -411,7 +415,7 @@ def aggregate(
     ]
     atomic_write_text(paths[0], csv_text(rows, columns_with_axes(axes)))
     atomic_write_text(paths[1], csv_text(claim_rows, CLAIM_COLUMNS))
-    atomic_write_text(paths[2], csv_text(run_rows, RUN_COLUMNS))
+    atomic_write_text(paths[2], csv_text(run_rows, RUN_COLUMNS + per_seed))
     if exp.curves:
         paths.append(out_dir / f"{exp.id}_curves.csv")
         atomic_write_text(

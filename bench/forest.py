@@ -16,7 +16,7 @@ import statistics
 from pathlib import Path
 
 from bench.aggregate import csv_text, num, read_csv
-from bench.figures import FigData, save, write_text
+from bench.figures import FigData, write_text
 from bench.render import latex_escape
 from bench.schema import Experiment, Profile
 
@@ -225,7 +225,7 @@ def _plot(
     import matplotlib.pyplot as plt
     from matplotlib.transforms import blended_transform_factory
 
-    from bench.figures import apply_theme, display_name, finish, load_style
+    from bench.figures import apply_theme, display_name, finish, load_style, save
 
     style = load_style(profile)
     shown = {ds: display_name(ds, profile, style) for ds in datasets}

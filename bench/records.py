@@ -289,6 +289,21 @@ def from_run_dir(run_id: str, run_dir: Path) -> Record | None:
     return Record(run_id, st.status, semantic, summary, reason, epochs)
 
 
+REMEASURED = ("neurobench",)
+"""Summary keys measured after training (``python -m tssd metrics``): a run directory that
+differs from its record only there updates the record."""
+
+
+def remeasured(old: Record, new: Record) -> bool:
+    """Whether ``new`` is ``old`` with only its after-training measurements changed."""
+
+    def rest(r: Record) -> Record:
+        summary = {k: v for k, v in r.summary.items() if k not in REMEASURED}
+        return Record(r.run_id, r.status, r.config, summary, r.reason, r.epochs)
+
+    return texts({0: rest(old)}) == texts({0: rest(new)})
+
+
 def upsert(directory: Path, new: list[Record], lock: Path, replace: bool = True) -> list[Path]:
     """Add ``new`` to the records under ``directory`` (replacing a record of the same run only
     with ``replace``: a run that finished in this invocation; a run directory found finished on
@@ -304,7 +319,9 @@ def upsert(directory: Path, new: list[Record], lock: Path, replace: bool = True)
         changed = False
         for rec in new:
             old = records.get(rec.run_id)
-            if old is None or (replace and texts({0: old}) != texts({0: rec})):
+            if old is None or (
+                texts({0: old}) != texts({0: rec}) and (replace or remeasured(old, rec))
+            ):
                 records[rec.run_id] = rec
                 changed = True
         return write(directory, records) if changed else []

@@ -31,7 +31,19 @@ from bench.expand import fmt_value
 from bench.schema import MAPPED_AXES, Layout, Profile, Row, Scalar
 from bench.stats import diff_ci
 
-COUNTS = ("params", "train_params", "weak_head_params", "macs_per_sample")
+COUNTS = (
+    "params",
+    "train_params",
+    "weak_head_params",
+    "macs_per_sample",
+    "nb_params",
+    "nb_footprint",
+    "nb_dense",
+    "nb_effective_acs",
+    "nb_effective_macs",
+    "nb_effective_synops",
+    "energy_pj",
+)
 """Metrics that are counts: shown as k/M/G, and without a spread when every seed agrees."""
 WORDS = ["Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine"]
 

@@ -245,3 +245,19 @@ def test_a_run_directory_found_on_disk_never_overwrites_a_committed_record(two_r
     assert rc.load(tmp_path)[rid].summary.get("host") == rec.summary.get("host") != "other"
     assert rc.upsert(tmp_path, [other], lock, replace=True)
     assert rc.load(tmp_path)[rid].summary["host"] == "other"
+
+
+def test_a_remeasured_run_updates_its_record(two_runs, tmp_path):
+    """`python -m tssd metrics` adds NeuroBench values to a finished run's summary after the
+    fact: that, and only that, may update a committed record from a run directory."""
+    _, recs = two_runs
+    rid, rec = sorted(recs.items())[0]
+    lock = tmp_path / "lock"
+    rc.upsert(tmp_path, [rec], lock)
+    measured = rc.Record(
+        rid, rec.status, rec.config, {**rec.summary, "neurobench": {"v": 1}}, "", rec.epochs
+    )
+    assert rc.upsert(tmp_path, [measured], lock, replace=False)
+    assert rc.load(tmp_path)[rid].summary["neurobench"] == {"v": 1}
+    both = rc.Record(rid, rec.status, rec.config, {**measured.summary, "wall_s": -1.0}, "", [])
+    assert rc.upsert(tmp_path, [both], lock, replace=False) == []
