@@ -20,6 +20,7 @@ from the CSVs.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import fnmatch
 import math
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from bench import ROOT
 from bench.expand import Cell
-from bench.schema import MAPPED_AXES, Layout, Profile, Row, Scalar, SpecError, rel
+from bench.schema import MAPPED_AXES, Layout, Profile, Row, Scalar, SpecError, Tolerance, rel
 
 PASS, FAIL, NO_REFERENCE, NOT_RUN = "pass", "fail", "no-reference", "not-run"
 
@@ -79,6 +80,20 @@ def positions(layout: Layout, profile: Profile, cells: list[Cell]) -> list[Posit
             if found:
                 out.append(Position(row, col.id, col.metric or layout.metric, found[0]))
     return out
+
+
+def in_points(metric: str) -> bool:
+    """Whether ``metric`` is a test accuracy in points or a difference of two (the teacher gap of
+    the regression reference): one test image is its resolution, and the profile's
+    ``tolerance.floor_std`` applies to it. Rates and losses are continuous: no floor."""
+    return metric in ("test_acc", "teacher_gap") or metric.startswith("test_acc_T")
+
+
+def tolerance_of(profile: Profile, metric: str, dataset: Scalar | None) -> Tolerance:
+    """The tolerance of ``metric`` on ``dataset``: the profile's, without its std floor for a
+    metric not in points (:func:`in_points`)."""
+    tol = profile.tolerance_for(dataset)
+    return tol if in_points(metric) else dataclasses.replace(tol, floor_std=0.0)
 
 
 def compared(metric: str, profile: Profile) -> bool:
@@ -176,7 +191,7 @@ def verdict(
         return NO_REFERENCE, nan, nan, f"{metric} is not compared by profile {profile.id}"
     if ref is None:
         return NO_REFERENCE, nan, nan, "no reference value"
-    tolerance, alpha = profile.tolerance_for(dataset).of(ref.values, n, k)
+    tolerance, alpha = tolerance_of(profile, metric, dataset).of(ref.values, n, k)
     delta = mean - ref.value
     ok = abs(delta) <= tolerance
     level = f" (two-sided t-test at alpha {alpha:.2g})" if math.isfinite(alpha) else ""

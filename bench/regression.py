@@ -3,30 +3,52 @@
 ``bench reference`` trains the profile's regression experiments with every reference seed and
 writes, under the profile's ``reference_dir``:
 
-* ``<id>.csv``: one row per cell, metric and seed (the values the check compares with);
-* ``<id>_tolerance.csv``: per compared cell, the reference's mean and std, the tolerance the check
-  applies to a mean of the CI's seeds, the per-cell level, the false-alarm rate of the whole check
-  and the smallest shift of the cell mean it detects with 95 % power;
+* ``<id>.csv``: one row per cell, quantity and seed (the values the check compares with);
+* ``<id>_tolerance.csv``: per compared (cell, quantity), the reference's mean and std, the
+  tolerance the check applies to a mean of the CI's seeds, the per-pair level, the false-alarm
+  rate of the whole check and the smallest shift of the mean it detects with 95 % power;
 * ``provenance.json``: command, commit, machine (CPU model), torch, seeds and the test's settings.
 
-``bench regression`` trains the CI subset of those seeds and passes when no cell's mean leaves
-its tolerance. Another CPU or thread count reorders floating-point sums and moves a run like a
-new seed, so the test treats the fresh runs as new draws from the reference's seed distribution
-(:func:`bench.stats.shift_tolerance`); it never relies on bit-identity across machines.
+Each run contributes its test accuracy and the quantities a broken method moves even when batch
+norm or the optimiser rescue its accuracy (:func:`quantities`): the firing rate of every spiking
+layer, the final training loss and each of its terms, and for a method with a T_t teacher pass
+the teacher gap (the deployed network's accuracy at T_t minus at T_s, measured on the finished
+run directory: no config and no config hash changes).
+
+``bench regression`` trains the CI subset of those seeds and passes when no (cell, quantity)
+mean leaves its tolerance; every compared (cell, quantity) shares the check's false-alarm rate
+(Sidak over all of them). Another CPU or thread count reorders floating-point sums and moves a
+run like a new seed, so the test treats the fresh runs as new draws from the reference's seed
+distribution (:func:`bench.stats.shift_tolerance`); it never relies on bit-identity across
+machines. The check also writes ``<id>_check.csv`` (every compared pair's verdict) next to the
+aggregates under ``results/regression/<profile>/``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import fnmatch
 import json
+import math
 import platform
 from pathlib import Path
 from typing import Any
 
 from bench import ROOT
 from bench.aggregate import csv_text
-from bench.compare import REFERENCE_COLUMNS, compared, file_references, reference_path
+from bench.compare import (
+    FAIL,
+    NO_REFERENCE,
+    PASS,
+    REFERENCE_COLUMNS,
+    compared,
+    file_references,
+    in_points,
+    reference_path,
+    tolerance_of,
+    verdict,
+)
 from bench.expand import Plan, fmt_value
 from bench.pipeline import RunOptions, Selection
 from bench.schema import Profile, Regression, SpecError, rel
@@ -60,13 +82,83 @@ def regression_of(profile: Profile) -> Regression:
     return profile.regression
 
 
+def quantities(run_dir: Path, summary: dict[str, Any], epochs: list[dict[str, float]]):
+    """What one finished run shows of its behaviour, by name (the reference's ``metric``).
+
+    * ``test_acc``: test accuracy at T_s, points;
+    * ``firing_rate:<layer>``: mean spikes per neuron and step of each spiking layer on the test
+      set (a threshold, a reset or a surrogate moves them; batch norm can hide it from accuracy);
+    * ``final_loss:<term>``: each loss term of the method, mean over the last training epoch;
+      ``final_loss``: their weighted sum (only where the method has more than one term);
+    * ``teacher_gap``: for a method with a T_t teacher pass, the deployed network's test accuracy
+      at T_t minus at T_s, points (:func:`tssd.evaluate.accuracy_at` on ``inference.pt``).
+    """
+    from tssd.methods import METHODS
+
+    spec = METHODS[summary["method"]]
+    q: dict[str, float] = {"test_acc": 100.0 * float(summary["test_acc"])}
+    for layer, rate in (summary.get("firing_rates") or {}).items():
+        q[f"firing_rate:{layer}"] = float(rate)
+    last = epochs[-1] if epochs else {}
+    nan = float("nan")
+    if len(spec.loss_terms) > 1:
+        q["final_loss"] = float(last.get("loss", nan))
+    for term in spec.loss_terms:
+        q[f"final_loss:{term}"] = float(last.get(f"loss_{term}", nan))
+    if spec.uses_teacher_steps:
+        q["teacher_gap"] = teacher_gap(run_dir, summary)
+    return q
+
+
+def expected_quantities(method: str) -> list[str]:
+    """The names (``firing_rate:*`` a pattern: the layers depend on the network) that
+    :func:`quantities` gives every finished run of ``method``."""
+    from tssd.methods import METHODS
+
+    spec = METHODS[method]
+    names = ["test_acc", "firing_rate:*"]
+    names += ["final_loss"] if len(spec.loss_terms) > 1 else []
+    names += [f"final_loss:{t}" for t in spec.loss_terms]
+    return names + (["teacher_gap"] if spec.uses_teacher_steps else [])
+
+
+def teacher_gap(run_dir: Path, summary: dict[str, Any]) -> float:
+    """Accuracy (points) of the run's deployed network at T_t minus at T_s, on its test split."""
+    from tssd.evaluate import accuracy_at
+
+    ts, tt = int(summary["t_s"]), int(summary["t_t"])
+    acc = accuracy_at(run_dir, (ts, tt))
+    return acc[tt] - acc[ts]
+
+
+def unit_of_quantity(metric: str) -> str:
+    """``%`` for the quantities in points (:func:`bench.compare.in_points`), else none."""
+    return "%" if in_points(metric) else ""
+
+
+def run_quantities(plan: Plan, profile: Profile) -> dict[str, dict[int, dict[str, float]]]:
+    """Per cell id and seed, the compared :func:`quantities` of each finished run of ``plan``."""
+    from bench.aggregate import read_run
+
+    out: dict[str, dict[int, dict[str, float]]] = {}
+    for cell in plan.cells:
+        out[cell.id] = {}
+        for seed, rid in zip(cell.seeds, cell.runs, strict=True):
+            rec = read_run(plan, rid)
+            if rec.status != "finished":
+                continue
+            q = quantities(plan.runs_dir / rid, rec.summary, rec.epochs)
+            out[cell.id][seed] = {k: v for k, v in q.items() if compared(k, profile)}
+    return out
+
+
 def seed_rows(plan: Plan, profile: Profile) -> list[dict[str, Any]]:
     """One row per cell, compared metric and seed of a plan whose runs all finished.
 
     Raises:
         SpecError: a run did not finish (a reference is never written from a partial run set).
     """
-    from bench.aggregate import read_run, unit_of
+    from bench.aggregate import read_run
 
     axes = plan.experiment.axis_names()
     rows = []
@@ -78,15 +170,15 @@ def seed_rows(plan: Plan, profile: Profile) -> list[dict[str, Any]]:
                     f"{rel(plan.runs_dir / rid)}: run {cell.id} seed {seed} is {rec.status} "
                     f"({rec.reason}); a reference needs every seed finished"
                 )
-            for metric, value in rec.metrics.items():
-                if ":" in metric or not compared(metric, profile):
+            for metric, value in quantities(plan.runs_dir / rid, rec.summary, rec.epochs).items():
+                if not compared(metric, profile):
                     continue
                 rows.append(
                     {
                         "cell": cell.id,
                         **{a: fmt_value(cell.key[a]) if a in cell.key else "" for a in axes},
                         "metric": metric,
-                        "unit": unit_of(metric),
+                        "unit": unit_of_quantity(metric),
                         "seed": seed,
                         "value": format(value, ".10g"),
                     }
@@ -99,11 +191,15 @@ def tolerance_rows(profile: Profile, experiment_id: str, m: int) -> list[dict[st
     against the committed reference of ``experiment_id``."""
     from bench.stats import detectable_shift, mean_std
 
-    refs = file_references(profile, experiment_id)
-    k = len(refs)
+    refs = {
+        key: ref
+        for key, ref in file_references(profile, experiment_id).items()
+        if compared(key[1], profile)
+    }
+    k = len(refs)  # every compared (cell, quantity) shares the check's false-alarm rate
     rows = []
     for (cell, metric), ref in refs.items():
-        tol = profile.tolerance_for(_dataset_of(cell))
+        tol = tolerance_of(profile, metric, _dataset_of(cell))
         tolerance, alpha = tol.of(ref.values, m, k)
         mean, std = mean_std(ref.values)
         used = max(std, tol.floor_std)
@@ -216,28 +312,129 @@ def _runs_provenance(plans: list[Plan]) -> dict[str, Any]:
     }
 
 
-def print_check(profile: Profile, rows: list[dict[str, str]], exp_id: str, m: int) -> None:
-    """The regression table of one experiment: per cell mean, reference, delta, tolerance."""
-    acc = [r for r in rows if r["verdict"] in ("pass", "fail") and ":" not in r["metric"]]
-    if not acc:
+CHECK_COLUMNS = [
+    "cell",
+    "metric",
+    "unit",
+    "n",
+    "mean",
+    "reported",
+    "delta",
+    "tolerance",
+    "alpha_cell",
+    "cells_in_check",
+    "verdict",
+    "reason",
+]
+
+
+def check_rows(plan: Plan, profile: Profile) -> list[dict[str, Any]]:
+    """The regression check of one experiment: per (cell, quantity) the fresh mean over the
+    plan's finished runs, the reference's mean, delta, tolerance and verdict.
+
+    Every compared (cell, quantity) of the reference whose cell is in the plan counts in the
+    false-alarm split (``cells_in_check``), as in the aggregate's verdicts on test accuracy. A
+    cell with a reference fails on a quantity the reference holds and its runs no longer
+    measure (a loss term or spiking layer gone) or one they measure and the reference lacks (a
+    layer added): the reference must be rewritten for such a change. A cell without reference
+    rows is ``no-reference``; a cell with a failed run fails.
+    """
+    from bench.aggregate import read_run
+    from bench.stats import mean_std
+
+    refs = file_references(profile, plan.experiment.id)
+    ids = {c.id for c in plan.cells}
+    k = sum(1 for cid, met in refs if cid in ids and compared(met, profile))
+    fresh = run_quantities(plan, profile)
+    nan = float("nan")
+    rows = []
+    for cell in plan.cells:
+        failed = [r for r in cell.runs if read_run(plan, r).status == "failed"]
+        by_seed = fresh[cell.id]
+        got = sorted({m for q in by_seed.values() for m in q})
+        want = sorted(m for cid, m in refs if cid == cell.id and compared(m, profile))
+        ds = cell.key.get("dataset")
+        for metric in sorted(set(got) | set(want), key=lambda m: (m not in ("test_acc",), m)):
+            values = [q[metric] for q in by_seed.values() if metric in q]
+            mean = mean_std(values)[0] if values else nan
+            ref = refs.get((cell.id, metric)) if want else None
+            row = {
+                "cell": cell.id,
+                "metric": metric,
+                "unit": unit_of_quantity(metric),
+                "n": len(values),
+                "mean": mean,
+                "reported": ref.value if ref else nan,
+                "delta": nan,
+                "tolerance": nan,
+                "alpha_cell": nan,
+                "cells_in_check": k,
+            }
+            if failed:
+                row |= {"verdict": FAIL, "reason": f"run {failed[0]} failed"}
+            elif not want:
+                row |= {"verdict": NO_REFERENCE, "reason": "no reference for this cell"}
+            elif ref is None:
+                row |= {
+                    "verdict": FAIL,
+                    "reason": "measured by the runs, absent from the reference (a changed "
+                    "network or method: rewrite the reference if the change is meant)",
+                }
+            elif not values:
+                row |= {
+                    "verdict": FAIL if by_seed else "not-run",
+                    "reason": "in the reference, no longer measured by the runs"
+                    if by_seed
+                    else "no finished run",
+                }
+            else:
+                v, delta, tol, why = verdict("ok", mean, len(values), metric, ref, profile, ds, k)
+                alpha = tolerance_of(profile, metric, ds).of(ref.values, len(values), k)[1]
+                row |= {
+                    "delta": delta,
+                    "tolerance": tol,
+                    "alpha_cell": alpha,
+                    "verdict": v if math.isfinite(mean) else FAIL,
+                    "reason": why if math.isfinite(mean) else "not finite",
+                }
+            rows.append(row)
+    return rows
+
+
+def print_check(rows: list[dict[str, Any]], exp_id: str, m: int, false_alarm: float) -> None:
+    """The regression table of one experiment: per cell and quantity mean, reference, delta,
+    tolerance and verdict (passing quantities other than accuracy summarised per cell)."""
+    judged = [r for r in rows if r["verdict"] in (PASS, FAIL)]
+    if not judged:
         return
-    tol = profile.tolerance
-    fa = tol.false_alarm
+    k = judged[0]["cells_in_check"]
     print(
-        f"  {exp_id}: {len(acc)} cells compared, mean of {m} seed(s) each against the reference; "
-        + (
-            f"false-alarm rate of the whole check {fa:.2%}"
-            if fa > 0
-            else f"fixed tolerance {tol.abs:g}"
-        )
+        f"  {exp_id}: {k} (cell, quantity) pairs compared, mean of {m} seed(s) each against the "
+        f"reference; false-alarm rate of the whole check {false_alarm:.2%}"
     )
-    width = max(len(r["cell"]) for r in acc)
-    print(f"    {'cell':<{width}} {'mean':>7} {'ref':>7} {'delta':>7} {'tol':>6}  verdict")
-    for r in acc:
-        print(
-            f"    {r['cell']:<{width}} {float(r['mean']):7.2f} {float(r['reported']):7.2f} "
-            f"{float(r['delta']):+7.2f} {float(r['tolerance']):6.2f}  {r['verdict']}"
-        )
+    width = max(len(r["cell"]) for r in rows)
+    mw = max(len(r["metric"]) for r in rows)
+    print(
+        f"    {'cell':<{width}} {'quantity':<{mw}} {'mean':>9} {'ref':>9} {'delta':>9} "
+        f"{'tol':>8}  verdict"
+    )
+    for cell in dict.fromkeys(r["cell"] for r in rows):
+        mine = [r for r in rows if r["cell"] == cell]
+        passed = [r for r in mine if r["verdict"] == PASS and r["metric"] != "test_acc"]
+        for r in mine:
+            if r in passed:
+                continue
+            print(
+                f"    {r['cell']:<{width}} {r['metric']:<{mw}} {_g(r['mean'])} "
+                f"{_g(r['reported'])} {_g(r['delta'], '+9.4g')} {_g(r['tolerance'], '8.3g')}  "
+                f"{r['verdict']}" + (f" ({r['reason']})" if r["verdict"] == FAIL else "")
+            )
+        if passed:
+            print(f"    {cell:<{width}} {len(passed)} other quantities pass")
+
+
+def _g(v: float, spec: str = "9.4g") -> str:
+    return format(v, spec) if math.isfinite(v) else format("-", f">{spec.split('.')[0][-1:]}")
 
 
 def check_reference(sel: Selection) -> None:
@@ -269,6 +466,21 @@ def check_reference(sel: Selection) -> None:
                 f"{path}: no row of any cell of {eid} (e.g. {plan.cells[0].id}); expected the "
                 f"reference of these cells; {again}"
             )
+        for cell in plan.cells:
+            held = {m for c, m in refs if c == cell.id}
+            if not held:
+                continue  # no-reference
+            want = [
+                q
+                for q in expected_quantities(str(cell.key.get("method")))
+                if compared(q, sel.profile)
+            ]
+            lacking = [q for q in want if not any(fnmatch.fnmatchcase(m, q) for m in held)]
+            if lacking:
+                raise SpecError(
+                    f"{path}: cell {cell.id}: no rows of {', '.join(lacking)}; expected every "
+                    f"quantity the check compares (compare_metrics); {again}"
+                )
         for (cell, metric), ref in refs.items():
             if len(ref.values) < 2:
                 raise SpecError(
@@ -280,8 +492,7 @@ def check_reference(sel: Selection) -> None:
 def regression(sel: Selection, opts: RunOptions) -> int:
     """Train the CI's seeds of the regression experiments and test them against the reference
     (``sel`` without experiments and seeds: they come from the profile's regression block)."""
-    from bench.aggregate import read_csv
-    from bench.pipeline import experiments, run
+    from bench.pipeline import experiments, plans, run
 
     reg = regression_of(sel.profile)
     sel.experiments = experiments(list(reg.experiments))
@@ -293,8 +504,15 @@ def regression(sel: Selection, opts: RunOptions) -> int:
     code = run(sel, opts)
     if code not in (0, 1) or opts.dry_run:
         return code
-    for exp in sel.experiments:
-        print_check(sel.profile, read_csv(sel.out_dir / f"{exp.id}.csv"), exp.id, len(sel.seeds))
+    from tssd.runtime import atomic_write_text
+
+    for plan, _ in plans(sel):
+        rows = check_rows(plan, sel.profile)
+        eid = plan.experiment.id
+        atomic_write_text(sel.out_dir / f"{eid}_check.csv", _csv_text(rows, CHECK_COLUMNS))
+        print_check(rows, eid, len(sel.seeds), sel.profile.tolerance.false_alarm)
+        if any(r["verdict"] == FAIL for r in rows):
+            code = 1
     print(f"regression: {'PASS' if code == 0 else 'FAIL'} (against {sel.profile.reference_dir})")
     return code
 
