@@ -175,10 +175,11 @@ def fmt_number(x: float, metric: str, digits: int) -> str:
     return f"{x:.3g}"
 
 
-DELTA_VERDICTS = ("above", "below", "unclear")
+DELTA_VERDICTS = ("above", "below", "unclear", "equal")
 """What a row's difference to its baseline says, from its 95 % interval: above 0, below 0, or
-covering 0. The one place these words are defined (claims' verdicts are :mod:`bench.claims`')."""
-ABOVE, BELOW, UNCLEAR = DELTA_VERDICTS
+covering 0, or equal: the same value in every seed (counts such as parameters). The one place these
+words are defined (claims' verdicts are :mod:`bench.claims`')."""
+ABOVE, BELOW, UNCLEAR, EQUAL = DELTA_VERDICTS
 WELCH_MARK = "†"
 """Marks a difference whose two cells ran different seeds (Welch's interval, not the paired one)."""
 SUBCOLUMNS = ("ours", "ref", "delta", "base")
@@ -286,6 +287,8 @@ def fmt_difference(a: dict[int, float], b: dict[int, float], digits: int) -> tup
     d, lo, hi, how = diff_ci(a, b)
     if math.isnan(d):
         return "", False
+    if a and set(a) == set(b) and all(a[s] == b[s] for s in a):
+        return f"{fmt_signed(0.0, digits)} {EQUAL}", False  # no interval: exactly equal
     if math.isnan(lo):
         return f"{fmt_signed(d, digits)} [n/a] {UNCLEAR}", False  # fewer than 2 seeds a side
     welch = how.startswith("Welch")
@@ -535,7 +538,7 @@ def caption_text(
         text = (
             f"{names['base']}: ours − the baseline row of the same setting, with its 95 % "
             f"Student-t interval (paired by seed) and whether it lies above 0 ({ABOVE}), below "
-            f"0 ({BELOW}) or covers 0 ({UNCLEAR})"
+            f"0 ({BELOW}) or covers 0 ({UNCLEAR}); {EQUAL}: the same value in every seed"
         )
         if any(e.welch for e in entries.values()):
             text += f"; {WELCH_MARK}: Welch's interval, the two cells ran different seeds"

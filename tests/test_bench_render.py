@@ -477,3 +477,15 @@ def test_figures_render_from_csv(tmp_path, figure):
     )
     assert [p.name for p in paths] == [f"{figure}_figdata.csv", f"{figure}.pdf", f"{figure}.png"]
     assert all(p.stat().st_size > 5000 for p in paths[1:])  # tests/test_bench_figures.py: data
+
+
+def test_a_count_identical_in_every_seed_is_equal_not_unclear():
+    """Parameter counts of the deployed TSSD and baseline networks: the same in every seed, so
+    the row says equal rather than an interval of zero width called unclear."""
+    from bench.render import EQUAL, UNCLEAR, fmt_difference
+
+    same = {0: 15418.0, 1: 15418.0, 2: 15418.0}
+    assert fmt_difference(same, dict(same), 2) == (f"+0.00 {EQUAL}", False)
+    close = {0: 15418.0, 1: 15418.0, 2: 15419.0}
+    text, welch = fmt_difference(close, same, 2)
+    assert text.endswith(UNCLEAR) and not welch
