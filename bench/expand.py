@@ -286,6 +286,9 @@ def expand(
         rt = data.setdefault("runtime", {})
         rt["progress"] = False
         rt["runs_root"] = str(runs_dir)
+        # one on-disk compile cache for every run and worker of this results folder: each
+        # distinct graph of a ``runtime.compile`` run compiles cold once (not hashed)
+        rt.setdefault("compile_cache", str(runs_dir / ".compile-cache"))
         if threads is not None:
             rt["threads"] = threads
         elif profile.threads:

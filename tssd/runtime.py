@@ -210,6 +210,20 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(prev)
 
 
+COMPILE_CACHE_ENV = "TORCHINDUCTOR_CACHE_DIR"
+"""Where inductor keeps its on-disk caches (read by torch at each compile)."""
+
+
+def use_compile_cache(path: str | Path) -> None:
+    """Point inductor's on-disk caches (FX graphs, AOTAutograd, generated C++/Triton) at
+    ``path`` for this process's later compiles; empty leaves torch's default. The caches are
+    keyed by graph, torch version and device, and written atomically, so runs and processes share
+    one folder safely."""
+    if str(path):
+        Path(path).mkdir(parents=True, exist_ok=True)
+        os.environ[COMPILE_CACHE_ENV] = str(Path(path).resolve())
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` -> cuda when available, else cpu."""
     if name == "auto":

@@ -76,6 +76,7 @@ from tssd.runtime import (
     seed_everything,
     set_rng_state,
     torch_threads,
+    use_compile_cache,
 )
 
 EPOCH_COLUMNS = epoch_columns(BUILTIN_LOSS_TERMS)
@@ -222,6 +223,7 @@ class Trainer:
         if cfg.runtime.compile:
             # the whole step: network, method (weak head, loss terms) and, through AOTAutograd,
             # the backward; the last, smaller batch of an epoch compiles once more
+            use_compile_cache(cfg.runtime.compile_cache)
             self.runner = torch.compile(self.runner)
         params = [p for p in self.step_module.parameters() if p.requires_grad]
         o = cfg.optim
