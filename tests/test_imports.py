@@ -24,12 +24,7 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "tssd"
 
-DEFERRED: dict[tuple[str, str], str] = {
-    ("tssd.neurons.registry", "tssd.config"): (
-        "validate_spec raises ConfigError, whose home is now tssd.errors (which imports nothing); "
-        "tssd/neurons/ is maintained apart, and importing tssd.errors there removes this entry"
-    ),
-}
+DEFERRED: dict[tuple[str, str], str] = {}
 """Function-level imports that would close a cycle if hoisted: (importer, imported) -> why."""
 
 

@@ -13,6 +13,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import fields
 
+from tssd.errors import ConfigError
 from tssd.neurons.spec import NATIVE_IMPLS, NeuronSpec
 
 # name -> (adapter module, class, distribution whose version is recorded, install hint)
@@ -108,7 +109,6 @@ def check_expressible(spec: NeuronSpec) -> None:
 
 def validate_spec(spec: NeuronSpec, key_prefix: str = "neuron", source: str = "<spec>") -> None:
     """Check a spec's values (not whether its backend is installed); raise ConfigError."""
-    from tssd.config import ConfigError
 
     def fail(key: str, msg: str) -> None:
         raise ConfigError(f"{source}: key '{key_prefix}.{key}': {msg}")
