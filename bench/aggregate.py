@@ -39,6 +39,7 @@ from bench.compare import compared, references, verdict
 from bench.expand import Plan, fmt_value
 from bench.schema import Layout
 from bench.stats import mean_ci, mean_std
+from tssd.fileio import atomic_write_text
 from tssd.rundir import RunDir
 
 if TYPE_CHECKING:
@@ -287,8 +288,6 @@ def aggregate(
 ) -> Aggregate:
     """Aggregate ``plan``'s runs and write the CSVs of its experiment into ``out_dir``; the runs
     come from the run records ``source`` (None: from the run directories)."""
-    from tssd.runtime import atomic_write_text
-
     exp, profile = plan.experiment, plan.profile
     axes = exp.axis_names()
     records = {rid: read_run(plan, rid, source) for rid in plan.runs}

@@ -328,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
-    from tssd.config import ConfigError
+    from tssd.errors import ConfigError
 
     args = build_parser().parse_args(argv)
     try:

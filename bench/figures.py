@@ -32,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from typing import Any
 from bench import BENCH_DIR
 from bench.aggregate import csv_text, num, read_csv
 from bench.schema import FigureStyle, Layout, Profile, SpecError, read_yaml, rel
+from tssd.fileio import atomic_write_text
 from tssd.typed import Builder
 
 STYLE_FILE = BENCH_DIR / "style.yaml"
@@ -929,7 +929,7 @@ def render_figure(
             fd.add("", "", "caption", note=line)
         finish(fig, f"{layout.title}{note}", caption)
     data = results_dir / f"{name}_figdata.csv"
-    write_text(data, fd.text())
+    atomic_write_text(data, fd.text())
     return [data, *save(fig, results_dir / name, style.dpi)]
 
 
@@ -955,21 +955,6 @@ def finish(fig, title: str, lines: list[str]) -> None:
     if text:
         fig.text(0.01, 0.05 / height, text, ha="left", va="bottom", fontsize="x-small")
     fig.tight_layout(rect=(0, (extra + 0.1) / height, 1, 1))
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write ``text`` through a temporary file and a rename (a reader never sees half a file);
-    kept here rather than in tssd.runtime so rendering never imports torch."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save(fig, base: Path, dpi: int = 150) -> list[Path]:

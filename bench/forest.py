@@ -16,9 +16,10 @@ import statistics
 from pathlib import Path
 
 from bench.aggregate import csv_text, num, read_csv
-from bench.figures import FigData, write_text
+from bench.figures import FigData
 from bench.render import latex_escape
 from bench.schema import Experiment, Profile
+from tssd.fileio import atomic_write_text
 
 AXIS = "value"
 """The column holding the forest axis's value (e.g. the variant's name)."""
@@ -78,7 +79,7 @@ def render_forest(exp: Experiment, profile: Profile, results_dir: Path) -> list[
     rows = forest_rows(exp, profile, results_dir)
     base = results_dir / f"{exp.id}_forest"
     paths = [base.with_suffix(".csv")]
-    write_text(paths[0], csv_text(rows, COLUMNS, str))
+    atomic_write_text(paths[0], csv_text(rows, COLUMNS, str))
     title = f"{exp.title} ({profile.id} profile)"
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
 
@@ -126,7 +127,7 @@ def render_forest(exp: Experiment, profile: Profile, results_dir: Path) -> list[
     tex += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
     for suffix, text in ((".md", "\n".join(md) + "\n"), (".tex", "\n".join(tex))):
         paths.append(base.with_suffix(suffix))
-        write_text(paths[-1], text)
+        atomic_write_text(paths[-1], text)
     return paths + _plot(rows, datasets, title, base, profile, exp.forest.difference)
 
 
@@ -231,7 +232,7 @@ def _plot(
     shown = {ds: display_name(ds, profile, style) for ds in datasets}
     fd = forest_figdata(rows, datasets, shown, style.forest_clip, difference)
     data = base.with_name(f"{base.name}_figdata.csv")
-    write_text(data, fd.text())
+    atomic_write_text(data, fd.text())
     labels = list(dict.fromkeys(r["label"] for r in rows))
     pal = list(style.palette)
     up, down, unclear = pal[2 % len(pal)], pal[1 % len(pal)], pal[0]

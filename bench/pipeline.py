@@ -28,6 +28,7 @@ from bench.schema import (
     profile_ids,
     rel,
 )
+from tssd.fileio import atomic_write_text
 
 
 def experiments(names: list[str]) -> list[Experiment]:
@@ -170,7 +171,6 @@ def render(exp: Experiment, layout: Layout, profile: Profile, out_dir: Path) -> 
 def write_macros(profile: Profile, out_dir: Path) -> Path:
     """``macros.tex`` of every aggregate of the profile."""
     from bench.render import render_macros
-    from tssd.runtime import atomic_write_text
 
     p = out_dir / "macros.tex"
     atomic_write_text(p, render_macros(profile, out_dir))

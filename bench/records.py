@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.schema import SpecError, rel
+from tssd.fileio import atomic_write_text
 from tssd.hashing import config_hash
 
 RECORDS = "records"
@@ -251,8 +252,6 @@ def texts(records: dict[str, Record]) -> tuple[str, str]:
 
 def write(directory: Path, records: dict[str, Record]) -> list[Path]:
     """Rewrite both files whole (each through a temporary file and a rename)."""
-    from tssd.runtime import atomic_write_text
-
     directory.mkdir(parents=True, exist_ok=True)
     runs, epochs = texts(records)
     atomic_write_text(directory / RUNS, runs)

@@ -52,6 +52,8 @@ from bench.compare import (
 from bench.expand import Plan, fmt_value
 from bench.pipeline import RunOptions, Selection
 from bench.schema import Profile, Regression, SpecError, rel
+from tssd.fileio import atomic_write_text
+from tssd.host import cpu_name, git_state
 
 TOLERANCE_COLUMNS = [
     "cell",
@@ -238,8 +240,6 @@ def write_reference(
     import os
 
     import torch
-
-    from tssd.runtime import atomic_write_text, cpu_name, git_state
 
     reg = regression_of(profile)
     git = git_state()  # before anything is written: the new files would make the tree dirty
@@ -504,7 +504,6 @@ def regression(sel: Selection, opts: RunOptions) -> int:
     code = run(sel, opts)
     if code not in (0, 1) or opts.dry_run:
         return code
-    from tssd.runtime import atomic_write_text
 
     for plan, _ in plans(sel):
         rows = check_rows(plan, sel.profile)

@@ -30,6 +30,7 @@ from bench.compare import mapped_match
 from bench.expand import fmt_value
 from bench.schema import MAPPED_AXES, Layout, Profile, Row, Scalar
 from bench.stats import diff_ci
+from tssd.fileio import atomic_write_text
 
 COUNTS = (
     "params",
@@ -726,7 +727,6 @@ def render_table(
     the runs' per-seed values give the differences to the baseline and the bold); ``name`` is the
     experiment's id (default: the layout's, the same for every shipped experiment)."""
     name = name or layout.id
-    from tssd.runtime import atomic_write_text
 
     rows = read_csv(results_dir / f"{name}.csv")
     cpath = results_dir / f"{name}_claims.csv"

@@ -35,6 +35,7 @@ from bench.claims import (
     VERDICTS,
 )
 from bench.schema import experiment_ids, experiment_path, load_experiment, load_profile
+from tssd.fileio import atomic_write_text
 
 README_START = "<!-- claims:start (python -m bench claims --readme) -->"
 README_END = "<!-- claims:end -->"
@@ -104,8 +105,6 @@ def write_report(profile_id: str, results: Path, out_dir: Path | None = None) ->
 
     Its text is a function of the CSVs alone (no date, host or commit of its own: the runs'
     provenance is in it), so it regenerates byte-identically from the run records."""
-    from tssd.runtime import atomic_write_text
-
     profile = load_profile(profile_id)
     out_dir = out_dir or results / profile.id
     shipped = experiment_ids()
@@ -241,8 +240,6 @@ def _replace_block(path: Path, text: str, start: str, end: str, body: str, what:
 def update_readme(readme: Path, table: str, findings_block: str | None = None) -> None:
     """Replace the text between the claims markers of ``readme`` with ``table`` and, when
     ``findings_block`` is given, the text between the findings markers with it."""
-    from tssd.runtime import atomic_write_text
-
     text = _replace_block(readme, readme.read_text(), README_START, README_END, table, "claims")
     if findings_block is not None:
         text = _replace_block(

@@ -68,8 +68,8 @@ def execute(job: RunJob) -> JobResult:
 
     from tssd.config import from_dict
     from tssd.data import DataError, DatasetUnavailable
+    from tssd.host import PARALLEL_RUNS_ENV
     from tssd.plugins import load_plugins
-    from tssd.runtime import PARALLEL_RUNS_ENV
     from tssd.train import RunFailed, train
 
     Path(job.lock_path).parent.mkdir(parents=True, exist_ok=True)

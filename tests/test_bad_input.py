@@ -825,7 +825,8 @@ def test_checkpoint_holds_only_plain_values_and_legacy_numpy_state_loads(tiny_cf
 
 @pytest.mark.parametrize("umask", [0o022, 0o027])
 def test_written_files_follow_the_umask(tmp_path, umask):
-    from tssd.runtime import atomic_torch_save, atomic_write_text
+    from tssd.fileio import atomic_write_text
+    from tssd.runtime import atomic_torch_save
 
     old = os.umask(umask)
     try:

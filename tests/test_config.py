@@ -93,18 +93,18 @@ def test_auto_threads_share_the_free_cores(monkeypatch):
     runs, less the cores other processes kept busy (their threads would spin against ours)."""
     import os
 
-    from tssd import runtime
+    from tssd import host, runtime
 
-    monkeypatch.setattr(runtime, "available_cpus", lambda: 8)
+    monkeypatch.setattr(host, "available_cpus", lambda: 8)
     monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.0, 0.0))
-    monkeypatch.delenv(runtime.PARALLEL_RUNS_ENV, raising=False)
-    assert runtime.auto_threads() == 8  # alone on an idle machine: every core
+    monkeypatch.delenv(host.PARALLEL_RUNS_ENV, raising=False)
+    assert host.auto_threads() == 8  # alone on an idle machine: every core
     monkeypatch.setattr(os, "getloadavg", lambda: (2.7, 0.0, 0.0))
-    assert runtime.auto_threads() == 5  # three cores busy elsewhere
+    assert host.auto_threads() == 5  # three cores busy elsewhere
     monkeypatch.setattr(os, "getloadavg", lambda: (30.0, 0.0, 0.0))
-    assert runtime.auto_threads() == 1  # never fewer than one
-    monkeypatch.setenv(runtime.PARALLEL_RUNS_ENV, "3")
-    assert runtime.auto_threads() == 2  # the harness's three runs share the 8 cores
+    assert host.auto_threads() == 1  # never fewer than one
+    monkeypatch.setenv(host.PARALLEL_RUNS_ENV, "3")
+    assert host.auto_threads() == 2  # the harness's three runs share the 8 cores
     with runtime.torch_threads(0):
         import torch
 

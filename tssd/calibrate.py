@@ -21,9 +21,10 @@ import torch
 from tssd.config import RunConfig
 from tssd.data.base import DATASETS, DatasetShape
 from tssd.data.base import shape_of as data_shape_of
+from tssd.fileio import atomic_write_text
 from tssd.methods import METHODS, StepContext
 from tssd.models import build_for_run, encode_static
-from tssd.runtime import atomic_write_text, peak_memory_mb, reset_peak_memory, resolve_device
+from tssd.runtime import peak_memory_mb, reset_peak_memory, resolve_device
 
 
 def cache_path() -> Path:

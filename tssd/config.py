@@ -201,7 +201,7 @@ class RuntimeConfig:
     threads: int = 0
     """torch intra-op threads; 0 = auto: the cores this process may use, shared among the runs
     the harness executes at once, less those other processes keep busy
-    (:func:`tssd.runtime.auto_threads`)."""
+    (:func:`tssd.host.auto_threads`)."""
     progress: bool = True
     checkpoint_every: int = 1
     """Write a checkpoint every N epochs (and always after the last)."""

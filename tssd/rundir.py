@@ -32,15 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tssd.errors import RunFailed
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    # tssd.runtime imports torch; reading a run directory (the harness aggregating thousands of
-    # them, a CSV-only command) must not need it, so the writer's helper is imported on use.
-    from tssd.runtime import atomic_write_text
-
-    atomic_write_text(path, text)
-
+from tssd.fileio import atomic_write_text
 
 CONFIG = "config.yaml"
 EPOCHS = "epochs.csv"
@@ -289,7 +281,7 @@ class RunDir:
 
     def write_summary(self, summary: Summary) -> None:
         """Write summary.json (through a temporary file and a rename)."""
-        _atomic_write_text(self.file(SUMMARY), json.dumps(summary.as_dict(), indent=2))
+        atomic_write_text(self.file(SUMMARY), json.dumps(summary.as_dict(), indent=2))
 
     # ---- epochs.csv ------------------------------------------------------------------------------
     def epochs_done(self) -> int:
@@ -310,7 +302,7 @@ class RunDir:
 
     def write_epochs(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
         """Write epochs.csv (through a temporary file and a rename)."""
-        _atomic_write_text(self.file(EPOCHS), format_epochs(rows, columns))
+        atomic_write_text(self.file(EPOCHS), format_epochs(rows, columns))
 
     # ---- harness_error.json ----------------------------------------------------------------------
     def read_error(self) -> ErrorRecord | None:
@@ -333,7 +325,7 @@ class RunDir:
     def record_error(self, kind: str, message: str) -> None:
         """Write harness_error.json (creating the directory)."""
         self.path.mkdir(parents=True, exist_ok=True)
-        _atomic_write_text(
+        atomic_write_text(
             self.file(HARNESS_ERROR), json.dumps({"kind": kind, "error": message}, indent=2)
         )
 

@@ -1,16 +1,18 @@
-"""Run-time plumbing: atomic file writes, seeding, the determinism switch, provenance, memory."""
+"""Run-time plumbing that needs torch: saving tensors atomically, seeding, the determinism switch,
+threads, the device, peak memory and the versions a result records.
+
+The torch-free parts live apart: atomic text and byte writes in :mod:`tssd.fileio`, cores, CPU
+name and git state in :mod:`tssd.host`.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import platform
 import random
 import re
 import resource
-import secrets
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,64 +21,8 @@ import numpy as np
 import torch
 
 from tssd.errors import ConfigError
-
-
-def _temp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-
-
-def create_temp_file(path: Path) -> tuple[int, Path]:
-    """Open a new temporary file beside ``path`` for writing: ``(fd, name)``.
-
-    Unlike ``tempfile.mkstemp`` (always mode 0600) the file is created with mode 0666 less the
-    process's umask, like any file ``open`` creates, so run directories, aggregates and caches
-    shared through a group-readable directory stay readable by the group after the rename.
-    """
-    for _ in range(100):
-        tmp = _temp_name(path)
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
-
-
-def create_temp_dir(path: Path, prefix: str) -> Path:
-    """A new directory ``<prefix><random>`` beside ``path``, created with mode 0777 less the
-    umask (``tempfile.mkdtemp`` always uses 0700)."""
-    for _ in range(100):
-        tmp = path.with_name(f"{prefix}{secrets.token_hex(4)}")
-        try:
-            os.mkdir(tmp, 0o777)
-            return tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename: readers never see a
-    partial file, and an interrupted write leaves the previous version intact. The file gets the
-    mode any new file gets (0666 less the umask).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = create_temp_file(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Text variant of :func:`atomic_write_bytes` (UTF-8)."""
-    atomic_write_bytes(path, text.encode())
+from tssd.fileio import create_temp_file
+from tssd.host import auto_threads, cpu_name, git_state
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
@@ -169,36 +115,6 @@ def deterministic(enabled: bool = True) -> Iterator[None]:
             os.environ["CUBLAS_WORKSPACE_CONFIG"] = prev[4]
 
 
-PARALLEL_RUNS_ENV = "TSSD_PARALLEL_RUNS"
-"""Set by the harness's workers: how many runs share this machine's cores."""
-
-
-def available_cpus() -> int:
-    """The cores this process may run on (its CPU affinity, else the machine's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def auto_threads() -> int:
-    """What ``runtime.threads: 0`` means: the cores this process may use, divided among the runs
-    the harness executes at once (``$TSSD_PARALLEL_RUNS``); a run on its own also leaves out the
-    cores other processes kept busy over the last minute (the load average).
-
-    torch's threads wait for each other at every parallel operation: two threads on two cores
-    beside one busy process train 2.5x slower than one thread (measured on the quick run: 40 s
-    against 17 s, 15 s alone), so a thread is only worth starting on a core nobody else uses.
-    """
-    cpus = available_cpus()
-    runs = max(1, int(os.environ.get(PARALLEL_RUNS_ENV, "1") or 1))
-    share = max(1, cpus // runs)
-    if runs > 1 or not hasattr(os, "getloadavg"):
-        return share
-    busy = int(os.getloadavg()[0] + 0.5)
-    return max(1, min(share, cpus - busy))
-
-
 @contextlib.contextmanager
 def torch_threads(n: int) -> Iterator[None]:
     """Use ``n`` intra-op threads for the block (0 = :func:`auto_threads`)."""
@@ -247,44 +163,6 @@ def peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-@functools.cache
-def git_state() -> dict[str, Any]:
-    """Commit and dirty flag of the checkout this package runs from (None outside git)."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = bool(
-            subprocess.run(
-                ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=True,
-            ).stdout.strip()
-        )
-    except (OSError, subprocess.SubprocessError):
-        return {"git_commit": None, "git_dirty": None}
-    return {"git_commit": commit, "git_dirty": dirty}
-
-
-def cpu_name() -> str:
-    """The CPU's model name (``/proc/cpuinfo`` on Linux, the platform's processor elsewhere):
-    another CPU trains like another seed, so results record which one they ran on."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "cpu"
 
 
 def environment(device: torch.device) -> dict[str, Any]:

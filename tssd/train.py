@@ -45,6 +45,7 @@ from tssd.distributed import setup as dist_setup
 from tssd.distributed import teardown as dist_teardown
 from tssd.errors import ConfigError, RunFailed
 from tssd.export import export_inference, load_inference
+from tssd.fileio import atomic_write_text
 from tssd.losses import mean_logits
 from tssd.methods import BUILTIN_LOSS_TERMS, METHODS, StepContext, loss_columns
 from tssd.models import build_for_run, count_macs, count_params
@@ -65,7 +66,6 @@ from tssd.rundir import (
 )
 from tssd.runtime import (
     atomic_torch_save,
-    atomic_write_text,
     deterministic,
     environment,
     load_error,

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tssd.data import provenance
-from tssd.runtime import create_temp_dir
+from tssd.fileio import create_temp_dir
 
 MARKER = ".tssd-complete.json"
 CACHE_ENV = "TSSD_CACHE"
