@@ -1,15 +1,15 @@
-"""No import cycle inside ``tssd/``: the layering the modules' docstrings promise, checked.
+"""No import cycle inside ``tssd/``, function-level and annotation-only imports included.
 
 The graph is read from the source (``ast``), not by importing: module ``a`` depends on module
 ``b`` when ``a`` imports ``b`` (``from b import name`` too; ``from pkg import sub`` depends on
 ``pkg.sub`` only) or a package above ``b`` that is not above ``a`` (importing ``tssd.data.base``
 from ``tssd.config`` runs ``tssd/data/__init__.py``; a package's own modules may import their
-siblings while the package initialises, that is how registries fill). Imports under
-``if TYPE_CHECKING:`` never run and are skipped.
+siblings while the package initialises, that is how registries fill).
 
-Module-level imports must form no cycle. An import inside a function runs late, so it may close a
-cycle, but only where :data:`DEFERRED` says why; every other function-level import must be one
-that could be hoisted without a cycle.
+Every import counts: at module level, inside a function (it runs late, but a cycle it closes is
+still a layer that knows the one above it) and under ``if TYPE_CHECKING:`` (an annotation that
+names a module above is the same knowledge). So :mod:`tssd.config`, which composes the sections
+the subsystems own, is imported by nothing it imports.
 """
 
 from __future__ import annotations
@@ -23,9 +23,6 @@ pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "tssd"
-
-DEFERRED: dict[tuple[str, str], str] = {}
-"""Function-level imports that would close a cycle if hoisted: (importer, imported) -> why."""
 
 
 def modules() -> dict[str, Path]:
@@ -46,7 +43,8 @@ def _is_type_checking(node: ast.If) -> bool:
 
 
 def imports_of(name: str, path: Path, mods: dict[str, Path]) -> tuple[set[str], set[str]]:
-    """(module-level, function-level) tssd modules that ``name`` depends on."""
+    """(module-level, late) tssd modules that ``name`` depends on; late: imported inside a
+    function or under ``if TYPE_CHECKING:`` only."""
     tree = ast.parse(path.read_text(), str(path))
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     top: set[str] = set()
@@ -81,7 +79,8 @@ def imports_of(name: str, path: Path, mods: dict[str, Path]) -> tuple[set[str], 
             if isinstance(node, ast.Import | ast.ImportFrom):
                 (deferred if in_function else top).update(targets(node))
             elif isinstance(node, ast.If) and _is_type_checking(node):
-                continue
+                visit(node.body, True)  # never runs, but names what the module knows
+                visit(node.orelse, in_function)
             elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 visit(node.body, True)
             elif isinstance(node, ast.ClassDef):
@@ -128,18 +127,6 @@ def find_cycle(g: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-def reaches(g: dict[str, set[str]], a: str, b: str) -> bool:
-    seen, todo = set(), [a]
-    while todo:
-        v = todo.pop()
-        if v == b:
-            return True
-        if v not in seen:
-            seen.add(v)
-            todo.extend(g.get(v, ()))
-    return False
-
-
 def test_module_level_imports_have_no_cycle():
     top, _ = graph()
     assert len(top) > 40 and "tssd.config" in top  # the walk found the package
@@ -147,16 +134,12 @@ def test_module_level_imports_have_no_cycle():
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
-def test_function_level_imports_close_a_cycle_only_where_documented():
-    top, deferred = graph()
-    closing = sorted(
-        (a, b) for a, targets in deferred.items() for b in targets if reaches(top, b, a)
-    )
-    undocumented = [edge for edge in closing if edge not in DEFERRED]
-    assert not undocumented, (
-        "function-level imports that close an import cycle without a reason in DEFERRED: "
-        + ", ".join(f"{a} -> {b}" for a, b in undocumented)
-    )
+def test_no_import_cycle_at_all():
+    """Function-level and TYPE_CHECKING imports included: no whitelist."""
+    top, late = graph()
+    every = {name: top[name] | late[name] for name in top}
+    cycle = find_cycle(every)
+    assert cycle is None, "import cycle (late imports included): " + " -> ".join(cycle)
 
 
 def test_the_checker_sees_a_cycle():
@@ -167,3 +150,18 @@ def test_the_checker_sees_a_cycle():
     top, _ = imports_of("tssd.config", mods["tssd.config"], mods)
     # importing tssd.data.base from outside tssd.data runs tssd/data/__init__.py
     assert {"tssd.data.base", "tssd.data", "tssd.methods", "tssd.errors"} <= top
+
+
+def test_the_checker_sees_late_imports(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "from tssd import errors\n"
+        "if TYPE_CHECKING:\n"
+        "    from tssd.config import RunConfig\n"
+        "def f():\n"
+        "    from tssd.train import train\n"
+    )
+    top, late = imports_of("tssd.probe", probe, modules())
+    assert top == {"tssd.errors"}
+    assert late == {"tssd.config", "tssd.train"}

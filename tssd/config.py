@@ -1,13 +1,17 @@
-"""Run configuration: typed dataclasses, YAML loading, ``--set`` overrides, validation and hashing.
+"""Run configuration: the composed config, YAML loading, ``--set`` overrides, validation, hashing.
 
 A run is fully described by a :class:`RunConfig`. Every choice PAPER.md marks as ``[choice]`` is a
-field here with its documented default, so a user holding the paper can set the paper's value
-without touching code. Unknown keys and bad values raise :class:`ConfigError` naming the source
-file, the dotted key and what was expected.
+field of one of its sections with its documented default, so a user holding the paper can set the
+paper's value without touching code. Unknown keys and bad values raise :class:`ConfigError`
+naming the source file, the dotted key and what was expected.
 
-This module sits above the registries (methods, models, datasets, neuron backends): validation
-and hashing ask their specs, and none of them imports this module at run time (they raise
-:class:`~tssd.errors.ConfigError` from :mod:`tssd.errors`, re-exported here).
+Each subsystem owns the dataclass of its section: :class:`~tssd.methods.MethodConfig`,
+:class:`~tssd.models.registry.ModelConfig`, :class:`~tssd.neurons.spec.NeuronSpec`,
+:class:`~tssd.data.base.DataConfig` and :class:`~tssd.runtime.RuntimeConfig` live beside the code
+that reads them; :class:`OptimConfig` and :class:`EvalConfig` live here because their reader, the
+trainer (:mod:`tssd.train`), sits above this module. This module composes them, and nothing it
+imports imports it back (tests/test_imports.py). The sections and :class:`ConfigError` (whose
+home is :mod:`tssd.errors`) are re-exported, so ``from tssd.config import MethodConfig`` works.
 """
 
 from __future__ import annotations
@@ -22,16 +26,18 @@ from typing import Any, Literal
 import yaml
 
 from tssd import models
-from tssd.data.base import DATASETS, validate_data_config
+from tssd.data.base import DATASETS, DataConfig, validate_data_config
 from tssd.errors import ConfigError
 from tssd.hashing import config_hash
-from tssd.methods import METHODS
+from tssd.methods import METHODS, MethodConfig
+from tssd.models.registry import ModelConfig, WeakHeadConfig
 from tssd.neurons import registry as neuron_registry
 from tssd.neurons.spec import NeuronSpec
 from tssd.plugins import load_plugins
+from tssd.runtime import RuntimeConfig
 from tssd.typed import Builder, parse_assignment, read_yaml_file, set_dotted
 
-__all__ = [  # ConfigError's home is tssd.errors; importing it from here keeps working
+__all__ = [  # the sections and ConfigError are re-exported: their homes are below this module
     "ConfigError",
     "DataConfig",
     "EvalConfig",
@@ -50,127 +56,12 @@ __all__ = [  # ConfigError's home is tssd.errors; importing it from here keeps w
 ]
 
 
-@dataclass
-class MethodConfig:
-    """Which training method runs and its distillation settings (PAPER.md, "The method")."""
-
-    name: str = "tssd"
-    """baseline | tsd | ssd | tssd (registered in :mod:`tssd.methods`)."""
-    t_s: int = 2
-    """Student timesteps: the timesteps used at inference."""
-    t_t: int = 4
-    """Teacher timesteps (> t_s) for tsd/tssd; ignored by baseline and ssd.
-
-    The experiments derive it as 2 t_s [choice]. T_t = 1.5 T_s (reconstruction study, against
-    the literal reading, 3 seeds): +0.41 [-0.02, +0.85] Fashion-MNIST, +0.59 [-0.48, +1.66]
-    Fashion-DVS; read literally a shorter teacher has fewer untrained steps. No default moved."""
-    alpha: float = 1.0
-    """Weight of the temporal self-distillation loss L_tsd [choice]."""
-    beta: float = 1.0
-    """Weight of the spatial self-distillation loss L_ssd [choice]."""
-    kd_temperature: float = 2.0
-    """Softmax temperature tau_kd of both KL terms; the loss is scaled by tau_kd^2 [choice].
-
-    2, the usual value (PAPER.md). The reconstruction study saw no effect of 4 (against the
-    literal reading, 3 seeds: +0.13 [-1.26, +1.52] Fashion-MNIST, +0.10 [-0.48, +0.68]
-    Fashion-DVS)."""
-    detach_teacher: bool = True
-    """Stop gradients through the teacher distribution in L_tsd (and the SSD target) [choice].
-
-    Stays true: the paper's L_tsd takes the teacher as a fixed target (PAPER.md writes it
-    detached), and the committed rule never moves a default against the paper's text on accuracy
-    alone. The reconstruction study (small, 5 seeds, paired) did find the undetached teacher
-    better than the literal reading on both datasets: +0.83 [+0.45, +1.20] Fashion-MNIST,
-    +1.26 [+0.93, +1.58] Fashion-DVS. Its gain is the gap ``task_on_teacher`` closes: the KL
-    gradient then trains the teacher's steps after T_s (T_t accuracy above T_s in 3 of 3
-    Fashion-MNIST runs, as under today's default), and on top of today's default it adds nothing
-    the study can see (-0.07 [-0.37, +0.24], +0.18 [-0.07, +0.43])."""
-    student_input: Literal["auto", "prefix", "reframe"] = "auto"
-    """How the student sees event data: 'prefix' = first t_s frames of the t_t framing (one pass),
-    'reframe' = the stream integrated into t_s frames (two passes). 'auto': prefix for static input
-    (exact there), reframe for event input [choice].
-
-    On events the prefix student sees only the first T_s/T_t of the stream: 74.1 +- 4.4 % against
-    82.9 for the literal reading (Fashion-DVS, 3 seeds), so reframe stays. On static input a
-    student pass of its own (batch norm over T_s; ``reframe``) changed nothing the study can see
-    (-0.03 [-1.10, +1.03] against literal, 3 seeds), so the exact one-pass prefix stays."""
-    ssd_target: Literal["teacher", "student"] = "teacher"
-    """What the weak classifier matches: the final teacher output (t_t) or the student output
-    (t_s). The weak head is averaged over the same timesteps as its target. The ssd method alone
-    has no teacher and always uses the student [choice].
-
-    The teacher: the paper's weak classifier matches the network's final output, and the study
-    saw no effect of the student target (against literal: -0.14 [-0.34, +0.05] Fashion-MNIST,
-    5 seeds; -0.02 [-0.88, +0.84] Fashion-DVS, 3 seeds)."""
-    task_on_teacher: bool = True
-    """Add cross-entropy on the teacher output (the network run for t_t steps) to L_task [choice].
-
-    Default true since the reconstruction study, by the rule written in
-    bench/experiments/reconstruction.yaml before its results. (1) The paper: the network run for
-    T_t steps is the teacher, and accuracy rises with T_t. (2) The mechanism: read literally
-    (cross-entropy on the student only, teacher detached) no loss term trains the output at the
-    steps after T_s, and the "teacher" is then worse than its student: `python -m tssd evaluate`
-    gives T_t accuracy below T_s accuracy in 9 of 9 small-profile TSSD runs (Fashion-MNIST -0.2
-    to -1.9 points, Fashion-DVS -0.6 to -3.5) and on average on the quick profile (digits -0.9,
-    digits_dvs -9.1). (3) The evidence does not oppose it: TSSD with this - TSSD read literally,
-    paired by seed, is +0.99 [+0.61, +1.37] on Fashion-MNIST (5 seeds) and +1.24 [+0.69, +1.78]
-    on Fashion-DVS (3 seeds at the time of the change); on the quick profile +1.03 (digits) and
-    +2.83 (digits_dvs). False is the literal reading (the reconstruction study's `literal`)."""
-    teacher: str = ""
-    """kd only: the external teacher, as the config hash of a finished run under
-    ``runtime.runs_root`` or a path to its run directory or ``inference.pt``."""
-    kd_weight: float = 1.0
-    """kd only: weight of the KL term toward the external teacher."""
-
-
 UNREAD_HASH_VALUES: dict[str, Any] = {"method.task_on_teacher": False}
 """The value a method-dependent field takes in the hash of a run whose method does not read it,
 where that is not the field's default: the default it had when the run ids were fixed. Changing a
 default then never moves the ids (the cached runs) of the methods that ignore the field
 (``task_on_teacher`` became true after the reconstruction study; baseline and ssd runs keep
 their ids)."""
-
-
-@dataclass
-class WeakHeadConfig:
-    """The weak intermediate classifier of spatial self-distillation (training only)."""
-
-    stage: str = "middle"
-    """Attachment point: 'middle' or the index of a backbone stage ('0', '1', ...) [choice].
-
-    'middle' (PAPER.md's default); after stage 1 the reconstruction study saw no effect (against
-    the literal reading, 3 seeds: +0.15 [-0.51, +0.81] Fashion-MNIST, -0.00 [-1.19, +1.18])."""
-    channels: int = 0
-    """Hidden channels of the head's conv; 0 = the channel count of the attached feature."""
-
-
-@dataclass
-class ModelConfig:
-    """The architecture, looked up by name in :mod:`tssd.models`."""
-
-    name: str = "micro_cnn"
-    width: int = 0
-    """Channel multiplier hint passed to the factory; 0 = the architecture's default."""
-    weak_head: WeakHeadConfig = field(default_factory=WeakHeadConfig)
-
-
-@dataclass
-class DataConfig:
-    """Dataset selection; datasets are registered by name in :mod:`tssd.data`."""
-
-    name: str = "digits"
-    root: str = ""
-    """Directory holding the real datasets ('' = not needed, e.g. for the embedded digits)."""
-    batch_size: int = 64
-    test_batch_size: int = 256
-    augment: bool = False
-    """The paper profile's augmentations (crop, flip; AutoAugment where available)."""
-    split: str = "default"
-    """Dataset-specific split rule, e.g. 'random:0:0.9' or 'per_class:100' for CIFAR10-DVS."""
-    size: int = 0
-    """Spatial size of the network input (0 = the dataset's default)."""
-    options: dict[str, Any] = field(default_factory=dict)
-    """Dataset-specific extra options (e.g. the DVS emulator's parameters)."""
 
 
 @dataclass
@@ -185,45 +76,6 @@ class OptimConfig:
     step_size: int = 30
     gamma: float = 0.1
     epochs: int = 100
-
-
-@dataclass
-class RuntimeConfig:
-    """How a run executes. These fields do not change what is computed, so they are excluded from
-    the config hash (a run cached on one device is reused on another).
-    """
-
-    device: str = "auto"
-    """auto | cpu | cuda | cuda:N."""
-    deterministic: bool = False
-    """Set torch's determinism flags for the run and restore them afterwards."""
-    num_workers: int = 0
-    threads: int = 0
-    """torch intra-op threads; 0 = auto: the cores this process may use, shared among the runs
-    the harness executes at once, less those other processes keep busy
-    (:func:`tssd.host.auto_threads`)."""
-    progress: bool = True
-    checkpoint_every: int = 1
-    """Write a checkpoint every N epochs (and always after the last)."""
-    amp: Literal["none", "bf16"] = "none"
-    """bf16 autocast of the forward pass (for GPU runs; recorded in every summary)."""
-    channels_last: bool = False
-    """channels-last memory format for the convolutions (for GPU runs; recorded)."""
-    runs_root: str = "runs"
-    """Where a teacher given by config hash is looked up (``<runs_root>/<hash>/``)."""
-    compile: bool = False
-    """Compile the training step (network, loss and backward) with ``torch.compile``; the native
-    LIF then runs as one generated kernel each way (:mod:`tssd.neurons.compiled`). The first
-    steps pay the compilation: cold (nothing cached) tens of seconds to minutes on CPU, warm
-    (``compile_cache`` holds the graphs) a few seconds. Not part of the config hash: a compiled
-    step rounds its convolutions and batch norms differently from the eager one, which changes a
-    trajectory the way another CPU or thread count does, and the suite treats all of them as
-    fresh draws of the same run (the regression check's test; summary.json records ``compile``)."""
-    compile_cache: str = ""
-    """Directory of inductor's on-disk compile caches (FX graphs, AOTAutograd, generated kernels),
-    shared by every run that names it, so each distinct graph compiles cold once. Empty: torch's
-    default (``$TORCHINDUCTOR_CACHE_DIR``, else a folder under the system's temp directory). The
-    harness sets ``<results>/runs/.compile-cache``. Not part of the config hash."""
 
 
 @dataclass

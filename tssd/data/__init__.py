@@ -28,6 +28,7 @@ from tssd.data import (  # noqa: F401  (registration, in this order)
 from tssd.data.base import (
     DATASETS,
     DataBundle,
+    DataConfig,
     DatasetInfo,
     DatasetShape,
     DatasetSpec,
@@ -49,6 +50,7 @@ from tssd.data.events import DatasetCorrupt
 __all__ = [
     "DATASETS",
     "DataBundle",
+    "DataConfig",
     "DataError",
     "DatasetCorrupt",
     "DatasetInfo",

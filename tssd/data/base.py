@@ -1,8 +1,8 @@
 """The dataset interface every loader implements (embedded digits, CIFAR, ImageNet, event data).
 
-A dataset factory takes the run's :class:`~tssd.config.DataConfig` and the framings the method
-needs (``timesteps``, e.g. ``(t_s, t_t)``) and returns a :class:`DataBundle`: metadata plus a train
-and a test split. A sample is ``(x, label)``:
+A dataset factory takes the run's :class:`DataConfig` (the ``data`` section of a run config,
+defined here) and the framings the method needs (``timesteps``, e.g. ``(t_s, t_t)``) and returns
+a :class:`DataBundle`: metadata plus a train and a test split. A sample is ``(x, label)``:
 
 * static data: ``x`` is the analog image ``[C, H, W]`` (direct encoding repeats it over time);
 * event data: ``x`` is ``{T: frames [T, C, H, W]}`` with one framing per requested ``T``, so a
@@ -41,6 +41,25 @@ from tssd.errors import ConfigError
 from tssd.models.base import to_sequence  # noqa: F401  (its old home, re-exported)
 
 Kind = Literal["static", "event"]
+
+
+@dataclass
+class DataConfig:
+    """Dataset selection; datasets are registered by name in :data:`DATASETS`."""
+
+    name: str = "digits"
+    root: str = ""
+    """Directory holding the real datasets ('' = not needed, e.g. for the embedded digits)."""
+    batch_size: int = 64
+    test_batch_size: int = 256
+    augment: bool = False
+    """The paper profile's augmentations (crop, flip; AutoAugment where available)."""
+    split: str = "default"
+    """Dataset-specific split rule, e.g. 'random:0:0.9' or 'per_class:100' for CIFAR10-DVS."""
+    size: int = 0
+    """Spatial size of the network input (0 = the dataset's default)."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Dataset-specific extra options (e.g. the DVS emulator's parameters)."""
 
 
 @dataclass
@@ -342,9 +361,9 @@ def dataset_spec(name: str) -> DatasetSpec:
     return DATASETS[name]
 
 
-def validate_data_config(data_cfg) -> None:
-    """Check ``data.options`` and ``data.split`` of a :class:`~tssd.config.DataConfig` without
-    touching the disk (so a bad value fails at config time, before any conversion).
+def validate_data_config(data_cfg: DataConfig) -> None:
+    """Check ``data.options`` and ``data.split`` of a :class:`DataConfig` without touching the
+    disk (so a bad value fails at config time, before any conversion).
 
     Raises:
         ConfigError: an unknown dataset or option, a bad value, or a split rule the dataset does
@@ -354,9 +373,9 @@ def validate_data_config(data_cfg) -> None:
 
 
 def shape_of(data_cfg) -> DatasetShape:
-    """Input shape and train/test sizes of the data a :class:`~tssd.config.DataConfig` (or a
-    plain ``data`` mapping of a run config) trains on, from its dataset's spec: the sizes of the
-    standard split, a ``train_per_class`` subset counted as such, ``data.size`` when set.
+    """Input shape and train/test sizes of the data a :class:`DataConfig` (or a plain ``data``
+    mapping of a run config) trains on, from its dataset's spec: the sizes of the standard split,
+    a ``train_per_class`` subset counted as such, ``data.size`` when set.
 
     Raises:
         ConfigError: an unknown dataset or a bad option.

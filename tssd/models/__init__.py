@@ -12,13 +12,22 @@ from tssd.models.base import (
     to_sequence,
 )
 from tssd.models.heads import WeakClassifier
-from tssd.models.registry import MODELS, build_for_run, build_model, register_model
+from tssd.models.registry import (
+    MODELS,
+    ModelConfig,
+    WeakHeadConfig,
+    build_for_run,
+    build_model,
+    register_model,
+)
 
 __all__ = [
     "MODELS",
+    "ModelConfig",
     "NetOutput",
     "SpikingNet",
     "WeakClassifier",
+    "WeakHeadConfig",
     "build_for_run",
     "build_model",
     "count_macs",
