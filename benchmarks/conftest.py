@@ -49,6 +49,7 @@ SECTIONS = {  # report section -> the test module that measures it
     "steps": "test_steps.py",
     "data": "test_data.py",
     "gpu": "test_gpu_bench.py",
+    "runs": "test_runs.py",
 }
 
 
@@ -84,6 +85,8 @@ class Value:
 
 
 L8 = "layer T=8/"
+RUN_KINDS = ("static baseline", "static tssd", "event baseline", "event tssd")
+"""benchmarks/test_runs.py's kinds of small-profile run."""
 RATIOS: list[Ratio] = [
     # issue 7: the fused LIF; issue 13 item 4: the compiled LIF (CPU, T = 8, [8, 32, 64, 32, 32])
     Ratio("neurons", "fused LIF / reference loop, time (T=8)", L8 + "native-fused",
@@ -105,14 +108,24 @@ RATIOS: list[Ratio] = [
     Ratio("neurons", "spikingjelly / fused LIF, time (T=8)", L8 + "spikingjelly",
           L8 + "native-fused"),
     Ratio("neurons", "snntorch / fused LIF, time (T=8)", L8 + "snntorch", L8 + "native-fused"),
-    # issue 7: the micro net per backend, TSSD against baseline
+    # the micro net per backend (issue 7 set <= 0.9x here; issue 19 moved the target to the small
+    # step: the micro net is too small for the neuron to matter, the ratio measured noise)
     *[
         Ratio("steps", f"micro step T={t}: native / fastest other backend",
               f"micro T={t} baseline/native-fused",
-              (f"micro T={t} baseline/spikingjelly", f"micro T={t} baseline/snntorch"),
-              "time", "<=", 0.9, "issue 7")
+              (f"micro T={t} baseline/spikingjelly", f"micro T={t} baseline/snntorch"))
         for t in (4, 8)
     ],
+    # issue 19 item 4: the small profile's baseline step per backend, eager and compiled native
+    *[
+        Ratio("steps", f"{net} baseline step: native {mode} / fastest other backend",
+              f"{net} baseline/{mode}",
+              (f"{net} backends/spikingjelly", f"{net} backends/snntorch"),
+              "time", "<=", bound, "issue 19")
+        for net in ("small-static", "small-event")
+        for mode, bound in (("eager", 0.9), ("compiled", 0.6))
+    ],
+    # TSSD against baseline on the micro net (issue 7)
     Ratio("steps", "micro TSSD step (T_s=2, T_t=4) / baseline step (T_s=2), native",
           "micro tssd vs baseline/native-fused tssd",
           "micro tssd vs baseline/native-fused baseline", "time", "<=", 1.15 * 4 / 2, "issue 7"),
@@ -131,6 +144,17 @@ RATIOS: list[Ratio] = [
         Ratio("steps", f"{net} baseline step: compiled / eager, peak memory",
               f"{net} baseline/compiled", f"{net} baseline/eager", "memory")
         for net in ("micro", "small-static", "small-event")
+    ],
+    # issue 19 items 1 and 3: whole small-profile runs (benchmarks/test_runs.py)
+    *[
+        Ratio("runs", f"whole small run, {kind}: compiled-warm / eager",
+              f"run/{kind} compiled-warm", f"run/{kind} eager", "time", "<=", 0.6, "issue 19")
+        for kind in RUN_KINDS
+    ],
+    *[
+        Ratio("runs", f"two {kind} runs: 2 workers x 1 thread / 1 worker x 2 threads",
+              f"table/{kind} 2 workers x 1 thread", f"table/{kind} 1 worker x 2 threads")
+        for kind in RUN_KINDS
     ],
     # benchmarks/data.py's comparisons
     Ratio("data", "cached sample load: uncompressed / compressed .npz",
@@ -157,6 +181,18 @@ RATIOS: list[Ratio] = [
 ]  # fmt: skip
 
 VALUES: list[Value] = [
+    # issue 19 item 4: a compile whose graphs the on-disk cache holds, plus the step it compiles
+    *[
+        Value("steps", f"warm compile: {net} {method} step", f"warm compile/{net} {method} step",
+              "s", "<=", 15, "issue 19")
+        for net in ("micro", "small-static", "small-event")
+        for method in ("baseline", "tssd")
+    ],
+    *[
+        Value("runs", f"whole small run, {kind}, {mode} (1 thread)", f"run/{kind} {mode}", "s")
+        for kind in RUN_KINDS
+        for mode in ("eager", "compiled-warm")
+    ],
     Value("data", "integrate 200k events into 10 frames at 128x128, resize to 48x48",
           "data/integrate+resize", "ms", "<=", 50, "issue 4"),
     Value("data", "load one cached sample (.npz, T=10, 128x128 -> 48x48)",
@@ -333,9 +369,9 @@ def fresh_dynamo() -> Iterator[None]:
     torch.compiler.reset()
 
 
-def fresh_compile_caches(cache_root: str) -> None:
-    """Empty every compile cache: dynamo's, inductor's in-memory ones, and a new on-disk cache
-    directory (kept as the session's, so the warm test after a cold one finds its kernels)."""
+def clear_in_memory_compile_caches() -> None:
+    """Forget what this process compiled (dynamo's graphs, inductor's in-memory caches) and keep
+    the on-disk cache: the next compile is a warm one, as in a new worker process."""
     torch.compiler.reset()
     from torch._inductor import utils as inductor_utils
 
@@ -344,6 +380,12 @@ def fresh_compile_caches(cache_root: str) -> None:
     )
     if clear is not None:
         clear()
+
+
+def fresh_compile_caches(cache_root: str) -> None:
+    """Empty every compile cache: dynamo's, inductor's in-memory ones, and a new on-disk cache
+    directory (kept as the session's, so the warm test after a cold one finds its kernels)."""
+    clear_in_memory_compile_caches()
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="cold-", dir=cache_root)
 
 

@@ -1,0 +1,169 @@
+"""Whole runs of the small profile: eager against compiled with a warm compile cache, and how two
+runs best share the machine's two cores.
+
+The configs are the small profile's own Table 1 runs (seed 0, planned by ``bench.expand`` from
+bench/experiments/table1.yaml and bench/profiles/small.yaml), on real Fashion-MNIST and the
+events emulated from it; the tests skip when Fashion-MNIST is not installed.
+
+* ``run/<kind> eager`` and ``run/<kind> compiled-warm``: one whole run (all epochs, validation,
+  the final test pass and NeuroBench) on one thread, as each of the harness's two workers runs it.
+  Compiled-warm is the run as the harness runs it after the first run of its kind: the compile
+  cache (``runtime.compile_cache``) already holds the step's graphs, which an untimed one-epoch run
+  of the same config compiled, and the process's in-memory compile state is emptied first, as in a
+  fresh worker (issue 19: compiled-warm at most 0.6x eager).
+* ``table/<kind> 2 workers x 1 thread`` and ``table/<kind> 1 worker x 2 threads``: two runs of
+  the kind (seeds 0 and 1, shortened to ``TABLE_EPOCHS`` epochs: the ratio is one of per-epoch
+  throughput, and the whole runs above give the absolute times), either at once in two processes
+  of one thread each or one after the other with two threads each; the time until both finished.
+
+``--bench-quick`` shortens the whole runs to 2 epochs and measures the static baseline only.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from benchmarks.conftest import ROOT, clear_in_memory_compile_caches
+
+KINDS = {  # kind -> (dataset of the small profile, method)
+    "static baseline": ("fashion_mnist", "baseline"),
+    "static tssd": ("fashion_mnist", "tssd"),
+    "event baseline": ("fashion_dvs", "baseline"),
+    "event tssd": ("fashion_dvs", "tssd"),
+}
+QUICK_KINDS = ("static baseline",)
+QUICK_EPOCHS = 2
+TABLE_EPOCHS = 3
+
+
+def small_config(kind: str, seed: int = 0) -> dict:
+    """The small profile's Table 1 run of ``kind`` and ``seed`` (a validated config dict); the
+    test skips when the harness plans it as unavailable here (no Fashion-MNIST)."""
+    from bench.expand import expand
+    from bench.schema import experiment_path, load_experiment, load_profile
+
+    dataset, method = KINDS[kind]
+    with tempfile.TemporaryDirectory() as runs:
+        plan = expand(
+            load_experiment(experiment_path("table1")),
+            load_profile("small"),
+            runs_dir=runs,
+            seeds=[seed],
+        )
+    for run in plan.runs.values():
+        c = run.config
+        if c["data"]["name"] == dataset and c["method"]["name"] == method and not run.deps:
+            if run.unavailable:
+                pytest.skip(run.unavailable)
+            return copy.deepcopy(c)
+    raise LookupError(f"table1 on small plans no {method} run on {dataset}")
+
+
+def _train(conf: dict, run_dir: Path) -> dict:
+    from tssd.config import from_dict
+    from tssd.train import train
+
+    summary = train(from_dict(conf, "benchmark run"), run_dir, progress=False)
+    assert summary["status"] == "finished", summary.get("error")
+    return summary
+
+
+def _one_thread(conf: dict, *, epochs: int | None = None, compiled: bool = False) -> dict:
+    conf = copy.deepcopy(conf)
+    rt = conf.setdefault("runtime", {})
+    rt.update(threads=1, progress=False, compile=compiled)
+    if epochs:
+        conf["optim"]["epochs"] = epochs
+    return conf
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("mode", ["eager", "compiled-warm"])
+def test_whole_run(measure, settings, kind, mode, tmp_path):
+    """One whole small-profile run, eager or compiled with a warm compile cache."""
+    if settings.quick and kind not in QUICK_KINDS:
+        pytest.skip("quick run: the static baseline only")
+    epochs = QUICK_EPOCHS if settings.quick else None
+    conf = _one_thread(small_config(kind), epochs=epochs, compiled=mode == "compiled-warm")
+    conf["runtime"]["compile_cache"] = str(tmp_path / "compile-cache")
+    rounds = iter(range(10**6))
+
+    def setup():
+        if mode == "compiled-warm":
+            # compile the step's graphs into the cache (untimed), then forget them in memory
+            _train(_one_thread(conf, epochs=1, compiled=True), tmp_path / "prime")
+            clear_in_memory_compile_caches()
+        return (tmp_path / f"run-{next(rounds)}",), {}
+
+    measure(
+        "run",
+        f"{kind} {mode}",
+        lambda run_dir: _train(conf, run_dir),
+        kind="run",
+        setup=setup,
+        rounds=1,
+        warmup=0,
+        memory=False,
+        note=f"{conf['optim']['epochs']} epochs, 1 thread",
+    )
+
+
+def _train_processes(confs: list[dict], tmp: Path, parallel: bool) -> float:
+    """Seconds until every config trained, in ``python -m tssd train`` processes at once or one
+    after the other."""
+    cmds = []
+    for i, conf in enumerate(confs):
+        path = tmp / f"config-{i}.yaml"
+        path.write_text(yaml.safe_dump(conf))
+        cmds.append([sys.executable, "-m", "tssd", "train", str(path), "--out", str(tmp / f"r{i}")])
+    start = time.perf_counter()
+    if parallel:
+        procs = [subprocess.Popen(c, cwd=ROOT, stdout=subprocess.DEVNULL) for c in cmds]
+        codes = [p.wait() for p in procs]
+    else:
+        codes = [subprocess.run(c, cwd=ROOT, stdout=subprocess.DEVNULL).returncode for c in cmds]
+    assert codes == [0] * len(cmds), f"training failed: exit codes {codes}"
+    return time.perf_counter() - start
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("layout", ["2 workers x 1 thread", "1 worker x 2 threads"])
+def test_table_layout(measure, settings, kind, layout, tmp_path):
+    """Two runs of a kind on the machine's cores: at once with one thread each, or one after the
+    other with two threads each."""
+    if settings.quick and kind not in QUICK_KINDS:
+        pytest.skip("quick run: the static baseline only")
+    parallel = layout.startswith("2 workers")
+    confs = []
+    for seed in (0, 1):
+        epochs = QUICK_EPOCHS if settings.quick else TABLE_EPOCHS
+        c = _one_thread(small_config(kind, seed), epochs=epochs)
+        c["runtime"]["threads"] = 1 if parallel else 2
+        c["eval"]["neurobench"] = False
+        confs.append(c)
+    rounds = iter(range(10**6))
+
+    def setup():
+        d = tmp_path / f"round-{next(rounds)}"
+        d.mkdir()
+        return (d,), {}
+
+    measure(
+        "table",
+        f"{kind} {layout}",
+        lambda d: _train_processes(confs, d, parallel),
+        kind="run",
+        setup=setup,
+        rounds=1,
+        warmup=0,
+        memory=False,
+        note=f"2 runs x {confs[0]['optim']['epochs']} epochs",
+    )
