@@ -130,22 +130,13 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def semantic_dict(self) -> dict[str, Any]:
-        """The fields that determine the result: everything but ``name``, ``runtime`` (device,
-        threads and ``compile`` change rounding only, like another machine), ``data.root`` (where
-        the data lives, not what it is: moving it must not invalidate cached runs),
-        ``neuron.native_impl`` (loop, fused and compiled give bit-identical spikes and gradients,
-        eagerly and compiled on CPU: tests/test_fused.py, tests/test_compiled_lif.py; compiled on
-        a GPU they differ in the last bits like any change of device, which the hash ignores too)
-        and ``eval.every`` (when test accuracy is measured changes no weight and no final metric,
-        tests/test_train.py; a run cached with ``every: 5`` has test accuracy in every fifth row
-        of epochs.csv only, which is what the profile that set it asked for), nor the NeuroBench
-        settings (:data:`NOT_HASHED_EVAL`: measured after training, on the exported network).
-
-        The method-dependent fields the run's method does not read
-        (:meth:`tssd.methods.MethodSpec.unread_fields`) are reset to their defaults, not dropped,
-        so a config whose unread fields hold other values (``method.alpha`` of a baseline run)
-        hashes like one that left them at their defaults, which is what the harness plans (and
-        every run directory cached before methods declared what they read was hashed that way).
+        """The fields that determine the result, which :meth:`hash` hashes: all but ``name``,
+        ``runtime``, ``data.root``, ``neuron.native_impl``, ``eval.every`` and the NeuroBench
+        settings (:data:`NOT_HASHED_EVAL`): where the data lives, how the run executes, when and
+        what is measured beside training; none changes a weight or a final metric
+        (tests/test_fused.py, tests/test_compiled_lif.py, tests/test_train.py). The fields the
+        method does not read are reset to their defaults (:meth:`canonical`), not dropped, so
+        they never split a run id and older run ids stay valid.
         """
         d = self.canonical().to_dict()
         d.pop("name")

@@ -28,18 +28,20 @@ from tssd.models.base import to_sequence
 
 @dataclass
 class MethodConfig:
-    """Which training method runs and its distillation settings (PAPER.md, "The method")."""
+    """Which training method runs and its distillation settings (PAPER.md, "The method").
+
+    The reconstruction study (bench/experiments/reconstruction.yaml, results in
+    results/small/REPORT.md) varies each [choice] field alone from its default, and the rule in
+    that file's header decides whether a default moves."""
 
     name: str = "tssd"
     """A method registered in :data:`METHODS` (baseline, tsd, ssd, tssd, ce_tt, kd)."""
     t_s: int = 2
     """Student timesteps: the timesteps used at inference."""
     t_t: int = 4
-    """Teacher timesteps (> t_s) for tsd/tssd; ignored by baseline and ssd.
+    """Teacher timesteps (> t_s) for the methods with a teacher pass; ignored by the others.
 
-    The experiments derive it as 2 t_s [choice]. T_t = 1.5 T_s (reconstruction study, against
-    the literal reading, 3 seeds): +0.41 [-0.02, +0.85] Fashion-MNIST, +0.59 [-0.48, +1.66]
-    Fashion-DVS; read literally a shorter teacher has fewer untrained steps. No default moved."""
+    The experiments derive it as 2 t_s [choice] (the study's ``tt_short``: 1.5 t_s)."""
     alpha: float = 1.0
     """Weight of the temporal self-distillation loss L_tsd [choice]."""
     beta: float = 1.0
@@ -47,51 +49,35 @@ class MethodConfig:
     kd_temperature: float = 2.0
     """Softmax temperature tau_kd of both KL terms; the loss is scaled by tau_kd^2 [choice].
 
-    2, the usual value (PAPER.md). The reconstruction study saw no effect of 4 (against the
-    literal reading, 3 seeds: +0.13 [-1.26, +1.52] Fashion-MNIST, +0.10 [-0.48, +0.68]
-    Fashion-DVS)."""
+    2, the usual value (PAPER.md; the study's ``kd_t4``: 4)."""
     detach_teacher: bool = True
     """Stop gradients through the teacher distribution in L_tsd (and the SSD target) [choice].
 
-    Stays true: the paper's L_tsd takes the teacher as a fixed target (PAPER.md writes it
-    detached), and the committed rule never moves a default against the paper's text on accuracy
-    alone. The reconstruction study (small, 5 seeds, paired) did find the undetached teacher
-    better than the literal reading on both datasets: +0.83 [+0.45, +1.20] Fashion-MNIST,
-    +1.26 [+0.93, +1.58] Fashion-DVS. Its gain is the gap ``task_on_teacher`` closes: the KL
-    gradient then trains the teacher's steps after T_s (T_t accuracy above T_s in 3 of 3
-    Fashion-MNIST runs, as under today's default), and on top of today's default it adds nothing
-    the study can see (-0.07 [-0.37, +0.24], +0.18 [-0.07, +0.43])."""
+    True: the paper's L_tsd takes the teacher as a fixed target (PAPER.md), and the study's rule
+    never moves a default against the paper's text on accuracy alone (``no_detach``: false)."""
     student_input: Literal["auto", "prefix", "reframe"] = "auto"
     """How the student sees event data: 'prefix' = first t_s frames of the t_t framing (one pass),
     'reframe' = the stream integrated into t_s frames (two passes). 'auto': prefix for static input
     (exact there), reframe for event input [choice].
 
-    On events the prefix student sees only the first T_s/T_t of the stream: 74.1 +- 4.4 % against
-    82.9 for the literal reading (Fashion-DVS, 3 seeds), so reframe stays. On static input a
-    student pass of its own (batch norm over T_s; ``reframe``) changed nothing the study can see
-    (-0.03 [-1.10, +1.03] against literal, 3 seeds), so the exact one-pass prefix stays."""
+    On events a prefix student sees only the first t_s/t_t of the stream, hence reframe there
+    (the study's ``student_prefix``); on static input the prefix is exact and costs one pass (the
+    study's ``student_pass`` runs the student alone)."""
     ssd_target: Literal["teacher", "student"] = "teacher"
     """What the weak classifier matches: the final teacher output (t_t) or the student output
     (t_s). The weak head is averaged over the same timesteps as its target. The ssd method alone
     has no teacher and always uses the student [choice].
 
-    The teacher: the paper's weak classifier matches the network's final output, and the study
-    saw no effect of the student target (against literal: -0.14 [-0.34, +0.05] Fashion-MNIST,
-    5 seeds; -0.02 [-0.88, +0.84] Fashion-DVS, 3 seeds)."""
+    The teacher: the paper's weak classifier matches the network's final output (the study's
+    ``ssd_target_student``: the student)."""
     task_on_teacher: bool = True
     """Add cross-entropy on the teacher output (the network run for t_t steps) to L_task [choice].
 
-    Default true since the reconstruction study, by the rule written in
-    bench/experiments/reconstruction.yaml before its results. (1) The paper: the network run for
-    T_t steps is the teacher, and accuracy rises with T_t. (2) The mechanism: read literally
-    (cross-entropy on the student only, teacher detached) no loss term trains the output at the
-    steps after T_s, and the "teacher" is then worse than its student: `python -m tssd evaluate`
-    gives T_t accuracy below T_s accuracy in 9 of 9 small-profile TSSD runs (Fashion-MNIST -0.2
-    to -1.9 points, Fashion-DVS -0.6 to -3.5) and on average on the quick profile (digits -0.9,
-    digits_dvs -9.1). (3) The evidence does not oppose it: TSSD with this - TSSD read literally,
-    paired by seed, is +0.99 [+0.61, +1.37] on Fashion-MNIST (5 seeds) and +1.24 [+0.69, +1.78]
-    on Fashion-DVS (3 seeds at the time of the change); on the quick profile +1.03 (digits) and
-    +2.83 (digits_dvs). False is the literal reading (the reconstruction study's `literal`)."""
+    True: the paper's teacher is the network run for t_t steps, and read literally (false, the
+    study's ``literal``: cross-entropy on the student only, teacher detached) no loss term trains
+    the outputs after step t_s, so that teacher can fall below its own student. Whether it stays
+    true is decided by the rule in bench/experiments/reconstruction.yaml, on the study's results
+    (results/small/REPORT.md)."""
     teacher: str = ""
     """kd only: the external teacher, as the config hash of a finished run under
     ``runtime.runs_root`` or a path to its run directory or ``inference.pt``."""

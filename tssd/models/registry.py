@@ -17,8 +17,7 @@ class WeakHeadConfig:
     stage: str = "middle"
     """Attachment point: 'middle' or the index of a backbone stage ('0', '1', ...) [choice].
 
-    'middle' (PAPER.md's default); after stage 1 the reconstruction study saw no effect (against
-    the literal reading, 3 seeds: +0.15 [-0.51, +0.81] Fashion-MNIST, -0.00 [-1.19, +1.18])."""
+    'middle', PAPER.md's default (the reconstruction study's ``head_stage1``: after stage 1)."""
     channels: int = 0
     """Hidden channels of the head's conv; 0 = the channel count of the attached feature."""
 
