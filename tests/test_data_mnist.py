@@ -155,7 +155,7 @@ def test_fashion_dvs_frames_from_the_idx_files(tmp_path):
     cfg = DataConfig(
         name="fashion_dvs",
         root=str(tmp_path),
-        options={"train_per_class": 2, "sensor": 12, "digit_px": 10},
+        options={"train_per_class": 2, "sensor": 12, "digit_px": 10, "expect": "subset"},
     )
     b = build_dataset(cfg, (2, 4))
     assert b.info.kind == "event" and b.info.in_channels == 2 and b.info.input_size == 12
@@ -168,6 +168,21 @@ def test_fashion_dvs_frames_from_the_idx_files(tmp_path):
     assert cached == ["frames_number_2_split_by_number", "frames_number_4_split_by_number"]
     again = build_dataset(cfg, (4,))  # from the cache, identical
     assert torch.equal(again.train.inputs[4], b.train.inputs[4])
+
+
+def test_fashion_dvs_refuses_short_source_files_unless_told(tmp_path):
+    """Source files far smaller than the official split are a partial copy, never silently
+    emulated as the dataset: one line naming the file, the counts and the option."""
+    make_set(tmp_path / "fashion_mnist", n_train=30, n_test=10)
+    opts = {"train_per_class": 2, "sensor": 12, "digit_px": 10}
+    cfg = DataConfig(name="fashion_dvs", root=str(tmp_path), options=opts)
+    with pytest.raises(DatasetCorrupt, match=r"train-images.*holds 30 train images, expected 60000"):
+        build_dataset(cfg, (2,))
+    assert not (tmp_path / "fashion_dvs").exists() or not any(
+        (tmp_path / "fashion_dvs").glob("*/frames_number_*")
+    ), "a refused build left frames behind"
+    with pytest.raises(ConfigError, match="expect"):
+        from_dict({"data": {"name": "fashion_dvs", "options": {**opts, "expect": "some"}}})
 
 
 def test_read_idx_roundtrip(tmp_path):

@@ -23,16 +23,19 @@ CHOICES = {"split_by": ev_io.SPLIT_MODES, "resize": ev_io.RESIZE_MODES}
 """The loader's string options (``split_by``, ``resize``) and their values."""
 
 
-def register_emulated(name: str, **facts) -> Callable[[DatasetFactory], DatasetFactory]:
+def register_emulated(
+    name: str, choices: dict[str, tuple[str, ...]] | None = None, **facts
+) -> Callable[[DatasetFactory], DatasetFactory]:
     """Decorator: :func:`~tssd.data.base.register_dataset` for an emulated dataset, 10 classes
-    seen by a two-polarity sensor standing in for CIFAR10-DVS and DVS-Gesture; ``facts``: the
-    rest of its spec (size, split sizes, options, split rule, check)."""
+    seen by a two-polarity sensor standing in for CIFAR10-DVS and DVS-Gesture; ``choices``: its
+    string options besides the loader's (:data:`CHOICES`); ``facts``: the rest of its spec (size,
+    split sizes, options, split rule, check)."""
     return register_dataset(
         name,
         kind="event",
         num_classes=10,
         in_channels=2,
-        choices=CHOICES,
+        choices={**CHOICES, **(choices or {})},
         stand_in_for=("cifar10_dvs", "dvs_gesture"),
         **facts,
     )

@@ -9,7 +9,9 @@ event dataset of the suite. Same split as ``fashion_mnist`` (the training subset
 Options (``data.options``), with defaults: the emulator's parameters (``sensor`` 16,
 ``digit_px`` 14, ``saccade_px`` 2.0, ``saccades`` 3, ``saccade_us`` 100000, ``steps`` 8,
 ``threshold`` 0.2, ``threshold_sigma`` 0.0, ``log_eps`` 0.1, ``noise_rate_hz`` 0.0, ``seed`` 0),
-``train_per_class`` (0 = all 6,000), ``split_by`` (``number`` | ``time``), ``resize`` (when
+``train_per_class`` (0 = all 6,000), ``expect`` (``full``, the default, refuses source files
+holding fewer images than the official 60,000 / 10,000; ``subset`` uses the images present, as
+for ``fashion_mnist``), ``split_by`` (``number`` | ``time``), ``resize`` (when
 ``data.size`` differs from the sensor) and ``max_shift`` (translation range of
 ``data.augment``).
 
@@ -52,6 +54,7 @@ EMULATOR_DEFAULTS = {**EmulatorParams().as_dict(), "digit_px": 14}
 LOADER_DEFAULTS = {
     "train_per_class": 0,
     "val_per_class": 0,
+    "expect": "full",
     "split_by": "number",
     "resize": "bilinear",
     "max_shift": 1,
@@ -122,14 +125,19 @@ def ensure_cache(
     timesteps: tuple[int, ...],
     split_by: str,
     val_per_class: int = 0,
+    expect: str = "full",
 ) -> tuple[Path, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Generate (if needed) the streams and the frames for every T.
 
     Returns:
         The cache directory, the training subset's and the validation split's indices, and the
         labels per split (``val`` only with a validation split).
+
+    Raises:
+        DatasetCorrupt: with ``expect="full"``, source files holding fewer images than the
+            official split (naming the file and ``data.options.expect: subset``).
     """
-    arrays = load_arrays(SOURCE, root)
+    arrays = load_arrays(SOURCE, root, expect)
     idx, vidx = split_indices(arrays["train"][1], per_class, val_per_class)
     images = {"train": arrays["train"][0][idx], "test": arrays["test"][0]}
     labels = {"train": arrays["train"][1][idx], "test": arrays["test"][1]}
@@ -173,6 +181,7 @@ def _load_frames(path: Path, n: int) -> torch.Tensor:
     n_train=60_000,
     n_test=10_000,
     options=OPTIONS,
+    choices={"expect": ("full", "subset")},
     check_options=emulator_params,
     default_split="the official Fashion-MNIST split",
     check=lambda root, deep=False: check(root, deep),
@@ -184,7 +193,7 @@ def fashion_dvs(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     per_class, split_by = options.loader["train_per_class"], options.loader["split_by"]
     val = options.loader["val_per_class"]
     base, idx, vidx, labels = ensure_cache(
-        cfg.root, options.params, per_class, timesteps, split_by, val
+        cfg.root, options.params, per_class, timesteps, split_by, val, options.loader["expect"]
     )
     n = {split: len(y) for split, y in labels.items()}
     return options.bundle(
