@@ -176,7 +176,8 @@ def test_fashion_dvs_refuses_short_source_files_unless_told(tmp_path):
     make_set(tmp_path / "fashion_mnist", n_train=30, n_test=10)
     opts = {"train_per_class": 2, "sensor": 12, "digit_px": 10}
     cfg = DataConfig(name="fashion_dvs", root=str(tmp_path), options=opts)
-    with pytest.raises(DatasetCorrupt, match=r"train-images.*holds 30 train images, expected 60000"):
+    short = r"train-images.*holds 30 train images, expected 60000"
+    with pytest.raises(DatasetCorrupt, match=short):
         build_dataset(cfg, (2,))
     assert not (tmp_path / "fashion_dvs").exists() or not any(
         (tmp_path / "fashion_dvs").glob("*/frames_number_*")
