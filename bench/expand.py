@@ -205,32 +205,34 @@ def _availability(data: dict[str, Any]) -> str | None:
     return None
 
 
-def estimate_seconds(data: dict[str, Any], profile: Profile) -> float | None:
-    """Rough training time of one run from the profile's cost model (None when unknown)."""
-    cost = profile.cost
-    ds = data.get("data", {}).get("name", "digits")
-    if ds not in cost.datasets:
-        return None
-    d = cost.datasets[ds]  # sizes, kind and cost factor
+def estimate_seconds(cfg, profile: Profile) -> float | None:
+    """Wall seconds of run ``cfg`` (a :class:`tssd.config.RunConfig`) from the profile's cost
+    model, priced by :func:`tssd.cost.run_cost` (None when the model has no figure for it)."""
+    from tssd.cost import StepCost, run_cost
+    from tssd.data import shape_of
     from tssd.methods import METHODS
 
-    m = data.get("method", {})
-    name, ts, tt = m.get("name", "tssd"), m.get("t_s", 2), m.get("t_t", 4)
+    cost = profile.cost
+    try:
+        shape = shape_of(cfg.data)
+    except (KeyError, ValueError):
+        return None
+    m, model = cfg.method, cfg.model
     # on an event dataset the TSD teacher is a second pass (reframed input): t_s + t_t steps
-    event = d.kind == "event"
-    spec = METHODS.get(name)
-    steps = spec.sample_steps(ts, tt, event) if spec is not None else ts
-    model = data.get("model", {})
-    arch, width = model.get("name", "micro_cnn"), model.get("width", 0)
+    steps = METHODS[m.name].sample_steps(m.t_s, m.t_t, shape.kind == "event")
     per_step = cost.sample_step_s.get(
-        f"{arch}:{width}", cost.sample_step_s.get(arch, cost.sample_step_s["default"])
+        f"{model.name}:{model.width}",
+        cost.sample_step_s.get(model.name, cost.sample_step_s["default"]),
+    ) * cost.factors.get(cfg.data.name, 1.0)
+    step = StepCost(
+        train_step_s=per_step * steps * cfg.data.batch_size,
+        # an evaluation is a forward pass only: about a third of a training step
+        eval_image_s=per_step * m.t_s / 3,
+        warm_compile_s=cost.compile.warm_s,
+        cold_compile_s=cost.compile.cold_s,
+        startup_s=cost.startup_s,
     )
-    epochs = data.get("optim", {}).get("epochs", 100)
-    every = data.get("eval", {}).get("every", 1)
-    evaluations = epochs // every + (epochs % every > 0) + 1  # + the final measurement
-    per_step *= d.factor
-    # an evaluation step is a forward pass only: about a third of a training step
-    return cost.startup_s + (epochs * d.train * steps + evaluations * d.test * ts / 3) * per_step
+    return run_cost(cfg, shape, step).total_s
 
 
 def _seed_list(exp: Experiment, profile: Profile, seeds: list[int] | None) -> list[int]:
@@ -280,6 +282,7 @@ def expand(
     runs: dict[str, PlannedRun] = {}
     cells: dict[str, Cell] = {}
     cell_configs: dict[str, list[str]] = {}
+    costs: dict[str, float | None] = {}  # run id -> estimated seconds (the profile's model)
 
     def finish(data: dict[str, Any], seed: int, where: str) -> tuple[str, dict, str | None]:
         data["seed"] = seed
@@ -307,6 +310,7 @@ def expand(
             cfg = from_dict(data, f"{src} ({where})")
         except ConfigError as exc:
             raise SpecError(str(exc)) from None
+        costs[cfg.hash()] = estimate_seconds(cfg, profile)
         return cfg.hash(), cfg.to_dict(), None
 
     def plan(
@@ -322,7 +326,7 @@ def expand(
         rid, conf, why = finish(data, seed, where)
         why = why or inherited
         if rid not in runs:
-            est = estimate_seconds(conf, profile)
+            est = costs.get(rid)
             runs[rid] = PlannedRun(rid, conf, data["name"], seed, role, deps, why, est)
         return rid, why
 

@@ -223,10 +223,15 @@ def dry_run(sel: Selection, planned, workers: int, estimate: bool) -> None:
             f"{r.run_id:<24} {r.role:<8} {state:<26} {est:>7}  {r.name}"
             + (f"  [{r.unavailable}]" if r.unavailable else "")
         )
+    cold, graphs = cold_compile_extra(
+        [r for r in runs if r.run_id in pending and states[r.run_id].epochs_done == 0], profile
+    )
+    total += cold
     print(
         f"to run: {len(pending)} runs, estimated {fmt_seconds(total)} of compute "
         f"(~{fmt_seconds(total / max(1, workers))} on {workers} workers)"
         + (f"; {unknown} without an estimate" if unknown else "")
+        + (f"; compiled: {graphs} distinct step graphs compile cold once" if graphs else "")
     )
     if estimate:
         # Device-hours per table (a run shared by several tables counts in each of them; the
@@ -239,6 +244,25 @@ def dry_run(sel: Selection, planned, workers: int, estimate: bool) -> None:
             secs = sum(r.est_s or 0.0 for r in plan.ordered_runs() if r.run_id in pending)
             print(f"  {plan.experiment.id:<10} {secs / 3600:10.2f} h")
         print(f"  {'all':<10} {total / 3600:10.2f} h  (shared runs counted once)")
+
+
+def cold_compile_extra(runs, profile) -> tuple[float, int]:
+    """Seconds the first run of each distinct compiled step adds to its warm compile (a cold
+    compile fills the results folder's compile cache; every later run of the kind compiles warm,
+    which each run's estimate holds), and how many distinct steps there are. A step is its
+    network, method and input: what the compiled graph depends on."""
+    kinds = set()
+    for r in runs:
+        c = r.config
+        if not c.get("runtime", {}).get("compile"):
+            continue
+        m, model, data = c["method"], c["model"], c["data"]
+        kinds.add(
+            (model["name"], model["width"], m["name"], m["t_s"], m["t_t"], data["name"],
+             data["size"], data["batch_size"])
+        )  # fmt: skip
+    extra = max(0.0, profile.cost.compile.cold_s - profile.cost.compile.warm_s)
+    return extra * len(kinds), len(kinds)
 
 
 def recorded_states(sel: Selection, runs: list[PlannedRun], states: dict) -> dict:

@@ -48,25 +48,25 @@ def run_state(run: PlannedRun, runs_dir: Path) -> RunState:
 
 def calibrated_seconds(run: PlannedRun, runs: dict[str, PlannedRun], startup_s: float) -> float:
     """A run's time from measured training steps on this machine (:mod:`tssd.calibrate`, cached
-    per machine), with the run's own thread count; a KD run adds its frozen teacher's forward
-    passes (one evaluation batch per training step).
+    per machine) priced by :func:`tssd.cost.run_cost`, with the run's own thread count; a KD run
+    adds its frozen teacher's forward passes (one batch of teacher images per training step).
 
     Raises:
         KeyError: the dataset's size is unknown to the calibration.
     """
-    from tssd.calibrate import calibrate, estimate_seconds
+    from tssd.calibrate import calibrate, estimate
     from tssd.config import from_dict
     from tssd.runtime import torch_threads
 
     cfg = from_dict(run.config, f"run {run.run_id}")
     with torch_threads(cfg.runtime.threads):
-        est = estimate_seconds(cfg, calibrate(cfg, cfg.runtime.device))
+        est = estimate(cfg, calibrate(cfg, cfg.runtime.device), startup_s).total_s
         for dep in run.deps:
             tcfg = from_dict(runs[dep].config, f"run {dep}")
             cal = calibrate(tcfg, tcfg.runtime.device)
-            steps = -(-_train_size(cfg) // cfg.data.batch_size) * cfg.optim.epochs
-            est += steps * cal["sec_per_eval_batch"]
-    return startup_s + est
+            images = _train_size(cfg) * cfg.optim.epochs
+            est += images * cal["sec_per_eval_batch"] / tcfg.data.batch_size
+    return est
 
 
 def _train_size(cfg) -> int:

@@ -459,23 +459,26 @@ class Regression:
 
 
 @dataclass(frozen=True)
-class CostDataset:
-    """The ``--dry-run`` cost model's view of a dataset."""
+class CompileCost:
+    """The ``--dry-run`` cost model's compile times of a step (``runtime.compile``)."""
 
-    train: int = field(metadata=dict(min=1))
-    test: int = field(metadata=dict(min=1))
-    kind: Literal["static", "event"] = "static"
-    factor: float = field(default=1.0, metadata=dict(min=0.0))
-    """Cost of a sample-step relative to the architecture's figure (e.g. larger frames)."""
+    warm_s: float = field(default=0.0, metadata=dict(min=0.0))
+    """Compile with the graphs in the compile cache (every run after the first of its kind)."""
+    cold_s: float = field(default=0.0, metadata=dict(min=0.0))
+    """Compile with nothing cached (once per distinct graph and results folder)."""
 
 
 @dataclass(frozen=True)
 class CostModel:
-    """The ``--dry-run`` estimate: ``startup_s + epochs * samples * steps * sample_step_s``."""
+    """The ``--dry-run`` estimate of a run (:func:`tssd.cost.run_cost`) from seconds per sample
+    and timestep of a training step; dataset sizes and kinds come from the datasets' specs."""
 
     startup_s: float = field(metadata=dict(min=0.0))
     sample_step_s: dict[str, float]
-    datasets: dict[str, CostDataset]
+    factors: dict[str, float] = field(default_factory=dict)
+    """Cost of a sample-step of a dataset relative to the architecture's figure (e.g. larger
+    frames); 1 when not given."""
+    compile: CompileCost = field(default_factory=CompileCost)
 
 
 SLURM_KEYS = {

@@ -38,7 +38,7 @@ class RunJob:
     SLURM task may not see the planner's ``TSSD_PLUGINS``."""
     parallel_runs: int = 1
     """Runs the launcher executes at once on this machine: ``runtime.threads: 0`` (auto) gives
-    each its share of the cores (:func:`tssd.runtime.auto_threads`)."""
+    each its share of the cores (:func:`tssd.host.auto_threads`)."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tssd.calibrate import calibrate, calibration_key, estimate_seconds
+from tssd.calibrate import calibrate, calibration_key, estimate
 from tssd.config import from_dict
 
 pytestmark = pytest.mark.unit
@@ -28,21 +28,25 @@ def test_calibration_is_measured_cached_and_scales_the_estimate(tmp_path, monkey
     assert list(cached) == [first["key"]]
     # a second call reads the cache instead of measuring again (same numbers, to the bit)
     assert calibrate(cfg, "cpu") == first
-    # digits: 1437 train / 360 test samples -> 45 steps and 12 eval batches of 32 per epoch
+    # digits: 1437 train / 360 test samples -> 45 steps of 32 per epoch; an image costs 1/32 of
+    # an evaluation batch
     cal = {"sec_per_step": 1.0, "sec_per_eval_batch": 0.5}
-    # 10 epochs of training; test accuracy after each of them plus the final measurement
-    assert estimate_seconds(cfg, cal) == 10 * 45 * 1.0 + 11 * 12 * 0.5
-    # every 4 epochs: after epochs 4 and 8, after the last (10), plus the final measurement
-    sparse = from_dict({**cfg.to_dict(), "eval": {"every": 4}})
-    assert estimate_seconds(sparse, cal) == 10 * 45 * 1.0 + 4 * 12 * 0.5
+    no_nb = {**cfg.to_dict(), "eval": {"neurobench": False}}
+    # 10 epochs of training; test accuracy after each of them (the last is the final one)
+    est = estimate(from_dict(no_nb), cal, startup_s=3.0)
+    assert (est.train_s, est.test_s, est.val_s, est.startup_s) == (450.0, 10 * 360 / 64, 0, 3.0)
+    assert est.total_s == 3.0 + 450.0 + 10 * 360 / 64
+    # every 4 epochs: after epochs 4 and 8 and after the last (10)
+    sparse = from_dict({**no_nb, "eval": {"every": 4, "neurobench": False}})
+    assert estimate(sparse, cal).test_s == 3 * 360 / 64
     # a class-balanced training subset is counted as such: 10 x 20 images = 7 steps of 32
     sub = from_dict(
         {
-            **cfg.to_dict(),
+            **no_nb,
             "data": {"name": "fashion_mnist", "batch_size": 32, "options": {"train_per_class": 20}},
         }
     )
-    assert estimate_seconds(sub, cal) == 10 * 7 * 1.0 + 11 * 313 * 0.5
+    assert estimate(sub, cal).train_s == 10 * 7 * 1.0
 
 
 def test_key_separates_what_changes_the_cost():
@@ -56,5 +60,26 @@ def test_key_separates_what_changes_the_cost():
         {"data": {"batch_size": 16}},
         {"model": {"name": "vgg9"}, "data": {"name": "digits"}},
         {"runtime": {"amp": "bf16"}},
+        {"runtime": {"compile": True}},
     ):
         assert calibration_key(from_dict({**base, **over}), torch.device("cpu")) != k, over
+
+
+@pytest.mark.slow
+def test_a_compiled_calibration_measures_cold_and_warm_compiles(tmp_path, monkeypatch):
+    monkeypatch.setenv("TSSD_CACHE", str(tmp_path))
+    cfg = from_dict(
+        {
+            "method": {"name": "baseline", "t_s": 2},
+            "model": {"name": "micro_cnn", "width": 4},
+            "data": {"batch_size": 16},
+            "runtime": {"compile": True, "compile_cache": str(tmp_path / "cc")},
+        }
+    )
+    cal = calibrate(cfg, "cpu", steps=2)
+    assert cal["key"].endswith("|compiled")
+    # a warm compile reads the graphs the cold one wrote: it is the cheaper of the two
+    assert 0 < cal["warm_compile_s"] < cal["cold_compile_s"], cal
+    assert any((tmp_path / "cc").rglob("*.py")), "nothing was written to the compile cache"
+    est = estimate(cfg, cal)
+    assert est.compile_s == cal["warm_compile_s"]

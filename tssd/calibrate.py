@@ -4,8 +4,11 @@
 table costs before anyone books a cluster. A guess from FLOPs is wrong by integer factors for SNNs
 (the time loop, the surrogate, memory traffic), so we *measure*: a few real training steps (the
 method's own step function, synthetic inputs of the dataset's shape) per (architecture, width,
-method, T_s, T_t, batch, input, device, amp) and cache the result in a JSON file keyed by all of
-them, so a calibration runs once per machine.
+method, T_s, T_t, batch, input, device, amp, compiled) and cache the result in a JSON file keyed by
+all of them, so a calibration runs once per machine. A compiled calibration also measures the
+step's cold compile (nothing cached) and its warm compile (the on-disk cache holding its graphs,
+the process's in-memory state emptied, as in a new worker). :func:`step_cost` turns a calibration
+into the :class:`tssd.cost.StepCost` that :func:`tssd.cost.run_cost` prices a run with.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ from typing import Any
 import torch
 
 from tssd.config import RunConfig
+from tssd.cost import RunCost, StepCost, run_cost
 from tssd.data.base import DATASETS, DatasetShape
 from tssd.data.base import shape_of as data_shape_of
 from tssd.fileio import atomic_write_text
 from tssd.methods import METHODS, StepContext
 from tssd.models import build_for_run, encode_static
-from tssd.runtime import peak_memory_mb, reset_peak_memory, resolve_device
+from tssd.runtime import peak_memory_mb, reset_peak_memory, resolve_device, use_compile_cache
+from tssd.train import StepModule
 
 
 def cache_path() -> Path:
@@ -55,6 +60,7 @@ def calibration_key(cfg: RunConfig, device: torch.device) -> str:
         f"{name}|torch{torch.__version__}|{cfg.model.name}|w{cfg.model.width}|{m.name}|"
         f"ts{m.t_s}|tt{t_t}|b{cfg.data.batch_size}|{s.in_channels}x{s.input_size}|"
         f"{cfg.neuron.backend}|amp-{cfg.runtime.amp}|{m.student_input}"
+        + ("|compiled" if cfg.runtime.compile else "")
     )
 
 
@@ -82,17 +88,27 @@ def measure_step(cfg: RunConfig, device: torch.device, steps: int = 3, warmup: i
         x = {t: (torch.rand(b, t, *shape, device=device) < 0.1).float() for t in spec.timesteps(m)}
     y = torch.randint(0, s.num_classes, (b,), device=device)
     ctx = StepContext(model, head, m, stage, s.kind)
+    runner = StepModule(model, head, spec.step, ctx)
+    compile_s: dict[str, float] = {}
+    if cfg.runtime.compile:
+        use_compile_cache(cfg.runtime.compile_cache)
+        compile_s = _compile_times(runner, x, y, device)
+        runner = torch.compile(runner)  # warm: the graphs are in the on-disk cache now
+
+    def one_step() -> None:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.runtime.amp == "bf16"):
+            loss = runner(x, y)[0]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
     times = []
     reset_peak_memory(device)
     for i in range(warmup + steps):
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         t0 = time.perf_counter()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.runtime.amp == "bf16"):
-            out = spec.step(ctx, x, y)
-        opt.zero_grad(set_to_none=True)
-        out.loss.backward()
-        opt.step()
+        one_step()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         if i >= warmup:
@@ -116,10 +132,45 @@ def measure_step(cfg: RunConfig, device: torch.device, steps: int = 3, warmup: i
     return {
         "sec_per_step": times[len(times) // 2],
         "sec_per_eval_batch": eval_times[len(eval_times) // 2],
+        **compile_s,
         "peak_mem_mb": peak,
         "steps": steps,
         "measured": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+
+
+def _forget_compiled() -> None:
+    """Empty this process's in-memory compile state (dynamo's graphs, inductor's caches); the
+    on-disk cache stays, so the next compile is a warm one, as in a new worker process."""
+    torch.compiler.reset()
+    from torch._inductor import utils as inductor_utils
+
+    inductor_utils.clear_caches()
+
+
+def _compile_times(step: StepModule, x: Any, y: torch.Tensor, device: torch.device) -> dict:
+    """Seconds of the first call of the compiled step (forward and backward, which compile)
+    minus a steady call, cold (as the on-disk cache stands: cold on first use of a graph) and
+    then warm (that cache holding the graphs, the in-memory state emptied)."""
+
+    def first_call_s() -> float:
+        _forget_compiled()
+        runner = torch.compile(step)
+        t0 = time.perf_counter()
+        runner(x, y)[0].backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        runner(x, y)[0].backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return max(0.0, first - (time.perf_counter() - t0))
+
+    cold = first_call_s()
+    warm = first_call_s()
+    _forget_compiled()
+    return {"cold_compile_s": cold, "warm_compile_s": warm}
 
 
 def calibrate(
@@ -139,15 +190,18 @@ def calibrate(
     return {"key": key, **cache[key]}
 
 
-def estimate_seconds(cfg: RunConfig, calibration: dict) -> float:
-    """Wall seconds of a whole run from a calibration: every epoch's training steps plus its
-    evaluation batches (each at the measured cost; data loading is not included)."""
-    s = shape_of(cfg)
-    steps_per_epoch = -(-s.n_train // cfg.data.batch_size)
-    eval_batches = -(-s.n_test // cfg.data.batch_size)
-    # test accuracy every eval.every epochs and after the last, plus the final measurement
-    evaluations = cfg.optim.epochs // cfg.eval.every + (cfg.optim.epochs % cfg.eval.every > 0) + 1
-    return (
-        cfg.optim.epochs * steps_per_epoch * calibration["sec_per_step"]
-        + evaluations * eval_batches * calibration["sec_per_eval_batch"]
+def step_cost(calibration: dict, batch_size: int, startup_s: float = 0.0) -> StepCost:
+    """The :class:`~tssd.cost.StepCost` of a calibration (measured at ``batch_size``)."""
+    return StepCost(
+        train_step_s=calibration["sec_per_step"],
+        eval_image_s=calibration["sec_per_eval_batch"] / batch_size,
+        warm_compile_s=calibration.get("warm_compile_s", 0.0),
+        cold_compile_s=calibration.get("cold_compile_s", 0.0),
+        startup_s=startup_s,
     )
+
+
+def estimate(cfg: RunConfig, calibration: dict, startup_s: float = 0.0) -> RunCost:
+    """A whole run's cost from a calibration of its step (:func:`tssd.cost.run_cost`; data
+    loading is in ``startup_s``)."""
+    return run_cost(cfg, shape_of(cfg), step_cost(calibration, cfg.data.batch_size, startup_s))

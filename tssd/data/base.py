@@ -206,6 +206,8 @@ class DatasetShape:
     num_classes: int
     n_train: int
     n_test: int
+    n_val: int = 0
+    """Images of the validation split (``val_per_class`` per class; 0: none)."""
 
 
 @dataclass(frozen=True)
@@ -283,6 +285,7 @@ class DatasetSpec:
             self.num_classes,
             n_train,
             self.n_test,
+            opts.get("val_per_class", 0) * self.num_classes,
         )
 
     def info(
