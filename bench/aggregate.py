@@ -39,8 +39,7 @@ from bench.compare import compared, references, verdict
 from bench.expand import Plan, fmt_value
 from bench.schema import Layout
 from bench.stats import mean_ci, mean_std
-from tssd.fileio import atomic_write_text
-from tssd.rundir import RunDir
+from tssd.api import RunDir, atomic_write_text
 
 if TYPE_CHECKING:
     from bench.records import Record

@@ -90,7 +90,7 @@ def _check_numbers(args: argparse.Namespace) -> None:
 
 
 def _selection(args: argparse.Namespace) -> pl.Selection:
-    from tssd.typed import parse_assignment
+    from tssd.api import parse_assignment
 
     _check_numbers(args)
     return pl.Selection(
@@ -328,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
-    from tssd.errors import ConfigError
+    from tssd.api import ConfigError
 
     args = build_parser().parse_args(argv)
     try:

@@ -124,7 +124,7 @@ def cell_id(key: dict[str, Scalar]) -> str:
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     """``data['a']['b'] = value`` for ``key='a.b'`` (:func:`tssd.typed.set_dotted`, the one way
     the suite applies a dotted override)."""
-    from tssd.typed import set_dotted as typed_set
+    from tssd.api import set_dotted as typed_set
 
     typed_set(data, key, value, SpecError)
 
@@ -160,8 +160,7 @@ def canonicalize(data: dict[str, Any]) -> dict[str, Any]:
     values pinned in ``UNREAD_HASH_VALUES``); a method not registered keeps every field. The
     planned config then equals what its hash describes (``RunConfig.canonical``), and an
     unavailable run's id ignores those fields too."""
-    from tssd.config import UNREAD_HASH_VALUES
-    from tssd.methods import METHODS
+    from tssd.api import METHODS, UNREAD_HASH_VALUES
 
     spec = METHODS.get(data.get("method", {}).get("name", "tssd"))
     for path in spec.unread_fields() if spec is not None else ():
@@ -178,11 +177,7 @@ def _availability(data: dict[str, Any]) -> str | None:
     """Why this checkout cannot run the config (an unregistered dataset, method, model or
     neuron backend), or None. Other config errors are the experiment's fault and raise.
     Plugins named in ``TSSD_PLUGINS`` are loaded first (:mod:`tssd.plugins`)."""
-    from tssd import data as data_registry
-    from tssd import methods, models
-    from tssd.config import ConfigError
-    from tssd.neurons import registry as neurons
-    from tssd.plugins import load_plugins
+    from tssd.api import BACKENDS, DATASETS, METHODS, MODELS, ConfigError, load_plugins
 
     try:
         load_plugins()
@@ -190,10 +185,10 @@ def _availability(data: dict[str, Any]) -> str | None:
         raise SpecError(str(exc)) from None
 
     checks = [
-        ("data", "name", data_registry.DATASETS, "digits", "dataset"),
-        ("method", "name", methods.METHODS, "tssd", "method"),
-        ("model", "name", models.MODELS, "micro_cnn", "model"),
-        ("neuron", "backend", neurons.BACKENDS, "native", "neuron backend"),
+        ("data", "name", DATASETS, "digits", "dataset"),
+        ("method", "name", METHODS, "tssd", "method"),
+        ("model", "name", MODELS, "micro_cnn", "model"),
+        ("neuron", "backend", BACKENDS, "native", "neuron backend"),
     ]
     for section, key, registry, default, what in checks:
         value = data.get(section, {}).get(key, default)
@@ -208,9 +203,7 @@ def _availability(data: dict[str, Any]) -> str | None:
 def estimate_seconds(cfg, profile: Profile) -> float | None:
     """Wall seconds of run ``cfg`` (a :class:`tssd.config.RunConfig`) from the profile's cost
     model, priced by :func:`tssd.cost.run_cost` (None when the model has no figure for it)."""
-    from tssd.cost import StepCost, run_cost
-    from tssd.data import shape_of
-    from tssd.methods import METHODS
+    from tssd.api import METHODS, StepCost, run_cost, shape_of
 
     cost = profile.cost
     try:
@@ -274,7 +267,7 @@ def expand(
     Raises:
         SpecError: a mapping is missing or a built config is invalid (names file, cell, key).
     """
-    from tssd.config import ConfigError, from_dict
+    from tssd.api import ConfigError, from_dict
 
     runs_dir = Path(runs_dir).resolve()
     src = rel(exp.path)

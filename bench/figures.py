@@ -39,8 +39,7 @@ from typing import Any
 from bench import BENCH_DIR
 from bench.aggregate import csv_text, num, read_csv
 from bench.schema import FigureStyle, Layout, Profile, SpecError, read_yaml, rel
-from tssd.fileio import atomic_write_text
-from tssd.typed import Builder
+from tssd.api import Builder, atomic_write_text
 
 STYLE_FILE = BENCH_DIR / "style.yaml"
 STYLE_ENV = "TSSD_FIGURE_STYLE"

@@ -19,7 +19,7 @@ from bench.aggregate import csv_text, num, read_csv
 from bench.figures import FigData
 from bench.render import latex_escape
 from bench.schema import Experiment, Profile
-from tssd.fileio import atomic_write_text
+from tssd.api import atomic_write_text
 
 AXIS = "value"
 """The column holding the forest axis's value (e.g. the variant's name)."""

@@ -22,13 +22,11 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from bench.worker import JobResult, RunJob, execute
+from tssd.api import TRAIN_MODULES
 
 PRELOAD = [
     "bench.worker",
-    "tssd.train",
-    "tssd.data",
-    "tssd.methods",
-    "tssd.models",
+    *TRAIN_MODULES,
     "sklearn.datasets",
     "sklearn.model_selection",
 ]

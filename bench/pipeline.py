@@ -28,7 +28,7 @@ from bench.schema import (
     profile_ids,
     rel,
 )
-from tssd.fileio import atomic_write_text
+from tssd.api import atomic_write_text
 
 
 def experiments(names: list[str]) -> list[Experiment]:

@@ -41,8 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.schema import SpecError, rel
-from tssd.fileio import atomic_write_text
-from tssd.hashing import config_hash
+from tssd.api import atomic_write_text, config_hash
 
 RECORDS = "records"
 RUNS = "runs.jsonl"
@@ -265,8 +264,7 @@ def from_run_dir(run_id: str, run_dir: Path) -> Record | None:
     The epochs are rounded as the records file stores them, so a record made here equals the
     same record read back.
     """
-    from tssd.config import load_config
-    from tssd.rundir import RunDir
+    from tssd.api import RunDir, load_config
 
     d = RunDir(run_dir)
     st = d.state()

@@ -52,8 +52,7 @@ from bench.compare import (
 from bench.expand import Plan, fmt_value
 from bench.pipeline import RunOptions, Selection
 from bench.schema import Profile, Regression, SpecError, rel
-from tssd.fileio import atomic_write_text
-from tssd.host import cpu_name, git_state
+from tssd.api import atomic_write_text, cpu_name, git_state
 
 TOLERANCE_COLUMNS = [
     "cell",
@@ -95,7 +94,7 @@ def quantities(run_dir: Path, summary: dict[str, Any], epochs: list[dict[str, fl
     * ``teacher_gap``: for a method with a T_t teacher pass, the deployed network's test accuracy
       at T_t minus at T_s, points (:func:`tssd.evaluate.accuracy_at` on ``inference.pt``).
     """
-    from tssd.methods import METHODS
+    from tssd.api import METHODS
 
     spec = METHODS[summary["method"]]
     q: dict[str, float] = {"test_acc": 100.0 * float(summary["test_acc"])}
@@ -115,7 +114,7 @@ def quantities(run_dir: Path, summary: dict[str, Any], epochs: list[dict[str, fl
 def expected_quantities(method: str) -> list[str]:
     """The names (``firing_rate:*`` a pattern: the layers depend on the network) that
     :func:`quantities` gives every finished run of ``method``."""
-    from tssd.methods import METHODS
+    from tssd.api import METHODS
 
     spec = METHODS[method]
     names = ["test_acc", "firing_rate:*"]
@@ -126,7 +125,7 @@ def expected_quantities(method: str) -> list[str]:
 
 def teacher_gap(run_dir: Path, summary: dict[str, Any]) -> float:
     """Accuracy (points) of the run's deployed network at T_t minus at T_s, on its test split."""
-    from tssd.evaluate import accuracy_at
+    from tssd.api import accuracy_at
 
     ts, tt = int(summary["t_s"]), int(summary["t_t"])
     acc = accuracy_at(run_dir, (ts, tt))
@@ -294,7 +293,7 @@ def _runs_provenance(plans: list[Plan]) -> dict[str, Any]:
     reuse cached runs: its own commit is when it was written, these are when they were made)."""
     from collections import Counter
 
-    from tssd.train import read_summary
+    from tssd.api import read_summary
 
     seen: Counter = Counter()
     for plan in plans:

@@ -30,7 +30,7 @@ from bench.compare import mapped_match
 from bench.expand import fmt_value
 from bench.schema import MAPPED_AXES, Layout, Profile, Row, Scalar
 from bench.stats import diff_ci
-from tssd.fileio import atomic_write_text
+from tssd.api import atomic_write_text
 
 COUNTS = (
     "params",

@@ -35,7 +35,7 @@ from bench.claims import (
     VERDICTS,
 )
 from bench.schema import experiment_ids, experiment_path, load_experiment, load_profile
-from tssd.fileio import atomic_write_text
+from tssd.api import atomic_write_text
 
 README_START = "<!-- claims:start (python -m bench claims --readme) -->"
 README_END = "<!-- claims:end -->"

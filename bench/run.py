@@ -22,7 +22,7 @@ from typing import TextIO
 from bench.expand import PlannedRun
 from bench.launch import Launcher
 from bench.worker import JobResult, RunJob, lock_path
-from tssd.rundir import TERMINAL, RunDir, RunState
+from tssd.api import TERMINAL, RunDir, RunState
 
 
 @dataclass
@@ -54,9 +54,7 @@ def calibrated_seconds(run: PlannedRun, runs: dict[str, PlannedRun], startup_s: 
     Raises:
         KeyError: the dataset's size is unknown to the calibration.
     """
-    from tssd.calibrate import calibrate, estimate
-    from tssd.config import from_dict
-    from tssd.runtime import torch_threads
+    from tssd.api import calibrate, estimate, from_dict, torch_threads
 
     cfg = from_dict(run.config, f"run {run.run_id}")
     with torch_threads(cfg.runtime.threads):
@@ -70,9 +68,9 @@ def calibrated_seconds(run: PlannedRun, runs: dict[str, PlannedRun], startup_s: 
 
 
 def _train_size(cfg) -> int:
-    from tssd.calibrate import shape_of
+    from tssd.api import shape_of
 
-    return shape_of(cfg).n_train
+    return shape_of(cfg.data).n_train
 
 
 def short(message: str, limit: int = 160) -> str:
@@ -264,7 +262,7 @@ def execute_runs(
     Raises:
         KeyboardInterrupt: after cancelling the running jobs (they resume on the next run).
     """
-    from tssd.plugins import load_plugins
+    from tssd.api import load_plugins
 
     runs_dir.mkdir(parents=True, exist_ok=True)
     by_id = {r.run_id: r for r in runs}

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from bench.launch import Launcher, drain
 from bench.worker import JobResult, RunJob, execute
-from tssd.rundir import TERMINAL, RunDir
+from tssd.api import TERMINAL, RunDir
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -152,9 +152,7 @@ class RunTask:
             import submitit
 
             submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
-            from tssd.config import from_dict
-            from tssd.plugins import load_plugins
-            from tssd.train import train
+            from tssd.api import from_dict, load_plugins, train
 
             load_plugins(job.plugins)
             s = train(

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bench import EXPERIMENTS_DIR, PAPER_TABLES_DIR, PROFILES_DIR, ROOT
-from tssd.typed import Builder, read_yaml_file
+from tssd.api import Builder, read_yaml_file
 
 
 class SpecError(ValueError):

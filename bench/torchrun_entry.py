@@ -13,9 +13,7 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     """Run the job file's config in its run directory; exit 0 when it finished."""
-    from tssd.config import from_dict
-    from tssd.plugins import load_plugins
-    from tssd.train import RunFailed, train
+    from tssd.api import RunFailed, from_dict, load_plugins, train
 
     (path,) = argv if argv is not None else sys.argv[1:]
     job = json.loads(Path(path).read_text())

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tssd.rundir import HARNESS_ERROR, RunDir
+from tssd.api import HARNESS_ERROR, RunDir
 
 __all__ = ["HARNESS_ERROR", "JobResult", "RunJob", "execute", "lock_path"]
 # HARNESS_ERROR (tssd.rundir's) is written into a run directory when the run raised something
@@ -66,11 +66,15 @@ def execute(job: RunJob) -> JobResult:
     """Run (or resume, or return) one job; never raises for a failing run."""
     from filelock import FileLock, Timeout
 
-    from tssd.config import from_dict
-    from tssd.data import DataError, DatasetUnavailable
-    from tssd.host import PARALLEL_RUNS_ENV
-    from tssd.plugins import load_plugins
-    from tssd.train import RunFailed, train
+    from tssd.api import (
+        PARALLEL_RUNS_ENV,
+        DataError,
+        DatasetUnavailable,
+        RunFailed,
+        from_dict,
+        load_plugins,
+        train,
+    )
 
     Path(job.lock_path).parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(job.lock_path)

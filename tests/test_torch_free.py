@@ -36,6 +36,7 @@ PRESENTATION = (
     "tssd.hashing",
     "tssd.rundir",
     "tssd.errors",
+    "tssd.api",
 )
 """The modules ``render``, ``report``, ``claims``, ``records`` and ``aggregate`` import to read
 CSVs and records and write tables, figures and reports."""
@@ -56,6 +57,13 @@ def python(code: str, *args: str) -> subprocess.CompletedProcess:
 
 def test_the_presentation_modules_import_no_torch():
     out = python("; ".join(f"import {m}" for m in PRESENTATION) + "; " + PROBE)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_torch_free_names_of_the_public_surface_import_no_torch():
+    """Reading every name of :data:`tssd.api.TORCH_FREE` loads no torch."""
+    out = python("import tssd.api as a; [getattr(a, n) for n in a.TORCH_FREE]; " + PROBE)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
