@@ -1,11 +1,13 @@
 """The reproduction harness: every table and figure of the paper, run, rendered and compared.
 
-Data flows one way (DESIGN.md): experiment YAML (:mod:`bench.schema`) -> expanded, hashed run
-configs (:mod:`bench.expand`) -> ``tssd.train`` through a launcher (:mod:`bench.run`,
-:mod:`bench.launch`) -> run directories -> aggregate CSVs with verdicts (:mod:`bench.aggregate`,
-:mod:`bench.claims`, :mod:`bench.compare`) -> LaTeX, Markdown and figures (:mod:`bench.render`,
-:mod:`bench.figures`). Rendering reads only CSVs; comparing reads only CSVs and ``paper_tables/``.
-``tssd`` never imports ``bench``.
+Data flows one way (DESIGN.md), through four stages, each a sub-package that imports no later
+one (``tests/test_bench_layout.py``): :mod:`bench.plan` (experiment YAML -> expanded, hashed run
+configs), :mod:`bench.execute` (``tssd.train`` through a launcher -> run directories -> run
+records), :mod:`bench.analyse` (records -> aggregate CSVs with verdicts and claims) and
+:mod:`bench.present` (CSVs -> LaTeX, Markdown, figures, ``REPORT.md``). :mod:`bench.stats` is the
+statistics every stage uses; :mod:`bench.pipeline`, :mod:`bench.regression` and :mod:`bench.cli`
+drive the stages. Rendering reads only CSVs; comparing reads only CSVs and ``paper_tables/``.
+``tssd`` never imports ``bench``; ``bench`` uses ``tssd`` only through :mod:`tssd.api`.
 """
 
 from pathlib import Path

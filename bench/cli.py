@@ -30,7 +30,7 @@ from pathlib import Path
 
 from bench import ROOT
 from bench import pipeline as pl
-from bench.schema import SpecError, load_profile, rel
+from bench.plan.schema import SpecError, load_profile, rel
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -124,7 +124,7 @@ def cmd_render(args: argparse.Namespace) -> int:  # noqa: D103
 
 
 def cmd_check(args: argparse.Namespace) -> int:  # noqa: D103
-    from bench.verdicts import check
+    from bench.present.verdicts import check
 
     sel = _selection(args)
     ok = all([check(exp, sel.out_dir, sel.profile.id) for exp in sel.experiments])
@@ -179,8 +179,8 @@ def cmd_records(args: argparse.Namespace) -> int:  # noqa: D103
 
 
 def cmd_claims(args: argparse.Namespace) -> int:  # noqa: D103
-    from bench.report import claims_table
-    from bench.schema import profile_ids
+    from bench.plan.schema import profile_ids
+    from bench.present.report import claims_table
 
     unknown = [p for p in args.profiles if p not in profile_ids()]
     if unknown:
@@ -189,7 +189,7 @@ def cmd_claims(args: argparse.Namespace) -> int:  # noqa: D103
         )
     table = claims_table(args.profiles, results_dir(args.results))
     if args.readme:
-        from bench.report import write_readme
+        from bench.present.report import write_readme
 
         write_readme(ROOT / "README.md", args.profiles, Path(args.results).resolve())
         print("updated the claims table in README.md")

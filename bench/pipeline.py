@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import PAPER_TABLES_DIR
-from bench.expand import Plan, PlannedRun
-from bench.schema import (
+from bench.plan.expand import Plan, PlannedRun
+from bench.plan.schema import (
     Experiment,
     Layout,
     Profile,
@@ -55,7 +55,7 @@ class Selection:
     threads: int | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     use_records: bool = True
-    """Runs come from (and go to) the profile's committed records (:mod:`bench.records`): a
+    """Runs come from (and go to) the profile's committed records (:mod:`bench.execute.records`): a
     recorded run is done. False for the regression check, which must train today's code."""
     out_name: str | None = None
     """The output folder under ``results`` (default: the profile's id)."""
@@ -71,13 +71,13 @@ class Selection:
     @property
     def records_dir(self) -> Path:
         """Where the profile's run records live."""
-        from bench.records import records_dir
+        from bench.execute.records import records_dir
 
         return records_dir(self.out_dir)
 
     def records(self) -> dict[str, Any] | None:
         """The profile's run records (None when this selection does not use them)."""
-        from bench.records import load
+        from bench.execute.records import load
 
         return load(self.records_dir) if self.use_records else None
 
@@ -85,7 +85,7 @@ class Selection:
         """Write the record of each of ``runs`` whose run directory is finished or failed and
         has none yet (``replace``: or whose record differs: runs that finished just now); no-op
         without records; returns the files rewritten."""
-        from bench.records import from_run_dir, upsert
+        from bench.execute.records import from_run_dir, upsert
 
         if not self.use_records:
             return []
@@ -102,8 +102,8 @@ class Selection:
 def plans(sel: Selection) -> list[tuple[Plan, Layout]]:
     """Every experiment's plan and layout (a table whose row and column select several cells
     is an error here, before any run)."""
-    from bench.compare import positions
-    from bench.expand import expand
+    from bench.analyse.compare import positions
+    from bench.plan.expand import expand
 
     root = sel.data_root
     if root is not None and not Path(root).expanduser().is_dir():
@@ -141,7 +141,7 @@ def require_optional(
     exps: list[Experiment], layouts: list[Layout], launcher: str | None, running: bool
 ) -> None:
     """Fail in one line, before the first run, when a module the command will need is missing."""
-    from bench.deps import require
+    from bench.plan.deps import require
 
     pictures = [
         e.id for e, lay in zip(exps, layouts, strict=True) if lay.kind == "figure" or e.forest
@@ -156,13 +156,13 @@ def require_optional(
 
 def render(exp: Experiment, layout: Layout, profile: Profile, out_dir: Path) -> list[Path]:
     """The table (LaTeX, Markdown) or figure (PDF, PNG) of one experiment, and its forest."""
-    from bench.figures import render_figure
-    from bench.render import render_table
+    from bench.present.figures import render_figure
+    from bench.present.render import render_table
 
     fn = render_table if layout.kind == "table" else render_figure
     paths = fn(layout, profile, out_dir, exp.id)
     if exp.forest is not None:
-        from bench.forest import render_forest
+        from bench.present.forest import render_forest
 
         paths += render_forest(exp, profile, out_dir)
     return paths
@@ -170,7 +170,7 @@ def render(exp: Experiment, layout: Layout, profile: Profile, out_dir: Path) -> 
 
 def write_macros(profile: Profile, out_dir: Path) -> Path:
     """``macros.tex`` of every aggregate of the profile."""
-    from bench.render import render_macros
+    from bench.present.render import render_macros
 
     p = out_dir / "macros.tex"
     atomic_write_text(p, render_macros(profile, out_dir))
@@ -179,7 +179,7 @@ def write_macros(profile: Profile, out_dir: Path) -> Path:
 
 def dry_run(sel: Selection, planned, workers: int, estimate: bool) -> None:
     """Print every run with its state and estimated cost (calibrated steps with ``estimate``)."""
-    from bench.run import calibrated_seconds, fmt_seconds, run_state
+    from bench.execute.run import calibrated_seconds, fmt_seconds, run_state
 
     runs, runs_dir, profile = all_runs(planned), sel.runs_dir, sel.profile
     states = {r.run_id: run_state(r, runs_dir) for r in runs}
@@ -270,7 +270,7 @@ def recorded_states(sel: Selection, runs: list[PlannedRun], states: dict) -> dic
     ``--force``), as run states; a recorded run whose run directory another run needs (a KD
     teacher, whose ``inference.pt`` its students load) is trained again when that run is not
     recorded yet."""
-    from bench.run import RunState
+    from bench.execute.run import RunState
 
     records = sel.records()
     if not records:
@@ -291,8 +291,8 @@ def _raise_interrupt(signum, frame) -> None:
 def execute(sel: Selection, planned, launcher_name: str, workers: int, **options: Any) -> bool:
     """Run what is not cached; False when interrupted (finished runs are kept, the others
     resume on the next call)."""
-    from bench.launch import make_launcher
-    from bench.run import Progress, execute_runs, run_state
+    from bench.execute.launch import make_launcher
+    from bench.execute.run import Progress, execute_runs, run_state
 
     force, log_every = options.pop("force", False), options.pop("log_every", 20.0)
     runs = all_runs(planned)
@@ -336,8 +336,8 @@ def execute(sel: Selection, planned, launcher_name: str, workers: int, **options
 def validate(results: Path) -> list[str]:
     """Load every file and build every run config of every profile; one line per experiment
     and profile (raises :class:`SpecError` at the first inconsistency)."""
-    from bench.compare import positions
-    from bench.expand import expand
+    from bench.analyse.compare import positions
+    from bench.plan.expand import expand
 
     index = load_index()
     n_layouts = 0
@@ -405,9 +405,9 @@ class RunOptions:
 def run(sel: Selection, opts: RunOptions) -> int:
     """Plan, run what is not cached, aggregate, render and print the verdicts; the exit status
     (0 fine, 1 a gating cell or claim failed, 130 interrupted)."""
-    from bench.aggregate import aggregate
-    from bench.launch import default_workers
-    from bench.verdicts import print_summary
+    from bench.analyse.aggregate import aggregate
+    from bench.execute.launch import default_workers
+    from bench.present.verdicts import print_summary
 
     planned = plans(sel)
     workers = opts.workers or default_workers(sel.profile.workers)
@@ -440,7 +440,7 @@ def rewrite(sel: Selection, from_runs: bool) -> list[str]:
     """Re-aggregate (``from_runs``: first recording every finished run directory of the plans
     that has no record yet, then aggregating from the records) or only re-render from the CSVs;
     one line per experiment naming what was written."""
-    from bench.aggregate import aggregate
+    from bench.analyse.aggregate import aggregate
 
     layouts = [(None, load_layout(e.layout)) for e in sel.experiments]
     planned = plans(sel) if from_runs else layouts
@@ -466,9 +466,9 @@ def regenerate(profile: Profile, results: Path, out_dir: Path | None = None) -> 
     Raises:
         RecordError: a record file fails its checks (one line naming file and line).
     """
-    from bench.aggregate import aggregate
-    from bench.records import load, records_dir
-    from bench.report import write_report
+    from bench.analyse.aggregate import aggregate
+    from bench.execute.records import load, records_dir
+    from bench.present.report import write_report
 
     out = out_dir or results / profile.id
     source = load(records_dir(results / profile.id))
@@ -500,7 +500,7 @@ def records_status(profile: Profile, results: Path) -> list[str]:
     recorded (finished, failed) and how many are missing; then the records no plan claims (left
     by a plan that changed: a config field added without a migration of the records, seeds
     dropped), which no table shows."""
-    from bench.records import load, records_dir
+    from bench.execute.records import load, records_dir
 
     records = load(records_dir(results / profile.id))
     sel = Selection(profile, experiments(["all"]), results)

@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import ROOT
-from bench.aggregate import csv_text
-from bench.compare import (
+from bench.analyse.aggregate import csv_text
+from bench.analyse.compare import (
     FAIL,
     NO_REFERENCE,
     PASS,
@@ -49,9 +49,9 @@ from bench.compare import (
     tolerance_of,
     verdict,
 )
-from bench.expand import Plan, fmt_value
 from bench.pipeline import RunOptions, Selection
-from bench.schema import Profile, Regression, SpecError, rel
+from bench.plan.expand import Plan, fmt_value
+from bench.plan.schema import Profile, Regression, SpecError, rel
 from tssd.api import atomic_write_text, cpu_name, git_state
 
 TOLERANCE_COLUMNS = [
@@ -133,13 +133,13 @@ def teacher_gap(run_dir: Path, summary: dict[str, Any]) -> float:
 
 
 def unit_of_quantity(metric: str) -> str:
-    """``%`` for the quantities in points (:func:`bench.compare.in_points`), else none."""
+    """``%`` for the quantities in points (:func:`bench.analyse.compare.in_points`), else none."""
     return "%" if in_points(metric) else ""
 
 
 def run_quantities(plan: Plan, profile: Profile) -> dict[str, dict[int, dict[str, float]]]:
     """Per cell id and seed, the compared :func:`quantities` of each finished run of ``plan``."""
-    from bench.aggregate import read_run
+    from bench.analyse.aggregate import read_run
 
     out: dict[str, dict[int, dict[str, float]]] = {}
     for cell in plan.cells:
@@ -159,7 +159,7 @@ def seed_rows(plan: Plan, profile: Profile) -> list[dict[str, Any]]:
     Raises:
         SpecError: a run did not finish (a reference is never written from a partial run set).
     """
-    from bench.aggregate import read_run
+    from bench.analyse.aggregate import read_run
 
     axes = plan.experiment.axis_names()
     rows = []
@@ -338,7 +338,7 @@ def check_rows(plan: Plan, profile: Profile) -> list[dict[str, Any]]:
     layer added): the reference must be rewritten for such a change. A cell without reference
     rows is ``no-reference``; a cell with a failed run fails.
     """
-    from bench.aggregate import read_run
+    from bench.analyse.aggregate import read_run
     from bench.stats import mean_std
 
     refs = file_references(profile, plan.experiment.id)

@@ -1,7 +1,7 @@
 """Whole runs of the small profile: eager against compiled with a warm compile cache, and how two
 runs best share the machine's two cores.
 
-The configs are the small profile's own Table 1 runs (seed 0, planned by ``bench.expand`` from
+The configs are the small profile's own Table 1 runs (seed 0, planned by ``bench.plan.expand`` from
 bench/experiments/table1.yaml and bench/profiles/small.yaml), on real Fashion-MNIST and the
 events emulated from it; the tests skip when Fashion-MNIST is not installed.
 
@@ -47,8 +47,8 @@ TABLE_EPOCHS = 3
 def small_config(kind: str, seed: int = 0) -> dict:
     """The small profile's Table 1 run of ``kind`` and ``seed`` (a validated config dict); the
     test skips when the harness plans it as unavailable here (no Fashion-MNIST)."""
-    from bench.expand import expand
-    from bench.schema import experiment_path, load_experiment, load_profile
+    from bench.plan.expand import expand
+    from bench.plan.schema import experiment_path, load_experiment, load_profile
 
     dataset, method = KINDS[kind]
     with tempfile.TemporaryDirectory() as runs:

@@ -765,8 +765,8 @@ def test_runs_failing_in_epoch_one_show_as_failed_not_cached(tmp_path, capsys):
 
 
 def test_outcome_of_a_job_is_cached_only_when_the_run_was_done_before():
-    from bench.run import _outcome
-    from bench.worker import JobResult
+    from bench.execute.run import _outcome
+    from bench.execute.worker import JobResult
 
     assert not _outcome(JobResult("r", "failed", "non-finite loss", trained_epochs=0)).cached
     assert _outcome(JobResult("r", "finished", already_done=True)).cached

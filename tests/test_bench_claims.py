@@ -9,7 +9,7 @@ import tempfile
 import numpy as np
 import pytest
 
-from bench.claims import (
+from bench.analyse.claims import (
     CONTRADICTED,
     EQUIVALENT,
     INCONCLUSIVE,
@@ -18,9 +18,9 @@ from bench.claims import (
     claim_margin,
     evaluate_claim,
 )
-from bench.compare import FAIL, NO_REFERENCE, NOT_RUN, PASS, Reference, verdict
-from bench.expand import Cell, cell_id, expand
-from bench.schema import (
+from bench.analyse.compare import FAIL, NO_REFERENCE, NOT_RUN, PASS, Reference, verdict
+from bench.plan.expand import Cell, cell_id, expand
+from bench.plan.schema import (
     Claim,
     SpecError,
     experiment_ids,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.expand import canonicalize, expand
-from bench.schema import SpecError, experiment_path, load_experiment, load_profile
+from bench.plan.expand import canonicalize, expand
+from bench.plan.schema import SpecError, experiment_path, load_experiment, load_profile
 from tssd.config import from_dict
 from tssd.methods import METHODS
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from scipy import stats as sps
 
-from bench import figures
-from bench.figures import load_style, render_figure
-from bench.schema import FigureStyle, SpecError, load_experiment, load_layout, load_profile
+from bench.plan.schema import FigureStyle, SpecError, load_experiment, load_layout, load_profile
+from bench.present import figures
+from bench.present.figures import load_style, render_figure
 from bench.stats import mean_ci, mean_std
 
 pytestmark = pytest.mark.unit
@@ -539,7 +539,7 @@ def forest_case(out: Path):
 
 
 def test_forest_clips_outliers_with_arrows_and_states_n_and_interval_per_row(tmp_path, drawn):
-    from bench.forest import render_forest
+    from bench.present.forest import render_forest
 
     exp = forest_case(tmp_path)
     paths = render_forest(exp, QUICK, tmp_path)
@@ -612,9 +612,9 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 import test_bench_figures as t
-from bench.figures import render_figure
-from bench.forest import render_forest
-from bench.schema import load_layout
+from bench.present.figures import render_figure
+from bench.present.forest import render_forest
+from bench.plan.schema import load_layout
 out = Path({str(tmp_path)!r})
 t.figure4_csvs(out)
 render_figure(load_layout("paper_tables/figure4.yaml"), t.QUICK, out)

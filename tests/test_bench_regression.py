@@ -27,8 +27,9 @@ import pytest
 from test_bench_run import read, tiny
 
 from bench import ROOT, cli
-from bench.compare import compared, file_references, in_points, reference_path, tolerance_of
-from bench.expand import expand
+from bench.analyse.compare import compared, file_references, in_points, reference_path, tolerance_of
+from bench.plan.expand import expand
+from bench.plan.schema import experiment_path, load_experiment, load_profile
 from bench.regression import (
     TOLERANCE_COLUMNS,
     check_rows,
@@ -37,7 +38,6 @@ from bench.regression import (
     seed_rows,
     tolerance_rows,
 )
-from bench.schema import experiment_path, load_experiment, load_profile
 from bench.stats import detectable_shift, per_check_alpha, shift_tolerance
 from tssd.methods import METHODS
 

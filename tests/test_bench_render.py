@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.aggregate import RUN_COLUMNS, columns_with_axes, csv_text
-from bench.render import (
+from bench.analyse.aggregate import RUN_COLUMNS, columns_with_axes, csv_text
+from bench.plan.schema import SpecError, load_layout, load_profile
+from bench.present.render import (
     ABOVE,
     BELOW,
     UNCLEAR,
@@ -27,7 +28,6 @@ from bench.render import (
     render_markdown,
     stand_in_note,
 )
-from bench.schema import SpecError, load_layout, load_profile
 
 pytestmark = pytest.mark.unit
 
@@ -293,9 +293,9 @@ def test_rendering_is_byte_identical_in_any_process(tmp_path):
     (tmp_path / "table2.csv").write_text(csv_text(rows, columns_with_axes(axes)))
     (tmp_path / "table2_runs.csv").write_text(csv_text(runs, RUN_COLUMNS))
     script = (
-        "import sys; from pathlib import Path; from bench.aggregate import read_csv; "
-        "from bench.render import render_latex, render_markdown; "
-        "from bench.schema import load_layout, load_profile; "
+        "import sys; from pathlib import Path; from bench.analyse.aggregate import read_csv; "
+        "from bench.present.render import render_latex, render_markdown; "
+        "from bench.plan.schema import load_layout, load_profile; "
         "d = Path(sys.argv[1]); lay = load_layout('paper_tables/table2.yaml'); "
         "prof = load_profile('small'); rows = read_csv(d / 'table2.csv'); "
         "runs = read_csv(d / 'table2_runs.csv'); "
@@ -383,7 +383,7 @@ def test_macros_from_csvs(tmp_path):
 
 @pytest.mark.parametrize("figure", ["figure3", "figure4", "figure6"])
 def test_figures_render_from_csv(tmp_path, figure):
-    from bench.figures import render_figure
+    from bench.present.figures import render_figure
 
     header = [
         "cell",
@@ -482,7 +482,7 @@ def test_figures_render_from_csv(tmp_path, figure):
 def test_a_count_identical_in_every_seed_is_equal_not_unclear():
     """Parameter counts of the deployed TSSD and baseline networks: the same in every seed, so
     the row says equal rather than an interval of zero width called unclear."""
-    from bench.render import EQUAL, UNCLEAR, fmt_difference
+    from bench.present.render import EQUAL, UNCLEAR, fmt_difference
 
     same = {0: 15418.0, 1: 15418.0, 2: 15418.0}
     assert fmt_difference(same, dict(same), 2) == (f"+0.00 {EQUAL}", False)

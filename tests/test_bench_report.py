@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bench import cli
-from bench.report import README_END, README_START, claims_table, update_readme
-from bench.schema import SpecError, load_experiment
+from bench.plan.schema import SpecError, load_experiment
+from bench.present.report import README_END, README_START, claims_table, update_readme
 
 pytestmark = pytest.mark.smoke
 
@@ -154,7 +154,7 @@ def test_claims_table_counts_the_comparisons_that_did_not_run(tmp_path):
     ]
     (small / "reconstruction_claims.csv").write_text(head + "\n".join(rows) + "\n")
     table = claims_table(["small"], tmp_path)
-    from bench.schema import experiment_path
+    from bench.plan.schema import experiment_path
 
     claims = load_experiment(experiment_path("reconstruction")).claims
     text = next(c.text for c in claims if c.id == "default_beats_baseline")
@@ -244,7 +244,7 @@ INCONCLUSIVE_ROWS = _rows(
 
 @pytest.mark.unit
 def test_each_verdict_becomes_one_sentence_and_only_equivalence_says_no_effect():
-    from bench.report import claim_sentence
+    from bench.present.report import claim_sentence
 
     text = "TSSD is above the baseline on every dataset"
     s = claim_sentence(text, {"small": SUPPORTED_ROWS})
@@ -277,7 +277,7 @@ def test_each_verdict_becomes_one_sentence_and_only_equivalence_says_no_effect()
 
 @pytest.mark.unit
 def test_a_verdict_outside_the_vocabulary_is_an_error_naming_the_claim():
-    from bench.report import claim_sentence
+    from bench.present.report import claim_sentence
 
     old = [{**r, "verdict": "not supported"} for r in SUPPORTED_ROWS]
     with pytest.raises(ValueError, match="claim 'c' on small: verdict 'not supported' is not one"):
@@ -286,7 +286,7 @@ def test_a_verdict_outside_the_vocabulary_is_an_error_naming_the_claim():
 
 @pytest.mark.unit
 def test_the_expected_false_verdicts_count_claims_by_what_they_could_be_called():
-    from bench.report import decided_section, false_verdicts
+    from bench.present.report import decided_section, false_verdicts
 
     equal = _rows("e", "supported", "equal", [("dataset=x", "holds", 0.0, None, None)])
     not_run = _rows("n", "inconclusive", "greater", [("dataset=x", "missing", None, None, None)])
@@ -329,10 +329,10 @@ def test_the_bound_on_false_verdicts_is_met_where_it_is_tightest():
 
     import numpy as np
 
-    from bench.claims import CONTRADICTED, SUPPORTED, evaluate_claim
-    from bench.expand import Cell, cell_id
-    from bench.report import false_verdicts
-    from bench.schema import Claim
+    from bench.analyse.claims import CONTRADICTED, SUPPORTED, evaluate_claim
+    from bench.plan.expand import Cell, cell_id
+    from bench.plan.schema import Claim
+    from bench.present.report import false_verdicts
 
     a_key, b_key = {"method": "tssd", "dataset": "x"}, {"method": "baseline", "dataset": "x"}
     cells = [Cell(cell_id(k), k, {}, [0, 1, 2, 3, 4], []) for k in (a_key, b_key)]
@@ -363,7 +363,7 @@ def test_the_bound_on_false_verdicts_is_met_where_it_is_tightest():
 
 @pytest.mark.unit
 def test_the_readme_gets_both_generated_blocks_and_the_report_its_findings(tmp_path):
-    from bench.report import FINDINGS_END, FINDINGS_START, findings_text, write_report
+    from bench.present.report import FINDINGS_END, FINDINGS_START, findings_text, write_report
 
     small = tmp_path / "small"
     small.mkdir()

@@ -19,8 +19,8 @@ import pytest
 from helpers import write_tiny
 
 from bench import ROOT, cli
-from bench.run import Progress, run_state
-from bench.schema import load_profile
+from bench.execute.run import Progress, run_state
+from bench.plan.schema import load_profile
 
 pytestmark = pytest.mark.smoke
 
@@ -172,8 +172,8 @@ def test_killed_harness_resumes_to_the_same_results(tmp_path):
 def test_progress_line_shows_runs_epoch_and_eta(tmp_path):
     import io
 
-    from bench.expand import expand
-    from bench.schema import load_experiment
+    from bench.plan.expand import expand
+    from bench.plan.schema import load_experiment
 
     plan = expand(
         load_experiment(tiny(tmp_path)),

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bench import ROOT, cli
-from bench.schema import (
+from bench.plan.schema import (
     SpecError,
     check_expression,
     evaluate,

@@ -332,8 +332,8 @@ def test_a_finished_summary_without_its_files_is_not_finished(run_copy, capsys, 
 def test_the_harness_shows_such_a_run_as_failed_not_as_a_number(run_copy):
     from types import SimpleNamespace
 
-    from bench.aggregate import read_run
-    from bench.run import run_state
+    from bench.analyse.aggregate import read_run
+    from bench.execute.run import run_state
 
     rid = RunDir(run_copy).read_summary().config_hash
     runs = run_copy.parent / "runs"
@@ -474,7 +474,7 @@ def test_a_dataset_smaller_than_its_spec_needs_the_subset_option(tmp_path, capsy
 
 
 def _profile_with_reference(tmp_path: Path, table1: str) -> Path:
-    from bench.schema import load_profile
+    from bench.plan.schema import load_profile
 
     ref = tmp_path / "ref"
     ref.mkdir()

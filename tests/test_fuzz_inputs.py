@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench import cli as bench_cli
-from bench.schema import SpecError, load_experiment, load_profile
+from bench.plan.schema import SpecError, load_experiment, load_profile
 from tssd import cli as tssd_cli
 
 SHORT = settings(

@@ -8,8 +8,8 @@ caption once commented itself out with an unescaped ``%``), ``paper`` with every
 empty tables a fresh clone renders). Each profile has a failed and a partial cell in every table.
 
 Each profile's tables go into one document (pdflatex costs about 0.3 s per document, so one per
-table would be slow) whose preamble is the documented :data:`bench.render.PREAMBLE` and nothing
-else. pdflatex must exit 0 under ``-halt-on-error`` and its log must hold no error. Without
+table would be slow) whose preamble is the documented :data:`bench.present.render.PREAMBLE` and
+nothing else. pdflatex must exit 0 under ``-halt-on-error`` and its log must hold no error. Without
 pdflatex (Debian: ``apt-get install texlive-latex-recommended``) the tests skip and say so.
 """
 
@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.aggregate import CLAIM_COLUMNS, RUN_COLUMNS, columns_with_axes, csv_text
-from bench.expand import expand, fmt_value
+from bench.analyse.aggregate import CLAIM_COLUMNS, RUN_COLUMNS, columns_with_axes, csv_text
 from bench.pipeline import experiments, render, write_macros
-from bench.render import LATEX_SPECIAL, PREAMBLE, latex_escape
-from bench.schema import load_layout, load_profile
+from bench.plan.expand import expand, fmt_value
+from bench.plan.schema import load_layout, load_profile
+from bench.present.render import LATEX_SPECIAL, PREAMBLE, latex_escape
 
 pytestmark = pytest.mark.unit
 
@@ -96,7 +96,7 @@ def compile_latex(body: str, where: Path, preamble: str = PREAMBLE) -> str:
 
 def fabricate(profile_id: str, out_dir: Path, runs_dir: Path) -> list[str]:
     """Aggregate, runs and claims CSVs of every table experiment under ``profile_id``, written
-    as :mod:`bench.aggregate` writes them, then rendered; returns the experiment ids."""
+    as :mod:`bench.analyse.aggregate` writes them, then rendered; returns the experiment ids."""
     profile = load_profile(profile_id)
     rng = np.random.default_rng(17)
     done = []
@@ -195,14 +195,14 @@ def fabricate(profile_id: str, out_dir: Path, runs_dir: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory) -> dict[str, Path]:
     """Profile id -> the directory holding its rendered tables."""
-    import bench.forest
+    import bench.present.forest
 
     root = tmp_path_factory.mktemp("rendered")
     out = {}
     with pytest.MonkeyPatch.context() as mp:
         # the forest's plot is half this fixture's time and holds no LaTeX; its .tex is written
         # before the plot, from the same rows
-        mp.setattr(bench.forest, "_plot", lambda *args: [])
+        mp.setattr(bench.present.forest, "_plot", lambda *args: [])
         for p in PROFILES:
             ids = fabricate(p, root / p, root / "runs")
             assert "table1" in ids and "reconstruction" in ids

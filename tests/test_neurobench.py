@@ -302,7 +302,7 @@ def test_without_neurobench_one_line_and_runs_still_finish(tmp_path, monkeypatch
 
 
 def test_run_metrics_exposes_the_neurobench_values():
-    from bench.aggregate import run_metrics
+    from bench.analyse.aggregate import run_metrics
 
     summary = {
         "test_acc": 0.9,

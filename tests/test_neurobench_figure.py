@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from test_bench_figures import QUICK, agg_row, drawn, fnum, read_rows, write_csv  # noqa: F401
 
-from bench.figures import render_figure
-from bench.schema import SpecError, load_layout
+from bench.plan.schema import SpecError, load_layout
+from bench.present.figures import render_figure
 
 pytestmark = pytest.mark.unit
 

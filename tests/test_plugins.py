@@ -144,8 +144,8 @@ def test_plugin_method_and_dataset_through_tssd_train(plugin, tmp_path, capsys):
 
 def test_plugin_method_and_dataset_through_bench_run_share_the_cache(plugin, tmp_path, capsys):
     from bench import cli
-    from bench.expand import expand
-    from bench.schema import load_experiment, load_profile
+    from bench.plan.expand import expand
+    from bench.plan.schema import load_experiment, load_profile
     from tssd.cli import main as tssd_main
 
     exp = write_tiny(
@@ -187,7 +187,7 @@ def test_plugin_method_and_dataset_through_bench_run_share_the_cache(plugin, tmp
 def test_a_worker_loads_the_plugins_its_job_names(plugin, monkeypatch, tmp_path):
     """A worker whose environment lacks TSSD_PLUGINS (a fork server started before it was set, a
     SLURM node) still loads what the planning process loaded: the job carries it."""
-    from bench.worker import RunJob, execute
+    from bench.execute.worker import RunJob, execute
     from tssd.rundir import RunDir
 
     monkeypatch.delenv(plugins.ENV)

@@ -1,4 +1,4 @@
-"""Run records (bench/records.py): written as runs finish, checked on load, and enough to
+"""Run records (bench/execute/records.py): written as runs finish, checked on load, and enough to
 regenerate every committed output byte for byte (the committed quick and small outputs included).
 """
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import records as rc
-from bench.records import RecordError
+from bench.execute import records as rc
+from bench.execute.records import RecordError
 
 pytestmark = pytest.mark.unit
 
@@ -124,8 +124,8 @@ def test_a_record_that_cannot_be_trusted_is_one_line_naming_file_and_row(
 def test_a_run_without_a_record_is_not_run_never_filled_in(two_runs):
     """The aggregate reads records only: a finished run directory without a record is not run,
     and a recorded run is finished whether or not its directory exists."""
-    from bench.aggregate import read_run
-    from bench.expand import PlannedRun
+    from bench.analyse.aggregate import read_run
+    from bench.plan.expand import PlannedRun
 
     base, recs = two_runs
     a, b = sorted(recs)
@@ -158,7 +158,7 @@ def _block(text: str, start: str, end: str) -> str:
 def regenerated(tmp_path_factory):
     """Every committed profile's outputs regenerated from its committed records alone."""
     from bench.pipeline import regenerate
-    from bench.schema import load_profile
+    from bench.plan.schema import load_profile
 
     tmp = tmp_path_factory.mktemp("regenerated")
     for profile in COMMITTED:
@@ -191,7 +191,7 @@ def test_committed_outputs_regenerate_byte_identical_from_the_records(regenerate
 
 
 def test_the_readme_claims_and_findings_regenerate_from_the_records(regenerated):
-    from bench.report import (
+    from bench.present.report import (
         FINDINGS_END,
         FINDINGS_START,
         README_END,
@@ -220,7 +220,7 @@ def test_all_committed_records_together_stay_under_10_mb():
 def test_records_no_plan_claims_are_listed(two_runs, tmp_path):
     """A record left by a plan that changed shows in `bench records`, never silently in a table."""
     from bench.pipeline import records_status
-    from bench.schema import load_profile
+    from bench.plan.schema import load_profile
 
     _, recs = two_runs
     rc.write(tmp_path / "quick" / rc.RECORDS, recs)

@@ -147,8 +147,8 @@ def test_state_order(tmp_path):
 def test_runner_and_aggregator_agree_on_an_unreadable_error_record(tmp_path):
     """They used to disagree: the runner tolerated an unreadable harness_error.json, the
     aggregator crashed on it."""
-    from bench.aggregate import read_run
-    from bench.run import run_state
+    from bench.analyse.aggregate import read_run
+    from bench.execute.run import run_state
 
     (tmp_path / "r1").mkdir()
     (tmp_path / "r1" / HARNESS_ERROR).write_text("{truncated")

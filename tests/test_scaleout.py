@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.scaleout import SlurmLauncher, TorchrunLauncher
-from bench.worker import RunJob, lock_path
+from bench.execute.scaleout import SlurmLauncher, TorchrunLauncher
+from bench.execute.worker import RunJob, lock_path
 from tssd.config import from_dict
 
 pytestmark = pytest.mark.smoke

@@ -3,7 +3,7 @@ presentation path import, without torch in ``sys.modules``.
 
 Each check runs in a fresh interpreter (this test process has imported torch long ago). What
 stays torch-bound is planning: ``bench report``, ``records`` and ``aggregate`` expand the plans
-(:mod:`bench.expand` builds every run's :class:`~tssd.config.RunConfig` to hash it), and the
+(:mod:`bench.plan.expand` builds every run's :class:`~tssd.config.RunConfig` to hash it), and the
 registries that validation asks (methods, models, datasets) are defined beside their torch code.
 """
 
@@ -23,14 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 PRESENTATION = (
     "bench.cli",
     "bench.pipeline",
-    "bench.render",
-    "bench.report",
-    "bench.claims",
-    "bench.records",
-    "bench.aggregate",
-    "bench.figures",
-    "bench.forest",
-    "bench.verdicts",
+    "bench.present.render",
+    "bench.present.report",
+    "bench.analyse.claims",
+    "bench.execute.records",
+    "bench.analyse.aggregate",
+    "bench.present.figures",
+    "bench.present.forest",
+    "bench.present.verdicts",
     "tssd.fileio",
     "tssd.host",
     "tssd.hashing",
@@ -99,5 +99,5 @@ def test_bench_render_imports_no_torch(tmp_path):
         for ln in out.stderr.splitlines()
         if ln.startswith("import time:") and "|" in ln
     ]
-    assert "bench.render" in imported  # the timing was read
+    assert "bench.present.render" in imported  # the timing was read
     assert [m for m in imported if m.split(".")[0] == "torch"] == []

@@ -11,9 +11,9 @@ file::
 
 Where they are loaded: before any run config is validated (:func:`tssd.config.validate`, so
 ``python -m tssd train``, ``config`` and every worker that builds a config), before the harness
-plans (``bench.expand``) and by ``python -m tssd data check``. The harness also hands the list it
-loaded to every run job (``bench.worker.RunJob.plugins``), so a worker forked from a fork server
-started before the variable was set, a torchrun rank and a SLURM task load the same plugins.
+plans (``bench.plan.expand``) and by ``python -m tssd data check``. The harness also hands the list
+it loaded to every run job (``bench.execute.worker.RunJob.plugins``), so a worker forked from a fork
+server started before the variable was set, a torchrun rank and a SLURM task load the same plugins.
 Loading is idempotent: an entry already imported is skipped.
 
 Plugins change no config hash by being loaded; a plugin method's hash follows the fields its

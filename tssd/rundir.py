@@ -16,10 +16,10 @@ hash, seed, method, dataset and split, backend and versions, device, git commit,
 :class:`Summary` reads and writes exactly that layout, key order included, so directories written
 before this module read identically and new ones are written as before.
 
-The writer is :mod:`tssd.train`; the readers are the harness's runner (``bench.run``), aggregator
-(``bench.aggregate``), worker (``bench.worker``) and scale-out launchers (``bench.scaleout``),
-which all ask :meth:`RunDir.state` what a directory says. Every file is written to a temporary
-name, then renamed.
+The writer is :mod:`tssd.train`; the readers are the harness's runner (``bench.execute.run``),
+aggregator (``bench.analyse.aggregate``), worker (``bench.execute.worker``) and scale-out launchers
+(``bench.execute.scaleout``), which all ask :meth:`RunDir.state` what a directory says. Every file
+is written to a temporary name, then renamed.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Typed, validated dataclasses from untrusted nested dicts (YAML files, ``--set`` overrides).
 
 One builder for every file the suite reads: run configs (:mod:`tssd.config`) and the harness's
-experiments, profiles and paper tables (:mod:`bench.schema`). A dataclass declares its fields
+experiments, profiles and paper tables (:mod:`bench.plan.schema`). A dataclass declares its fields
 with type hints; the rules a type cannot say live in the field's metadata:
 
 * ``min`` / ``gt``: a number (or every number of a list) at least / above a bound;

@@ -1,14 +1,15 @@
 """Launchers: where and how run jobs execute. The runner only sees :class:`Launcher`.
 
-A launcher accepts :class:`~bench.worker.RunJob` objects up to its ``capacity``, reports each one's
-:class:`~bench.worker.JobResult` when it ends, and can be shut down (cancelling what runs). Progress
-is not its business: the runner reads each run's ``epochs.csv``, which works the same whether the
-job runs in a local process, under torchrun or on a SLURM node with a shared filesystem.
+A launcher accepts :class:`~bench.execute.worker.RunJob` objects up to its ``capacity``, reports
+each one's :class:`~bench.execute.worker.JobResult` when it ends, and can be shut down (cancelling
+what runs). Progress is not its business: the runner reads each run's ``epochs.csv``, which works
+the same whether the job runs in a local process, under torchrun or on a SLURM node with a shared
+filesystem.
 
 Implemented: ``local`` (one fresh worker process per run, forked from a server that has imported
 torch once, so each run starts in well under a second and reports its own peak memory), and in
-:mod:`bench.scaleout` ``torchrun`` (one job = one multi-process DDP run) and ``slurm`` (submitit
-job arrays); each is a subclass registered in :data:`LAUNCHERS`.
+:mod:`bench.execute.scaleout` ``torchrun`` (one job = one multi-process DDP run) and ``slurm``
+(submitit job arrays); each is a subclass registered in :data:`LAUNCHERS`.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import time
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
-from bench.worker import JobResult, RunJob, execute
+from bench.execute.worker import JobResult, RunJob, execute
 from tssd.api import TRAIN_MODULES
 
 PRELOAD = [
-    "bench.worker",
+    "bench.execute.worker",
     *TRAIN_MODULES,
     "sklearn.datasets",
     "sklearn.model_selection",
@@ -144,9 +145,9 @@ class LocalLauncher(Launcher):
 
 
 LAUNCHERS: dict[str, str] = {
-    "local": "bench.launch:LocalLauncher",
-    "torchrun": "bench.scaleout:TorchrunLauncher",
-    "slurm": "bench.scaleout:SlurmLauncher",
+    "local": "bench.execute.launch:LocalLauncher",
+    "torchrun": "bench.execute.scaleout:TorchrunLauncher",
+    "slurm": "bench.execute.scaleout:SlurmLauncher",
 }
 """Launchers by the name ``--launcher`` takes (imported on use: slurm needs submitit)."""
 

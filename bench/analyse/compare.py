@@ -13,8 +13,8 @@ A profile compares with one kind of reference (``compare`` in its YAML), or with
 
 A cell's verdict is ``pass`` (within tolerance), ``fail`` (outside it, or a run failed),
 ``no-reference`` (nothing to compare with, or a metric the profile does not compare) or
-``not-run``. Only this module and :mod:`bench.aggregate` decide verdicts; ``check`` reads them back
-from the CSVs.
+``not-run``. Only this module and :mod:`bench.analyse.aggregate` decide verdicts; ``check`` reads
+them back from the CSVs.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import ROOT
-from bench.expand import Cell
-from bench.schema import MAPPED_AXES, Layout, Profile, Row, Scalar, SpecError, Tolerance, rel
+from bench.plan.expand import Cell
+from bench.plan.schema import MAPPED_AXES, Layout, Profile, Row, Scalar, SpecError, Tolerance, rel
 
 PASS, FAIL, NO_REFERENCE, NOT_RUN = "pass", "fail", "no-reference", "not-run"
 

@@ -36,7 +36,7 @@ The claim's verdict, in this order:
   per comparison, intersected: a claim with one difference at or beyond the margin is equivalent
   with probability at most 2.5 %. The margin is the claim's ``margin``, else the profile's
   ``equivalence_margin``; a ``spread`` claim's margin is its ``bound``; ``equal`` claims have none.
-  Only this verdict may be written as "no effect" or "insensitive" (:mod:`bench.report`).
+  Only this verdict may be written as "no effect" or "insensitive" (:mod:`bench.present.report`).
 * **inconclusive** otherwise (also when there is nothing to compare).
 
 Kinds:
@@ -68,8 +68,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bench.expand import Cell, fmt_value
-from bench.schema import Claim, SpecError
+from bench.plan.expand import Cell, fmt_value
+from bench.plan.schema import Claim, SpecError
 from bench.stats import LEVEL, DiffTest, diff_test, holm, mean_std
 
 SUPPORTED, CONTRADICTED, EQUIVALENT, INCONCLUSIVE = (

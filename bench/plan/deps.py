@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-from bench.schema import SpecError
+from bench.plan.schema import SpecError
 
 REQUIREMENTS = {
     "matplotlib": "matplotlib>=3.8",

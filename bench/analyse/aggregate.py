@@ -1,7 +1,8 @@
 """Run records -> ``results/<profile>/<id>.csv`` (+ claims, runs and curves CSVs).
 
-The harness aggregates from the profile's committed run records (:mod:`bench.records`), so every
-file here regenerates on a fresh clone, byte-identical, without the run cache; only the
+The harness aggregates from the profile's committed run records
+(:mod:`bench.execute.records`), so every file here regenerates on a fresh clone, byte-identical,
+without the run cache; only the
 regression check (which must test the code of today, not records) aggregates from run
 directories.
 
@@ -34,15 +35,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from bench.claims import ClaimResult, evaluate_claim
-from bench.compare import compared, references, verdict
-from bench.expand import Plan, fmt_value
-from bench.schema import Layout
+from bench.analyse.claims import ClaimResult, evaluate_claim
+from bench.analyse.compare import compared, references, verdict
+from bench.plan.expand import Plan, fmt_value
+from bench.plan.schema import Layout
 from bench.stats import mean_ci, mean_std
 from tssd.api import RunDir, atomic_write_text
 
 if TYPE_CHECKING:
-    from bench.records import Record
+    from bench.execute.records import Record
 
 UNITS = {"test_acc": "%", "train_acc": "%", "val_acc": "%", "nb_acc": "%", "peak_mem_mb": "MB"}
 UNITS |= dict.fromkeys(["wall_s", "train_total_s", "epoch_time_s"], "s")

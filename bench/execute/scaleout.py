@@ -1,7 +1,8 @@
 """Scale-out launchers for the paper profile: ``torchrun`` and ``slurm`` (submitit job arrays).
 
-Both plug into the runner through :class:`bench.launch.Launcher`, so caching, resuming, progress
-and aggregation are the same as for local runs; results land in the same results directory.
+Both plug into the runner through :class:`bench.execute.launch.Launcher`, so caching, resuming,
+progress and aggregation are the same as for local runs; results land in the same results
+directory.
 
 * ``torchrun``: each run is one data-parallel job of ``nproc`` processes on this machine
   (``python -m torch.distributed.run --standalone``), e.g. all GPUs of a node for one ImageNet run.
@@ -25,8 +26,8 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bench.launch import Launcher, drain
-from bench.worker import JobResult, RunJob, execute
+from bench.execute.launch import Launcher, drain
+from bench.execute.worker import JobResult, RunJob, execute
 from tssd.api import TERMINAL, RunDir
 
 
@@ -96,7 +97,7 @@ class TorchrunLauncher(Launcher):
             log = run_dir / "torchrun.log"
             nproc = ["--nproc_per_node", str(self.nproc)]
             cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", *nproc]
-            cmd += ["-m", "bench.torchrun_entry", str(job_file)]
+            cmd += ["-m", "bench.execute.torchrun_entry", str(job_file)]
             t0 = time.time()
             with open(log, "w") as f:
                 p = subprocess.Popen(

@@ -1,7 +1,7 @@
 """What each torchrun rank executes for the ``torchrun`` launcher: one run, data-parallel.
 
-``python -m torch.distributed.run --standalone --nproc_per_node N -m bench.torchrun_entry JOB.json``
-(the launcher writes JOB.json into the run directory and holds the run's lock meanwhile).
+``python -m torch.distributed.run --standalone --nproc_per_node N -m bench.execute.torchrun_entry
+JOB.json`` (the launcher writes JOB.json into the run directory and holds the run's lock meanwhile).
 """
 
 from __future__ import annotations

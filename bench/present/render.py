@@ -25,10 +25,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.aggregate import num, read_csv, unit_of
-from bench.compare import mapped_match
-from bench.expand import fmt_value
-from bench.schema import MAPPED_AXES, Layout, Profile, Row, Scalar
+from bench.analyse.aggregate import num, read_csv, unit_of
+from bench.analyse.compare import mapped_match
+from bench.plan.expand import fmt_value
+from bench.plan.schema import MAPPED_AXES, Layout, Profile, Row, Scalar
 from bench.stats import diff_ci
 from tssd.api import atomic_write_text
 
@@ -179,7 +179,7 @@ def fmt_number(x: float, metric: str, digits: int) -> str:
 DELTA_VERDICTS = ("above", "below", "unclear", "equal")
 """What a row's difference to its baseline says, from its 95 % interval: above 0, below 0, or
 covering 0, or equal: the same value in every seed (counts such as parameters). The one place these
-words are defined (claims' verdicts are :mod:`bench.claims`')."""
+words are defined (claims' verdicts are :mod:`bench.analyse.claims`')."""
 ABOVE, BELOW, UNCLEAR, EQUAL = DELTA_VERDICTS
 WELCH_MARK = "†"
 """Marks a difference whose two cells ran different seeds (Welch's interval, not the paired one)."""
@@ -441,7 +441,7 @@ def latex_escape(text: str) -> str:
         else:
             raise ValueError(
                 f"{text!r}: character {ch!r} (U+{ord(ch):04X}) has no LaTeX form in "
-                "bench.render.LATEX_SPECIAL; use another character or add it there"
+                "bench.present.render.LATEX_SPECIAL; use another character or add it there"
             )
     return "".join(out)
 

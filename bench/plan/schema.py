@@ -183,7 +183,8 @@ class AxisKey:
 
 @dataclass(frozen=True)
 class Claim:
-    """One of the paper's claims as a named check over the cells (see :mod:`bench.claims`)."""
+    """One of the paper's claims as a named check over the cells (see
+    :mod:`bench.analyse.claims`)."""
 
     id: str
     kind: Literal["greater", "monotonic", "spread", "equal"]
@@ -200,7 +201,7 @@ class Claim:
     """A ``spread`` claim's largest allowed spread; it is also that claim's equivalence margin."""
     margin: float | None = field(default=None, metadata=dict(min=0.0))
     """This claim's equivalence margin (metric units), instead of the profile's
-    ``equivalence_margin``; 0 turns equivalence off for it (:mod:`bench.claims`)."""
+    ``equivalence_margin``; 0 turns equivalence off for it (:mod:`bench.analyse.claims`)."""
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,7 @@ class ExperimentProfile:
 @dataclass(frozen=True)
 class Forest:
     """Render a claim's comparisons as differences with intervals, one line per ``axis`` value
-    (:mod:`bench.forest`)."""
+    (:mod:`bench.present.forest`)."""
 
     claim: str
     axis: str
@@ -319,7 +320,7 @@ def _grid(b: Builder, raw: Any, axes: dict[str, Axis]) -> tuple[dict[str, Any], 
 
 def load_experiment(path: str | Path) -> Experiment:
     """Load and validate ``bench/experiments/<id>.yaml`` (structure only; run configs are checked
-    when :mod:`bench.expand` builds them)."""
+    when :mod:`bench.plan.expand` builds them)."""
     path = Path(path)
     b = _builder(path)
     exp = b.build(Experiment, read_yaml(path))
@@ -498,8 +499,8 @@ class FigureStyle:
     """How figures look (``bench/style.yaml``, a profile's ``style:``, ``$TSSD_FIGURE_STYLE``).
 
     Every field is optional here: an unset (None) field keeps the value of the layer below, and
-    ``bench/style.yaml`` sets them all (:func:`bench.figures.load_style`). Nothing here changes
-    what a figure is drawn from, only how it looks (and the display names of datasets)."""
+    ``bench/style.yaml`` sets them all (:func:`bench.present.figures.load_style`). Nothing here
+    changes what a figure is drawn from, only how it looks (and the display names of datasets)."""
 
     panel_width: float | None = field(default=None, metadata=dict(gt=0.0))
     """Inches per panel."""
@@ -547,7 +548,7 @@ class Profile:
     equivalence_margin: float | None = field(default=None, metadata=dict(min=0.0))
     """Largest difference (metric units, points for accuracy) that counts as no effect: a claim
     is ``equivalent`` only when every comparison's 95 % interval lies inside +-this
-    (:mod:`bench.claims`). None: no claim of the profile can be equivalent."""
+    (:mod:`bench.analyse.claims`). None: no claim of the profile can be equivalent."""
     regression: Regression | None = None
     slurm: dict[str, Any] = field(default_factory=dict)
     """Resources of the ``slurm`` launcher's job arrays."""
@@ -703,7 +704,7 @@ class Layout:
     baseline: dict[str, Scalar] | None = None
     """The keys that make a row a baseline (``{method: baseline}``): every other row is shown
     against the baseline row that agrees with it on its remaining keys (``TSSD (T=2)`` against
-    ``Baseline (T=2)``), paired by seed (:mod:`bench.render`)."""
+    ``Baseline (T=2)``), paired by seed (:mod:`bench.present.render`)."""
     caption: str = field(default="", metadata=OPTIONAL)
     plot: dict[str, Any] = field(default_factory=dict)
     reported: FigureValues = FigureValues()

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.schema import SpecError, rel
+from bench.plan.schema import SpecError, rel
 from tssd.api import atomic_write_text, config_hash
 
 RECORDS = "records"

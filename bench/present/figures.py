@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import BENCH_DIR
-from bench.aggregate import csv_text, num, read_csv
-from bench.schema import FigureStyle, Layout, Profile, SpecError, read_yaml, rel
+from bench.analyse.aggregate import csv_text, num, read_csv
+from bench.plan.schema import FigureStyle, Layout, Profile, SpecError, read_yaml, rel
 from tssd.api import Builder, atomic_write_text
 
 STYLE_FILE = BENCH_DIR / "style.yaml"
@@ -152,7 +152,8 @@ class FigData:
         return [r for r in self.rows if r["panel"] == panel and r["element"] == element]
 
     def text(self) -> str:
-        """CSV text: numbers as ``format(v, '.10g')``, NaN as empty (``bench.aggregate``)."""
+        """CSV text: numbers as ``format(v, '.10g')``, NaN as empty
+        (:mod:`bench.analyse.aggregate`)."""
         return csv_text(self.rows, FIGDATA_COLUMNS)
 
 
@@ -230,7 +231,7 @@ def _axis_limits(values: Iterable[float], rng: tuple[float, float] | None) -> tu
 
 
 def _select(rows: list[dict[str, str]], match: dict[str, Any]) -> list[dict[str, str]]:
-    from bench.expand import fmt_value
+    from bench.plan.expand import fmt_value
 
     return [r for r in rows if all(r.get(k, "") == fmt_value(v) for k, v in match.items())]
 

@@ -15,10 +15,10 @@ import re
 import statistics
 from pathlib import Path
 
-from bench.aggregate import csv_text, num, read_csv
-from bench.figures import FigData
-from bench.render import latex_escape
-from bench.schema import Experiment, Profile
+from bench.analyse.aggregate import csv_text, num, read_csv
+from bench.plan.schema import Experiment, Profile
+from bench.present.figures import FigData
+from bench.present.render import latex_escape
 from tssd.api import atomic_write_text
 
 AXIS = "value"
@@ -226,7 +226,7 @@ def _plot(
     import matplotlib.pyplot as plt
     from matplotlib.transforms import blended_transform_factory
 
-    from bench.figures import apply_theme, display_name, finish, load_style, save
+    from bench.present.figures import apply_theme, display_name, finish, load_style, save
 
     style = load_style(profile)
     shown = {ds: display_name(ds, profile, style) for ds in datasets}

@@ -24,8 +24,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.aggregate import num, read_csv
-from bench.claims import (
+from bench.analyse.aggregate import num, read_csv
+from bench.analyse.claims import (
     CONTRADICTED,
     EQUIVALENCE_ALPHA,
     EQUIVALENT,
@@ -34,7 +34,7 @@ from bench.claims import (
     SUPPORTED,
     VERDICTS,
 )
-from bench.schema import experiment_ids, experiment_path, load_experiment, load_profile
+from bench.plan.schema import experiment_ids, experiment_path, load_experiment, load_profile
 from tssd.api import atomic_write_text
 
 README_START = "<!-- claims:start (python -m bench claims --readme) -->"
@@ -401,7 +401,7 @@ def false_verdicts(claim_rows: list[list[dict[str, str]]], margin: float | None)
 
     ``claim_rows``: one list of claims CSV rows per claim. A verdict of kind v on a claim whose
     truth contradicts it occurs with probability at most ``LEVELS[v]`` (2.5 % each, see
-    :mod:`bench.claims`), and each claim can be wrong in any verdict it can receive, so
+    :mod:`bench.analyse.claims`), and each claim can be wrong in any verdict it can receive, so
     ``E[false verdicts] <= sum over decided claims of sum over its possible verdicts of LEVELS[v]``
     (a union bound: it holds whatever the truth of each claim and however the claims depend on
     each other). ``margin``: the profile's, for CSVs that lack the margin column.

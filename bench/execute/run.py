@@ -5,8 +5,8 @@ run is never redone (``--force`` redoes it), a failed run stays failed (it faile
 loss, which would happen again), an interrupted run resumes from its last checkpoint, and a run
 that raised anything else (a missing dataset, a bug) is retried. Teacher runs go before the cells
 that need them; a cell whose teacher failed is not run. Runs are executed by a
-:class:`~bench.launch.Launcher`; progress is read from the run directories (runs done/total, each
-running run's epoch, an ETA calibrated on the runs finished so far).
+:class:`~bench.execute.launch.Launcher`; progress is read from the run directories (runs
+done/total, each running run's epoch, an ETA calibrated on the runs finished so far).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from bench.expand import PlannedRun
-from bench.launch import Launcher
-from bench.worker import JobResult, RunJob, lock_path
+from bench.execute.launch import Launcher
+from bench.execute.worker import JobResult, RunJob, lock_path
+from bench.plan.expand import PlannedRun
 from tssd.api import TERMINAL, RunDir, RunState
 
 
@@ -247,14 +247,15 @@ def execute_runs(
     """Execute the runs not done yet (dependencies first) and return every run's outcome.
 
     Args:
-        runs: the runs, dependencies before dependents (:meth:`bench.expand.Plan.ordered_runs`).
+        runs: the runs, dependencies before dependents
+            (:meth:`bench.plan.expand.Plan.ordered_runs`).
         runs_dir: the directory holding run directories.
         launcher: executes the jobs (None only when nothing needs running).
         force: redo finished and failed runs.
         progress: the display, or None for silence.
         poll_s: how often the display refreshes while runs are in flight.
         busy_retry_s: how long to wait before retrying a run another harness process holds.
-        recorded: runs done by their committed records (:mod:`bench.records`): never trained
+        recorded: runs done by their committed records (:mod:`bench.execute.records`): never trained
             unless ``force``.
         on_done: called with each run that finished or failed in this invocation, as soon as
             it has (the harness writes its record there).

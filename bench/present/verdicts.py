@@ -12,8 +12,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.claims import CONTRADICTED, ClaimResult, Comparison
-from bench.schema import Experiment
+from bench.analyse.claims import CONTRADICTED, ClaimResult, Comparison
+from bench.plan.schema import Experiment
 
 FLOAT_FIELDS = ("a_mean", "b_mean", "diff", "ci_lo", "ci_hi", "p_reversal", "p_holm", "margin")
 
@@ -69,7 +69,7 @@ def print_summary(
     stream=None,
 ) -> bool:
     """Print the verdicts; True when every gating cell and claim passes."""
-    from bench.run import short
+    from bench.execute.run import short
 
     stream = stream or sys.stdout
     shown = [r for r in rows if ":" not in r["metric"]]
@@ -119,7 +119,7 @@ def print_summary(
 
 def check(exp: Experiment, out_dir: Path, profile: str) -> bool:
     """Print the verdicts of ``exp`` from its CSVs; False when a gating cell or claim fails."""
-    from bench.aggregate import read_csv
+    from bench.analyse.aggregate import read_csv
 
     try:
         rows = read_csv(out_dir / f"{exp.id}.csv")

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.schema import (
+from bench.plan.schema import (
     AXIS_KEYS,
     MAPPED_AXES,
     Experiment,

@@ -1,0 +1,5 @@
+"""Stage 4, present: the CSVs written as tables (:mod:`~bench.present.render`), figures
+(:mod:`~bench.present.figures`, :mod:`~bench.present.forest`), ``REPORT.md`` and the README's
+claims (:mod:`~bench.present.report`) and printed verdicts (:mod:`~bench.present.verdicts`).
+Loads no torch (``tests/test_torch_free.py``).
+"""
