@@ -137,7 +137,7 @@ def write_report(profile_id: str, results: Path, out_dir: Path | None = None) ->
         "",
         "### Findings",
         "",
-        "One sentence per claim, generated from its verdict (`bench/report.py`, `claim_sentence`).",
+        "One sentence per claim, generated from its verdict (`bench/present/report.py`, `claim_sentence`).",
         "",
         *[f"- {s}" for s in findings(out_dir, eids, profile.id)],
         "",
