@@ -30,6 +30,7 @@ from pathlib import Path
 
 from bench import ROOT
 from bench import pipeline as pl
+from bench.execute.launch import DEFAULT_LAUNCHER, LAUNCHERS
 from bench.plan.schema import SpecError, load_profile, rel
 
 
@@ -204,8 +205,8 @@ RUNNING = [  # (flags, keyword arguments) of the commands that train
     (
         ["--launcher"],
         dict(
-            default="local",
-            choices=["local", "torchrun", "slurm"],
+            default=DEFAULT_LAUNCHER,
+            choices=list(LAUNCHERS),
             help="local processes, one torchrun DDP job per run, or a SLURM job "
             "array through submitit (resources: the profile's slurm section)",
         ),

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import PAPER_TABLES_DIR
+from bench.execute.launch import DEFAULT_LAUNCHER, LAUNCHERS
 from bench.plan.expand import Plan, PlannedRun
 from bench.plan.schema import (
     Experiment,
@@ -149,8 +150,8 @@ def require_optional(
     needs = {m: f"rendering {', '.join(pictures)}" for m in ("matplotlib", "seaborn") if pictures}
     if running:
         needs["filelock"] = "running (per-run locks)"
-    if launcher == "slurm":
-        needs["submitit"] = "--launcher slurm"
+    if launcher in LAUNCHERS:
+        needs.update({m: f"--launcher {launcher}" for m in LAUNCHERS[launcher].needs})
     require(needs)
 
 
@@ -216,8 +217,7 @@ def dry_run(sel: Selection, planned, workers: int, estimate: bool) -> None:
             if r.est_s is None:
                 unknown += 1
             else:
-                epochs = r.config.get("optim", {}).get("epochs", 1)
-                total += r.est_s * (1 - st.epochs_done / max(1, epochs))
+                total += r.est_s * (1 - st.epochs_done / max(1, r.cfg.optim.epochs))
         est = fmt_seconds(r.est_s) if r.run_id in pending else "-"
         print(
             f"{r.run_id:<24} {r.role:<8} {state:<26} {est:>7}  {r.name}"
@@ -253,14 +253,12 @@ def cold_compile_extra(runs, profile) -> tuple[float, int]:
     network, method and input: what the compiled graph depends on."""
     kinds = set()
     for r in runs:
-        c = r.config
-        if not c.get("runtime", {}).get("compile"):
+        if not r.cfg.runtime.compile:
             continue
-        m, model, data = c["method"], c["model"], c["data"]
+        m, model, data = r.cfg.method, r.cfg.model, r.cfg.data
         kinds.add(
-            (model["name"], model["width"], m["name"], m["t_s"], m["t_t"], data["name"],
-             data["size"], data["batch_size"])
-        )  # fmt: skip
+            (model.name, model.width, m.name, m.t_s, m.t_t, data.name, data.size, data.batch_size)
+        )
     extra = max(0.0, profile.cost.compile.cold_s - profile.cost.compile.warm_s)
     return extra * len(kinds), len(kinds)
 
@@ -392,7 +390,7 @@ class RunOptions:
     """How runs execute (the ``run``, ``regression`` and ``reference`` commands' flags)."""
 
     workers: int = 0
-    launcher: str = "local"
+    launcher: str = DEFAULT_LAUNCHER
     nproc: int = 2
     slurm_cluster: str | None = None
     force: bool = False

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.plan.expand import canonicalize, expand
+from bench.plan.expand import expand
 from bench.plan.schema import SpecError, experiment_path, load_experiment, load_profile
-from tssd.config import from_dict
+from tssd.config import MethodConfig, from_dict
 from tssd.methods import METHODS
 
 pytestmark = pytest.mark.unit
@@ -113,16 +113,26 @@ def test_seeds_override():
     assert all(c.seeds == [7] and len(c.runs) == 1 for c in plan.cells)
 
 
-def test_canonicalize_drops_only_unread_fields():
-    d = {"method": {"name": "baseline", "t_s": 2, "t_t": 9, "alpha": 0.3}, "model": {"name": "m"}}
-    canonicalize(d)
+def test_canonical_resets_only_unread_fields():
+    """The one hash pin (``RunConfig.canonical``), which the planner uses too."""
+    cfg = from_dict({"method": {"name": "baseline", "t_s": 2, "t_t": 9, "alpha": 0.3}})
     # task_on_teacher is unread by a baseline; it is pinned at the value its hash always had
-    assert d["method"] == {"name": "baseline", "t_s": 2, "task_on_teacher": False}
-    d = {"method": {"name": "tssd", "t_t": 9, "alpha": 0.3}}
-    canonicalize(d)
-    assert d["method"] == {"name": "tssd", "t_t": 9, "alpha": 0.3}
-    d = {"method": {"name": "some_future_method", "t_t": 9}}
-    assert canonicalize(d)["method"]["t_t"] == 9  # unknown methods keep every field
+    assert cfg.canonical().method == MethodConfig("baseline", t_s=2, task_on_teacher=False)
+    cfg = from_dict({"method": {"name": "tssd", "t_t": 9, "alpha": 0.3}})
+    assert cfg.canonical().method == cfg.method
+    cfg = from_dict({"method": {"name": "some_future_method", "t_t": 9}}, check=False)
+    assert cfg.canonical().method.t_t == 9  # unknown methods keep every field
+
+
+def test_planned_configs_are_canonical_and_unread_fields_are_not_validated(tmp_path):
+    """A field a run's method does not read is at its default in the planned config, so a value
+    meant for another method (a KD weight no run of table3 reads, and an invalid one)
+    never makes the run invalid; table3's baselines get their t_t from a derive rule."""
+    plan = plan_of("table3", overrides={"method.kd_weight": -1})
+    assert plan.runs == plan_of("table3").runs
+    assert all(r.cfg.method == r.cfg.canonical().method for r in plan.runs.values())
+    base = [r for r in plan.runs.values() if r.cfg.method.name == "baseline"]
+    assert base and all(r.cfg.method.t_t == MethodConfig().t_t for r in base)
 
 
 @pytest.mark.smoke

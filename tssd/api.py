@@ -43,8 +43,8 @@ typed YAML, run directories, the cost arithmetic and the plugin loader."""
 
 TORCH: dict[str, str] = {
     "from_dict": "tssd.config",
+    "RunConfig": "tssd.config",
     "load_config": "tssd.config",
-    "UNREAD_HASH_VALUES": "tssd.config",
     "METHODS": "tssd.methods",
     "DATASETS": "tssd.data",
     "DataError": "tssd.data",

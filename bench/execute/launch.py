@@ -9,7 +9,8 @@ filesystem.
 Implemented: ``local`` (one fresh worker process per run, forked from a server that has imported
 torch once, so each run starts in well under a second and reports its own peak memory), and in
 :mod:`bench.execute.scaleout` ``torchrun`` (one job = one multi-process DDP run) and ``slurm``
-(submitit job arrays); each is a subclass registered in :data:`LAUNCHERS`.
+(submitit job arrays); each is a subclass registered in :data:`LAUNCHERS`, the one place their
+names live (``--launcher`` takes its choices from it).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import os
 import queue
 import time
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any
 
 from bench.execute.worker import JobResult, RunJob, execute
 from tssd.api import TRAIN_MODULES
@@ -35,9 +37,8 @@ PRELOAD = [
 
 
 class Launcher(ABC):
-    """Executes run jobs. Subclasses set ``name`` and implement the four methods."""
-
-    name: ClassVar[str] = ""
+    """Executes run jobs. Subclasses implement the four methods and are registered in
+    :data:`LAUNCHERS`."""
 
     @property
     @abstractmethod
@@ -82,9 +83,7 @@ class LocalLauncher(Launcher):
     run of a long-lived worker.
     """
 
-    name = "local"
-
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, **_: Any):
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self._workers = workers
@@ -144,25 +143,35 @@ class LocalLauncher(Launcher):
         self._procs.clear()
 
 
-LAUNCHERS: dict[str, str] = {
-    "local": "bench.execute.launch:LocalLauncher",
-    "torchrun": "bench.execute.scaleout:TorchrunLauncher",
-    "slurm": "bench.execute.scaleout:SlurmLauncher",
+@dataclass(frozen=True)
+class LauncherEntry:
+    """A registered launcher: where its class lives and what it needs installed."""
+
+    target: str
+    """``module:Class``, imported on use."""
+    needs: tuple[str, ...] = ()
+    """Optional modules it needs, checked before the first run (:mod:`bench.plan.deps`)."""
+
+
+LAUNCHERS: dict[str, LauncherEntry] = {
+    "local": LauncherEntry("bench.execute.launch:LocalLauncher"),
+    "torchrun": LauncherEntry("bench.execute.scaleout:TorchrunLauncher"),
+    "slurm": LauncherEntry("bench.execute.scaleout:SlurmLauncher", needs=("submitit",)),
 }
-"""Launchers by the name ``--launcher`` takes (imported on use: slurm needs submitit)."""
+"""Launchers by the name ``--launcher`` takes; the first is the default."""
+
+DEFAULT_LAUNCHER = next(iter(LAUNCHERS))
 
 
 def make_launcher(name: str, workers: int, **options: Any) -> Launcher:
-    """Build the launcher ``name`` with ``workers`` parallel jobs; ``options`` go to the
-    scale-out launchers (``nproc`` for torchrun; ``folder``, ``resources``, ``cluster`` for slurm).
+    """Build the launcher ``name`` with ``workers`` parallel jobs; ``options`` go to its class,
+    which takes what it uses (``nproc`` for torchrun; ``folder``, ``resources``, ``cluster`` for
+    slurm) and ignores the rest.
     """
     if name not in LAUNCHERS:
         raise ValueError(f"unknown launcher {name!r}; available: {', '.join(LAUNCHERS)}")
-    module, cls = LAUNCHERS[name].split(":")
-    launcher_cls = getattr(importlib.import_module(module), cls)
-    if name == "local":
-        return launcher_cls(workers)
-    return launcher_cls(workers, **options)
+    module, cls = LAUNCHERS[name].target.split(":")
+    return getattr(importlib.import_module(module), cls)(workers, **options)
 
 
 def default_workers(profile_workers: int) -> int:

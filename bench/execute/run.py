@@ -54,13 +54,13 @@ def calibrated_seconds(run: PlannedRun, runs: dict[str, PlannedRun], startup_s: 
     Raises:
         KeyError: the dataset's size is unknown to the calibration.
     """
-    from tssd.api import calibrate, estimate, from_dict, torch_threads
+    from tssd.api import calibrate, estimate, torch_threads
 
-    cfg = from_dict(run.config, f"run {run.run_id}")
+    cfg = run.cfg
     with torch_threads(cfg.runtime.threads):
         est = estimate(cfg, calibrate(cfg, cfg.runtime.device), startup_s).total_s
         for dep in run.deps:
-            tcfg = from_dict(runs[dep].config, f"run {dep}")
+            tcfg = runs[dep].cfg
             cal = calibrate(tcfg, tcfg.runtime.device)
             images = _train_size(cfg) * cfg.optim.epochs
             est += images * cal["sec_per_eval_batch"] / tcfg.data.batch_size
@@ -123,8 +123,7 @@ class Progress:
         return self.default_est if e is None else e
 
     def _fraction(self, rid: str, done: int) -> float:
-        total = self.runs[rid].config.get("optim", {}).get("epochs", 1)
-        return min(1.0, done / max(1, total))
+        return min(1.0, done / max(1, self.runs[rid].cfg.optim.epochs))
 
     def eta(self) -> float:
         """Seconds left: estimates of what remains, scaled by actual/estimated so far."""
@@ -163,8 +162,8 @@ class Progress:
         parts = []
         for rid in self.running:
             r = self.runs[rid]
-            total = r.config.get("optim", {}).get("epochs", 0)
-            parts.append(f"{r.name} epoch {RunDir(self.runs_dir / rid).epochs_done()}/{total}")
+            done = RunDir(self.runs_dir / rid).epochs_done()
+            parts.append(f"{r.name} epoch {done}/{r.cfg.optim.epochs}")
         return ", ".join(parts)
 
     def _write(self, text: str, final: bool = False) -> None:

@@ -6,7 +6,8 @@ directory.
 
 * ``torchrun``: each run is one data-parallel job of ``nproc`` processes on this machine
   (``python -m torch.distributed.run --standalone``), e.g. all GPUs of a node for one ImageNet run.
-  The launcher process holds the run's lock; the ranks call :func:`tssd.train.train` directly.
+  The launcher process holds the run's lock; the ranks train through
+  :func:`bench.execute.worker.train_job`.
 * ``slurm``: runs are submitted as a SLURM job array through submitit, one array task per run,
   with the resources of the profile's ``slurm`` section. A task that is preempted or times out is
   requeued by submitit (:class:`RunTask` is ``Checkpointable``) and resumes from the run's last
@@ -16,7 +17,6 @@ directory.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import queue
 import subprocess
@@ -24,10 +24,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from bench.execute.launch import Launcher, drain
-from bench.execute.worker import JobResult, RunJob, execute
+from bench.execute.worker import JobResult, RunJob, execute, train_job
 from tssd.api import TERMINAL, RunDir
 
 
@@ -53,8 +53,6 @@ def _result_from_summary(job: RunJob, returncode: int, log: Path) -> JobResult:
 
 class TorchrunLauncher(Launcher):
     """``workers`` concurrent runs, each a ``torchrun --nproc_per_node nproc`` job."""
-
-    name: ClassVar[str] = "torchrun"
 
     def __init__(self, workers: int = 1, nproc: int = 2, **_: Any):
         if workers < 1 or nproc < 1:
@@ -92,8 +90,7 @@ class TorchrunLauncher(Launcher):
             run_dir = Path(job.run_dir)
             run_dir.mkdir(parents=True, exist_ok=True)
             job_file = run_dir / "torchrun_job.json"
-            spec = {"config": job.config, "run_dir": job.run_dir, "force": job.force}
-            job_file.write_text(json.dumps({**spec, "plugins": list(job.plugins)}))
+            job_file.write_text(job.to_json())
             log = run_dir / "torchrun.log"
             nproc = ["--nproc_per_node", str(self.nproc)]
             cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", *nproc]
@@ -153,16 +150,7 @@ class RunTask:
             import submitit
 
             submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
-            from tssd.api import from_dict, load_plugins, train
-
-            load_plugins(job.plugins)
-            s = train(
-                from_dict(job.config, f"run {job.run_id}"),
-                job.run_dir,
-                force=job.force,
-                progress=False,
-            )
-            return JobResult(job.run_id, s["status"], s.get("error", ""), float(s.get("wall_s", 0)))
+            return JobResult.of(job.run_id, train_job(job))
         return execute(job)
 
 
@@ -196,8 +184,6 @@ class SlurmLauncher(Launcher):
             ``slurm_*`` submitit parameter).
         cluster: None = SLURM (submitit's auto-detection), ``local`` or ``debug`` for tests.
     """
-
-    name: ClassVar[str] = "slurm"
 
     def __init__(
         self,

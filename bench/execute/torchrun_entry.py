@@ -1,30 +1,28 @@
 """What each torchrun rank executes for the ``torchrun`` launcher: one run, data-parallel.
 
 ``python -m torch.distributed.run --standalone --nproc_per_node N -m bench.execute.torchrun_entry
-JOB.json`` (the launcher writes JOB.json into the run directory and holds the run's lock meanwhile).
+JOB.json`` (the launcher writes the run job as JOB.json into the run directory and holds the run's
+lock meanwhile); each rank trains it through :func:`bench.execute.worker.train_job`.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
+from bench.execute.worker import RunJob, train_job
+
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the job file's config in its run directory; exit 0 when it finished."""
-    from tssd.api import RunFailed, from_dict, load_plugins, train
+    """Run the job file's run in its run directory; exit 0 when it finished."""
+    from tssd.api import RunFailed
 
     (path,) = argv if argv is not None else sys.argv[1:]
-    job = json.loads(Path(path).read_text())
-    load_plugins(job.get("plugins", ()))
     try:
-        s = train(
-            from_dict(job["config"], path), job["run_dir"], force=job["force"], progress=False
-        )
+        summary = train_job(RunJob.from_json(Path(path).read_text()))
     except RunFailed:
         return 3
-    return 0 if s["status"] == "finished" else 3
+    return 0 if summary["status"] == "finished" else 3
 
 
 if __name__ == "__main__":

@@ -1,14 +1,17 @@
 """What runs inside a worker: one run job, under a per-run lock, through ``tssd.train``.
 
-This module is the unit every launcher executes (a local worker process today; a torchrun rank or
-a SLURM array task later), so it imports only the core and reports back a small picklable
-:class:`JobResult`. The lock (``<runs_dir>/.locks/<hash>.lock``, an OS file lock released when
-its process dies) makes two harness processes on the same results directory run each run once:
-the second one gets ``busy`` and waits for the first one's result on disk.
+This module is the unit every launcher executes (a local worker process, each torchrun rank, a
+SLURM array task), so it imports only the core and reports back a small picklable
+:class:`JobResult`; :func:`train_job` is the one way a planned run becomes a trained run. The
+lock (``<runs_dir>/.locks/<hash>.lock``, an OS file lock released when its process dies) makes
+two harness processes on the same results directory run each run once: the second one gets
+``busy`` and waits for the first one's result on disk.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import traceback
 from dataclasses import dataclass
@@ -17,7 +20,7 @@ from typing import Any
 
 from tssd.api import HARNESS_ERROR, RunDir
 
-__all__ = ["HARNESS_ERROR", "JobResult", "RunJob", "execute", "lock_path"]
+__all__ = ["HARNESS_ERROR", "JobResult", "RunJob", "execute", "lock_path", "train_job"]
 # HARNESS_ERROR (tssd.rundir's) is written into a run directory when the run raised something
 # other than RunFailed (a bug, a missing dataset): the run then shows as failed (or not-run) in
 # every table, never as a number.
@@ -40,6 +43,16 @@ class RunJob:
     """Runs the launcher executes at once on this machine: ``runtime.threads: 0`` (auto) gives
     each its share of the cores (:func:`tssd.host.auto_threads`)."""
 
+    def to_json(self) -> str:
+        """The job as JSON (a torchrun job file)."""
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> RunJob:
+        """The job :meth:`to_json` wrote."""
+        data = json.loads(text)
+        return cls(**{**data, "plugins": tuple(data["plugins"])})
+
 
 @dataclass(frozen=True)
 class JobResult:
@@ -55,6 +68,12 @@ class JobResult:
     """The run was finished or failed before this job started (e.g. by another harness): the
     result is cached, not new. A run that fails during this job is never ``already_done``."""
 
+    @classmethod
+    def of(cls, run_id: str, summary: dict[str, Any], **more: Any) -> JobResult:
+        """The result of a job whose training returned ``summary`` (:func:`train_job`)."""
+        error, wall_s = summary.get("error", ""), float(summary.get("wall_s", 0.0))
+        return cls(run_id, summary["status"], error, wall_s, **more)
+
 
 def lock_path(runs_dir: str | Path, run_id: str) -> Path:
     """The lock file guarding run ``run_id`` (outside the run directory, which ``--force``
@@ -62,19 +81,22 @@ def lock_path(runs_dir: str | Path, run_id: str) -> Path:
     return Path(runs_dir) / ".locks" / f"{run_id}.lock"
 
 
+def train_job(job: RunJob) -> dict[str, Any]:
+    """Train (or resume, or return) the job's run in its run directory and return its summary:
+    the planner's plugins loaded, the config built. The local worker, each torchrun rank and
+    each SLURM task train through this; a run that fails raises ``RunFailed``."""
+    from tssd.api import from_dict, load_plugins, train
+
+    load_plugins(job.plugins)
+    cfg = from_dict(job.config, f"run {job.run_id}")
+    return train(cfg, job.run_dir, force=job.force, progress=False)
+
+
 def execute(job: RunJob) -> JobResult:
     """Run (or resume, or return) one job; never raises for a failing run."""
     from filelock import FileLock, Timeout
 
-    from tssd.api import (
-        PARALLEL_RUNS_ENV,
-        DataError,
-        DatasetUnavailable,
-        RunFailed,
-        from_dict,
-        load_plugins,
-        train,
-    )
+    from tssd.api import PARALLEL_RUNS_ENV, DataError, DatasetUnavailable, RunFailed
 
     Path(job.lock_path).parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(job.lock_path)
@@ -86,20 +108,12 @@ def execute(job: RunJob) -> JobResult:
     try:
         run_dir.clear_error()
         os.environ[PARALLEL_RUNS_ENV] = str(job.parallel_runs)
-        load_plugins(job.plugins)
-        cfg = from_dict(job.config, f"run {job.run_id}")
         before = 0 if job.force else run_dir.epochs_done()
         prior = None if job.force else run_dir.read_summary()
         done = prior is not None and prior.status in ("finished", "failed")
-        summary = train(cfg, run_dir.path, force=job.force, progress=False)
-        return JobResult(
-            job.run_id,
-            summary["status"],
-            summary.get("error", ""),
-            float(summary.get("wall_s", 0.0)),
-            max(0, run_dir.epochs_done() - before),
-            already_done=done,
-        )
+        summary = train_job(job)
+        trained = max(0, run_dir.epochs_done() - before)
+        return JobResult.of(job.run_id, summary, trained_epochs=trained, already_done=done)
     except RunFailed as exc:
         return JobResult(job.run_id, "failed", str(exc))
     except DatasetUnavailable as exc:

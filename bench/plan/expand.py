@@ -11,21 +11,21 @@ A cell may depend on teacher runs (knowledge distillation from an external teach
 is planned as its own run and its hash is written into the cell's config (``method.teacher``), so
 the cell's hash changes whenever the teacher's does.
 
-Config fields a method ignores are reset to their defaults before hashing (each method's
-:class:`tssd.methods.MethodSpec` says which fields it reads; :func:`canonicalize`), so e.g. the
-baseline run of Figure 3 (whose grid sets ``t_t``) is the baseline run of Table 1, and a run
-trained with ``python -m tssd train`` hashes like the harness's (``RunConfig.semantic_dict``
-resets the same fields).
+Each run is planned on its built :class:`tssd.config.RunConfig`, never on the raw dict, so every
+default is the dataclasses'. Config fields a method ignores are reset to their defaults
+(:meth:`RunConfig.canonical <tssd.config.RunConfig.canonical>`, from each method's
+:class:`tssd.methods.MethodSpec`), so e.g. the baseline run of Figure 3 (whose grid sets ``t_t``)
+is the baseline run of Table 1, and a run trained with ``python -m tssd train`` hashes like the
+harness's (its hash resets the same fields).
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.plan.schema import (
     AXIS_KEYS,
@@ -38,6 +38,9 @@ from bench.plan.schema import (
     rel,
 )
 
+if TYPE_CHECKING:
+    from tssd.api import RunConfig
+
 
 @dataclass
 class PlannedRun:
@@ -45,8 +48,9 @@ class PlannedRun:
 
     run_id: str
     """The config hash (the run directory's name); ``unavailable-<hash>`` when it cannot run."""
-    config: dict[str, Any]
-    """The full nested run config (validated, runtime fields included)."""
+    cfg: RunConfig
+    """The run config, runtime fields included, with the fields its method does not read at
+    their defaults (validated, unless the run is unavailable)."""
     name: str
     seed: int
     role: str
@@ -55,6 +59,11 @@ class PlannedRun:
     unavailable: str | None = None
     """Why this checkout cannot run it (dataset or method not registered), or None."""
     est_s: float | None = None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The run config as a plain nested dict (what a run job carries)."""
+        return self.cfg.to_dict()
 
 
 @dataclass
@@ -154,50 +163,35 @@ def apply_derive(
             ) from None
 
 
-def canonicalize(data: dict[str, Any]) -> dict[str, Any]:
-    """Drop the fields the run's method never reads (its spec's
-    :meth:`~tssd.methods.MethodSpec.unread_fields`), so that they take their defaults (or the
-    values pinned in ``UNREAD_HASH_VALUES``); a method not registered keeps every field. The
-    planned config then equals what its hash describes (``RunConfig.canonical``), and an
-    unavailable run's id ignores those fields too."""
-    from tssd.api import METHODS, UNREAD_HASH_VALUES
-
-    spec = METHODS.get(data.get("method", {}).get("name", "tssd"))
-    for path in spec.unread_fields() if spec is not None else ():
-        section, key = path.split(".")
-        node = data.get(section)
-        if isinstance(node, dict):
-            node.pop(key, None)
-            if path in UNREAD_HASH_VALUES:  # pinned where the default moved since
-                node[key] = UNREAD_HASH_VALUES[path]
-    return data
-
-
-def _availability(data: dict[str, Any]) -> str | None:
-    """Why this checkout cannot run the config (an unregistered dataset, method, model or
-    neuron backend), or None. Other config errors are the experiment's fault and raise.
-    Plugins named in ``TSSD_PLUGINS`` are loaded first (:mod:`tssd.plugins`)."""
-    from tssd.api import BACKENDS, DATASETS, METHODS, MODELS, ConfigError, load_plugins
-
-    try:
-        load_plugins()
-    except ConfigError as exc:  # a bad TSSD_PLUGINS entry: one line, like a bad experiment
-        raise SpecError(str(exc)) from None
+def _availability(cfg: RunConfig) -> str | None:
+    """Why this checkout cannot run ``cfg`` (an unregistered dataset, method, model or neuron
+    backend), or None. Other config errors are the experiment's fault and raise."""
+    from tssd.api import BACKENDS, DATASETS, METHODS, MODELS
 
     checks = [
-        ("data", "name", DATASETS, "digits", "dataset"),
-        ("method", "name", METHODS, "tssd", "method"),
-        ("model", "name", MODELS, "micro_cnn", "model"),
-        ("neuron", "backend", BACKENDS, "native", "neuron backend"),
+        (cfg.data.name, DATASETS, "dataset"),
+        (cfg.method.name, METHODS, "method"),
+        (cfg.model.name, MODELS, "model"),
+        (cfg.neuron.backend, BACKENDS, "neuron backend"),
     ]
-    for section, key, registry, default, what in checks:
-        value = data.get(section, {}).get(key, default)
+    for value, registry, what in checks:
         if value not in registry:
             return (
                 f"{what} {value!r} is not registered in this checkout "
                 f"(registered: {', '.join(registry)})"
             )
     return None
+
+
+def _load_plugins() -> None:
+    """Load the plugins named in ``TSSD_PLUGINS`` (:mod:`tssd.plugins`) before anything is
+    planned: their methods and datasets are then registered like the suite's own."""
+    from tssd.api import ConfigError, load_plugins
+
+    try:
+        load_plugins()
+    except ConfigError as exc:  # a bad TSSD_PLUGINS entry: one line, like a bad experiment
+        raise SpecError(str(exc)) from None
 
 
 def estimate_seconds(cfg, profile: Profile) -> float | None:
@@ -269,15 +263,16 @@ def expand(
     """
     from tssd.api import ConfigError, from_dict
 
+    _load_plugins()
     runs_dir = Path(runs_dir).resolve()
     src = rel(exp.path)
     ep = exp.profiles.get(profile.id)
     runs: dict[str, PlannedRun] = {}
     cells: dict[str, Cell] = {}
     cell_configs: dict[str, list[str]] = {}
-    costs: dict[str, float | None] = {}  # run id -> estimated seconds (the profile's model)
 
-    def finish(data: dict[str, Any], seed: int, where: str) -> tuple[str, dict, str | None]:
+    def build(data: dict[str, Any], seed: int, where: str) -> tuple[RunConfig, str | None]:
+        """The run config of ``data`` and why this checkout cannot run it (or None)."""
         data["seed"] = seed
         rt = data.setdefault("runtime", {})
         rt["progress"] = False
@@ -292,19 +287,17 @@ def expand(
         if data_root:
             data.setdefault("data", {})["root"] = str(data_root)
         apply_set(data, overrides or {})
-        canonicalize(data)
-        why = _availability(data)
-        if why is not None:
-            blob = json.dumps(
-                {k: v for k, v in data.items() if k not in ("name", "runtime")}, sort_keys=True
-            )
-            return "unavailable-" + hashlib.sha256(blob.encode()).hexdigest()[:12], data, why
+        source = f"{src} ({where})"
         try:
-            cfg = from_dict(data, f"{src} ({where})")
+            # the fields the method does not read take their defaults before validation: a
+            # value set for another method's sake never makes this run invalid
+            cfg = from_dict(data, source, check=False).canonical()
+            why = _availability(cfg)
+            if why is None:
+                cfg.validate(source)
         except ConfigError as exc:
             raise SpecError(str(exc)) from None
-        costs[cfg.hash()] = estimate_seconds(cfg, profile)
-        return cfg.hash(), cfg.to_dict(), None
+        return cfg, why
 
     def plan(
         data: dict[str, Any],
@@ -314,14 +307,14 @@ def expand(
         deps: tuple[str, ...] = (),
         inherited: str | None = None,
     ) -> tuple[str, str | None]:
-        """Finish ``data`` and add its run to the plan (once per run id): the id, and why the run
+        """Build ``data`` and add its run to the plan (once per run id): the id, and why the run
         cannot run here (its own reason, else ``inherited``) or None."""
-        rid, conf, why = finish(data, seed, where)
-        why = why or inherited
+        cfg, why = build(data, seed, where)
+        rid = cfg.hash() if why is None else "unavailable-" + cfg.hash()
         if rid not in runs:
-            est = costs.get(rid)
-            runs[rid] = PlannedRun(rid, conf, data["name"], seed, role, deps, why, est)
-        return rid, why
+            est = estimate_seconds(cfg, profile) if why is None else None
+            runs[rid] = PlannedRun(rid, cfg, cfg.name, seed, role, deps, why or inherited, est)
+        return rid, why or inherited
 
     for block in exp.blocks(profile.id):
         axes = list(block)
