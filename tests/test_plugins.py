@@ -199,3 +199,114 @@ def test_a_worker_loads_the_plugins_its_job_names(plugin, monkeypatch, tmp_path)
     res = execute(RunJob("r", config(), str(run), str(tmp_path / "r.lock"), plugins=(plugin,)))
     assert res.status == "finished" and res.trained_epochs == 2
     assert RunDir(run).read_error() is None and RunDir(run).state().status == "finished"
+
+
+# ---- a dataset in one file, and nothing else edited ------------------------------------------
+
+ONE_FILE_DATASET = '''\
+"""Two classes of 8x8 grey images: a bright bar high up or low down, in noise."""
+
+import torch
+
+from tssd.data import DataBundle, TensorSplit, dataset_spec, register_dataset
+
+
+def _split(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    x = 0.3 * torch.randn(n, 1, 8, 8, generator=g)
+    x[y == 0, 0, 1:3] += 1.0
+    x[y == 1, 0, 5:7] += 1.0
+    return TensorSplit(x, y)
+
+
+@register_dataset(
+    "one_file_bars", kind="static", num_classes=2, in_channels=1, input_size=8, n_train=40,
+    n_test=20,
+)
+def one_file_bars(cfg, timesteps):
+    info = dataset_spec("one_file_bars").info(cfg.size or 8, "generated 40/20 (seeds 0, 1)")
+    return DataBundle(info, _split(40, 0), _split(20, 1))
+'''
+
+BARS_EXPERIMENT = """\
+id: bars
+kind: table
+title: bars
+layout: {layout}
+axes: {{data: {{key: data.name}}}}
+grid:
+  method: [baseline]
+  data: [one_file_bars]
+set: {{model.width: 8, optim.epochs: 2, data.batch_size: 16}}
+"""
+
+BARS_LAYOUT = """\
+id: bars
+kind: table
+title: bars
+status: inferred
+columns:
+  - {id: bars, label: Bars, match: {data: one_file_bars}}
+rows:
+  - {id: b, label: Baseline, match: {method: baseline}}
+"""
+
+
+@pytest.fixture
+def one_file_dataset(monkeypatch, tmp_path):
+    """A dataset plugin written as one file and named in ``TSSD_PLUGINS``; afterwards what it
+    registered is removed."""
+    datasets, loaded = set(DATASETS), set(plugins.loaded())
+    path = tmp_path / "one_file_bars.py"
+    path.write_text(ONE_FILE_DATASET)
+    monkeypatch.setenv(plugins.ENV, str(path))
+    monkeypatch.setenv("TSSD_CACHE", str(tmp_path / "cache"))  # --estimate's calibrations
+    yield path
+    for name in set(DATASETS) - datasets:
+        del DATASETS[name]
+    for entry in set(plugins.loaded()) - loaded:
+        module = plugins._LOADED.pop(entry)
+        sys.modules.pop(module.__name__, None)
+
+
+def test_a_dataset_in_one_file_is_planned_estimated_and_run_with_no_profile_edit(
+    one_file_dataset, tmp_path, capsys
+):
+    """A newcomer's dataset: one plugin file, an experiment that names it, the shipped quick
+    profile as it is. Its sizes reach the cost estimate from its registration (the profile
+    states none), the dry run prices it, and ``bench run`` trains and tabulates it."""
+    from bench import cli
+    from bench.plan.expand import estimate_seconds, expand
+    from bench.plan.schema import load_experiment, load_profile
+    from tssd.data import shape_of
+
+    (tmp_path / "layouts").mkdir()
+    layout = tmp_path / "layouts" / "bars.yaml"
+    layout.write_text(BARS_LAYOUT)
+    exp = tmp_path / "bars.yaml"
+    exp.write_text(BARS_EXPERIMENT.format(layout=layout))
+    profile = load_profile("quick")
+    assert "one_file_bars" not in Path(profile.path).read_text()
+    res = tmp_path / "results"
+
+    plan = expand(load_experiment(exp), profile, runs_dir=res / "runs", seeds=[0])
+    (run,) = plan.runs.values()
+    assert run.unavailable is None and run.cfg.data.name == "one_file_bars"
+    assert shape_of(run.cfg.data).n_train == 40  # the registration's size, not a profile's
+    assert run.est_s is not None and run.est_s == estimate_seconds(run.cfg, profile) > 0
+
+    assert cli.main(["run", str(exp), "--results", str(res), "--seeds", "0", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"{run.run_id}" in out and "to run" in out and "without an estimate" not in out
+    args = ["run", str(exp), "--results", str(res), "--seeds", "0", "--dry-run", "--estimate"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "no calibration" not in out and "without an estimate" not in out
+
+    assert cli.main(["run", str(exp), "--results", str(res), "--seeds", "0"]) == 0
+    assert "1 runs: 0 cached, 1 to run" in capsys.readouterr().out
+    (row,) = [r for r in read_csv(res / "quick" / "bars.csv") if r["metric"] == "test_acc"]
+    assert row["status"] == "ok" and row["n"] == "1" and 0 <= float(row["mean"]) <= 100
+    summary = json.loads((res / "runs" / run.run_id / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["dataset"] == "one_file_bars"

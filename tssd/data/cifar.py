@@ -34,9 +34,9 @@ import torch.nn.functional as F
 from tssd.data import provenance
 from tssd.data.base import (
     DataBundle,
-    DatasetInfo,
     DatasetUnavailable,
     TensorSplit,
+    dataset_spec,
     register_dataset,
 )
 from tssd.data.cache import list_hash
@@ -283,15 +283,11 @@ def build(spec: CifarSpec, cfg) -> DataBundle:
     mean, std = flat.mean(1), flat.std(1)
     aa = AutoAugmentCIFAR10() if (cfg.augment and opts["autoaugment"]) else None
     size = cfg.size or 32
-    info = DatasetInfo(
-        name=spec.name,
-        kind="static",
-        num_classes=spec.num_classes,
-        in_channels=3,
-        input_size=size,
-        split=f"official ({len(ytr)} train / {len(yte)} test)",
-        split_hash=list_hash(ntr, nte),
-        extra={
+    info = dataset_spec(spec.name).info(
+        size,
+        f"official ({len(ytr)} train / {len(yte)} test)",
+        list_hash(ntr, nte),
+        {
             "source": str(src),
             "mean": mean.tolist(),
             "std": std.tolist(),

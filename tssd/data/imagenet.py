@@ -23,7 +23,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-from tssd.data.base import DataBundle, DatasetInfo, DatasetUnavailable, register_dataset
+from tssd.data.base import DataBundle, DatasetUnavailable, dataset_spec, register_dataset
 from tssd.data.cache import list_hash
 from tssd.data.events import DatasetCorrupt
 from tssd.data.options import require_default_split, resolve_options
@@ -203,20 +203,17 @@ def imagenet(cfg, timesteps: tuple[int, ...]) -> DataBundle:
         raise DatasetUnavailable(f"{NAME}: not found (searched {where}); {layout(cfg.root)}")
     classes, train, val = _scan_both(src)
     size = cfg.size or 224
-    info = DatasetInfo(
-        name=NAME,
-        kind="static",
-        num_classes=len(classes),
-        in_channels=3,
-        input_size=size,
-        split=f"official train/ ({len(train)}) and val/ ({len(val)}) folders",
-        split_hash=list_hash((r for r, _ in train), (r for r, _ in val)),
-        extra={
+    info = dataset_spec(NAME).info(
+        size,
+        f"official train/ ({len(train)}) and val/ ({len(val)}) folders",
+        list_hash((r for r, _ in train), (r for r, _ in val)),
+        {
             "source": str(src),
             "augment": "random-resized-crop+flip" if cfg.augment else "none",
             "eval_transform": f"resize {round(size / 0.875)} + center crop {size}",
         },
     )
+    info.num_classes = len(classes)  # the folders decide: a subset of classes trains its head
     return DataBundle(
         info,
         ImageFolderSplit(src / "train", train, size, cfg.augment),
