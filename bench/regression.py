@@ -36,12 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import ROOT
-from bench.analyse.aggregate import csv_text
+from bench.analyse import frames
 from bench.analyse.compare import (
     FAIL,
     NO_REFERENCE,
     PASS,
-    REFERENCE_COLUMNS,
     compared,
     file_references,
     in_points,
@@ -54,20 +53,15 @@ from bench.plan.expand import Plan, fmt_value
 from bench.plan.schema import Profile, Regression, SpecError, rel
 from tssd.api import atomic_write_text, cpu_name, git_state
 
-TOLERANCE_COLUMNS = [
-    "cell",
-    "metric",
-    "n_ref",
-    "ref_mean",
-    "ref_std",
-    "std_used",
-    "ci_seeds",
-    "cells_in_check",
-    "alpha_cell",
-    "tolerance",
-    "false_alarm_check",
-    "detectable_shift_95",
-]
+TOLERANCE = frames.declare(
+    "cell metric n_ref ref_mean ref_std std_used ci_seeds cells_in_check alpha_cell tolerance "
+    "false_alarm_check detectable_shift_95",
+    floats="ref_mean ref_std std_used alpha_cell tolerance false_alarm_check detectable_shift_95",
+    ints="n_ref ci_seeds cells_in_check",
+    na_rep="nan",
+)
+"""``<id>_tolerance.csv`` of the reference (a NaN is written as ``nan``)."""
+TOLERANCE_COLUMNS = TOLERANCE.header()
 POWER = 0.95
 
 
@@ -181,7 +175,7 @@ def seed_rows(plan: Plan, profile: Profile) -> list[dict[str, Any]]:
                         "metric": metric,
                         "unit": unit_of_quantity(metric),
                         "seed": seed,
-                        "value": format(value, ".10g"),
+                        "value": value,
                     }
                 )
     return rows
@@ -227,11 +221,6 @@ def _dataset_of(cell_id: str) -> str | None:
     return dict(part.partition("=")[::2] for part in cell_id.split(",")).get("dataset")
 
 
-def _csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    # unlike the aggregates, a NaN is written as nan, not left empty
-    return csv_text(rows, columns, lambda v: format(v, ".10g") if isinstance(v, float) else v)
-
-
 def write_reference(
     profile: Profile, plans: list[Plan], command: str, threads: int | None
 ) -> list[Path]:
@@ -247,9 +236,8 @@ def write_reference(
     texts: dict[Path, str] = {}
     for plan in plans:  # every file is built before any is written: no half-new reference
         axes = plan.experiment.axis_names()
-        cols = [REFERENCE_COLUMNS[0], *axes, *REFERENCE_COLUMNS[1:]]
-        texts[reference_path(profile, plan.experiment.id)] = _csv_text(
-            seed_rows(plan, profile), cols
+        texts[reference_path(profile, plan.experiment.id)] = frames.text(
+            seed_rows(plan, profile), frames.REFERENCE, frames.REFERENCE.header(axes)
         )
     for path, text in texts.items():
         atomic_write_text(path, text)
@@ -257,9 +245,7 @@ def write_reference(
     for plan in plans:
         eid = plan.experiment.id
         path = ref_dir / f"{eid}_tolerance.csv"
-        atomic_write_text(
-            path, _csv_text(tolerance_rows(profile, eid, len(reg.seeds)), TOLERANCE_COLUMNS)
-        )
+        frames.write(path, tolerance_rows(profile, eid, len(reg.seeds)), TOLERANCE)
         written.append(path)
     made = _runs_provenance(plans)
     tol = profile.tolerance
@@ -311,20 +297,13 @@ def _runs_provenance(plans: list[Plan]) -> dict[str, Any]:
     }
 
 
-CHECK_COLUMNS = [
-    "cell",
-    "metric",
-    "unit",
-    "n",
-    "mean",
-    "reported",
-    "delta",
-    "tolerance",
-    "alpha_cell",
-    "cells_in_check",
-    "verdict",
-    "reason",
-]
+CHECK = frames.declare(
+    "cell metric unit n mean reported delta tolerance alpha_cell cells_in_check verdict reason",
+    floats="mean reported delta tolerance alpha_cell",
+    ints="n cells_in_check",
+    na_rep="nan",
+)
+"""``<id>_check.csv``: every compared (cell, quantity) of a regression check."""
 
 
 def check_rows(plan: Plan, profile: Profile) -> list[dict[str, Any]]:
@@ -507,7 +486,7 @@ def regression(sel: Selection, opts: RunOptions) -> int:
     for plan, _ in plans(sel):
         rows = check_rows(plan, sel.profile)
         eid = plan.experiment.id
-        atomic_write_text(sel.out_dir / f"{eid}_check.csv", _csv_text(rows, CHECK_COLUMNS))
+        frames.write(sel.out_dir / f"{eid}_check.csv", rows, CHECK)
         print_check(rows, eid, len(sel.seeds), sel.profile.tolerance.false_alarm)
         if any(r["verdict"] == FAIL for r in rows):
             code = 1

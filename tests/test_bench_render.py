@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.analyse.aggregate import RUN_COLUMNS, columns_with_axes, csv_text
+from bench.analyse import frames
+from bench.analyse.frames import AGGREGATE, RUNS
 from bench.plan.schema import SpecError, load_layout, load_profile
 from bench.present.render import (
     ABOVE,
@@ -290,15 +291,15 @@ def test_rendering_is_byte_identical_in_any_process(tmp_path):
         base_t4={0: 81.0, 1: 82.0},
     )
     axes = ["method", "dataset", "arch", "t_s"]
-    (tmp_path / "table2.csv").write_text(csv_text(rows, columns_with_axes(axes)))
-    (tmp_path / "table2_runs.csv").write_text(csv_text(runs, RUN_COLUMNS))
+    frames.write(tmp_path / "table2.csv", rows, AGGREGATE, AGGREGATE.header(axes))
+    frames.write(tmp_path / "table2_runs.csv", runs, RUNS, RUNS.header())
     script = (
-        "import sys; from pathlib import Path; from bench.analyse.aggregate import read_csv; "
-        "from bench.present.render import render_latex, render_markdown; "
+        "import sys; from pathlib import Path; from bench.analyse.frames import read, AGGREGATE, "
+        "RUNS; from bench.present.render import render_latex, render_markdown; "
         "from bench.plan.schema import load_layout, load_profile; "
         "d = Path(sys.argv[1]); lay = load_layout('paper_tables/table2.yaml'); "
-        "prof = load_profile('small'); rows = read_csv(d / 'table2.csv'); "
-        "runs = read_csv(d / 'table2_runs.csv'); "
+        "prof = load_profile('small'); rows = read(d / 'table2.csv', AGGREGATE); "
+        "runs = read(d / 'table2_runs.csv', RUNS); "
         "out = render_latex(lay, prof, rows, runs) + render_markdown(lay, prof, rows, [], runs); "
         "print(out, 'torch' in sys.modules)"
     )

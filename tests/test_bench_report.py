@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 
 import pytest
 
 from bench import cli
+from bench.analyse.frames import claims_from
 from bench.plan.schema import SpecError, load_experiment
 from bench.present.report import README_END, README_START, claims_table, update_readme
 
@@ -167,6 +167,11 @@ def test_claims_table_counts_the_comparisons_that_did_not_run(tmp_path):
 # ------------------------------------------------------------------------------------------------
 
 
+def _claim(rows):
+    """The claim that claims CSV rows hold, as the one claims reader gives it."""
+    return claims_from(rows)[0]
+
+
 def _rows(claim, verdict, kind, groups, text="TSSD is above the baseline on every dataset"):
     """Claims CSV rows of one claim: its 'all' row and one row per (group, outcome, d, lo, hi)."""
     head = {
@@ -247,32 +252,32 @@ def test_each_verdict_becomes_one_sentence_and_only_equivalence_says_no_effect()
     from bench.present.report import claim_sentence
 
     text = "TSSD is above the baseline on every dataset"
-    s = claim_sentence(text, {"small": SUPPORTED_ROWS})
+    s = claim_sentence(text, {"small": _claim(SUPPORTED_ROWS)})
     assert s == (
         "TSSD is above the baseline on every dataset: supported on small "
         "(fashion_mnist +0.47 [+0.23, +0.72]; fashion_dvs +0.58 [+0.32, +0.83])."
     )
-    s = claim_sentence(text, {"quick": CONTRADICTED_ROWS, "small": []})
+    s = claim_sentence(text, {"quick": _claim(CONTRADICTED_ROWS), "small": None})
     assert s == (
         "TSSD is above the baseline on every dataset: contradicted on quick: 1 of 2 comparisons "
         "reversed (digits_dvs -3.10 [-3.72, -2.47], Holm p 0.0004); not run on small."
     )
-    s = claim_sentence(text, {"small": EQUIVALENT_ROWS})
+    s = claim_sentence(text, {"small": _claim(EQUIVALENT_ROWS)})
     assert "equivalent within ±0.5 points on small, i.e. no effect beyond ±0.5 points" in s
-    s = claim_sentence(SPREAD_ROWS[0]["text"], {"small": SPREAD_ROWS})
+    s = claim_sentence(SPREAD_ROWS[0]["text"], {"small": _claim(SPREAD_ROWS)})
     assert s.startswith("Accuracy varies by at most 1 point over the alpha x beta grid: ")
     assert "equivalent within ±1 point on small, i.e. insensitive beyond ±1 point" in s
-    s = claim_sentence(text, {"small": INCONCLUSIVE_ROWS})
+    s = claim_sentence(text, {"small": _claim(INCONCLUSIVE_ROWS)})
     assert s.endswith(
         "inconclusive on small (1 holds, 1 unclear, 1 missing: fashion_mnist +0.47 "
         "[+0.23, +0.72]; fashion_dvs +0.47 [-0.01, +0.96]; 1 not run)."
     )
     for rows in (SUPPORTED_ROWS, CONTRADICTED_ROWS, INCONCLUSIVE_ROWS):
-        phrase = claim_sentence("x", {"p": rows})
+        phrase = claim_sentence("x", {"p": _claim(rows)})
         assert "no effect" not in phrase and "insensitive" not in phrase
     # a spread claim that is not equivalent is not "insensitive" either
     spread_open = [{**r, "verdict": "inconclusive"} for r in SPREAD_ROWS]
-    assert "insensitive" not in claim_sentence("x", {"p": spread_open})
+    assert "insensitive" not in claim_sentence("x", {"p": _claim(spread_open)})
 
 
 @pytest.mark.unit
@@ -281,7 +286,7 @@ def test_a_verdict_outside_the_vocabulary_is_an_error_naming_the_claim():
 
     old = [{**r, "verdict": "not supported"} for r in SUPPORTED_ROWS]
     with pytest.raises(ValueError, match="claim 'c' on small: verdict 'not supported' is not one"):
-        claim_sentence("x", {"small": old})
+        claim_sentence("x", {"small": _claim(old)})
 
 
 @pytest.mark.unit
@@ -291,7 +296,7 @@ def test_the_expected_false_verdicts_count_claims_by_what_they_could_be_called()
     equal = _rows("e", "supported", "equal", [("dataset=x", "holds", 0.0, None, None)])
     not_run = _rows("n", "inconclusive", "greater", [("dataset=x", "missing", None, None, None)])
     claims = [SUPPORTED_ROWS, CONTRADICTED_ROWS, EQUIVALENT_ROWS, SPREAD_ROWS, equal, not_run]
-    fv = false_verdicts(claims, 0.5)
+    fv = false_verdicts([_claim(rows) for rows in claims], 0.5)
     assert fv.claims == 5  # the claim with nothing run is not decided
     assert fv.comparisons == 2 + 2 + 2 + 1  # intervals only (the equal claim is exact)
     assert dict(fv.issued) == {"supported": 2, "contradicted": 1, "equivalent": 2}
@@ -301,7 +306,10 @@ def test_the_expected_false_verdicts_count_claims_by_what_they_could_be_called()
     assert fv.total == pytest.approx(0.025 * (3 + 4 + 4))
     # without a margin anywhere (no column, no profile margin) equivalence is not at risk
     bare = [[{k: v for k, v in r.items() if k != "margin"} for r in rows] for rows in claims[:3]]
-    assert dict(false_verdicts(bare, None).at_risk) == {"supported": 3, "contradicted": 3}
+    assert dict(false_verdicts([_claim(rows) for rows in bare], None).at_risk) == {
+        "supported": 3,
+        "contradicted": 3,
+    }
     text = "\n".join(_decided_section_from_csvs(claims, decided_section))
     assert "Decided: 5 claims" in text and "over 7 comparisons with an interval" in text
     assert "= 0.025 x 3 + 0.025 x 4 + 0.025 x 4 = **0.28**" in text
@@ -325,7 +333,6 @@ def test_the_bound_on_false_verdicts_is_met_where_it_is_tightest():
     """Single-comparison claims whose true difference is exactly 0 and no margin: each is wrongly
     supported with probability 2.5 % and wrongly contradicted with 2.5 %, so the bound of 5 % per
     claim is reached. Simulated, the false verdicts come out at the bound, not above it."""
-    import dataclasses
 
     import numpy as np
 
@@ -340,7 +347,7 @@ def test_the_bound_on_false_verdicts_is_met_where_it_is_tightest():
         "c", "greater", "t", a={"method": "tssd"}, b={"method": "baseline"}, per=("dataset",)
     )
     rng = np.random.default_rng(5)
-    sims, wrong, rows = 3000, 0, []
+    sims, wrong, results = 3000, 0, []
     for _ in range(sims):
         a, b = rng.normal(0, 1, 5), rng.normal(0, 1, 5)
         vals = {
@@ -349,13 +356,8 @@ def test_the_bound_on_false_verdicts_is_met_where_it_is_tightest():
         }
         res = evaluate_claim(claim, cells, vals)
         wrong += res.verdict in (SUPPORTED, CONTRADICTED)
-        head = {"claim": "c", "kind": "greater", "verdict": res.verdict}
-        comp = {
-            k: ("" if isinstance(v, float) and math.isnan(v) else str(v))
-            for k, v in dataclasses.asdict(res.comparisons[0]).items()
-        }
-        rows.append([{**head, "group": "all"}, {**head, **comp}])
-    bound = false_verdicts(rows, None).total
+        results.append(res)
+    bound = false_verdicts(results, None).total
     assert bound == pytest.approx(0.05 * sims)
     # Monte-Carlo standard error of 3000 draws at 5 %: 12 verdicts
     assert 0.85 * bound <= wrong <= bound + 25

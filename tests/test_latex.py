@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.analyse.aggregate import CLAIM_COLUMNS, RUN_COLUMNS, columns_with_axes, csv_text
+from bench.analyse import frames
+from bench.analyse.frames import AGGREGATE, CLAIMS, RUNS
 from bench.pipeline import experiments, render, write_macros
 from bench.plan.expand import expand, fmt_value
 from bench.plan.schema import load_layout, load_profile
@@ -183,9 +184,9 @@ def fabricate(profile_id: str, out_dir: Path, runs_dir: Path) -> list[str]:
                     }
                 )
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / f"{exp.id}.csv").write_text(csv_text(agg_rows, columns_with_axes(axes)))
-        (out_dir / f"{exp.id}_runs.csv").write_text(csv_text(run_rows, RUN_COLUMNS))
-        (out_dir / f"{exp.id}_claims.csv").write_text(csv_text(claim_rows, CLAIM_COLUMNS))
+        frames.write(out_dir / f"{exp.id}.csv", agg_rows, AGGREGATE, AGGREGATE.header(axes))
+        frames.write(out_dir / f"{exp.id}_runs.csv", run_rows, RUNS, RUNS.header())
+        frames.write(out_dir / f"{exp.id}_claims.csv", claim_rows, CLAIMS, CLAIMS.header())
         render(exp, layout, profile, out_dir)
         done.append(exp.id)
     write_macros(profile, out_dir)

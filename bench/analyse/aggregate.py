@@ -9,8 +9,9 @@ directories.
 One aggregate row per (cell, metric): n, mean, sample std, Student-t 95 % interval, the reference
 it is compared with, delta, tolerance and verdict. A cell with a failed run is ``failed`` with no
 number; a cell without finished runs is ``not-run`` with the reason. Files are written whole
-through a temporary file and a rename, from the run directories alone, so two harness processes
-(or a killed and restarted one) always leave complete, identical files.
+through a temporary file and a rename, with each kind's declared dtypes
+(:mod:`bench.analyse.frames`), so two harness processes (or a killed and restarted one) always
+leave complete, identical files.
 
 Files per experiment ``<id>`` under ``results/<profile>/``:
 
@@ -23,37 +24,25 @@ Files per experiment ``<id>`` under ``results/<profile>/``:
 
 from __future__ import annotations
 
-import csv
-import dataclasses
 import fnmatch
-import io
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from bench.analyse import frames
 from bench.analyse.claims import ClaimResult, evaluate_claim
 from bench.analyse.compare import compared, references, verdict
+from bench.analyse.frames import AGGREGATE, CLAIMS, CURVES, RUNS, unit_of
 from bench.plan.expand import Plan, fmt_value
 from bench.plan.schema import Layout
 from bench.stats import mean_ci, mean_std
-from tssd.api import RunDir, atomic_write_text
+from tssd.api import RunDir
 
 if TYPE_CHECKING:
     from bench.execute.records import Record
-
-UNITS = {"test_acc": "%", "train_acc": "%", "val_acc": "%", "nb_acc": "%", "peak_mem_mb": "MB"}
-UNITS |= dict.fromkeys(["wall_s", "train_total_s", "epoch_time_s"], "s")
-
-
-def unit_of(metric: str) -> str:
-    """Display unit of a metric (``%`` for accuracies, ``s``, ``MB`` or none)."""
-    if metric.startswith("test_acc_T"):
-        return "%"
-    return UNITS.get(metric, "")
 
 
 @dataclass
@@ -154,24 +143,6 @@ def read_run(plan: Plan, run_id: str, records: dict[str, Record] | None = None) 
     return RunRecord(run_id, "not-run", "not run yet")
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return "" if math.isnan(v) else format(v, ".10g")
-    return str(v)
-
-
-def csv_text(rows: list[dict[str, Any]], columns: list[str], fmt: Callable = _fmt) -> str:
-    """CSV text of ``rows`` with ``columns``, each value written as ``fmt`` gives it."""
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: fmt(r.get(k)) for k in columns})
-    return buf.getvalue()
-
-
 def wanted_metrics(plan: Plan, layout: Layout | None) -> list[str]:
     """Metric patterns the experiment reports: its ``metrics``, its claims', its layout's."""
     pats = list(plan.experiment.metrics)
@@ -188,96 +159,6 @@ class Aggregate:
     rows: list[dict[str, Any]]
     claims: list[ClaimResult]
     paths: list[Path]
-
-
-AGG_COLUMNS = [
-    "experiment",
-    "profile",
-    "cell",
-    "AXES",
-    "stands_for",
-    "metric",
-    "unit",
-    "n",
-    "n_planned",
-    "mean",
-    "std",
-    "ci_lo",
-    "ci_hi",
-    "status",
-    "reported",
-    "reported_source",
-    "delta",
-    "tolerance",
-    "verdict",
-    "reason",
-    "runs",
-]
-CLAIM_COLUMNS = [
-    "experiment",
-    "profile",
-    "claim",
-    "kind",
-    "source",
-    "gate",
-    "metric",
-    "text",
-    "verdict",
-    "group",
-    "outcome",
-    "a_mean",
-    "b_mean",
-    "diff",
-    "ci_lo",
-    "ci_hi",
-    "note",
-    "p_reversal",
-    "p_holm",
-    "margin",
-    "within_margin",
-    "a_cell",
-    "b_cell",
-]
-RUN_COLUMNS = [
-    "experiment",
-    "profile",
-    "cell",
-    "seed",
-    "role",
-    "run_id",
-    "status",
-    "reason",
-    "test_acc",
-    "val_acc",
-    "train_acc",
-    "wall_s",
-    "peak_mem_mb",
-    "method",
-    "model",
-    "dataset",
-    "dataset_kind",
-    "split",
-    "split_hash",
-    "t_s",
-    "t_t",
-    "backend",
-    "backend_version",
-    "torch_version",
-    "device",
-    "device_name",
-    "git_commit",
-    "git_dirty",
-    "selection",
-    "world_size",
-    "started",
-    "finished",
-]
-
-
-def columns_with_axes(axes: list[str]) -> list[str]:
-    """The aggregate header with the experiment's axes in place of ``AXES``."""
-    i = AGG_COLUMNS.index("AXES")
-    return AGG_COLUMNS[:i] + axes + AGG_COLUMNS[i + 1 :]
 
 
 def aggregate(
@@ -368,21 +249,9 @@ def aggregate(
             )
     margin = profile.equivalence_margin
     claims = [evaluate_claim(c, plan.cells, values, margin=margin) for c in exp.claims]
-    claim_rows = []
-    for res in claims:
-        c = res.claim
-        head = {
-            "experiment": exp.id,
-            "profile": profile.id,
-            "claim": c.id,
-            **{k: getattr(c, k) for k in ("kind", "source", "gate", "metric", "text")},
-            "verdict": res.verdict,
-        }
-        claim_rows.append({**head, "group": "all", "outcome": res.verdict, "note": res.summary})
-        claim_rows += [{**head, **dataclasses.asdict(comp)} for comp in res.comparisons]
     # per-seed values of every other metric the experiment names, so that a table pairs any of
     # its columns by seed (the NeuroBench counts and energy of table 7, say)
-    per_seed = [p for p in pats if not any(ch in p for ch in "*?[") and p not in RUN_COLUMNS]
+    per_seed = [p for p in pats if not any(ch in p for ch in "*?[") and p not in RUNS.columns]
     run_rows = []
     for cell in plan.cells:
         for seed, rid in zip(cell.seeds, cell.runs, strict=True):
@@ -399,7 +268,7 @@ def aggregate(
                         "run_id": r,
                         "status": rec.status,
                         "reason": rec.reason,
-                        **{k: s.get(k) for k in RUN_COLUMNS if k in s},
+                        **{k: s.get(k) for k in RUNS.columns if k in s},
                         "test_acc": rec.metrics.get("test_acc"),
                         "val_acc": rec.metrics.get("val_acc"),
                         "train_acc": rec.metrics.get("train_acc"),
@@ -408,21 +277,19 @@ def aggregate(
                 )
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [
-        out_dir / f"{exp.id}.csv",
-        out_dir / f"{exp.id}_claims.csv",
-        out_dir / f"{exp.id}_runs.csv",
+        frames.write(out_dir / f"{exp.id}.csv", rows, AGGREGATE, AGGREGATE.header(axes)),
+        frames.write(
+            out_dir / f"{exp.id}_claims.csv",
+            frames.claims_rows(exp.id, profile.id, claims),
+            CLAIMS,
+            CLAIMS.header(),
+        ),
+        frames.write(out_dir / f"{exp.id}_runs.csv", run_rows, RUNS, RUNS.header(extra=per_seed)),
     ]
-    atomic_write_text(paths[0], csv_text(rows, columns_with_axes(axes)))
-    atomic_write_text(paths[1], csv_text(claim_rows, CLAIM_COLUMNS))
-    atomic_write_text(paths[2], csv_text(run_rows, RUN_COLUMNS + per_seed))
     if exp.curves:
-        paths.append(out_dir / f"{exp.id}_curves.csv")
-        atomic_write_text(
-            paths[-1],
-            csv_text(
-                _curves(plan, records, axes),
-                ["experiment", "profile", "cell", *axes, "metric", "epoch", "n", "mean", "std"],
-            ),
+        curves = _curves(plan, records, axes)
+        paths.append(
+            frames.write(out_dir / f"{exp.id}_curves.csv", curves, CURVES, CURVES.header(axes))
         )
     return Aggregate(rows, claims, paths)
 
@@ -483,22 +350,3 @@ def _curves(plan: Plan, records: dict[str, RunRecord], axes: list[str]) -> list[
                 }
             )
     return rows
-
-
-def num(text: str | None) -> float:
-    """A number from an aggregate CSV cell (NaN for an empty or non-numeric cell)."""
-    try:
-        return float(text) if text not in (None, "") else math.nan
-    except ValueError:
-        return math.nan
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    """Rows of an aggregate CSV (a missing file names the command that makes it)."""
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: not found; run `python -m bench run "
-            f"{path.stem.split('_')[0]} --profile {path.parent.name}` first"
-        )
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))

@@ -133,10 +133,13 @@ class ClaimResult:
     skipped: list[str] = field(default_factory=list)
     """Groups whose ``a`` cell is its own ``b`` cell: never compared."""
     margin: float = math.nan
+    summary: str = ""
+    """``2/3 hold, 1 unclear`` style one-liner (``within-margin`` for ``spread`` claims), made
+    from the comparisons unless given (a claims CSV's ``all`` row)."""
 
-    @property
-    def summary(self) -> str:
-        """``2/3 hold, 1 unclear`` style one-liner (``within-margin`` for ``spread`` claims)."""
+    def __post_init__(self) -> None:
+        if self.summary:
+            return
         counts = Counter(c.outcome for c in self.comparisons)
         n = len(self.comparisons)
         if not n:
@@ -154,7 +157,7 @@ class ClaimResult:
                 f"; skipped {len(self.skipped)} self-comparison"
                 f"{'s' if len(self.skipped) > 1 else ''} ({'; '.join(self.skipped)})"
             )
-        return out
+        self.summary = out
 
 
 Values = dict[str, dict[str, dict[int, float]]]

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import ROOT
+from bench.analyse.frames import REFERENCE
 from bench.plan.expand import Cell
 from bench.plan.schema import MAPPED_AXES, Layout, Profile, Row, Scalar, SpecError, Tolerance, rel
 
@@ -122,7 +123,7 @@ def reference_path(profile: Profile, experiment_id: str) -> Path:
     return ROOT / profile.reference_dir / f"{experiment_id}.csv"
 
 
-REFERENCE_COLUMNS = ["cell", "metric", "unit", "seed", "value"]
+REFERENCE_COLUMNS = REFERENCE.header()
 """Columns of a reference file (plus the experiment's axes after ``cell``): one row per seed."""
 
 

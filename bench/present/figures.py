@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import BENCH_DIR
-from bench.analyse.aggregate import csv_text, num, read_csv
+from bench.analyse import frames
+from bench.analyse.frames import AGGREGATE, CURVES, FIGDATA, RUNS
 from bench.plan.schema import FigureStyle, Layout, Profile, SpecError, read_yaml, rel
 from tssd.api import Builder, atomic_write_text
 
@@ -45,20 +46,7 @@ STYLE_FILE = BENCH_DIR / "style.yaml"
 STYLE_ENV = "TSSD_FIGURE_STYLE"
 """Environment variable naming a style YAML file laid over the profile's style."""
 
-FIGDATA_COLUMNS = [
-    "panel",
-    "panel_label",
-    "element",
-    "series",
-    "x",
-    "y",
-    "lo",
-    "hi",
-    "n",
-    "interval",
-    "flag",
-    "note",
-]
+FIGDATA_COLUMNS = FIGDATA.header()
 """``<id>_figdata.csv``: ``element`` is what a row draws (``mean``, ``baseline``, ``diff``,
 ``cell``, ``bar``, ``dropped`` (a point not drawn), ``axis`` (an axis's drawn limits in lo/hi),
 ``colour`` (a colour scale: centre in y, limits in lo/hi) or ``caption``); ``lo``/``hi`` are the
@@ -152,9 +140,8 @@ class FigData:
         return [r for r in self.rows if r["panel"] == panel and r["element"] == element]
 
     def text(self) -> str:
-        """CSV text: numbers as ``format(v, '.10g')``, NaN as empty
-        (:mod:`bench.analyse.aggregate`)."""
-        return csv_text(self.rows, FIGDATA_COLUMNS)
+        """CSV text (:data:`bench.analyse.frames.FIGDATA`)."""
+        return frames.text(self.rows, FIGDATA, FIGDATA_COLUMNS)
 
 
 def metric_range(metric: str) -> tuple[float, float] | None:
@@ -193,9 +180,8 @@ def t_interval(mean: float, std: float, n: int) -> tuple[float, float]:
     return mean - h, mean + h
 
 
-def _n(text: str | None) -> int:
-    v = num(text)
-    return 0 if math.isnan(v) else int(v)
+def _n(v: int | None) -> int:
+    return 0 if v is None else v
 
 
 def _with_n(label: str, ns: Iterable[int]) -> str:
@@ -230,13 +216,13 @@ def _axis_limits(values: Iterable[float], rng: tuple[float, float] | None) -> tu
 # ------------------------------------------------------------------------------------------------
 
 
-def _select(rows: list[dict[str, str]], match: dict[str, Any]) -> list[dict[str, str]]:
+def _select(rows: list[dict[str, Any]], match: dict[str, Any]) -> list[dict[str, Any]]:
     from bench.plan.expand import fmt_value
 
     return [r for r in rows if all(r.get(k, "") == fmt_value(v) for k, v in match.items())]
 
 
-def _panels(rows: list[dict[str, str]], axis: str | None) -> list[str]:
+def _panels(rows: list[dict[str, Any]], axis: str | None) -> list[str]:
     if not axis:
         return [""]
     return list(dict.fromkeys(v for r in rows if (v := r.get(axis, "")))) or [""]
@@ -254,7 +240,7 @@ def display_name(name: str, profile: Profile, style: FigureStyle) -> str:
 
 
 def _panel_title(
-    rows: list[dict[str, str]], axis: str | None, value: str, profile: Profile, style: FigureStyle
+    rows: list[dict[str, Any]], axis: str | None, value: str, profile: Profile, style: FigureStyle
 ) -> str:
     """``digits (for CIFAR-10, CIFAR-100)``: the panel's value and the names it stands for."""
     if not axis:
@@ -272,7 +258,7 @@ def _panel_title(
     return shown
 
 
-def _not_run_note(ax, rows: list[dict[str, str]], why: str = "no finished runs") -> None:
+def _not_run_note(ax, rows: list[dict[str, Any]], why: str = "no finished runs") -> None:
     reasons = sorted(
         {r.get("reason", "") for r in rows if r.get("status") in ("not-run", "failed")}
     )
@@ -285,18 +271,6 @@ def _not_run_note(ax, rows: list[dict[str, str]], why: str = "no finished runs")
 def _series_label(match: dict[str, Any], labels: dict[str, str]) -> str:
     key = ",".join(f"{k}={v}" for k, v in match.items())
     return labels.get(key, " ".join(str(v) for v in match.values()))
-
-
-def seed_values(runs: list[dict[str, str]], metric: str) -> dict[str, dict[int, float]]:
-    """``cell -> {seed: value}`` of ``metric`` for every finished run of the runs CSV (the values
-    the paired differences pair); empty when the runs CSV has no column for the metric."""
-    out: dict[str, dict[int, float]] = {}
-    for r in runs:
-        if r.get("role") == "cell" and r.get("status") == "finished":
-            v = num(r.get(metric))
-            if not math.isnan(v):
-                out.setdefault(r["cell"], {})[int(r["seed"])] = v
-    return out
 
 
 def _diff(
@@ -321,12 +295,12 @@ class _Ctx:
     def __init__(self, rows, plot, profile, style, runs, fd):
         self.rows, self.plot, self.profile, self.style = rows, plot, profile, style
         self.runs, self.fd = runs, fd
-        self.seeds = seed_values(runs, plot.get("metric", "test_acc"))
+        self.seeds = frames.seed_values(runs, plot.get("metric", "test_acc"))
 
-    def title(self, rows: list[dict[str, str]], panel: str) -> str:
+    def title(self, rows: list[dict[str, Any]], panel: str) -> str:
         return _panel_title(rows, self.plot.get("panels"), panel, self.profile, self.style)
 
-    def in_panel(self, rows: list[dict[str, str]], panel: str) -> list[dict[str, str]]:
+    def in_panel(self, rows: list[dict[str, Any]], panel: str) -> list[dict[str, Any]]:
         return _select(rows, {self.plot["panels"]: panel}) if self.plot.get("panels") else rows
 
     def colors(self, labels: list[str], baseline_first: bool) -> dict[str, str]:
@@ -375,12 +349,11 @@ def _sweep(c: _Ctx, fig, axes) -> list[str]:
             continue
         base = _select(ok, plot["baseline"])[:1] if "baseline" in plot else []
         for series, label in zip(plot["series"], labels, strict=True):
-            for r in sorted(_select(ok, series), key=lambda r: num(r.get(x))):
-                if not r.get(x):
-                    continue
-                m, n = num(r["mean"]), _n(r.get("n"))
-                lo, hi, flag = clip_interval(num(r["ci_lo"]), num(r["ci_hi"]), rng)
-                xv = num(r[x])
+            at_x = [r for r in _select(ok, series) if r.get(x)]
+            for r in sorted(at_x, key=lambda r: float(r[x])):
+                m, n = r["mean"], _n(r["n"])
+                lo, hi, flag = clip_interval(r["ci_lo"], r["ci_hi"], rng)
+                xv = float(r[x])
                 fd.add(
                     panel,
                     title,
@@ -397,7 +370,7 @@ def _sweep(c: _Ctx, fig, axes) -> list[str]:
                 if base and with_diff:
                     b = base[0]
                     d, dlo, dhi, dn, how = _diff(
-                        c.seeds.get(r["cell"]), c.seeds.get(b["cell"]), m, num(b["mean"])
+                        c.seeds.get(r["cell"]), c.seeds.get(b["cell"]), m, b["mean"]
                     )
                     sig = "excludes 0" if dlo > 0 or dhi < 0 else ""
                     fd.add(
@@ -415,16 +388,16 @@ def _sweep(c: _Ctx, fig, axes) -> list[str]:
                     )
         if base:
             b = base[0]
-            lo, hi, flag = clip_interval(num(b["ci_lo"]), num(b["ci_hi"]), rng)
+            lo, hi, flag = clip_interval(b["ci_lo"], b["ci_hi"], rng)
             fd.add(
                 panel,
                 title,
                 "baseline",
                 blabel,
-                y=num(b["mean"]),
+                y=b["mean"],
                 lo=lo,
                 hi=hi,
-                n=_n(b.get("n")),
+                n=_n(b["n"]),
                 interval=MEAN_CI,
                 flag=flag,
             )
@@ -543,8 +516,8 @@ def _grid(c: _Ctx, fig, axes) -> list[str]:
             _not_run_note(ax, prow, "no finished runs" if not ok else "no finished baseline run")
             continue
         b = base[0]
-        bmean = num(b["mean"])
-        blo, bhi, bflag = clip_interval(num(b["ci_lo"]), num(b["ci_hi"]), rng)
+        bmean = b["mean"]
+        blo, bhi, bflag = clip_interval(b["ci_lo"], b["ci_hi"], rng)
         fd.add(
             panel,
             title,
@@ -553,7 +526,7 @@ def _grid(c: _Ctx, fig, axes) -> list[str]:
             y=bmean,
             lo=blo,
             hi=bhi,
-            n=_n(b.get("n")),
+            n=_n(b["n"]),
             interval=MEAN_CI,
             flag=bflag,
         )
@@ -567,10 +540,10 @@ def _grid(c: _Ctx, fig, axes) -> list[str]:
             hi=big,
             note=f"{style.diverging_cmap}, centred on the baseline",
         )
-        for r in sorted(ok, key=lambda r: (-num(r[yk]), num(r[xk]))):
-            xv, yv, m = num(r[xk]), num(r[yk]), num(r["mean"])
+        for r in sorted(ok, key=lambda r: (-float(r[yk]), float(r[xk]))):
+            xv, yv, m = float(r[xk]), float(r[yk]), r["mean"]
             series = f"{ys}={yv:g}"
-            lo, hi, flag = clip_interval(num(r["ci_lo"]), num(r["ci_hi"]), rng)
+            lo, hi, flag = clip_interval(r["ci_lo"], r["ci_hi"], rng)
             fd.add(
                 panel,
                 title,
@@ -580,7 +553,7 @@ def _grid(c: _Ctx, fig, axes) -> list[str]:
                 y=m,
                 lo=lo,
                 hi=hi,
-                n=_n(r.get("n")),
+                n=_n(r["n"]),
                 interval=MEAN_CI,
                 flag=flag,
                 note=f"{xs}={xv:g}, {ys}={yv:g}",
@@ -607,7 +580,7 @@ def _grid(c: _Ctx, fig, axes) -> list[str]:
         diffs = pd.DataFrame(fd.select(panel, "diff"))
         cells["d"] = diffs["y"].to_numpy()
         cells["mark"] = diffs["flag"].str.contains("excludes baseline").to_numpy()
-        cells["yv"] = [num(s.split("=", 1)[1]) for s in cells["series"]]
+        cells["yv"] = [float(s.split("=", 1)[1]) for s in cells["series"]]
         z = cells.pivot(index="yv", columns="x", values="d").sort_index(ascending=False)
         text = cells.assign(
             t=[
@@ -640,7 +613,7 @@ def _grid(c: _Ctx, fig, axes) -> list[str]:
         ax.set_xlabel(plot.get("x_label", xk))
         ax.set_ylabel(plot.get("y_label", yk))
         ax.set_title(
-            f"{title}\nbaseline {bmean:.2f} (white; {_n_text([_n(b.get('n'))])}); "
+            f"{title}\nbaseline {bmean:.2f} (white; {_n_text([_n(b['n'])])}); "
             f"cells: {_n_text(cells['n'])}",
             fontsize="small",
         )
@@ -669,10 +642,8 @@ def _curves(c: _Ctx, fig, axes) -> list[str]:
     rows = [r for r in c.rows if r["metric"] == metric]
     labels = [_series_label(s, plot.get("labels", {})) for s in plot["series"]]
     colors = c.colors(labels, baseline_first=True)  # the first series (the baseline) in black
-    finished: dict[str, int] = {}
-    for r in c.runs:
-        if r.get("role") == "cell" and r.get("status") == "finished":
-            finished[r["cell"]] = finished.get(r["cell"], 0) + 1
+    done = c.runs[(c.runs["role"] == "cell") & (c.runs["status"] == "finished")]
+    finished = {cell: int(n) for cell, n in done["cell"].value_counts().items()}
     dropped_total = 0
     for j, panel in enumerate(plot["panel_values"]):
         ax = axes[0][j]
@@ -686,7 +657,7 @@ def _curves(c: _Ctx, fig, axes) -> list[str]:
                 for cell in dict.fromkeys(r["cell"] for r in sel)
             }
             for r in sorted(sel, key=lambda r: (r["cell"], _n(r["epoch"]))):
-                m, sd, n, epoch = num(r["mean"]), num(r["std"]), _n(r["n"]), _n(r["epoch"])
+                m, sd, n, epoch = r["mean"], r["std"], _n(r["n"]), _n(r["epoch"])
                 if n < seeds[r["cell"]] or math.isnan(m):
                     fd.add(
                         panel,
@@ -807,17 +778,17 @@ def _bars(c: _Ctx, fig, axes) -> list[str]:
                     if layer not in sel:
                         continue
                     r = sel[layer]
-                    lo, hi, flag = clip_interval(num(r["ci_lo"]), num(r["ci_hi"]), rng)
+                    lo, hi, flag = clip_interval(r["ci_lo"], r["ci_hi"], rng)
                     fd.add(
                         key,
                         title,
                         "bar",
                         label,
                         x=layer,
-                        y=num(r["mean"]),
+                        y=r["mean"],
                         lo=lo,
                         hi=hi,
-                        n=_n(r.get("n")),
+                        n=_n(r["n"]),
                         interval=MEAN_CI,
                         flag=flag,
                     )
@@ -887,9 +858,9 @@ def render_figure(
     import matplotlib.pyplot as plt
 
     src = results_dir / (f"{name}_curves.csv" if kind == "curves" else f"{name}.csv")
-    rows = read_csv(src)
+    rows = frames.records(frames.read(src, CURVES if kind == "curves" else AGGREGATE))
     if kind == "curves":
-        summary = read_csv(results_dir / f"{name}.csv")
+        summary = frames.records(frames.read(results_dir / f"{name}.csv", AGGREGATE))
         plot = {**plot, "panel_values": _panels(summary, plot.get("panels"))}
         for r in rows:  # carry stands_for into the curve rows for the panel titles
             r.setdefault(
@@ -910,8 +881,7 @@ def render_figure(
                     "a per-layer metric prefix such as 'nb_sparsity:'"
                 )
         n_rows, grow = len(bar_metrics(plot)), 1.0
-    runs_csv = results_dir / f"{name}_runs.csv"
-    runs = read_csv(runs_csv) if runs_csv.is_file() else []
+    runs = frames.read(results_dir / f"{name}_runs.csv", RUNS, missing_ok=True)
     fd = FigData()
     with plt.rc_context():
         apply_theme(style)

@@ -14,41 +14,32 @@ import math
 import re
 import statistics
 from pathlib import Path
+from typing import Any
 
-from bench.analyse.aggregate import csv_text, num, read_csv
+from bench.analyse import frames
+from bench.analyse.frames import FOREST
 from bench.plan.schema import Experiment, Profile
 from bench.present.figures import FigData
+from bench.present.fmt import interval
 from bench.present.render import latex_escape
 from tssd.api import atomic_write_text
 
 AXIS = "value"
 """The column holding the forest axis's value (e.g. the variant's name)."""
-COLUMNS = [
-    "dataset",
-    "stands_for",
-    AXIS,
-    "label",
-    "diff",
-    "ci_lo",
-    "ci_hi",
-    "a_mean",
-    "b_mean",
-    "outcome",
-    "note",
-]
+SHOWN = ("diff", "ci_lo", "ci_hi", "a_mean", "b_mean", "outcome", "note")
+"""What each row takes from its comparison."""
 
 
-def forest_rows(exp: Experiment, profile: Profile, results_dir: Path) -> list[dict[str, str]]:
+def forest_rows(exp: Experiment, profile: Profile, results_dir: Path) -> list[dict[str, Any]]:
     """The claim's comparisons, one dict per (dataset, axis value), in the grid's order."""
     claim, axis = exp.forest.claim, exp.forest.axis
-    rows = [r for r in read_csv(results_dir / f"{exp.id}_claims.csv") if r["claim"] == claim]
+    path = results_dir / f"{exp.id}_claims.csv"
+    found = [r for r in frames.read_claims(path, missing_ok=False) if r.claim.id == claim]
     variants = exp.axes[axis].variants if axis in exp.axes else {}
     order = {name: i for i, name in enumerate(variants)}
     out = []
-    for r in rows:
-        if r["group"] == "all":
-            continue
-        key = dict(part.split("=", 1) for part in r["group"].split(","))
+    for comp in found[0].comparisons if found else []:
+        key = dict(part.split("=", 1) for part in comp.group.split(","))
         value = key.get(axis, "")
         ds = key.get("dataset", "")
         label = variants[value].label if value in variants else value
@@ -59,10 +50,7 @@ def forest_rows(exp: Experiment, profile: Profile, results_dir: Path) -> list[di
                 "stands_for": "|".join(stands),
                 AXIS: value,
                 "label": label,
-                **{
-                    k: r[k]
-                    for k in ("diff", "ci_lo", "ci_hi", "a_mean", "b_mean", "outcome", "note")
-                },
+                **{k: getattr(comp, k) for k in SHOWN},
             }
         )
     datasets = list(dict.fromkeys(r["dataset"] for r in out))
@@ -70,24 +58,17 @@ def forest_rows(exp: Experiment, profile: Profile, results_dir: Path) -> list[di
     return out
 
 
-def _fmt(x: float, sign: bool = True) -> str:
-    return "n/a" if math.isnan(x) else (f"{x:+.2f}" if sign else f"{x:.2f}")
-
-
 def render_forest(exp: Experiment, profile: Profile, results_dir: Path) -> list[Path]:
     """Write ``<id>_forest.csv``, ``.tex``, ``.md``, ``.pdf`` and ``.png``."""
     rows = forest_rows(exp, profile, results_dir)
     base = results_dir / f"{exp.id}_forest"
     paths = [base.with_suffix(".csv")]
-    atomic_write_text(paths[0], csv_text(rows, COLUMNS, str))
+    frames.write(paths[0], rows, FOREST, FOREST.header())
     title = f"{exp.title} ({profile.id} profile)"
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
 
-    def cell(r: dict[str, str]) -> str:
-        d, lo, hi = num(r["diff"]), num(r["ci_lo"]), num(r["ci_hi"])
-        if math.isnan(d):
-            return "not run"
-        return f"{_fmt(d)} [{_fmt(lo)}, {_fmt(hi)}]"
+    def cell(r: dict[str, Any]) -> str:
+        return "not run" if math.isnan(r["diff"]) else interval(r["diff"], r["ci_lo"], r["ci_hi"])
 
     md = [
         f"### {title}",
@@ -144,15 +125,10 @@ def interval_of(note: str) -> tuple[str, str]:
     return m[1], m[2] + (f" vs {m[3]}" if m[3] else "")
 
 
-def forest_limits(rows: list[dict[str, str]], clip: float) -> tuple[float, float]:
+def forest_limits(rows: list[dict[str, Any]], clip: float) -> tuple[float, float]:
     """The x range of the forest plot: every difference and interval end, except outliers (an
     end beyond ``clip`` times the median absolute end), with 0 always shown and a margin."""
-    ends = [
-        v
-        for r in rows
-        for v in (num(r["diff"]), num(r["ci_lo"]), num(r["ci_hi"]))
-        if math.isfinite(v)
-    ]
+    ends = [v for r in rows for v in (r["diff"], r["ci_lo"], r["ci_hi"]) if math.isfinite(v)]
     if not ends:
         return -1.0, 1.0
     scale = statistics.median(abs(v) for v in ends)
@@ -163,7 +139,7 @@ def forest_limits(rows: list[dict[str, str]], clip: float) -> tuple[float, float
 
 
 def forest_figdata(
-    rows: list[dict[str, str]],
+    rows: list[dict[str, Any]],
     datasets: list[str],
     labels: dict[str, str],
     clip: float,
@@ -177,7 +153,7 @@ def forest_figdata(
         for r in rows:
             if r["dataset"] != ds:
                 continue
-            d, lo, hi = num(r["diff"]), num(r["ci_lo"]), num(r["ci_hi"])
+            d, lo, hi = r["diff"], r["ci_lo"], r["ci_hi"]
             kind, n = interval_of(r["note"])
             flags = [
                 f"{name} {v:+.2f} beyond the axis: arrow at {edge:+.2f}"
@@ -213,7 +189,7 @@ CAPTION = (
 
 
 def _plot(
-    rows: list[dict[str, str]],
+    rows: list[dict[str, Any]],
     datasets: list[str],
     title: str,
     base: Path,

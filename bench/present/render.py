@@ -24,28 +24,23 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from bench.analyse.aggregate import num, read_csv, unit_of
+import pandas as pd
+
+from bench.analyse import frames
+from bench.analyse.claims import ClaimResult
 from bench.analyse.compare import mapped_match
+from bench.analyse.frames import AGGREGATE, RUNS
 from bench.plan.expand import fmt_value
 from bench.plan.schema import MAPPED_AXES, Layout, Profile, Row, Scalar
+from bench.present.fmt import COUNTS, interval, number, signed
 from bench.stats import diff_ci
 from tssd.api import atomic_write_text
 
-COUNTS = (
-    "params",
-    "train_params",
-    "weak_head_params",
-    "macs_per_sample",
-    "nb_params",
-    "nb_footprint",
-    "nb_dense",
-    "nb_effective_acs",
-    "nb_effective_macs",
-    "nb_effective_synops",
-    "energy_pj",
-)
-"""Metrics that are counts: shown as k/M/G, and without a spread when every seed agrees."""
+Frame = pd.DataFrame | list[dict[str, Any]]
+"""An aggregate or runs CSV's rows: a frame, or dicts (text or typed) made one by
+:func:`bench.analyse.frames.frame`."""
 WORDS = ["Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine"]
 
 
@@ -148,32 +143,13 @@ def display_rows(layout: Layout, profile: Profile) -> list[DisplayRow]:
 
 
 def find_row(
-    rows: list[dict[str, str]], match: dict[str, Scalar], metric: str
-) -> dict[str, str] | None:
+    rows: list[dict[str, Any]], match: dict[str, Scalar], metric: str
+) -> dict[str, Any] | None:
     """The aggregate row of the cell selected by ``match`` (first if several) for ``metric``."""
     for r in rows:
         if r["metric"] == metric and all(r.get(k, "") == fmt_value(v) for k, v in match.items()):
             return r
     return None
-
-
-def fmt_number(x: float, metric: str, digits: int) -> str:
-    """A metric value for display (accuracies with ``digits`` decimals, counts as k/M/G)."""
-    if math.isnan(x):
-        return "n/a"
-    if metric in COUNTS:
-        for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-            if abs(x) >= div:
-                return f"{x / div:.3g}{suffix}"
-        return f"{x:.0f}"
-    unit = unit_of(metric)
-    if unit == "%":
-        return f"{x:.{digits}f}"
-    if unit == "MB":
-        return f"{x:.0f}"
-    if unit == "s":
-        return f"{x:.1f}" if abs(x) < 100 else f"{x:.0f}"
-    return f"{x:.3g}"
 
 
 DELTA_VERDICTS = ("above", "below", "unclear", "equal")
@@ -223,22 +199,6 @@ class Entry:
         return True
 
 
-def seed_values(
-    runs: list[dict[str, str]], metrics: set[str]
-) -> dict[tuple[str, str], dict[int, float]]:
-    """``(cell id, metric) -> {seed: value}`` of every finished run of a cell in ``<id>_runs.csv``
-    (rows with role ``cell``; teachers are not the cell's result), for the ``metrics`` it has."""
-    out: dict[tuple[str, str], dict[int, float]] = {}
-    for r in runs:
-        if r.get("role") != "cell" or r.get("status") != "finished":
-            continue
-        for metric in metrics:
-            v = num(r.get(metric))
-            if math.isfinite(v):
-                out.setdefault((r["cell"], metric), {})[int(r["seed"])] = v
-    return out
-
-
 def _keys(match: dict[str, Scalar] | None) -> dict[str, str]:
     return {k: fmt_value(v) for k, v in (match or {}).items()}
 
@@ -266,14 +226,6 @@ def baseline_rows(layout: Layout, profile: Profile, drows: list[DisplayRow]) -> 
     return out
 
 
-def fmt_signed(x: float, digits: int) -> str:
-    """``+0.52``; never ``-0.00`` (a difference that rounds to zero has no sign)."""
-    if math.isnan(x):
-        return "n/a"
-    text = f"{x:+.{digits}f}"
-    return "+" + text[1:] if float(text) == 0.0 else text
-
-
 def delta_verdict(lo: float, hi: float) -> str:
     """:data:`ABOVE` when the interval lies above 0, :data:`BELOW` below it, else unclear."""
     if lo > 0:
@@ -289,25 +241,23 @@ def fmt_difference(a: dict[int, float], b: dict[int, float], digits: int) -> tup
     if math.isnan(d):
         return "", False
     if a and set(a) == set(b) and all(a[s] == b[s] for s in a):
-        return f"{fmt_signed(0.0, digits)} {EQUAL}", False  # no interval: exactly equal
+        return f"{signed(0.0, digits)} {EQUAL}", False  # no interval: exactly equal
     if math.isnan(lo):
-        return f"{fmt_signed(d, digits)} [n/a] {UNCLEAR}", False  # fewer than 2 seeds a side
+        return f"{signed(d, digits)} [n/a] {UNCLEAR}", False  # fewer than 2 seeds a side
     welch = how.startswith("Welch")
-    interval = f"[{fmt_signed(lo, digits)}, {fmt_signed(hi, digits)}]"
-    text = f"{fmt_signed(d, digits)} {interval} {delta_verdict(lo, hi)}"
+    text = f"{interval(d, lo, hi, digits)} {delta_verdict(lo, hi)}"
     return text + (WELCH_MARK if welch else ""), welch
 
 
 def table_entries(
-    layout: Layout,
-    profile: Profile,
-    rows: list[dict[str, str]],
-    runs: list[dict[str, str]] | None = None,
+    layout: Layout, profile: Profile, agg: Frame, runs: Frame | None = None
 ) -> tuple[list[DisplayRow], list[DisplayColumn], dict[tuple[int, int], Entry]]:
     """Everything a table shows, independent of the output format. ``runs`` (the rows of
     ``<id>_runs.csv``) gives the per-seed values behind differences to the baseline and bold."""
     drows, dcols = display_rows(layout, profile), display_columns(layout, profile)
-    per_seed = seed_values(runs or [], {c.metric for c in dcols})
+    rows = frames.records(frames.frame(agg, AGGREGATE))
+    runs = frames.frame(runs if runs is not None else [], RUNS)
+    per_seed = {m: frames.seed_values(runs, m) for m in {c.metric for c in dcols}}
     entries: dict[tuple[int, int], Entry] = {}
     for i, dr in enumerate(drows):
         for j, dc in enumerate(dcols):
@@ -316,33 +266,33 @@ def table_entries(
             agg = None if dr.match is None else find_row(rows, {**dr.match, **dc.match}, dc.metric)
             if agg is None:  # a reported-only row, or no aggregate: the paper's value at most
                 ref_v = paper if dr.match is None or profile.compare == "paper" else math.nan
-                ref = fmt_number(ref_v, dc.metric, layout.digits)
+                ref = number(ref_v, dc.metric, layout.digits)
                 entries[(i, j)] = Entry("--", ref, "--", ref_value=ref_v)
                 continue
-            mean, std = num(agg["mean"]), num(agg["std"])
+            mean, std = agg["mean"], agg["std"]
             finished = agg["status"] in ("ok", "partial") and not math.isnan(mean)
             if agg["status"] == "failed":
                 ours = "failed"
             elif not finished:
                 ours = "not run"
             else:
-                ours = fmt_number(mean, dc.metric, layout.digits)
+                ours = number(mean, dc.metric, layout.digits)
                 if not math.isnan(std) and not (std == 0 and dc.metric in COUNTS):
-                    ours += " ± " + fmt_number(std, dc.metric, layout.digits)
+                    ours += " ± " + number(std, dc.metric, layout.digits)
                 if agg["verdict"] == "fail":
                     ours += " (fail)"  # outside the reference's tolerance
-            ref_v = num(agg["reported"])
+            ref_v = agg["reported"]
             if math.isnan(ref_v) and profile.compare == "paper":
                 ref_v = paper
-            d = num(agg["delta"])
+            d = agg["delta"]
             entries[(i, j)] = Entry(
                 ours,
-                fmt_number(ref_v, dc.metric, layout.digits),
-                "--" if math.isnan(d) else fmt_signed(d, layout.digits),
+                number(ref_v, dc.metric, layout.digits),
+                "--" if math.isnan(d) else signed(d, layout.digits),
                 mean=mean if finished else math.nan,
                 ref_value=ref_v,
                 verdict=agg["verdict"],
-                seeds=per_seed.get((agg["cell"], dc.metric), {}) if finished else {},
+                seeds=per_seed[dc.metric].get(agg["cell"], {}) if finished else {},
             )
     for i, b in baseline_rows(layout, profile, drows).items():
         for j in range(len(dcols)):
@@ -470,17 +420,13 @@ class Table:
     """Per row: its label and ``(text, bold)`` per display column and subcolumn shown."""
 
 
-def build_table(
-    layout: Layout,
-    profile: Profile,
-    rows: list[dict[str, str]],
-    runs: list[dict[str, str]] | None = None,
-) -> Table:
+def build_table(layout: Layout, profile: Profile, agg: Frame, runs: Frame | None = None) -> Table:
     """The table both :func:`render_latex` and :func:`render_markdown` write.
 
     A subcolumn is shown under a display column when some row has a value in it (``ours``
     always: it says ``not run`` or ``failed`` where there is no number)."""
-    drows, dcols, entries = table_entries(layout, profile, rows, runs)
+    agg = frames.frame(agg, AGGREGATE)
+    drows, dcols, entries = table_entries(layout, profile, agg, runs)
     shown = [
         ["ours"]
         + [k for k in SUBCOLUMNS[1:] if any(entries[(i, j)].has(k) for i in range(len(drows)))]
@@ -497,26 +443,27 @@ def build_table(
             cells += [(e.text(k) or "--", bold.get(k, False)) for k in shown[j]]
         body.append((dr.label, cells))
     groups = [c.label for c in dcols]
-    cap = caption_text(layout, profile, rows, dict(zip(groups, shown, strict=True)), entries, names)
+    shown_by = dict(zip(groups, shown, strict=True))
+    cap = caption_text(layout, profile, frames.records(agg), shown_by, entries, names)
     return Table(cap, groups, [[names[k] for k in ks] for ks in shown], body)
 
 
 def caption_text(
     layout: Layout,
     profile: Profile,
-    rows: list[dict[str, str]],
+    rows: list[dict[str, Any]],
     shown: dict[str, list[str]],
     entries: dict[tuple[int, int], Entry],
     names: dict[str, str],
 ) -> str:
     """The caption as plain text: what every shown subcolumn is, the bold rule, and, once, which
     subcolumns are left out (``shown``: display column label -> its subcolumns) and why."""
-    ns = sorted({r["n_planned"] for r in rows if r.get("n_planned")}, key=int)
-    seeds = f"{'/'.join(ns)} seeds" if ns else "seeds"
-    done = {r.get("n") for r in rows if r.get("n") not in (None, "", "0")}
-    partial = any(r.get("n") != r.get("n_planned") for r in rows if r.get("n") not in (None, ""))
+    ns = sorted({r["n_planned"] for r in rows if r["n_planned"]})
+    seeds = f"{'/'.join(map(str, ns))} seeds" if ns else "seeds"
+    done = {r["n"] for r in rows if r["n"]}
+    partial = any(r["n"] != r["n_planned"] for r in rows if r["n"] is not None)
     if partial and done:  # say what ran, not only what was planned
-        ran = "/".join(sorted(done, key=int))
+        ran = "/".join(map(str, sorted(done)))
         seeds += f" planned, {ran} finished so far (a cell's n is in its CSV)"
     parts = [f"{layout.title}.", f"Ours: mean ± std over {seeds}."]
     ref, delta = names["ref"], names["delta"]
@@ -587,24 +534,9 @@ def caption_text(
     return " ".join(parts)
 
 
-def caption(
-    layout: Layout,
-    profile: Profile,
-    rows: list[dict[str, str]],
-    runs: list[dict[str, str]] | None = None,
-) -> str:
-    """The caption as LaTeX."""
-    return latex_escape(build_table(layout, profile, rows, runs).caption)
-
-
-def render_latex(
-    layout: Layout,
-    profile: Profile,
-    rows: list[dict[str, str]],
-    runs: list[dict[str, str]] | None = None,
-) -> str:
+def render_latex(layout: Layout, profile: Profile, agg: Frame, runs: Frame | None = None) -> str:
     """The booktabs table (needs only :data:`PREAMBLE`, said in its header comment)."""
-    t = build_table(layout, profile, rows, runs)
+    t = build_table(layout, profile, agg, runs)
     widths = [len(h) for h in t.headers]
     lines = [
         f"% generated by `python -m bench render {layout.id} --profile {profile.id}`; do not edit",
@@ -641,12 +573,12 @@ def render_latex(
 def render_markdown(
     layout: Layout,
     profile: Profile,
-    rows: list[dict[str, str]],
-    claims: list[dict[str, str]] | None = None,
-    runs: list[dict[str, str]] | None = None,
+    agg: Frame,
+    claims: list[ClaimResult] | None = None,
+    runs: Frame | None = None,
 ) -> str:
     """The Markdown twin of :func:`render_latex` (the same cells and caption), with the claims."""
-    t = build_table(layout, profile, rows, runs)
+    t = build_table(layout, profile, agg, runs)
     out = [f"### {layout.id}: {layout.title} ({profile.id} profile)", "", t.caption, ""]
     head = ["method"]
     one = all(len(hs) == 1 for hs in t.headers)
@@ -659,13 +591,13 @@ def render_markdown(
         out.append("| " + " | ".join([md_escape(label), *texts]) + " |")
     if claims:
         out += ["", "| claim | source | verdict | detail |", "|---|---|---|---|"]
-        for c in claims:
-            if c["group"] == "all":
-                gate = " (gating)" if c["gate"] == "True" else ""
-                out.append(
-                    f"| {md_escape(c['claim'])}: {md_escape(c['text'])} | "
-                    f"{md_escape(c['source'])}{gate} | {c['verdict']} | {md_escape(c['note'])} |"
-                )
+        for res in claims:
+            c = res.claim
+            gate = " (gating)" if c.gate else ""
+            out.append(
+                f"| {md_escape(c.id)}: {md_escape(c.text)} | {md_escape(c.source)}{gate} | "
+                f"{res.verdict} | {md_escape(res.summary)} |"
+            )
     return "\n".join(out) + "\n"
 
 
@@ -694,29 +626,23 @@ def render_macros(profile: Profile, results_dir: Path) -> str:
     seen: set[str] = set()
     for path in sorted(results_dir.glob("*.csv")):
         stem = path.stem
-        rows = read_csv(path)
-        if not rows or not rows[0].keys() >= AGGREGATE_KEYS:
+        if not set(frames.header_of(path)) >= AGGREGATE_KEYS:
             continue  # runs, claims, curves, figure data: not an aggregate
-        for r in rows:
+        for r in frames.records(frames.read(path, AGGREGATE)):
             if r["metric"] != "test_acc" or r["status"] not in ("ok", "partial"):
                 continue
             base = macro_name(profile.id, stem, r["cell"], r["metric"])
             for suffix, key in (("Mean", "mean"), ("Std", "std")):
                 name = base + suffix
-                v = num(r[key])
-                if name in seen or math.isnan(v):
+                if name in seen or math.isnan(r[key]):
                     continue
                 seen.add(name)
-                lines.append(rf"\newcommand{{\{name}}}{{{v:.2f}}}")
-        cpath = results_dir / f"{stem}_claims.csv"
-        if cpath.is_file():
-            for c in read_csv(cpath):
-                if c["group"] != "all":
-                    continue
-                name = macro_name(profile.id, stem, "claim", c["claim"])
-                if name not in seen:
-                    seen.add(name)
-                    lines.append(rf"\newcommand{{\{name}}}{{{latex_escape(c['verdict'])}}}")
+                lines.append(rf"\newcommand{{\{name}}}{{{number(r[key], r['metric'], 2)}}}")
+        for res in frames.read_claims(results_dir / f"{stem}_claims.csv"):
+            name = macro_name(profile.id, stem, "claim", res.claim.id)
+            if name not in seen:
+                seen.add(name)
+                lines.append(rf"\newcommand{{\{name}}}{{{latex_escape(res.verdict)}}}")
     return "\n".join(lines) + "\n"
 
 
@@ -727,13 +653,10 @@ def render_table(
     the runs' per-seed values give the differences to the baseline and the bold); ``name`` is the
     experiment's id (default: the layout's, the same for every shipped experiment)."""
     name = name or layout.id
-
-    rows = read_csv(results_dir / f"{name}.csv")
-    cpath = results_dir / f"{name}_claims.csv"
-    claims = read_csv(cpath) if cpath.is_file() else []
-    rpath = results_dir / f"{name}_runs.csv"
-    runs = read_csv(rpath) if rpath.is_file() else []
+    agg = frames.read(results_dir / f"{name}.csv", AGGREGATE)
+    claims = frames.read_claims(results_dir / f"{name}_claims.csv")
+    runs = frames.read(results_dir / f"{name}_runs.csv", RUNS, missing_ok=True)
     tex, md = results_dir / f"{name}.tex", results_dir / f"{name}.md"
-    atomic_write_text(tex, render_latex(layout, profile, rows, runs))
-    atomic_write_text(md, render_markdown(layout, profile, rows, claims, runs))
+    atomic_write_text(tex, render_latex(layout, profile, agg, runs))
+    atomic_write_text(md, render_markdown(layout, profile, agg, claims, runs))
     return [tex, md]

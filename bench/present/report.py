@@ -24,17 +24,24 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.analyse.aggregate import num, read_csv
+from bench.analyse import frames
 from bench.analyse.claims import (
     CONTRADICTED,
+    DIFFERS,
     EQUIVALENCE_ALPHA,
     EQUIVALENT,
+    HOLDS,
+    MISSING,
     REVERSAL_ALPHA,
+    REVERSED,
     SUPPORT_ALPHA,
     SUPPORTED,
     VERDICTS,
+    ClaimResult,
+    Comparison,
 )
 from bench.plan.schema import experiment_ids, experiment_path, load_experiment, load_profile
+from bench.present.fmt import duration, interval, missing
 from tssd.api import atomic_write_text
 
 README_START = "<!-- claims:start (python -m bench claims --readme) -->"
@@ -43,31 +50,21 @@ FINDINGS_START = "<!-- findings:start (python -m bench claims --readme) -->"
 FINDINGS_END = "<!-- findings:end -->"
 
 
-def _fmt_s(s: float) -> str:
-    h, rem = divmod(int(round(s)), 3600)
-    return f"{h}h{rem // 60:02d}m" if h else f"{rem // 60}m{rem % 60:02d}s"
+def group_detail(c: Comparison) -> str:
+    """``+1.23 [+0.40, +2.06]`` for one comparison (its note, or ``n/a``, without a difference)."""
+    return (c.note or "n/a") if missing(c.diff) else interval(c.diff, c.ci_lo, c.ci_hi)
 
 
-def group_detail(row: dict[str, str]) -> str:
-    """``+1.23 [+0.40, +2.06]`` for one comparison (``n/a`` without a difference)."""
-    d, lo, hi = num(row.get("diff")), num(row.get("ci_lo")), num(row.get("ci_hi"))
-    if math.isnan(d):
-        return row.get("note") or "n/a"
-    ci = "" if math.isnan(lo) else f" [{lo:+.2f}, {hi:+.2f}]"
-    return f"{d:+.2f}{ci}"
-
-
-def claims_of(results_dir: Path, eid: str) -> list[dict[str, str]]:
-    """The claims CSV rows of one experiment (empty when it has not been aggregated)."""
-    path = results_dir / f"{eid}_claims.csv"
-    return read_csv(path) if path.is_file() else []
+def claims_of(results_dir: Path, eid: str) -> dict[str, ClaimResult]:
+    """Claim id -> its result, from one experiment's claims CSV (empty when not aggregated)."""
+    return {r.claim.id: r for r in frames.read_claims(results_dir / f"{eid}_claims.csv")}
 
 
 def _provenance(results_dir: Path, eids: list[str]) -> tuple[list[str], dict[str, float]]:
     commits: Counter = Counter()
     devices: Counter = Counter()
     torches: Counter = Counter()
-    seeds: set[str] = set()
+    seeds: set[int] = set()
     wall: dict[str, float] = {}
     seen: set[str] = set()
     for eid in eids:
@@ -75,22 +72,21 @@ def _provenance(results_dir: Path, eids: list[str]) -> tuple[list[str], dict[str
         if not path.is_file():
             continue
         total = 0.0
-        for r in read_csv(path):
+        for r in frames.records(frames.read(path, frames.RUNS)):
             if r["status"] != "finished":
                 continue
-            w = num(r.get("wall_s"))
-            total += 0.0 if math.isnan(w) else w
+            total += 0.0 if math.isnan(r["wall_s"]) else r["wall_s"]
             if r["run_id"] in seen:
                 continue
             seen.add(r["run_id"])
-            dirty = " (dirty tree)" if r.get("git_dirty") == "True" else ""
-            commits[(r.get("git_commit") or "?")[:12] + dirty] += 1
-            devices[f"{r.get('device', '?')} {r.get('device_name', '')}".strip()] += 1
-            torches[r.get("torch_version") or "?"] += 1
+            dirty = " (dirty tree)" if r["git_dirty"] else ""
+            commits[(r["git_commit"] or "?")[:12] + dirty] += 1
+            devices[f"{r['device']} {r['device_name']}".strip()] += 1
+            torches[r["torch_version"] or "?"] += 1
             seeds.add(r["seed"])
         wall[eid] = total
     lines = [
-        f"- runs: {len(seen)} distinct finished runs; seeds {', '.join(sorted(seeds, key=int))}"
+        f"- runs: {len(seen)} distinct finished runs; seeds {', '.join(map(str, sorted(seeds)))}"
         if seen
         else "- runs: none finished yet",
         "- trained at commit(s): " + ", ".join(f"{c} ({n} runs)" for c, n in commits.most_common()),
@@ -129,7 +125,7 @@ def write_report(profile_id: str, results: Path, out_dir: Path | None = None) ->
         "",
         *prov,
         "- summed run wall time per experiment (a run shared by several counts in each): "
-        + (", ".join(f"{e} {_fmt_s(w)}" for e, w in wall.items()) or "none"),
+        + (", ".join(f"{e} {duration(w)}" for e, w in wall.items()) or "none"),
         "",
         "## Claims",
         "",
@@ -137,7 +133,8 @@ def write_report(profile_id: str, results: Path, out_dir: Path | None = None) ->
         "",
         "### Findings",
         "",
-        "One sentence per claim, generated from its verdict (`bench/present/report.py`, `claim_sentence`).",
+        "One sentence per claim, generated from its verdict (`bench/present/report.py`, "
+        "`claim_sentence`).",
         "",
         *[f"- {s}" for s in findings(out_dir, eids, profile.id)],
         "",
@@ -148,18 +145,16 @@ def write_report(profile_id: str, results: Path, out_dir: Path | None = None) ->
     ]
     missing_exps = []
     for eid in eids:
-        rows = claims_of(out_dir, eid)
-        if not rows:
+        results = claims_of(out_dir, eid)
+        if not results:
             missing_exps.append(eid)
             continue
-        for c in rows:
-            if c["group"] != "all":
-                continue
-            groups = [g for g in rows if g["claim"] == c["claim"] and g["group"] != "all"]
-            detail = "; ".join(f"{g['group']}: {g['outcome']} {group_detail(g)}" for g in groups)
+        for res in results.values():
+            c = res.claim
+            detail = "; ".join(f"{g.group}: {g.outcome} {group_detail(g)}" for g in res.comparisons)
             lines.append(
-                f"| {eid} | {c['claim']}: {c['text']} | {c['source']} | **{c['verdict']}** | "
-                f"{detail or c['note']} |"
+                f"| {eid} | {c.id}: {c.text} | {c.source} | **{res.verdict}** | "
+                f"{detail or res.summary} |"
             )
     lines += ["", "## Tables and figures", ""]
     not_run: list[str] = []
@@ -171,7 +166,7 @@ def write_report(profile_id: str, results: Path, out_dir: Path | None = None) ->
         if not agg.is_file():
             lines += [f"Not run yet: `python -m bench run {eid} --profile {profile.id}`.", ""]
             continue
-        for r in read_csv(agg):
+        for r in frames.records(frames.read(agg, frames.AGGREGATE)):
             if r["metric"] == "test_acc" and r["status"] in ("not-run", "failed", "partial"):
                 not_run.append(f"{eid}: {r['cell']}: {r['status']} ({r['reason']})")
         md = out_dir / f"{eid}.md"
@@ -208,20 +203,12 @@ def claims_table(profiles: list[str], results: Path) -> str:
         for claim in exp.claims:
             cells = []
             for p in profiles:
-                rows = [r for r in by_profile[p] if r["claim"] == claim.id]
-                top = next((r for r in rows if r["group"] == "all"), None)
-                if top is None:
+                res = by_profile[p].get(claim.id)
+                if res is None or _not_run(res):
                     cells.append("not run")
                     continue
-                groups = [r for r in rows if r["group"] != "all"]
-                ran = [g for g in groups if g.get("outcome") != "missing"]
-                if groups and not ran:  # aggregated, but no comparison had a finished run
-                    cells.append("not run")
-                    continue
-                detail = "; ".join(f"{_short_group(g['group'])} {group_detail(g)}" for g in ran)
-                if len(ran) < len(groups):  # one count, not one "no finished run" per group
-                    detail += f"{'; ' if ran else ''}{len(groups) - len(ran)} not run"
-                cells.append(f"{top['verdict']}" + (f" ({detail})" if detail else ""))
+                detail = _detail(res.comparisons)
+                cells.append(res.verdict + (f" ({detail})" if detail else ""))
             lines.append(f"| {eid} | {claim.text} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -262,82 +249,73 @@ def _unit(metric: str) -> str:
     return " points" if metric.endswith("_acc") else ""
 
 
-def _groups(rows: list[dict[str, str]]) -> list[dict[str, str]]:
-    return [r for r in rows if r["group"] != "all"]
+def _not_run(res: ClaimResult) -> bool:
+    """Aggregated, but no comparison had a finished run."""
+    return bool(res.comparisons) and all(g.outcome == MISSING for g in res.comparisons)
 
 
-def _margin_of(rows: list[dict[str, str]]) -> float:
-    ms = [num(r.get("margin")) for r in _groups(rows)]
-    ms = [m for m in ms if not math.isnan(m)]
-    return ms[0] if ms else math.nan
-
-
-def _detail(groups: list[dict[str, str]], holm: bool = False) -> str:
-    shown = [g for g in groups if g.get("outcome") != "missing"]
+def _detail(groups: list[Comparison], holm: bool = False) -> str:
+    shown = [g for g in groups if g.outcome != MISSING]
     parts = []
     for g in shown:
-        p = num(g.get("p_holm"))
-        extra = f", Holm p {p:.2g}" if holm and not math.isnan(p) else ""
-        parts.append(f"{_short_group(g['group'])} {group_detail(g)}{extra}")
-    if len(shown) < len(groups):
+        extra = f", Holm p {g.p_holm:.2g}" if holm and not math.isnan(g.p_holm) else ""
+        parts.append(f"{_short_group(g.group)} {group_detail(g)}{extra}")
+    if len(shown) < len(groups):  # one count, not one "no finished run" per group
         parts.append(f"{len(groups) - len(shown)} not run")
     return "; ".join(parts)
 
 
-def verdict_phrase(rows: list[dict[str, str]], profile: str) -> str:
-    """One profile's part of a claim's sentence, from its claims CSV rows (empty: not run).
+def verdict_phrase(res: ClaimResult | None, profile: str) -> str:
+    """One profile's part of a claim's sentence, from its claims CSV (None: not run).
 
     ``supported on P (each comparison)``, ``contradicted on P: reversed on (those reversed)``,
     ``equivalent within ±M on P, i.e. no effect beyond ±M (each comparison)`` or ``inconclusive on P
     (outcome counts: each comparison)``. Only ``equivalent`` says "no effect"/"insensitive".
     """
-    top = next((r for r in rows if r["group"] == "all"), None)
-    if top is None or (_groups(rows) and all(g["outcome"] == "missing" for g in _groups(rows))):
+    if res is None or _not_run(res):
         return f"not run on {profile}"
-    v, groups = top["verdict"], _groups(rows)
+    v, groups = res.verdict, res.comparisons
     if v not in VERDICTS:
         raise ValueError(
-            f"claim {top['claim']!r} on {profile}: verdict {v!r} is not one of "
+            f"claim {res.claim.id!r} on {profile}: verdict {v!r} is not one of "
             f"{', '.join(VERDICTS)} (claims CSV written by an older bench? re-run "
             "`python -m bench report`)"
         )
-    unit = _unit(top.get("metric", ""))
+    unit = _unit(res.claim.metric)
     if v == SUPPORTED:
         return f"supported on {profile} ({_detail(groups)})"
     if v == CONTRADICTED:
-        rev = [g for g in groups if g["outcome"] in ("reversed", "differs")]
+        rev = [g for g in groups if g.outcome in (REVERSED, DIFFERS)]
         return (
             f"contradicted on {profile}: {len(rev)} of {len(groups)} comparisons reversed "
             f"({_detail(rev, holm=True)})"
         )
     if v == EQUIVALENT:
-        m = _margin_of(rows)
-        what = "insensitive" if top.get("kind") == "spread" else "no effect"
+        m = res.margin
+        what = "insensitive" if res.claim.kind == "spread" else "no effect"
         unit = unit.rstrip("s") if m == 1 else unit
         return (
             f"equivalent within ±{m:g}{unit} on {profile}, i.e. {what} beyond ±{m:g}{unit} "
             f"({_detail(groups)})"
         )
-    counts = Counter(g["outcome"] for g in groups)
+    counts = Counter(g.outcome for g in groups)
     summary = ", ".join(f"{n} {k}" for k, n in counts.items())
     return f"inconclusive on {profile} ({summary or 'nothing to compare'}: {_detail(groups)})"
 
 
-def claim_sentence(text: str, by_profile: dict[str, list[dict[str, str]]]) -> str:
+def claim_sentence(text: str, by_profile: dict[str, ClaimResult | None]) -> str:
     """``<claim text>: <verdict on each profile>.``: one sentence per claim, from the CSVs."""
-    parts = [verdict_phrase(rows, p) for p, rows in by_profile.items()]
+    parts = [verdict_phrase(res, p) for p, res in by_profile.items()]
     return f"{text[:1].upper()}{text[1:]}: {'; '.join(parts)}."
 
 
 def findings(results_dir: Path, eids: list[str], profile: str) -> list[str]:
     """Every claim of one profile's experiments as a sentence (claims that ran only)."""
-    out = []
-    for eid in eids:
-        rows = claims_of(results_dir, eid)
-        for top in (r for r in rows if r["group"] == "all"):
-            mine = [r for r in rows if r["claim"] == top["claim"]]
-            out.append(f"{eid}: " + claim_sentence(top["text"], {profile: mine}))
-    return out
+    return [
+        f"{eid}: " + claim_sentence(res.claim.text, {profile: res})
+        for eid in eids
+        for res in claims_of(results_dir, eid).values()
+    ]
 
 
 def findings_text(profiles: list[str], results: Path) -> str:
@@ -347,9 +325,7 @@ def findings_text(profiles: list[str], results: Path) -> str:
         exp = load_experiment(experiment_path(eid))
         by_profile = {p: claims_of(results / p, eid) for p in profiles}
         for claim in exp.claims:
-            mine = {
-                p: [r for r in rows if r["claim"] == claim.id] for p, rows in by_profile.items()
-            }
+            mine = {p: results.get(claim.id) for p, results in by_profile.items()}
             if any(mine.values()):
                 lines.append(f"- {eid}: {claim_sentence(claim.text, mine)}")
     if not lines:
@@ -396,46 +372,35 @@ class FalseVerdicts:
         return sum(self.expected.values())
 
 
-def false_verdicts(claim_rows: list[list[dict[str, str]]], margin: float | None) -> FalseVerdicts:
+def false_verdicts(claims: list[ClaimResult], margin: float | None) -> FalseVerdicts:
     """Count decided claims and comparisons and bound the expected false verdicts.
 
-    ``claim_rows``: one list of claims CSV rows per claim. A verdict of kind v on a claim whose
-    truth contradicts it occurs with probability at most ``LEVELS[v]`` (2.5 % each, see
-    :mod:`bench.analyse.claims`), and each claim can be wrong in any verdict it can receive, so
-    ``E[false verdicts] <= sum over decided claims of sum over its possible verdicts of LEVELS[v]``
-    (a union bound: it holds whatever the truth of each claim and however the claims depend on
-    each other). ``margin``: the profile's, for CSVs that lack the margin column.
+    A verdict of kind v on a claim whose truth contradicts it occurs with probability at most
+    ``LEVELS[v]`` (2.5 % each, see :mod:`bench.analyse.claims`), and each claim can be wrong in
+    any verdict it can receive, so ``E[false verdicts] <= sum over decided claims of sum over its
+    possible verdicts of LEVELS[v]`` (a union bound: it holds whatever the truth of each claim
+    and however the claims depend on each other). ``margin``: the profile's, for a claim whose
+    CSV holds none.
     """
     out = FalseVerdicts()
-    for rows in claim_rows:
-        top = next((r for r in rows if r["group"] == "all"), None)
-        if top is None:
-            continue
-        groups = _groups(rows)
-        with_ci = [g for g in groups if not math.isnan(num(g.get("ci_lo")))]
-        exact = top.get("kind") == "equal" and any(
-            g["outcome"] in ("holds", "differs") for g in groups
-        )
+    for res in claims:
+        groups = res.comparisons
+        with_ci = [g for g in groups if not math.isnan(g.ci_lo)]
+        exact = res.claim.kind == "equal" and any(g.outcome in (HOLDS, DIFFERS) for g in groups)
         if not with_ci and not exact:
             continue
         out.claims += 1
         out.comparisons += len(with_ci)
-        out.issued[top["verdict"]] += 1
-        m = _margin_of(rows)
-        if math.isnan(m) and margin:
-            m = margin
-        for v in possible_verdicts(top.get("kind", "greater"), m):
+        out.issued[res.verdict] += 1
+        m = margin if math.isnan(res.margin) and margin else res.margin
+        for v in possible_verdicts(res.claim.kind, m):
             out.at_risk[v] += 1
     return out
 
 
 def decided_section(results_dir: Path, eids: list[str], margin: float | None) -> list[str]:
     """REPORT.md's count of decided claims and comparisons and the expected false verdicts."""
-    per_claim = []
-    for eid in eids:
-        rows = claims_of(results_dir, eid)
-        for cid in dict.fromkeys(r["claim"] for r in rows):
-            per_claim.append([r for r in rows if r["claim"] == cid])
+    per_claim = [res for eid in eids for res in claims_of(results_dir, eid).values()]
     fv = false_verdicts(per_claim, margin)
     issued = ", ".join(f"{fv.issued[v]} {v}" for v in VERDICTS)
     how = {

@@ -6,58 +6,17 @@ each claim's gating flag taken from the experiment's definition (typed), not fro
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.analyse.claims import CONTRADICTED, ClaimResult, Comparison
+from bench.analyse import frames
+from bench.analyse.claims import CONTRADICTED, ClaimResult
 from bench.plan.schema import Experiment
-
-FLOAT_FIELDS = ("a_mean", "b_mean", "diff", "ci_lo", "ci_hi", "p_reversal", "p_holm", "margin")
-
-
-def _num(v: Any, fmt: str) -> str:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return "-"
-    return "-" if math.isnan(x) else format(x, fmt)
-
-
-def _float(row: dict[str, str], key: str) -> float:
-    v = row.get(key) or ""
-    return float(v) if v else math.nan
-
-
-def claims_from_csv(exp: Experiment, rows: list[dict[str, str]]) -> list[ClaimResult]:
-    """The experiment's claims with the verdicts and comparisons its claims CSV holds.
-
-    Columns a CSV written before a column existed lacks (``p_holm``, ``margin``, ...) read as
-    empty; the verdict itself is always the CSV's, never re-decided here.
-    """
-    out = []
-    for claim in exp.claims:
-        mine = [r for r in rows if r["claim"] == claim.id]
-        top = next((r for r in mine if r["group"] == "all"), None)
-        if top is None:
-            continue
-        comps = [
-            Comparison(
-                r["group"],
-                r["outcome"],
-                **{k: _float(r, k) for k in FLOAT_FIELDS},
-                note=r.get("note", ""),
-                within_margin=r.get("within_margin") == "True",
-                a_cell=r.get("a_cell", ""),
-                b_cell=r.get("b_cell", ""),
-            )
-            for r in mine
-            if r["group"] != "all"
-        ]
-        out.append(ClaimResult(claim, top["verdict"], comps, margin=_float(top, "margin")))
-    return out
+from bench.present.fmt import plain
 
 
 def print_summary(
@@ -91,9 +50,9 @@ def print_summary(
                 why = f"  ({short(r['reason'])})" if r["reason"] and r["verdict"] != "pass" else ""
                 print(
                     f"  {r['cell']:<{width}} {r['metric']:<16} {r['n']:>2} "
-                    f"{_num(r['mean'], '.2f'):>9} {_num(r['std'], '.2f'):>7} "
-                    f"{_num(r['reported'], '.2f'):>9} {_num(r['delta'], '+.2f'):>7} "
-                    f"{_num(r['tolerance'], '.2f'):>6}  {r['verdict']}{why}",
+                    f"{plain(r['mean'], '.2f'):>9} {plain(r['std'], '.2f'):>7} "
+                    f"{plain(r['reported'], '.2f'):>9} {plain(r['delta'], '+.2f'):>7} "
+                    f"{plain(r['tolerance'], '.2f'):>6}  {r['verdict']}{why}",
                     file=stream,
                 )
     ok = not failed
@@ -109,7 +68,7 @@ def print_summary(
                 ci = f"[{g.ci_lo:+.2f}, {g.ci_hi:+.2f}]" if not math.isnan(g.ci_lo) else ""
                 p = f" Holm p {g.p_holm:.3g}" if not math.isnan(g.p_holm) else ""
                 print(
-                    f"      {g.group}: {g.outcome} diff {_num(g.diff, '+.2f')} {ci}{p} {g.note}",
+                    f"      {g.group}: {g.outcome} diff {plain(g.diff, '+.2f')} {ci}{p} {g.note}",
                     file=stream,
                 )
         # a gating claim fails only on evidence against it, never on too little evidence
@@ -118,14 +77,14 @@ def print_summary(
 
 
 def check(exp: Experiment, out_dir: Path, profile: str) -> bool:
-    """Print the verdicts of ``exp`` from its CSVs; False when a gating cell or claim fails."""
-    from bench.analyse.aggregate import read_csv
-
+    """Print the verdicts of ``exp`` from its CSVs; False when a gating cell or claim fails.
+    Each claim is the experiment's (its gating flag typed from its definition); its verdict and
+    comparisons are the claims CSV's, never re-decided here."""
     try:
-        rows = read_csv(out_dir / f"{exp.id}.csv")
+        rows = frames.records(frames.read(out_dir / f"{exp.id}.csv", frames.AGGREGATE))
     except FileNotFoundError as exc:
         print(f"== {exp.id} ({profile}): {exc}")
         return False
-    cpath = out_dir / f"{exp.id}_claims.csv"
-    claims = claims_from_csv(exp, read_csv(cpath)) if cpath.is_file() else []
+    read = {r.claim.id: r for r in frames.read_claims(out_dir / f"{exp.id}_claims.csv")}
+    claims = [dataclasses.replace(read[c.id], claim=c) for c in exp.claims if c.id in read]
     return print_summary(exp.id, profile, rows, claims, verbose=True)

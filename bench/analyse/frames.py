@@ -1,0 +1,318 @@
+"""The results CSVs as typed pandas frames: each kind's columns and dtypes, one writer, one reader.
+
+Every CSV the harness writes is a :class:`Kind` (made by :func:`declare`): its columns in order,
+each with a dtype (:data:`TEXT`, :data:`FLOAT`, :data:`INT` or :data:`BOOL`); a column the kind
+does not declare (an experiment's axes, a per-seed metric) takes the kind's ``other``.
+:func:`write` makes the kind's frame from rows and writes it with pandas; :func:`read` reads it
+back with the same dtypes: numbers as floats (NaN where empty), integers and booleans as nullable
+ones (None in a row where empty), text as text (``""`` where empty). A declared column the file
+lacks reads as empty, so a CSV written before a column existed still reads. Floats are written
+with the kind's ``float_format`` (ten significant digits: the same bytes on every platform),
+missing values as ``na_rep``; a number in a text column (a figure's x, an axis value) as
+:func:`cell_text` writes it.
+
+The claims CSV holds one ``all`` row per claim and one row per comparison;
+:func:`claims_rows` writes :class:`~bench.analyse.claims.ClaimResult` objects as such rows and
+:func:`read_claims` (the one claims reader) gives them back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.analyse.claims import ClaimResult, Comparison
+from bench.plan.schema import Claim
+from tssd.api import atomic_write_text
+
+TEXT, FLOAT, INT, BOOL = "str", "float64", "Int64", "boolean"
+AXES = "AXES"
+"""Where a kind's header takes the experiment's axes."""
+
+UNITS = {"test_acc": "%", "train_acc": "%", "val_acc": "%", "nb_acc": "%", "peak_mem_mb": "MB"}
+UNITS |= dict.fromkeys(["wall_s", "train_total_s", "epoch_time_s"], "s")
+
+
+def unit_of(metric: str) -> str:
+    """Display unit of a metric (``%`` for accuracies, ``s``, ``MB`` or none): the aggregate's
+    ``unit`` column."""
+    if metric.startswith("test_acc_T"):
+        return "%"
+    return UNITS.get(metric, "")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of CSV: its columns and their dtypes, and how its numbers are written."""
+
+    columns: dict[str, str]
+    """Column -> dtype in file order; :data:`AXES` (dtype ignored) marks where the axes go."""
+    other: str = TEXT
+    """The dtype of a column not declared."""
+    float_format: str = "%.10g"
+    na_rep: str = ""
+
+    def header(self, axes: Iterable[str] = (), extra: Iterable[str] = ()) -> list[str]:
+        """The columns of one file: the declared ones, ``axes`` in place of :data:`AXES`, then
+        ``extra``."""
+        out = []
+        for c in self.columns:
+            out += list(axes) if c == AXES else [c]
+        return out + [c for c in extra if c not in out]
+
+    def dtype(self, column: str) -> str:
+        """The dtype of ``column``."""
+        return self.columns.get(column, self.other) if column != AXES else TEXT
+
+
+def declare(columns: str, floats: str = "", ints: str = "", bools: str = "", **kw: Any) -> Kind:
+    """A kind from its header (``columns``, space-separated) and which columns are not text."""
+    dtypes = {c: FLOAT for c in floats.split()} | {c: INT for c in ints.split()}
+    dtypes |= {c: BOOL for c in bools.split()}
+    return Kind({c: dtypes.get(c, TEXT) for c in columns.split()}, **kw)
+
+
+AGGREGATE = declare(
+    "experiment profile cell AXES stands_for metric unit n n_planned mean std ci_lo ci_hi status "
+    "reported reported_source delta tolerance verdict reason runs",
+    floats="mean std ci_lo ci_hi reported delta tolerance",
+    ints="n n_planned",
+)
+"""``<id>.csv``: one row per (cell, metric) (:mod:`bench.analyse.aggregate`)."""
+CLAIMS = declare(
+    "experiment profile claim kind source gate metric text verdict group outcome a_mean b_mean "
+    "diff ci_lo ci_hi note p_reversal p_holm margin within_margin a_cell b_cell",
+    floats="a_mean b_mean diff ci_lo ci_hi p_reversal p_holm margin",
+    bools="gate within_margin",
+)
+"""``<id>_claims.csv``: one ``all`` row per claim, then one row per comparison."""
+RUNS = declare(
+    "experiment profile cell seed role run_id status reason test_acc val_acc train_acc wall_s "
+    "peak_mem_mb method model dataset dataset_kind split split_hash t_s t_t backend "
+    "backend_version torch_version device device_name git_commit git_dirty selection world_size "
+    "started finished",
+    floats="test_acc val_acc train_acc wall_s peak_mem_mb",
+    ints="seed t_s t_t world_size",
+    bools="git_dirty",
+    other=FLOAT,
+)
+"""``<id>_runs.csv``: one row per run with its provenance, then per-seed metrics (floats)."""
+CURVES = declare(
+    "experiment profile cell AXES metric epoch n mean std", floats="mean std", ints="epoch n"
+)
+"""``<id>_curves.csv``: mean and std over seeds per cell, metric and epoch."""
+FOREST = declare(
+    "dataset stands_for value label diff ci_lo ci_hi a_mean b_mean outcome note",
+    floats="diff ci_lo ci_hi a_mean b_mean",
+)
+"""``<id>_forest.csv``: one comparison of the forest's claim per row
+(:mod:`bench.present.forest`)."""
+FIGDATA = declare(
+    "panel panel_label element series x y lo hi n interval flag note", floats="y lo hi"
+)
+"""``<id>_figdata.csv``: what a figure draws (:mod:`bench.present.figures`); ``x`` and ``n`` are
+text (a number, a layer's name, ``3 vs 2`` seeds)."""
+REFERENCE = declare("cell AXES metric unit seed value", floats="value", ints="seed", na_rep="nan")
+"""The regression reference (``results/reference/quick/<id>.csv``): one row per seed."""
+
+
+def _empty(v: Any) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) or v == ""
+
+
+def cell_text(v: Any) -> str:
+    """A value as a CSV cell of text: a float with ten significant digits, nothing for a missing
+    value, anything else as ``str`` writes it."""
+    if _empty(v):
+        return ""
+    return format(v, ".10g") if isinstance(v, float) else str(v)
+
+
+def _bool(v: Any) -> bool:
+    got = {"True": True, "False": False}.get(v, v) if isinstance(v, str) else v
+    if not isinstance(got, bool):
+        raise ValueError(f"got {v!r}, expected True, False or empty")
+    return got
+
+
+CASTS = {
+    TEXT: lambda vs: pd.array([cell_text(v) for v in vs], dtype=TEXT),
+    FLOAT: lambda vs: pd.array([math.nan if _empty(v) else float(v) for v in vs], dtype=FLOAT),
+    INT: lambda vs: pd.array([None if _empty(v) else int(v) for v in vs], dtype=INT),
+    BOOL: lambda vs: pd.array([None if _empty(v) else _bool(v) for v in vs], dtype=BOOL),
+}
+
+
+def frame(
+    rows: Iterable[dict[str, Any]] | pd.DataFrame, kind: Kind, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """``rows`` (dicts or a frame, values as text or typed) as the kind's typed frame.
+
+    ``columns``: the frame's columns in order (default: those of ``rows``, then every declared
+    column they lack); a column ``rows`` lack is empty, one they have beyond ``columns`` is left
+    out.
+
+    Raises:
+        ValueError: a value that is not of its column's dtype, naming the column.
+    """
+    if isinstance(rows, pd.DataFrame):
+        data = {c: rows[c].tolist() for c in rows.columns}
+        n = len(rows)
+    else:
+        rows = list(rows)
+        keys = dict.fromkeys(k for r in rows for k in r)
+        data = {c: [r.get(c) for r in rows] for c in keys}
+        n = len(rows)
+    if columns is None:
+        columns = list(data) + [c for c in kind.header() if c not in data]
+    out = {}
+    for c in columns:
+        try:
+            out[c] = CASTS[kind.dtype(c)](data.get(c, [None] * n))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"column {c!r}: {exc}") from None
+    return pd.DataFrame(out, index=range(n))
+
+
+def text(
+    rows: Iterable[dict[str, Any]] | pd.DataFrame, kind: Kind, columns: list[str] | None = None
+) -> str:
+    """The CSV text of ``rows`` as ``kind`` (columns as :func:`frame` takes them)."""
+    return frame(rows, kind, columns).to_csv(
+        index=False, lineterminator="\n", float_format=kind.float_format, na_rep=kind.na_rep
+    )
+
+
+def write(
+    path: Path,
+    rows: Iterable[dict[str, Any]] | pd.DataFrame,
+    kind: Kind,
+    columns: list[str] | None = None,
+) -> Path:
+    """Write ``rows`` as ``kind`` to ``path`` whole (a temporary file and a rename)."""
+    atomic_write_text(path, text(rows, kind, columns))
+    return path
+
+
+def read(path: Path, kind: Kind, missing_ok: bool = False) -> pd.DataFrame:
+    """The typed frame of the CSV at ``path`` (an empty one where it is absent and
+    ``missing_ok``; otherwise its absence names the command that writes it).
+
+    Raises:
+        FileNotFoundError: no file, and not ``missing_ok``.
+        ValueError: a value not of its column's dtype, naming the file and column.
+    """
+    if not path.is_file():
+        if missing_ok:
+            return frame([], kind)
+        raise FileNotFoundError(
+            f"{path}: not found; run `python -m bench run "
+            f"{path.stem.split('_')[0]} --profile {path.parent.name}` first"
+        )
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:  # not even a header: no rows
+        return frame([], kind)
+    try:
+        return frame(raw, kind)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def records(data: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of a typed frame as dicts (floats NaN where empty, nullable values None)."""
+    return data.to_dict("records")
+
+
+def header_of(path: Path) -> list[str]:
+    """The columns of the CSV at ``path`` (none for an empty file)."""
+    try:
+        return list(pd.read_csv(path, dtype=str, nrows=0).columns)
+    except pd.errors.EmptyDataError:
+        return []
+
+
+# ------------------------------------------------------------------------------------------------
+# The claims CSV <-> ClaimResult
+# ------------------------------------------------------------------------------------------------
+
+ALL = "all"
+"""The ``group`` of a claim's own row (its verdict and summary) in the claims CSV."""
+HEAD = ("kind", "source", "gate", "metric", "text")
+"""The claim's fields that every row of the claims CSV repeats."""
+
+
+def claims_rows(experiment: str, profile: str, claims: list[ClaimResult]) -> list[dict[str, Any]]:
+    """The claims CSV's rows of ``claims``: per claim its ``all`` row, then its comparisons."""
+    rows = []
+    for res in claims:
+        head = {
+            "experiment": experiment,
+            "profile": profile,
+            "claim": res.claim.id,
+            **{k: getattr(res.claim, k) for k in HEAD},
+            "verdict": res.verdict,
+        }
+        rows.append({**head, "group": ALL, "outcome": res.verdict, "note": res.summary})
+        rows += [{**head, **dataclasses.asdict(comp)} for comp in res.comparisons]
+    return rows
+
+
+COMPARISON_FIELDS = [f.name for f in dataclasses.fields(Comparison)]
+
+
+def _comparison(row: dict[str, Any]) -> Comparison:
+    return Comparison(
+        **{k: row[k] for k in COMPARISON_FIELDS} | {"within_margin": bool(row["within_margin"])}
+    )
+
+
+def claims_from(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> list[ClaimResult]:
+    """The claims that claims CSV rows hold, in their order; a claim without its ``all`` row is
+    left out. Its :class:`Claim` carries what the CSV holds (id, kind, text, source, gate,
+    metric; its cell filters are the experiment's), its ``summary`` the ``all`` row's note and
+    its ``margin`` its comparisons'."""
+    typed = records(frame(rows, CLAIMS))
+    out = []
+    for cid in dict.fromkeys(r["claim"] for r in typed):
+        mine = [r for r in typed if r["claim"] == cid]
+        top = next((r for r in mine if r["group"] == ALL), None)
+        if top is None:
+            continue
+        comps = [_comparison(r) for r in mine if r["group"] != ALL]
+        claim = Claim(
+            cid,
+            top["kind"],
+            top["text"],
+            source=top["source"],
+            gate=bool(top["gate"]),
+            metric=top["metric"],
+        )
+        margins = [c.margin for c in comps if not math.isnan(c.margin)]
+        margin = margins[0] if margins else math.nan
+        out.append(ClaimResult(claim, top["verdict"], comps, margin=margin, summary=top["note"]))
+    return out
+
+
+def read_claims(path: Path, missing_ok: bool = True) -> list[ClaimResult]:
+    """The claims of a claims CSV (none where it is absent and ``missing_ok``)."""
+    return claims_from(read(path, CLAIMS, missing_ok))
+
+
+def seed_values(runs: pd.DataFrame, metric: str) -> dict[str, dict[int, float]]:
+    """``cell -> {seed: value}`` of ``metric`` for every finished run of a cell in a runs frame
+    (rows with role ``cell``: a teacher is not the cell's result; no value: left out)."""
+    out: dict[str, dict[int, float]] = {}
+    if metric not in runs.columns or RUNS.dtype(metric) != FLOAT:
+        return out
+    done = runs[(runs["role"] == "cell") & (runs["status"] == "finished")]
+    for cell, seed, v in zip(done["cell"], done["seed"], done[metric], strict=True):
+        if math.isfinite(v):
+            out.setdefault(cell, {})[int(seed)] = float(v)
+    return out
