@@ -8,7 +8,7 @@ caption once commented itself out with an unescaped ``%``), ``paper`` with every
 empty tables a fresh clone renders). Each profile has a failed and a partial cell in every table.
 
 Each profile's tables go into one document (pdflatex costs about 0.3 s per document, so one per
-table would be slow) whose preamble is the documented :data:`bench.present.render.PREAMBLE` and
+table would be slow) whose preamble is the documented :data:`bench.present.table.PREAMBLE` and
 nothing else. pdflatex must exit 0 under ``-halt-on-error`` and its log must hold no error. Without
 pdflatex (Debian: ``apt-get install texlive-latex-recommended``) the tests skip and say so.
 """
@@ -29,7 +29,7 @@ from bench.analyse.frames import AGGREGATE, CLAIMS, RUNS
 from bench.pipeline import experiments, render, write_macros
 from bench.plan.expand import expand, fmt_value
 from bench.plan.schema import load_layout, load_profile
-from bench.present.render import LATEX_SPECIAL, PREAMBLE, latex_escape
+from bench.present.table import LATEX_SPECIAL, PREAMBLE, latex_escape
 
 pytestmark = pytest.mark.unit
 

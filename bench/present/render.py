@@ -13,9 +13,9 @@ is better); the paper's own numbers are bolded as the paper does.
 Columns (and rows) whose paper datasets or architectures map to the same stand-in are one column,
 labelled with the stand-in and the names it stands for. Missing values render as ``n/a``, failed
 cells as ``failed``, cells without a finished run as ``not run``. LaTeX and Markdown are written
-from one plain-text :class:`Table`; every text reaches LaTeX through :func:`latex_escape`, and a
-table needs only :data:`PREAMBLE`. Rendering reads only the CSVs, the layout and the profile, and
-its output is a function of them, byte for byte.
+from one plain-text :class:`bench.present.table.Table`, whose renderers escape every text; a table
+needs only :data:`~bench.present.table.PREAMBLE`. Rendering reads only the CSVs, the layout and
+the profile, and its output is a function of them, byte for byte.
 """
 
 from __future__ import annotations
@@ -35,6 +35,15 @@ from bench.analyse.frames import AGGREGATE, RUNS
 from bench.plan.expand import fmt_value
 from bench.plan.schema import MAPPED_AXES, Layout, Profile, Row, Scalar
 from bench.present.fmt import COUNTS, interval, number, signed
+from bench.present.table import (
+    PREAMBLE,
+    Bold,
+    Table,
+    latex_escape,
+    latex_label,
+    to_latex,
+    to_markdown,
+)
 from bench.stats import diff_ci
 from tssd.api import atomic_write_text
 
@@ -162,8 +171,6 @@ WELCH_MARK = "†"
 SUBCOLUMNS = ("ours", "ref", "delta", "base")
 """What each rendered column shows: ours (mean ± std), the reference, ours - reference, ours -
 the row's baseline; each kind is left out when no row has a value in it."""
-PREAMBLE = r"\usepackage{booktabs}"
-"""Everything a rendered table needs in the document's preamble (written into its header)."""
 
 
 @dataclass
@@ -333,93 +340,6 @@ def _better(a: dict[int, float], b: dict[int, float], rule: str) -> bool:
     return lo > 0 if rule == "max" else hi < 0
 
 
-LATEX_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    # OT1, LaTeX's default font encoding, typesets these three as other glyphs in text mode
-    "<": r"$<$",
-    ">": r"$>$",
-    "|": r"$|$",
-    "±": r"$\pm$",
-    "−": r"$-$",
-    "×": r"$\times$",
-    "÷": r"$\div$",
-    "≤": r"$\leq$",
-    "≥": r"$\geq$",
-    "≈": r"$\approx$",
-    "→": r"$\rightarrow$",
-    "Δ": r"$\Delta$",
-    "α": r"$\alpha$",
-    "β": r"$\beta$",
-    "τ": r"$\tau$",
-    "θ": r"$\theta$",
-    "–": "--",
-    "—": "---",
-    "…": r"\ldots{}",
-    "†": r"\dag{}",
-}
-"""Text -> LaTeX for every character that is not typeset as itself."""
-
-
-def latex_escape(text: str) -> str:
-    """``text`` as LaTeX that typesets it (captions, labels, cells, display names).
-
-    Every text that goes into a rendered .tex passes here, and it needs no package beyond
-    :data:`PREAMBLE`. ASCII and the Latin-1 letters (which LaTeX's default UTF-8 input encoding
-    types) pass through; any other character raises, so a label that would stop pdflatex is
-    reported when the table is rendered, naming the text.
-
-    Raises:
-        ValueError: ``text`` holds a character LaTeX cannot typeset without another package.
-    """
-    out = []
-    for ch in text:
-        if ch in LATEX_SPECIAL:
-            out.append(LATEX_SPECIAL[ch])
-        elif ch.isspace():
-            out.append(" ")  # a line break or tab in a label is a space when typeset
-        elif (ch.isascii() and ch.isprintable()) or ("\u00c0" <= ch <= "\u00ff"):
-            out.append(ch)
-        else:
-            raise ValueError(
-                f"{text!r}: character {ch!r} (U+{ord(ch):04X}) has no LaTeX form in "
-                "bench.present.render.LATEX_SPECIAL; use another character or add it there"
-            )
-    return "".join(out)
-
-
-def latex_label(*parts: str) -> str:
-    r"""A ``\label`` key: letters, digits and ``:-.`` kept, anything else ``-`` (a key is not
-    typeset, so escaping would put backslashes into it)."""
-    return re.sub(r"[^A-Za-z0-9:.-]", "-", ":".join(parts))
-
-
-def md_escape(text: str) -> str:
-    """A Markdown table cell: ``|`` would end the cell."""
-    return text.replace("|", r"\|")
-
-
-@dataclass
-class Table:
-    """A rendered table as plain text, before it is written as LaTeX or Markdown."""
-
-    caption: str
-    groups: list[str]
-    """One label per display column."""
-    headers: list[list[str]]
-    """Per display column, the headers of the :data:`SUBCOLUMNS` shown under it."""
-    body: list[tuple[str, list[tuple[str, bool]]]]
-    """Per row: its label and ``(text, bold)`` per display column and subcolumn shown."""
-
-
 def build_table(layout: Layout, profile: Profile, agg: Frame, runs: Frame | None = None) -> Table:
     """The table both :func:`render_latex` and :func:`render_markdown` write.
 
@@ -436,16 +356,19 @@ def build_table(layout: Layout, profile: Profile, agg: Frame, runs: Frame | None
     names = {"ours": "Ours", "ref": ref_name, "delta": "Δ", "base": "vs. baseline"}
     body = []
     for i, dr in enumerate(drows):
-        cells = []
+        cells = [dr.label]
         for j in range(len(dcols)):
             e = entries[(i, j)]
             bold = {"ours": e.bold, "ref": e.ref_bold}
-            cells += [(e.text(k) or "--", bold.get(k, False)) for k in shown[j]]
-        body.append((dr.label, cells))
-    groups = [c.label for c in dcols]
-    shown_by = dict(zip(groups, shown, strict=True))
+            cells += [(Bold if bold.get(k) else str)(e.text(k) or "--") for k in shown[j]]
+        body.append(cells)
+    labels = [c.label for c in dcols]
+    shown_by = dict(zip(labels, shown, strict=True))
     cap = caption_text(layout, profile, frames.records(agg), shown_by, entries, names)
-    return Table(cap, groups, [[names[k] for k in ks] for ks in shown], body)
+    if all(len(ks) == 1 for ks in shown):  # one subcolumn each: the column labels are the head
+        return Table(["Method", *labels], body, caption=cap)
+    head = ["Method"] + [names[k] for ks in shown for k in ks]
+    return Table(head, body, [(g, len(ks)) for g, ks in shown_by.items()], cap)
 
 
 def caption_text(
@@ -536,38 +459,15 @@ def caption_text(
 
 def render_latex(layout: Layout, profile: Profile, agg: Frame, runs: Frame | None = None) -> str:
     """The booktabs table (needs only :data:`PREAMBLE`, said in its header comment)."""
-    t = build_table(layout, profile, agg, runs)
-    widths = [len(h) for h in t.headers]
-    lines = [
-        f"% generated by `python -m bench render {layout.id} --profile {profile.id}`; do not edit",
-        f"% needs {PREAMBLE} in the preamble",
-        r"\begin{table}[t]",
-        r"\centering",
-        r"\small",
-        rf"\caption{{{latex_escape(t.caption)}}}",
-        rf"\label{{{latex_label('tab', f'{layout.id}-{profile.id}')}}}",
-        rf"\begin{{tabular}}{{l{'r' * sum(widths)}}}",
-        r"\toprule",
-    ]
-    if max(widths, default=1) == 1:
-        lines.append(" & ".join(["Method"] + [latex_escape(g) for g in t.groups]) + r" \\")
-    else:
-        head, rules, first = [""], [], 2
-        for g, w in zip(t.groups, widths, strict=True):
-            head.append(rf"\multicolumn{{{w}}}{{c}}{{{latex_escape(g)}}}")
-            rules.append(rf"\cmidrule(lr){{{first}-{first + w - 1}}}")
-            first += w
-        lines += [" & ".join(head) + r" \\", " ".join(rules)]
-        sub = ["Method"] + [latex_escape(h) for hs in t.headers for h in hs]
-        lines.append(" & ".join(sub) + r" \\")
-    lines.append(r"\midrule")
-    for label, cells in t.body:
-        out = [latex_escape(label)]
-        for text, bold in cells:
-            out.append(rf"\textbf{{{latex_escape(text)}}}" if bold else latex_escape(text))
-        lines.append(" & ".join(out) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
-    return "\n".join(lines)
+    return to_latex(
+        build_table(layout, profile, agg, runs),
+        latex_label("tab", f"{layout.id}-{profile.id}"),
+        [
+            f"generated by `python -m bench render {layout.id} --profile {profile.id}`; "
+            "do not edit",
+            f"needs {PREAMBLE} in the preamble",
+        ],
+    )
 
 
 def render_markdown(
@@ -580,24 +480,18 @@ def render_markdown(
     """The Markdown twin of :func:`render_latex` (the same cells and caption), with the claims."""
     t = build_table(layout, profile, agg, runs)
     out = [f"### {layout.id}: {layout.title} ({profile.id} profile)", "", t.caption, ""]
-    head = ["method"]
-    one = all(len(hs) == 1 for hs in t.headers)
-    for g, hs in zip(t.groups, t.headers, strict=True):
-        head += [g] if one else [f"{g}: {hs[0]}", *hs[1:]]
-    out.append("| " + " | ".join(md_escape(h) for h in head) + " |")
-    out.append("|" + "---|" * len(head))
-    for label, cells in t.body:
-        texts = [f"**{md_escape(x)}**" if bold else md_escape(x) for x, bold in cells]
-        out.append("| " + " | ".join([md_escape(label), *texts]) + " |")
+    out += to_markdown(t)
     if claims:
-        out += ["", "| claim | source | verdict | detail |", "|---|---|---|---|"]
-        for res in claims:
-            c = res.claim
-            gate = " (gating)" if c.gate else ""
-            out.append(
-                f"| {md_escape(c.id)}: {md_escape(c.text)} | {md_escape(c.source)}{gate} | "
-                f"{res.verdict} | {md_escape(res.summary)} |"
-            )
+        rows = [
+            [
+                f"{r.claim.id}: {r.claim.text}",
+                r.claim.source + (" (gating)" if r.claim.gate else ""),
+                r.verdict,
+                r.summary,
+            ]
+            for r in claims
+        ]
+        out += ["", *to_markdown(Table(["claim", "source", "verdict", "detail"], rows))]
     return "\n".join(out) + "\n"
 
 

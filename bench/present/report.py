@@ -42,6 +42,7 @@ from bench.analyse.claims import (
 )
 from bench.plan.schema import experiment_ids, experiment_path, load_experiment, load_profile
 from bench.present.fmt import duration, interval, missing
+from bench.present.table import Bold, Table, to_markdown
 from tssd.api import atomic_write_text
 
 README_START = "<!-- claims:start (python -m bench claims --readme) -->"
@@ -140,23 +141,20 @@ def write_report(profile_id: str, results: Path, out_dir: Path | None = None) ->
         "",
         "### Every comparison",
         "",
-        "| experiment | claim | source | verdict | per group: difference [95 % interval] |",
-        "|---|---|---|---|---|",
     ]
-    missing_exps = []
+    missing_exps, every = [], []
     for eid in eids:
         results = claims_of(out_dir, eid)
         if not results:
             missing_exps.append(eid)
-            continue
         for res in results.values():
             c = res.claim
             detail = "; ".join(f"{g.group}: {g.outcome} {group_detail(g)}" for g in res.comparisons)
-            lines.append(
-                f"| {eid} | {c.id}: {c.text} | {c.source} | **{res.verdict}** | "
-                f"{detail or res.summary} |"
+            every.append(
+                [eid, f"{c.id}: {c.text}", c.source, Bold(res.verdict), detail or res.summary]
             )
-    lines += ["", "## Tables and figures", ""]
+    head = ["experiment", "claim", "source", "verdict", "per group: difference [95 % interval]"]
+    lines += [*to_markdown(Table(head, every)), "", "## Tables and figures", ""]
     not_run: list[str] = []
     for eid in eids:
         title = load_experiment(experiment_path(eid)).title if eid in shipped else eid
@@ -195,8 +193,7 @@ def write_report(profile_id: str, results: Path, out_dir: Path | None = None) ->
 
 def claims_table(profiles: list[str], results: Path) -> str:
     """Every claim of every experiment, one column per profile (Markdown)."""
-    head = "| experiment | claim | " + " | ".join(profiles) + " |"
-    lines = [head, "|---|---|" + "---|" * len(profiles)]
+    rows = []
     for eid in experiment_ids():
         exp = load_experiment(experiment_path(eid))
         by_profile = {p: claims_of(results / p, eid) for p in profiles}
@@ -209,8 +206,8 @@ def claims_table(profiles: list[str], results: Path) -> str:
                     continue
                 detail = _detail(res.comparisons)
                 cells.append(res.verdict + (f" ({detail})" if detail else ""))
-            lines.append(f"| {eid} | {claim.text} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+            rows.append([eid, claim.text, *cells])
+    return "\n".join(to_markdown(Table(["experiment", "claim", *profiles], rows))) + "\n"
 
 
 def _short_group(group: str) -> str:
@@ -416,14 +413,13 @@ def decided_section(results_dir: Path, eids: list[str], margin: float | None) ->
         f"interval, or an exact value) over {fv.comparisons} comparisons with an interval; "
         f"verdicts: {issued}. An inconclusive verdict is never false, only uninformative.",
         "",
-        "| verdict | rule | chance per claim it contradicts | claims that could receive it | "
-        "expected false verdicts at most |",
-        "|---|---|---|---|---|",
     ]
-    for v, level in LEVELS.items():
-        lines.append(
-            f"| {v} | {how[v]} | {100 * level:g} % | {fv.at_risk[v]} | {fv.expected[v]:.2f} |"
-        )
+    head = ["verdict", "rule", "chance per claim it contradicts", "claims that could receive it"]
+    rows = [
+        [v, how[v], f"{100 * level:g} %", str(fv.at_risk[v]), f"{fv.expected[v]:.2f}"]
+        for v, level in LEVELS.items()
+    ]
+    lines += to_markdown(Table([*head, "expected false verdicts at most"], rows))
     terms = " + ".join(f"{LEVELS[v]:g} x {fv.at_risk[v]}" for v in LEVELS)
     lines += [
         "",
