@@ -103,17 +103,20 @@ def test_whole_run(measure, settings, kind, mode, tmp_path):
             clear_in_memory_compile_caches()
         return (tmp_path / f"run-{next(rounds)}",), {}
 
-    measure(
+    _once(
+        measure,
         "run",
         f"{kind} {mode}",
         lambda run_dir: _train(conf, run_dir),
-        kind="run",
-        setup=setup,
-        rounds=1,
-        warmup=0,
-        memory=False,
-        note=f"{conf['optim']['epochs']} epochs, 1 thread",
+        setup,
+        f"{conf['optim']['epochs']} epochs, 1 thread",
     )
+
+
+def _once(measure, group: str, name: str, fn, setup, note: str) -> None:
+    """Time one call of ``fn`` (a whole run or two: one round, no warm-up, no memory trace;
+    ``setup`` gives each round its own fresh directory)."""
+    measure(group, name, fn, kind="run", setup=setup, rounds=1, warmup=0, memory=False, note=note)
 
 
 def _train_processes(confs: list[dict], tmp: Path, parallel: bool) -> float:
@@ -156,14 +159,11 @@ def test_table_layout(measure, settings, kind, layout, tmp_path):
         d.mkdir()
         return (d,), {}
 
-    measure(
+    _once(
+        measure,
         "table",
         f"{kind} {layout}",
         lambda d: _train_processes(confs, d, parallel),
-        kind="run",
-        setup=setup,
-        rounds=1,
-        warmup=0,
-        memory=False,
-        note=f"2 runs x {confs[0]['optim']['epochs']} epochs",
+        setup,
+        f"2 runs x {confs[0]['optim']['epochs']} epochs",
     )

@@ -97,36 +97,21 @@ def test_step(measure, settings, cold_compile, fresh_dynamo, net, method, mode):
     batch = _batch(settings, net)
     if mode in ("cold", "warm") and settings.quick and (net, method) not in QUICK_COLD:
         pytest.skip("quick run: compile times measured for the micro baseline step only")
-    if mode == "warm":
-
-        def prime_then_forget():
-            # untimed: compile into the on-disk cache (warm already when the cold test just ran),
-            # then forget everything in memory; the timed call compiles from the disk cache
-            train_step(NETS[net], NeuronSpec(), method, batch, CPU, compile_step=True)()
-            clear_in_memory_compile_caches()
-            step = train_step(NETS[net], NeuronSpec(), method, batch, CPU, compile_step=True)
-            return (step,), {}
-
-        measure(
-            "warm compile",
-            f"{net} {method} step",
-            lambda step: step(),
-            kind=kind,
-            setup=prime_then_forget,
-            rounds=1,
-            warmup=0,
-            memory=False,
-        )
-        return
-    if mode == "cold":
+    if mode in ("cold", "warm"):
 
         def setup():
-            cold_compile()  # the compiled step's kernels stay in the new cache for the warm test
+            if mode == "cold":
+                cold_compile()  # the compiled step's kernels stay in the new cache for "warm"
+            else:
+                # untimed: compile into the on-disk cache (warm already when the cold test just
+                # ran), then forget it in memory; the timed call compiles from the disk cache
+                train_step(NETS[net], NeuronSpec(), method, batch, CPU, compile_step=True)()
+                clear_in_memory_compile_caches()
             step = train_step(NETS[net], NeuronSpec(), method, batch, CPU, compile_step=True)
             return (step,), {}
 
         measure(
-            "cold compile",
+            f"{mode} compile",
             f"{net} {method} step",
             lambda step: step(),
             kind=kind,
