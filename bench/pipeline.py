@@ -305,7 +305,9 @@ def execute(sel: Selection, planned, launcher_name: str, workers: int, **options
     launcher = make_launcher(launcher_name, workers, **options) if todo else None
     exps = [p.experiment.id for p, _ in planned]
     label = f"{'+'.join(exps) if len(exps) < 4 else f'{len(exps)} experiments'} {sel.profile.id}"
-    progress = Progress(label, runs, states, workers, sel.runs_dir, interval_s=log_every)
+    progress = Progress(
+        label, runs, states, workers, sel.runs_dir, interval_s=log_every, recorded=set(recorded)
+    )
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         execute_runs(

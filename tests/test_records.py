@@ -261,3 +261,25 @@ def test_a_remeasured_run_updates_its_record(two_runs, tmp_path):
     assert rc.load(tmp_path)[rid].summary["neurobench"] == {"v": 1}
     both = rc.Record(rid, rec.status, rec.config, {**measured.summary, "wall_s": -1.0}, "", [])
     assert rc.upsert(tmp_path, [both], lock, replace=False) == []
+
+
+def test_progress_says_recorded_for_runs_done_by_their_records():
+    """A run done by its committed record is "recorded", a run directory reused "cached": the
+    two are different promises (the record may come from another machine)."""
+    import io
+
+    from bench.execute.run import Outcome, Progress
+    from bench.plan.expand import PlannedRun
+    from tssd.rundir import RunState
+
+    ids = ["aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc"]
+    runs = [PlannedRun(r, {}, f"run-{r[0]}", 0, "cell") for r in ids]
+    states = {ids[0]: RunState("finished"), ids[1]: RunState("finished"), ids[2]: RunState("new")}
+    out = io.StringIO()
+    progress = Progress("t", runs, states, 2, Path("."), stream=out, recorded={ids[0]})
+    progress.begin()
+    assert "3 runs: 1 recorded, 1 cached, 1 to run" in out.getvalue()
+    for r in runs[:2]:
+        progress.finished(r, Outcome(r.run_id, "finished", cached=True))
+    progress.finished(runs[2], Outcome(ids[2], "finished"))
+    assert "3/3 runs (1 recorded, 1 cached)" in out.getvalue()

@@ -104,8 +104,11 @@ class Progress:
         runs_dir: Path,
         stream: TextIO | None = None,
         interval_s: float = 20.0,
+        recorded: set[str] | None = None,
     ):
         self.label, self.capacity, self.runs_dir = label, capacity, runs_dir
+        self.recorded = recorded or set()
+        """Runs done by their committed records (shown as "recorded", not "cached")."""
         self.runs = {r.run_id: r for r in runs}
         self.stream = stream or sys.stdout
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
@@ -147,11 +150,15 @@ class Progress:
     def _counts(self) -> str:
         n = len(self.runs)
         done = len(self.done)
-        # "cached" = a finished result reused; a failed run counts as failed, cached or not.
-        cached = sum(o.cached and o.status == "finished" for o in self.done.values())
+        # "recorded" = done by a committed record; "cached" = a finished run directory reused;
+        # a failed run counts as failed, cached or not.
+        reused = [r for r, o in self.done.items() if o.cached and o.status == "finished"]
+        recorded = sum(r in self.recorded for r in reused)
+        cached = len(reused) - recorded
         failed = sum(o.status in ("failed", "error") for o in self.done.values())
         skipped = sum(o.status in ("unavailable", "not-run") for o in self.done.values())
-        extra = [f"{cached} cached"] if cached else []
+        extra = [f"{recorded} recorded"] if recorded else []
+        extra += [f"{cached} cached"] if cached else []
         if failed:
             extra.append(f"{failed} failed")
         if skipped:
@@ -177,11 +184,15 @@ class Progress:
     def begin(self) -> None:
         """Say what will happen."""
         todo = [r for r in self.runs if self.states[r].status not in (*TERMINAL, "unavailable")]
-        cached = sum(self.states[r].status == "finished" for r in self.runs)
+        finished = [r for r in self.runs if self.states[r].status == "finished"]
+        recorded = sum(r in self.recorded for r in finished)
+        cached = len(finished) - recorded
         failed = sum(self.states[r].status == "failed" for r in self.runs)
         na = sum(self.states[r].status == "unavailable" for r in self.runs)
         self._write(
-            f"[{self.label}] {len(self.runs)} runs: {cached} cached, {len(todo)} to run"
+            f"[{self.label}] {len(self.runs)} runs: "
+            + (f"{recorded} recorded, " if recorded else "")
+            + f"{cached} cached, {len(todo)} to run"
             + (f", {failed} failed earlier (--force retries them)" if failed else "")
             + (f", {na} not runnable here" if na else "")
             + f", {self.capacity} worker(s); estimated {fmt_seconds(self.eta())}",
