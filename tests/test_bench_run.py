@@ -83,7 +83,8 @@ def test_run_renders_and_a_second_run_is_cached(tmp_path, capsys):
     assert (res / "quick" / "macros.tex").is_file()
     stamps = sorted((p, p.stat().st_mtime_ns) for p in (res / "runs").glob("*/summary.json"))
     assert cli.main(["run", exp, "--results", str(res), "--seeds", "0,1"]) == 0
-    assert "4 runs: 4 cached, 0 to run" in capsys.readouterr().out
+    # the first invocation recorded its runs: the second one trains nothing
+    assert "4 runs: 4 recorded, 0 cached, 0 to run" in capsys.readouterr().out
     assert stamps == sorted(
         (p, p.stat().st_mtime_ns) for p in (res / "runs").glob("*/summary.json")
     )
