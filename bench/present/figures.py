@@ -184,6 +184,34 @@ def _n(v: int | None) -> int:
     return 0 if v is None else v
 
 
+def _mean_curves(ax, means, labels, colors: dict, marker: str | None) -> None:
+    """One mean line per series of ``means`` (a frame: series, x, y, lo, hi, n; its legend entry
+    names the seeds behind it) with its interval as a band; Figure 3's sweep and Figure 5's
+    curves draw their means this way."""
+    import seaborn as sns
+
+    legend = {
+        lab: _with_n(lab, means.loc[means["series"] == lab, "n"])
+        for lab in labels
+        if lab in set(means["series"])
+    }
+    means["legend"] = means["series"].map(legend)
+    sns.lineplot(
+        data=means,
+        x="x",
+        y="y",
+        hue="legend",
+        hue_order=list(legend.values()),
+        palette={legend[lab]: colors[lab] for lab in legend},
+        marker=marker,
+        errorbar=None,
+        ax=ax,
+    )
+    for lab in legend:
+        d = means[means["series"] == lab]
+        ax.fill_between(d["x"], d["lo"], d["hi"], color=colors[lab], alpha=0.2, lw=0)
+
+
 def _with_n(label: str, ns: Iterable[int]) -> str:
     """A legend entry: ``TSSD (n = 3 seeds)``, ``baseline (T_s only), n = 3 seeds``."""
     return f"{label}, {_n_text(ns)}" if label.endswith(")") else f"{label} ({_n_text(ns)})"
@@ -326,7 +354,6 @@ def _band_legend(ax, text: str, loc: str = "best") -> None:
 def _sweep(c: _Ctx, fig, axes) -> list[str]:
     """Means against x with their bands, the baseline line; the paired differences below."""
     import pandas as pd
-    import seaborn as sns
 
     plot, fd = c.plot, c.fd
     metric, x = plot.get("metric", "test_acc"), plot["x"]
@@ -403,26 +430,7 @@ def _sweep(c: _Ctx, fig, axes) -> list[str]:
             )
         means = pd.DataFrame(fd.select(panel, "mean"))
         if not means.empty:
-            legend = {
-                lab: _with_n(lab, means.loc[means["series"] == lab, "n"])
-                for lab in labels
-                if lab in set(means["series"])
-            }
-            means["legend"] = means["series"].map(legend)
-            sns.lineplot(
-                data=means,
-                x="x",
-                y="y",
-                hue="legend",
-                hue_order=list(legend.values()),
-                palette={legend[lab]: colors[lab] for lab in legend},
-                marker="o",
-                errorbar=None,
-                ax=ax,
-            )
-            for lab in legend:
-                d = means[means["series"] == lab]
-                ax.fill_between(d["x"], d["lo"], d["hi"], color=colors[lab], alpha=0.2, lw=0)
+            _mean_curves(ax, means, labels, colors, "o")
             ax.set_xticks(sorted(set(means["x"])))
         for b in fd.select(panel, "baseline"):
             ax.axhline(
@@ -631,7 +639,6 @@ CURVE_LABELS = {"val_acc": "validation accuracy (%)", "test_acc": "test accuracy
 def _curves(c: _Ctx, fig, axes) -> list[str]:
     """Mean over seeds per epoch with its interval, only at epochs every seed evaluated."""
     import pandas as pd
-    import seaborn as sns
 
     plot, fd = c.plot, c.fd
     # validation accuracy when the runs have a validation split: the curve a choice may look at
@@ -691,26 +698,7 @@ def _curves(c: _Ctx, fig, axes) -> list[str]:
         if means.empty:
             _not_run_note(ax, prow, "no epoch evaluated by every seed" if dropped else "no runs")
             continue
-        legend = {
-            lab: _with_n(lab, means.loc[means["series"] == lab, "n"])
-            for lab in labels
-            if lab in set(means["series"])
-        }
-        means["legend"] = means["series"].map(legend)
-        sns.lineplot(
-            data=means,
-            x="x",
-            y="y",
-            hue="legend",
-            hue_order=list(legend.values()),
-            palette={legend[lab]: colors[lab] for lab in legend},
-            marker="o" if len(means) < 40 else None,
-            errorbar=None,
-            ax=ax,
-        )
-        for lab in legend:
-            d = means[means["series"] == lab]
-            ax.fill_between(d["x"], d["lo"], d["hi"], color=colors[lab], alpha=0.2, lw=0)
+        _mean_curves(ax, means, labels, colors, "o" if len(means) < 40 else None)
         lo, hi = _axis_limits([*means["y"], *means["lo"], *means["hi"]], rng)
         ax.set_ylim(lo, hi)
         fd.add(panel, title, "axis", "y", lo=lo, hi=hi)
