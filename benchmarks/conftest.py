@@ -40,6 +40,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tssd.runtime import forget_compiled
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "benchmarks"
 MEMORY_METHOD_CPU = "torch.profiler allocator trace (peak 'Total Allocated' within the call)"
@@ -369,17 +371,8 @@ def fresh_dynamo() -> Iterator[None]:
     torch.compiler.reset()
 
 
-def clear_in_memory_compile_caches() -> None:
-    """Forget what this process compiled (dynamo's graphs, inductor's in-memory caches) and keep
-    the on-disk cache: the next compile is a warm one, as in a new worker process."""
-    torch.compiler.reset()
-    from torch._inductor import utils as inductor_utils
-
-    clear = getattr(inductor_utils, "clear_caches", None) or getattr(
-        inductor_utils, "clear_inductor_caches", None
-    )
-    if clear is not None:
-        clear()
+clear_in_memory_compile_caches = forget_compiled
+"""Forget what this process compiled, keep the on-disk cache (tssd.runtime.forget_compiled)."""
 
 
 def fresh_compile_caches(cache_root: str) -> None:

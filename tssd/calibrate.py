@@ -28,7 +28,13 @@ from tssd.data.base import shape_of as data_shape_of
 from tssd.fileio import atomic_write_text
 from tssd.methods import METHODS, StepContext
 from tssd.models import build_for_run, encode_static
-from tssd.runtime import peak_memory_mb, reset_peak_memory, resolve_device, use_compile_cache
+from tssd.runtime import (
+    forget_compiled,
+    peak_memory_mb,
+    reset_peak_memory,
+    resolve_device,
+    use_compile_cache,
+)
 from tssd.train import StepModule
 
 
@@ -139,22 +145,13 @@ def measure_step(cfg: RunConfig, device: torch.device, steps: int = 3, warmup: i
     }
 
 
-def _forget_compiled() -> None:
-    """Empty this process's in-memory compile state (dynamo's graphs, inductor's caches); the
-    on-disk cache stays, so the next compile is a warm one, as in a new worker process."""
-    torch.compiler.reset()
-    from torch._inductor import utils as inductor_utils
-
-    inductor_utils.clear_caches()
-
-
 def _compile_times(step: StepModule, x: Any, y: torch.Tensor, device: torch.device) -> dict:
     """Seconds of the first call of the compiled step (forward and backward, which compile)
     minus a steady call, cold (as the on-disk cache stands: cold on first use of a graph) and
     then warm (that cache holding the graphs, the in-memory state emptied)."""
 
     def first_call_s() -> float:
-        _forget_compiled()
+        forget_compiled()
         runner = torch.compile(step)
         t0 = time.perf_counter()
         runner(x, y)[0].backward()
@@ -169,7 +166,7 @@ def _compile_times(step: StepModule, x: Any, y: torch.Tensor, device: torch.devi
 
     cold = first_call_s()
     warm = first_call_s()
-    _forget_compiled()
+    forget_compiled()
     return {"cold_compile_s": cold, "warm_compile_s": warm}
 
 

@@ -180,6 +180,15 @@ def use_compile_cache(path: str | Path) -> None:
         os.environ[COMPILE_CACHE_ENV] = str(Path(path).resolve())
 
 
+def forget_compiled() -> None:
+    """Empty this process's in-memory compile state (dynamo's graphs, inductor's caches); the
+    on-disk cache stays, so the next compile is a warm one, as in a new worker process."""
+    torch.compiler.reset()
+    from torch._inductor import utils as inductor_utils
+
+    inductor_utils.clear_caches()
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` -> cuda when available, else cpu."""
     if name == "auto":
