@@ -11,18 +11,21 @@ done/total, each running run's epoch, an ETA calibrated on the runs finished so 
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bench.execute.launch import Launcher
 from bench.execute.worker import JobResult, RunJob, lock_path
 from bench.plan.expand import PlannedRun
 from tssd.api import TERMINAL, RunDir, RunState
+
+if TYPE_CHECKING:
+    from rich.progress import Progress as RichProgress
+    from rich.progress import TaskID
 
 
 @dataclass
@@ -92,8 +95,10 @@ def fmt_seconds(s: float | None) -> str:
 
 
 class Progress:
-    """Runs done/total, each running run's epoch and an ETA, on one line (a terminal) or as a
-    line per finished run plus a periodic status line (a log)."""
+    """Runs done/total, each running run's epoch and an ETA: a live rich bar on a terminal (a
+    row for the invocation, one per running run), or (a log: a file, CI, nohup; a terminal without
+    rich) a line per finished run plus a status line every ``interval_s`` s. The ETA is ours
+    (:meth:`eta`): rich's would extrapolate the bar's rate, blind to the runs' cost estimates."""
 
     def __init__(
         self,
@@ -111,7 +116,6 @@ class Progress:
         """Runs done by their committed records (shown as "recorded", not "cached")."""
         self.runs = {r.run_id: r for r in runs}
         self.stream = stream or sys.stdout
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.interval = interval_s
         self.states = states
         self.done: dict[str, Outcome] = {}
@@ -120,6 +124,28 @@ class Progress:
         self.last_line = 0.0
         known = [r.est_s for r in runs if r.est_s is not None]
         self.default_est = sum(known) / len(known) if known else 60.0
+        tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.bar = self._live_bar() if tty else None
+        """The terminal's rich display (its first task is the whole invocation), or None."""
+        self.rows: dict[str, TaskID] = {}
+        """Running run -> its row of the bar (kept in step with ``running`` by ``_refresh``)."""
+
+    def _live_bar(self) -> RichProgress | None:
+        try:
+            from rich.console import Console
+            from rich.progress import BarColumn, TextColumn
+            from rich.progress import Progress as RichProgress
+        except ImportError:  # a cosmetic extra: without it a terminal gets the log lines
+            return None
+        bar = RichProgress(
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            TextColumn("{task.fields[eta]}", markup=False),
+            console=Console(file=self.stream, force_terminal=True, highlight=False, emoji=False),
+            auto_refresh=False,  # refreshed by tick(), which the runner calls every poll
+        )
+        bar.add_task("", total=len(self.runs), eta="")
+        return bar
 
     def _est(self, rid: str) -> float:
         e = self.runs[rid].est_s
@@ -165,21 +191,20 @@ class Progress:
             extra.append(f"{skipped} not runnable")
         return f"{done}/{n} runs" + (f" ({', '.join(extra)})" if extra else "")
 
-    def _running(self) -> str:
-        parts = []
-        for rid in self.running:
-            r = self.runs[rid]
-            done = RunDir(self.runs_dir / rid).epochs_done()
-            parts.append(f"{r.name} epoch {done}/{r.cfg.optim.epochs}")
-        return ", ".join(parts)
+    def _epoch(self, rid: str) -> tuple[int, int, str]:
+        """A running run's epochs done and in all, and ``name epoch k/N``."""
+        r, done = self.runs[rid], RunDir(self.runs_dir / rid).epochs_done()
+        return done, r.cfg.optim.epochs, f"{r.name} epoch {done}/{r.cfg.optim.epochs}"
 
-    def _write(self, text: str, final: bool = False) -> None:
-        if self.tty:
-            width = shutil.get_terminal_size((120, 20)).columns
-            self.stream.write("\r" + text[: width - 1].ljust(width - 1) + ("\n" if final else ""))
+    def _line(self, text: str) -> None:
+        """A line that stays: above the live bar on a terminal."""
+        if self.bar is not None:
+            if self.bar.live.is_started:  # printing redraws the bar: bring it up to date
+                self._refresh()
+            self.bar.console.print(text, markup=False)
         else:
             self.stream.write(text + "\n")
-        self.stream.flush()
+            self.stream.flush()
 
     def begin(self) -> None:
         """Say what will happen."""
@@ -189,22 +214,24 @@ class Progress:
         cached = len(finished) - recorded
         failed = sum(self.states[r].status == "failed" for r in self.runs)
         na = sum(self.states[r].status == "unavailable" for r in self.runs)
-        self._write(
+        self._line(
             f"[{self.label}] {len(self.runs)} runs: "
             + (f"{recorded} recorded, " if recorded else "")
             + f"{cached} cached, {len(todo)} to run"
             + (f", {failed} failed earlier (--force retries them)" if failed else "")
             + (f", {na} not runnable here" if na else "")
-            + f", {self.capacity} worker(s); estimated {fmt_seconds(self.eta())}",
-            final=True,
+            + f", {self.capacity} worker(s); estimated {fmt_seconds(self.eta())}"
         )
+        if self.bar is not None:
+            self.bar.start()
+            self._refresh()
 
     def started(self, run: PlannedRun) -> None:  # noqa: D102
         self.running[run.run_id] = time.time()
-        self.tick(force=self.tty)
+        self.tick()
 
     def finished(self, run: PlannedRun, outcome: Outcome) -> None:
-        """Record an outcome; a log gets one line per run that actually ran or failed."""
+        """Record an outcome; one line per run that actually ran or failed."""
         t0 = self.running.pop(run.run_id, None)
         self.done[run.run_id] = outcome
         if t0 is not None and outcome.status == "finished":
@@ -216,30 +243,54 @@ class Progress:
         what += f": {short(outcome.error)}" if outcome.error else ""
         if outcome.status in ("failed", "error"):  # where to look
             what += f" (run dir {self.runs_dir / run.run_id})"
-        line = (
-            f"[{self.label}] {self._counts()} | {run.name} {what} | ETA {fmt_seconds(self.eta())}"
-        )
-        if self.tty:
-            self._write(line, final=True)
-        else:
-            self._write(line)
-            self.last_line = time.time()
+        eta = fmt_seconds(self.eta())
+        self._line(f"[{self.label}] {self._counts()} | {run.name} {what} | ETA {eta}")
+        self.last_line = time.time()
 
     def tick(self, force: bool = False) -> None:
-        """Refresh the status line (a terminal: every call; a log: every ``interval`` s)."""
+        """Refresh the status (a terminal: every call; a log: a line every ``interval`` s)."""
+        if self.bar is not None:
+            self._refresh()
+            return
         now = time.time()
-        if not force and not self.tty and now - self.last_line < self.interval:
+        if not force and now - self.last_line < self.interval:
             return
         self.last_line = now
-        running = self._running()
-        self._write(
+        running = ", ".join(self._epoch(rid)[2] for rid in self.running)
+        self._line(
             f"[{self.label}] {self._counts()}"
             + (f" | running: {running}" if running else "")
             + f" | ETA {fmt_seconds(self.eta())}"
         )
 
+    def _refresh(self) -> None:
+        """Bring the bar's rows up to date with the running runs and redraw it."""
+        for rid in self.rows.keys() - self.running.keys():  # finished, or back in the queue
+            self.bar.remove_task(self.rows.pop(rid))
+        for rid in self.running:
+            done, total, text = self._epoch(rid)
+            if rid not in self.rows:
+                self.rows[rid] = self.bar.add_task("", eta="")
+            self.bar.update(self.rows[rid], description=f"  {text}", completed=done, total=total)
+        self.bar.update(
+            self.bar.task_ids[0],
+            description=f"[{self.label}] {self._counts()}",
+            completed=len(self.done),
+            eta=f"ETA {fmt_seconds(self.eta())}",
+        )
+        self.bar.refresh()
+
+    def stop(self, keep: bool = False) -> None:
+        """End the live bar: erased (the "done" line replaces it), or kept as it last was (the
+        runner was interrupted: it shows where each run stopped)."""
+        if self.bar is not None:
+            self._refresh()
+            self.bar.live.transient = not keep
+            self.bar.stop()
+
     def end(self) -> None:  # noqa: D102
-        self._write(f"[{self.label}] {self._counts()} | done", final=True)
+        self.stop()
+        self._line(f"[{self.label}] {self._counts()} | done")
 
 
 def execute_runs(
@@ -358,6 +409,8 @@ def execute_runs(
             if progress is not None:
                 progress.tick()
     except BaseException:
+        if progress is not None:
+            progress.stop(keep=True)
         if launcher is not None:
             launcher.shutdown(cancel=True)
         raise
