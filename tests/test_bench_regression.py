@@ -426,7 +426,7 @@ def test_check_passes_with_other_seeds_or_threads(tmp_path, args):
 BREAKAGES = {
     # the TSD term pushes the student away from the teacher instead of toward it
     "tsd-sign-flipped": (
-        "tssd/methods.py",
+        "tssd/steps.py",
         'loss = loss + m.alpha * terms["tsd"]',
         'loss = loss - m.alpha * terms["tsd"]',
     ),

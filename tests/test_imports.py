@@ -2,7 +2,7 @@
 
 The graph is read from the source (``ast``), not by importing: module ``a`` depends on module
 ``b`` when ``a`` imports ``b`` (``from b import name`` too; ``from pkg import sub`` depends on
-``pkg.sub`` only) or a package above ``b`` that is not above ``a`` (importing ``tssd.data.base``
+``pkg.sub`` only) or a package above ``b`` that is not above ``a`` (importing ``tssd.data.spec``
 from ``tssd.config`` runs ``tssd/data/__init__.py``; a package's own modules may import their
 siblings while the package initialises, that is how registries fill).
 
@@ -148,8 +148,8 @@ def test_the_checker_sees_a_cycle():
     assert find_cycle({"a": {"b"}, "b": set()}) is None
     mods = modules()
     top, _ = imports_of("tssd.config", mods["tssd.config"], mods)
-    # importing tssd.data.base from outside tssd.data runs tssd/data/__init__.py
-    assert {"tssd.data.base", "tssd.data", "tssd.methods", "tssd.errors"} <= top
+    # importing tssd.data.spec from outside tssd.data runs tssd/data/__init__.py
+    assert {"tssd.data.spec", "tssd.data", "tssd.methods", "tssd.errors"} <= top
 
 
 def test_the_checker_sees_late_imports(tmp_path):

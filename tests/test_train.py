@@ -91,10 +91,10 @@ def test_interrupted_run_resumes_to_the_same_result(tiny_cfg, tmp_path):
 
 
 def test_nonfinite_loss_fails_the_run_and_never_becomes_a_result(tiny_cfg, tmp_path, monkeypatch):
-    import tssd.methods as methods
+    import tssd.steps as steps
 
-    real = methods.task_loss
-    monkeypatch.setattr(methods, "task_loss", lambda s, y: real(s, y) * float("nan"))
+    real = steps.task_loss
+    monkeypatch.setattr(steps, "task_loss", lambda s, y: real(s, y) * float("nan"))
     with pytest.raises(RunFailed, match="non-finite loss"):
         train(tiny_cfg(), tmp_path)
     s = read_summary(tmp_path)
@@ -102,7 +102,7 @@ def test_nonfinite_loss_fails_the_run_and_never_becomes_a_result(tiny_cfg, tmp_p
     assert "test_acc" not in s
     assert not (tmp_path / "inference.pt").exists()
     # a failed run is reported as failed again, not silently retried
-    monkeypatch.setattr(methods, "task_loss", real)
+    monkeypatch.setattr(steps, "task_loss", real)
     assert train(tiny_cfg(), tmp_path)["status"] == "failed"
     assert train(tiny_cfg(), tmp_path, force=True)["status"] == "finished"
 

@@ -37,11 +37,6 @@ TORCH_FREE: dict[str, str] = {
     "StepCost": "tssd.cost",
     "run_cost": "tssd.cost",
     "load_plugins": "tssd.plugins",
-}
-"""Name -> home module, for names whose home imports no torch: files, hashing, host facts,
-typed YAML, run directories, the cost arithmetic and the plugin loader."""
-
-TORCH: dict[str, str] = {
     "from_dict": "tssd.config",
     "RunConfig": "tssd.config",
     "load_config": "tssd.config",
@@ -52,6 +47,13 @@ TORCH: dict[str, str] = {
     "shape_of": "tssd.data",
     "MODELS": "tssd.models",
     "BACKENDS": "tssd.neurons.registry",
+}
+"""Name -> home module, for names whose home imports no torch: files, hashing, host facts,
+typed YAML, run directories, the cost arithmetic, the plugin loader, the run config and the
+registries (methods, datasets, models, neuron backends: declarations whose torch code is
+imported when a run is built), so the harness plans, hashes and reports without torch."""
+
+TORCH: dict[str, str] = {
     "calibrate": "tssd.calibrate",
     "estimate": "tssd.calibrate",
     "torch_threads": "tssd.runtime",
@@ -59,12 +61,28 @@ TORCH: dict[str, str] = {
     "read_summary": "tssd.train",
     "accuracy_at": "tssd.evaluate",
 }
-"""Name -> home module, for names that live beside torch code: the run config, the registries
-(methods, datasets, models, neuron backends), calibration, training and evaluation."""
+"""Name -> home module, for names that live beside torch code: calibration, training and
+evaluation."""
 
-TRAIN_MODULES: tuple[str, ...] = ("tssd.train", "tssd.data", "tssd.methods", "tssd.models")
-"""The modules a training process imports: a fork server that imports them once starts each
-run without paying for torch and the registries again."""
+TRAIN_MODULES: tuple[str, ...] = (
+    "tssd.train",
+    "tssd.steps",
+    "tssd.models.micro",
+    "tssd.models.resnet",
+    "tssd.models.vgg",
+    "tssd.data.digits",
+    "tssd.data.digits_dvs",
+    "tssd.data.mnist",
+    "tssd.data.fashion_dvs",
+    "tssd.data.cifar",
+    "tssd.data.imagenet",
+    "tssd.data.cifar10_dvs",
+    "tssd.data.dvs_gesture",
+)
+"""The modules a training process imports: the trainer and the torch code the registries
+declare by name (every built-in step, network and loader; tests/test_torch_free.py checks the
+list against the registries), so a fork server that imports them once starts each run without
+paying for torch and the registries again."""
 
 __all__ = sorted([*TORCH_FREE, *TORCH, "TRAIN_MODULES"])
 

@@ -26,7 +26,7 @@ from tssd.cost import RunCost, StepCost, run_cost
 from tssd.data.base import DATASETS, DatasetShape
 from tssd.data.base import shape_of as data_shape_of
 from tssd.fileio import atomic_write_text
-from tssd.methods import METHODS, StepContext
+from tssd.methods import METHODS
 from tssd.models import build_for_run, encode_static
 from tssd.runtime import (
     forget_compiled,
@@ -35,6 +35,7 @@ from tssd.runtime import (
     resolve_device,
     use_compile_cache,
 )
+from tssd.steps import StepContext
 from tssd.train import StepModule
 
 

@@ -6,12 +6,17 @@ paper's value without touching code. Unknown keys and bad values raise :class:`C
 naming the source file, the dotted key and what was expected.
 
 Each subsystem owns the dataclass of its section: :class:`~tssd.methods.MethodConfig`,
-:class:`~tssd.models.registry.ModelConfig`, :class:`~tssd.neurons.spec.NeuronSpec`,
-:class:`~tssd.data.base.DataConfig` and :class:`~tssd.runtime.RuntimeConfig` live beside the code
-that reads them; :class:`OptimConfig` and :class:`EvalConfig` live here because their reader, the
-trainer (:mod:`tssd.train`), sits above this module. This module composes them, and nothing it
-imports imports it back (tests/test_imports.py). The sections and :class:`ConfigError` (whose
-home is :mod:`tssd.errors`) are re-exported, so ``from tssd.config import MethodConfig`` works.
+:class:`~tssd.models.registry.ModelConfig`, :class:`~tssd.neurons.spec.NeuronSpec` and
+:class:`~tssd.data.spec.DataConfig` live beside the declarations that read them;
+:class:`OptimConfig`, :class:`EvalConfig` and :class:`RuntimeConfig` live here because their
+readers, the trainer (:mod:`tssd.train`) and :mod:`tssd.runtime`'s helpers, need torch. This
+module composes them, and nothing it imports imports it back (tests/test_imports.py). The sections
+and :class:`ConfigError` (whose home is :mod:`tssd.errors`) are re-exported, so
+``from tssd.config import MethodConfig`` works.
+
+Building, validating and hashing a config imports no torch: every registry it asks (methods,
+models, neuron backends, datasets) is a torch-free declaration whose torch code is imported when a
+run is built (tests/test_torch_free.py).
 """
 
 from __future__ import annotations
@@ -25,16 +30,14 @@ from typing import Any, Literal
 
 import yaml
 
-from tssd import models
-from tssd.data.base import DATASETS, DataConfig, validate_data_config
+from tssd.data.spec import DATASETS, DataConfig, validate_data_config
 from tssd.errors import ConfigError
 from tssd.hashing import config_hash
 from tssd.methods import METHODS, MethodConfig
-from tssd.models.registry import ModelConfig, WeakHeadConfig
+from tssd.models.registry import MODELS, ModelConfig, WeakHeadConfig
 from tssd.neurons import registry as neuron_registry
 from tssd.neurons.spec import NeuronSpec
 from tssd.plugins import load_plugins
-from tssd.runtime import RuntimeConfig
 from tssd.typed import Builder, parse_assignment, read_yaml_file, set_dotted
 
 __all__ = [  # the sections and ConfigError are re-exported: their homes are below this module
@@ -108,6 +111,45 @@ class EvalConfig:
     ISSCC 2014). Not part of the config hash."""
     energy_pj_per_mac: float = 4.6
     """Energy of one multiply-accumulate (pJ), as ``energy_pj_per_ac``."""
+
+
+@dataclass
+class RuntimeConfig:
+    """How a run executes. These fields do not change what is computed, so they are excluded from
+    the config hash (a run cached on one device is reused on another).
+    """
+
+    device: str = "auto"
+    """auto | cpu | cuda | cuda:N."""
+    deterministic: bool = False
+    """Set torch's determinism flags for the run and restore them afterwards."""
+    num_workers: int = 0
+    threads: int = 0
+    """torch intra-op threads; 0 = auto: the cores this process may use, shared among the runs
+    the harness executes at once, less those other processes keep busy
+    (:func:`tssd.host.auto_threads`)."""
+    progress: bool = True
+    checkpoint_every: int = 1
+    """Write a checkpoint every N epochs (and always after the last)."""
+    amp: Literal["none", "bf16"] = "none"
+    """bf16 autocast of the forward pass (for GPU runs; recorded in every summary)."""
+    channels_last: bool = False
+    """channels-last memory format for the convolutions (for GPU runs; recorded)."""
+    runs_root: str = "runs"
+    """Where a teacher given by config hash is looked up (``<runs_root>/<hash>/``)."""
+    compile: bool = False
+    """Compile the training step (network, loss and backward) with ``torch.compile``; the native
+    LIF then runs as one generated kernel each way (:mod:`tssd.neurons.compiled`). The first
+    steps pay the compilation: cold (nothing cached) tens of seconds to minutes on CPU, warm
+    (``compile_cache`` holds the graphs) a few seconds. Not part of the config hash: a compiled
+    step rounds its convolutions and batch norms differently from the eager one, which changes a
+    trajectory the way another CPU or thread count does, and the suite treats all of them as
+    fresh draws of the same run (the regression check's test; summary.json records ``compile``)."""
+    compile_cache: str = ""
+    """Directory of inductor's on-disk compile caches (FX graphs, AOTAutograd, generated kernels),
+    shared by every run that names it, so each distinct graph compiles cold once. Empty: torch's
+    default (``$TORCHINDUCTOR_CACHE_DIR``, else a folder under the system's temp directory). The
+    harness sets ``<results>/runs/.compile-cache``. Not part of the config hash."""
 
 
 @dataclass
@@ -297,8 +339,8 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
             fail(f"method.{k}", f"got {getattr(m, k)}, expected a number >= 0")
     if m.kd_temperature <= 0:
         fail("method.kd_temperature", f"got {m.kd_temperature}, expected a number > 0")
-    if cfg.model.name not in models.MODELS:
-        fail("model.name", f"unknown model {cfg.model.name!r}; allowed: {', '.join(models.MODELS)}")
+    if cfg.model.name not in MODELS:
+        fail("model.name", f"unknown model {cfg.model.name!r}; allowed: {', '.join(MODELS)}")
     stage = cfg.model.weak_head.stage
     if stage != "middle" and not stage.isdigit():
         fail("model.weak_head.stage", f"got {stage!r}, expected 'middle' or a stage index")

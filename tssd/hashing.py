@@ -1,7 +1,7 @@
 """The config hash: the run cache's key and the name of a run directory.
 
-Kept apart from :mod:`tssd.config` (which imports torch through the method registry) so that a
-run record can be checked against its config without importing torch (:mod:`bench.execute.records`).
+Kept apart from :mod:`tssd.config` (which loads the registries and YAML) so that a run record is
+checked against its config by hashing its stored fields alone (:mod:`bench.execute.records`).
 """
 
 from __future__ import annotations

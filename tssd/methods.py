@@ -1,29 +1,27 @@
-"""Training methods as step functions: ``baseline``, ``tsd``, ``ssd``, ``tssd``, ``kd`` and the
-control ``ce_tt``.
+"""Training methods, declared: ``baseline``, ``tsd``, ``ssd``, ``tssd``, ``kd`` and the control
+``ce_tt``.
 
-A step function takes the network, the weak head (or None), a batch and the method config and
-returns the total loss with its terms. Each method is registered by name in :data:`METHODS` as a
-:class:`MethodSpec`, which also declares what the rest of the suite needs to know about it: the
+Each method is registered by name in :data:`METHODS` as a :class:`MethodSpec`: its step function
+(for the built-in ones a :class:`~tssd.deferred.Deferred` naming it in :mod:`tssd.steps`, the torch
+code, imported when a run trains) and what the rest of the suite needs to know about it: the
 loss terms it reports (the columns of ``epochs.csv``), the method-dependent config fields it
 reads (the others are reset to their defaults before hashing, so a run's cache key ignores them)
-and the timesteps it needs (the framings of event data). Nothing else tests method names; a
-method added with :func:`register_method` (from a plugin, :mod:`tssd.plugins`) is validated,
-framed, hashed and logged like a built-in one. The method section of a run config,
-:class:`MethodConfig`, lives here with the methods that read it.
+and the timesteps it needs (the framings of event data). This module imports no torch, so a run
+is validated, hashed and planned without it. Nothing else tests method names; a method added with
+:func:`register_method` (from a plugin, :mod:`tssd.plugins`) is validated, framed, hashed and
+logged like a built-in one. The method section of a run config, :class:`MethodConfig`, lives here
+with the methods that read it. ``StepContext``, ``StepOutput`` and the built-in steps are
+:mod:`tssd.steps`'s, also read from here (on first use) so a plugin imports one module.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
-import torch
-from torch import nn
-
-from tssd.losses import distill_kl, mean_logits, ssd_loss, task_loss, tsd_loss
-from tssd.models.base import to_sequence
+from tssd.deferred import Deferred
 
 
 @dataclass
@@ -85,33 +83,6 @@ class MethodConfig:
     """kd only: weight of the KL term toward the external teacher."""
 
 
-@dataclass
-class StepOutput:
-    """What one training step produced."""
-
-    loss: torch.Tensor
-    terms: dict[str, torch.Tensor] = field(default_factory=dict)
-    """Each loss term (detached), e.g. task, tsd, ssd."""
-    student: torch.Tensor | None = None
-    """The student output ``[B, K]`` (the deployed network's prediction)."""
-
-
-@dataclass
-class StepContext:
-    """Everything a step needs besides the batch."""
-
-    model: nn.Module
-    head: nn.Module | None
-    cfg: MethodConfig
-    feature_stage: int | None
-    input_kind: str  # static | event
-    teacher: nn.Module | None = None
-    """kd only: the frozen external teacher (an :class:`tssd.export.InferenceModel`)."""
-
-
-StepFn = Callable[[StepContext, object, torch.Tensor], StepOutput]
-
-
 METHOD_FIELDS = (
     "method.t_t",
     "method.alpha",
@@ -134,7 +105,10 @@ tests/test_methods.py checks this list against :class:`MethodConfig`."""
 class MethodSpec:
     """A registered method: its step, what it needs built, and the facts the suite reads."""
 
-    step: StepFn
+    step: Callable[..., Any]
+    """``step(ctx, x, y) -> StepOutput``: a function, or a :class:`~tssd.deferred.Deferred`
+    naming one (imported on its first call; :class:`tssd.train.StepModule` trains the function
+    itself)."""
     uses_weak_head: bool
     """Build the weak classifier of spatial self-distillation (trained with the network)."""
     uses_teacher_steps: bool
@@ -191,81 +165,6 @@ def student_input_mode(cfg: MethodConfig, input_kind: str) -> str:
     return "prefix" if input_kind == "static" else "reframe"
 
 
-def self_distillation_step(
-    ctx: StepContext, x, y: torch.Tensor, *, use_tsd: bool, use_ssd: bool, distill: bool = True
-) -> StepOutput:
-    """One step of baseline / TSD / SSD / TSSD (the four differ only by the two switches), or,
-    with ``use_tsd`` and ``distill=False``, of the control ``ce_tt``: the T_t pass is run and
-    supervised by cross-entropy like the student, and nothing is distilled."""
-    m, model = ctx.cfg, ctx.model
-    if not distill:
-        # the control's definition: task loss on both outputs, the teacher never detached from
-        # it, and no KL term (so alpha, kd_temperature and detach_teacher are not read)
-        from dataclasses import replace
-
-        m = replace(m, task_on_teacher=True, detach_teacher=True)
-    ts, tt = m.t_s, m.t_t
-    fs = ctx.feature_stage if use_ssd else None
-    teacher_seq = None
-    weak_seq = None  # head output over the timesteps of the SSD target
-
-    if not use_tsd:
-        out = model(to_sequence(x, ts), feature_stage=fs)
-        student_seq = out.logits
-        if use_ssd:
-            weak_seq = ctx.head(out.feature)
-    elif student_input_mode(m, ctx.input_kind) == "prefix":
-        # One pass of t_t steps: the first t_s steps are exactly a t_s run (LIF is causal and the
-        # static input is the same each step), so student and teacher come from the same pass.
-        out = model(to_sequence(x, tt), feature_stage=fs)
-        student_seq, teacher_seq = out.logits[:ts], out.logits
-        if use_ssd:
-            feat = out.feature if m.ssd_target == "teacher" else out.feature[:ts]
-            weak_seq = ctx.head(feat)
-    else:
-        # Reframe (event data): the student sees the stream in t_s frames, the teacher in t_t.
-        s_fs = fs if m.ssd_target == "student" else None
-        t_fs = fs if m.ssd_target == "teacher" else None
-        s_out = model(to_sequence(x, ts), feature_stage=s_fs)
-        teacher_needs_grad = (
-            not m.detach_teacher or m.task_on_teacher or (use_ssd and m.ssd_target == "teacher")
-        )
-        with torch.set_grad_enabled(teacher_needs_grad and torch.is_grad_enabled()):
-            t_out = model(to_sequence(x, tt), feature_stage=t_fs)
-        student_seq, teacher_seq = s_out.logits, t_out.logits
-        if use_ssd:
-            weak_seq = ctx.head(t_out.feature if t_fs is not None else s_out.feature)
-
-    student = mean_logits(student_seq)
-    terms = {"task": task_loss(student, y)}
-    teacher = mean_logits(teacher_seq) if teacher_seq is not None else None
-    if m.task_on_teacher and teacher is not None:
-        terms["task"] = terms["task"] + task_loss(teacher, y)
-    loss = terms["task"]
-    if use_tsd and distill:
-        terms["tsd"] = tsd_loss(student, teacher, m.kd_temperature, m.detach_teacher)
-        loss = loss + m.alpha * terms["tsd"]
-    if use_ssd:
-        target = teacher if (teacher is not None and m.ssd_target == "teacher") else student
-        terms["ssd"] = ssd_loss(mean_logits(weak_seq), target, m.kd_temperature)
-        loss = loss + m.beta * terms["ssd"]
-    return StepOutput(loss, {k: v.detach() for k, v in terms.items()}, student.detach())
-
-
-def kd_step(ctx: StepContext, x, y: torch.Tensor) -> StepOutput:
-    """Knowledge distillation from an external, frozen teacher (an ANN of the same architecture or
-    a larger SNN, trained first): ``L = CE(student) + kd_weight * L_kd``.
-    """
-    m = ctx.cfg
-    student = mean_logits(ctx.model(to_sequence(x, m.t_s)).logits)
-    with torch.no_grad():
-        t_in = x if isinstance(x, torch.Tensor) else x[ctx.teacher.timesteps].contiguous()
-        teacher = ctx.teacher(t_in)
-    terms = {"task": task_loss(student, y), "kd": distill_kl(student, teacher, m.kd_temperature)}
-    loss = terms["task"] + m.kd_weight * terms["kd"]
-    return StepOutput(loss, {k: v.detach() for k, v in terms.items()}, student.detach())
-
-
 _SELF_DISTILLATION = (
     "method.kd_temperature",
     "method.detach_teacher",
@@ -276,21 +175,21 @@ _SELF_DISTILLATION = (
 
 METHODS: dict[str, MethodSpec] = {
     "baseline": MethodSpec(
-        partial(self_distillation_step, use_tsd=False, use_ssd=False),
+        Deferred("tssd.steps:self_distillation_step", use_tsd=False, use_ssd=False),
         uses_weak_head=False,
         uses_teacher_steps=False,
         loss_terms=("task",),
         reads=(),
     ),
     "tsd": MethodSpec(
-        partial(self_distillation_step, use_tsd=True, use_ssd=False),
+        Deferred("tssd.steps:self_distillation_step", use_tsd=True, use_ssd=False),
         uses_weak_head=False,
         uses_teacher_steps=True,
         loss_terms=("task", "tsd"),
         reads=("method.t_t", "method.alpha", *_SELF_DISTILLATION),
     ),
     "ssd": MethodSpec(
-        partial(self_distillation_step, use_tsd=False, use_ssd=True),
+        Deferred("tssd.steps:self_distillation_step", use_tsd=False, use_ssd=True),
         uses_weak_head=True,
         uses_teacher_steps=False,
         loss_terms=("task", "ssd"),
@@ -298,7 +197,7 @@ METHODS: dict[str, MethodSpec] = {
         reads=("method.beta", "method.kd_temperature", "model.weak_head"),
     ),
     "tssd": MethodSpec(
-        partial(self_distillation_step, use_tsd=True, use_ssd=True),
+        Deferred("tssd.steps:self_distillation_step", use_tsd=True, use_ssd=True),
         uses_weak_head=True,
         uses_teacher_steps=True,
         loss_terms=("task", "tsd", "ssd"),
@@ -315,14 +214,14 @@ METHODS: dict[str, MethodSpec] = {
     # TSSD's task loss), alpha = beta = 0. If TSSD is no better than this, its gain comes from
     # supervising more timesteps, not from distillation.
     "ce_tt": MethodSpec(
-        partial(self_distillation_step, use_tsd=True, use_ssd=False, distill=False),
+        Deferred("tssd.steps:self_distillation_step", use_tsd=True, use_ssd=False, distill=False),
         uses_weak_head=False,
         uses_teacher_steps=True,
         loss_terms=("task",),
         reads=("method.t_t", "method.student_input"),
     ),
     "kd": MethodSpec(
-        kd_step,
+        Deferred("tssd.steps:kd_step"),
         uses_weak_head=False,
         uses_teacher_steps=False,
         uses_external_teacher=True,
@@ -359,3 +258,13 @@ def register_method(name: str, spec: MethodSpec) -> None:
     if name in METHODS:
         raise ValueError(f"method {name!r} registered twice")
     METHODS[name] = spec
+
+
+STEP_NAMES = ("StepContext", "StepOutput", "StepFn", "self_distillation_step", "kd_step")
+"""Names of :mod:`tssd.steps` also read from this module (imported on first read)."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in STEP_NAMES:
+        return getattr(importlib.import_module("tssd.steps"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

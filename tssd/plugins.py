@@ -17,7 +17,10 @@ server started before the variable was set, a torchrun rank and a SLURM task loa
 Loading is idempotent: an entry already imported is skipped.
 
 Plugins change no config hash by being loaded; a plugin method's hash follows the fields its
-:class:`~tssd.methods.MethodSpec` says it reads, exactly like a built-in method's.
+:class:`~tssd.methods.MethodSpec` says it reads, exactly like a built-in method's. A plugin that
+imports torch makes planning import it too; one that registers its step, factory or loader as a
+:class:`~tssd.deferred.Deferred` (``"my_lab.steps:my_step"``) keeps planning torch-free, as the
+built-in ones do.
 """
 
 from __future__ import annotations

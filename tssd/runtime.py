@@ -2,7 +2,8 @@
 threads, the device, peak memory and the versions a result records.
 
 The torch-free parts live apart: atomic text and byte writes in :mod:`tssd.fileio`, cores, CPU
-name and git state in :mod:`tssd.host`.
+name and git state in :mod:`tssd.host`, the ``runtime`` section of a run config
+(:class:`~tssd.config.RuntimeConfig`) in :mod:`tssd.config`.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import random
 import re
 import resource
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,45 +24,6 @@ import torch
 from tssd.errors import ConfigError
 from tssd.fileio import create_temp_file
 from tssd.host import auto_threads, cpu_name, git_state
-
-
-@dataclass
-class RuntimeConfig:
-    """How a run executes. These fields do not change what is computed, so they are excluded from
-    the config hash (a run cached on one device is reused on another).
-    """
-
-    device: str = "auto"
-    """auto | cpu | cuda | cuda:N."""
-    deterministic: bool = False
-    """Set torch's determinism flags for the run and restore them afterwards."""
-    num_workers: int = 0
-    threads: int = 0
-    """torch intra-op threads; 0 = auto: the cores this process may use, shared among the runs
-    the harness executes at once, less those other processes keep busy
-    (:func:`tssd.host.auto_threads`)."""
-    progress: bool = True
-    checkpoint_every: int = 1
-    """Write a checkpoint every N epochs (and always after the last)."""
-    amp: Literal["none", "bf16"] = "none"
-    """bf16 autocast of the forward pass (for GPU runs; recorded in every summary)."""
-    channels_last: bool = False
-    """channels-last memory format for the convolutions (for GPU runs; recorded)."""
-    runs_root: str = "runs"
-    """Where a teacher given by config hash is looked up (``<runs_root>/<hash>/``)."""
-    compile: bool = False
-    """Compile the training step (network, loss and backward) with ``torch.compile``; the native
-    LIF then runs as one generated kernel each way (:mod:`tssd.neurons.compiled`). The first
-    steps pay the compilation: cold (nothing cached) tens of seconds to minutes on CPU, warm
-    (``compile_cache`` holds the graphs) a few seconds. Not part of the config hash: a compiled
-    step rounds its convolutions and batch norms differently from the eager one, which changes a
-    trajectory the way another CPU or thread count does, and the suite treats all of them as
-    fresh draws of the same run (the regression check's test; summary.json records ``compile``)."""
-    compile_cache: str = ""
-    """Directory of inductor's on-disk compile caches (FX graphs, AOTAutograd, generated kernels),
-    shared by every run that names it, so each distinct graph compiles cold once. Empty: torch's
-    default (``$TORCHINDUCTOR_CACHE_DIR``, else a folder under the system's temp directory). The
-    harness sets ``<results>/runs/.compile-cache``. Not part of the config hash."""
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:

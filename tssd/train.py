@@ -40,6 +40,7 @@ from torch import nn
 
 from tssd import data as data_mod
 from tssd.config import RunConfig, dump_yaml
+from tssd.deferred import resolve
 from tssd.distributed import DistInfo, all_sum, barrier, broadcast_flag
 from tssd.distributed import setup as dist_setup
 from tssd.distributed import teardown as dist_teardown
@@ -47,7 +48,7 @@ from tssd.errors import ConfigError, RunFailed
 from tssd.export import export_inference, load_inference
 from tssd.fileio import atomic_write_text
 from tssd.losses import mean_logits
-from tssd.methods import BUILTIN_LOSS_TERMS, METHODS, StepContext, loss_columns
+from tssd.methods import BUILTIN_LOSS_TERMS, METHODS, loss_columns
 from tssd.models import build_for_run, count_macs, count_params
 from tssd.neurons.registry import backend_version
 from tssd.resources import check_fits
@@ -78,6 +79,7 @@ from tssd.runtime import (
     torch_threads,
     use_compile_cache,
 )
+from tssd.steps import StepContext
 
 EPOCH_COLUMNS = epoch_columns(BUILTIN_LOSS_TERMS)
 """epochs.csv's columns for a built-in method (a method with terms of its own adds columns,
@@ -159,11 +161,13 @@ def _progress_printer(stream=sys.stdout) -> Callable[[dict[str, Any]], None]:
 
 class StepModule(nn.Module):
     """The network, the weak head and the method's step as one module, so that DDP wraps a single
-    forward and synchronises the gradients of both (the head exists only in training)."""
+    forward and synchronises the gradients of both (the head exists only in training). A step
+    declared as a :class:`~tssd.deferred.Deferred` is resolved here, so ``torch.compile`` traces
+    the step function itself."""
 
     def __init__(self, model: nn.Module, head: nn.Module | None, step, ctx: StepContext):
         super().__init__()
-        self.model, self.head, self.step, self.ctx = model, head, step, ctx
+        self.model, self.head, self.step, self.ctx = model, head, resolve(step), ctx
 
     def forward(self, x, y):  # noqa: D102
         out = self.step(self.ctx, x, y)

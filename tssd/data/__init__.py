@@ -7,45 +7,42 @@ layout when missing, :class:`DatasetCorrupt` naming the file when a file cannot 
 the files are not what the dataset declares); both are a :class:`DataError`.
 ``python -m tssd data check --data-root DIR`` reports on all of them.
 
-Each dataset module registers one :class:`DatasetSpec` (factory, kind, classes, shape, sizes,
-split rule, options, check); adding a dataset is one new module (imported below, or named in
-``TSSD_PLUGINS``, :mod:`tssd.plugins`) plus its tests."""
+Each dataset registers one :class:`DatasetSpec` (factory, kind, classes, shape, sizes, split
+rule, options, check): the built-in ones in :mod:`tssd.data.catalog`, each naming its loader
+module; a dataset of one's own is one file named in ``TSSD_PLUGINS`` (:mod:`tssd.plugins`).
+Importing this package imports no torch: the registry and the catalog are plain data, and the
+torch names below (bundles, splits, batches, :func:`build_dataset`) are read from
+:mod:`tssd.data.base` on first use."""
 
-# Registration order is the order ``data check`` reports in and error messages list.
-# isort: off
-from tssd.data import (  # noqa: F401  (registration, in this order)
-    digits,
-    digits_dvs,
-    mnist,
-    fashion_dvs,
-    cifar,
-    imagenet,
-    cifar10_dvs,
-    dvs_gesture,
-)
+from __future__ import annotations
 
-# isort: on
-from tssd.data.base import (
+import importlib
+from typing import Any
+
+from tssd.data import catalog  # noqa: F401  (registers the built-in datasets, in order)
+from tssd.data.errors import DataError, DatasetCorrupt, DatasetUnavailable
+from tssd.data.spec import (
     DATASETS,
-    DataBundle,
     DataConfig,
     DatasetInfo,
     DatasetShape,
     DatasetSpec,
-    DatasetUnavailable,
-    TensorSplit,
-    build_dataset,
     dataset_spec,
-    epoch_order,
-    iterate_batches,
-    move,
     register_dataset,
     shape_of,
-    to_sequence,
     validate_data_config,
 )
-from tssd.data.errors import DataError
-from tssd.data.events import DatasetCorrupt
+
+LAZY = (
+    "DataBundle",
+    "TensorSplit",
+    "build_dataset",
+    "epoch_order",
+    "iterate_batches",
+    "move",
+    "to_sequence",
+)
+"""The names read from :mod:`tssd.data.base` (torch) on first use."""
 
 __all__ = [
     "DATASETS",
@@ -68,3 +65,9 @@ __all__ = [
     "to_sequence",
     "validate_data_config",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in LAZY:
+        return getattr(importlib.import_module("tssd.data.base"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,14 +32,10 @@ import torch
 import torch.nn.functional as F
 
 from tssd.data import provenance
-from tssd.data.base import (
-    DataBundle,
-    DatasetUnavailable,
-    TensorSplit,
-    dataset_spec,
-    register_dataset,
-)
+from tssd.data.base import DataBundle, DatasetUnavailable, TensorSplit, dataset_spec
 from tssd.data.cache import list_hash
+from tssd.data.catalog import CIFAR_DEFAULTS as DEFAULTS
+from tssd.data.catalog import CIFAR_EXPECTED as EXPECTED
 from tssd.data.events import DatasetCorrupt
 from tssd.data.options import require_default_split, resolve_options
 from tssd.data.status import DatasetStatus
@@ -89,8 +85,7 @@ CIFAR100 = CifarSpec(
     100,
     "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
 )
-EXPECTED = {"train": 50_000, "test": 10_000}
-DEFAULTS = {"path": "", "autoaugment": False, "pad": 4}
+VARIANTS = {spec.name: spec for spec in (CIFAR10, CIFAR100)}
 
 
 class _ArrayUnpickler(pickle.Unpickler):
@@ -310,30 +305,19 @@ def build(spec: CifarSpec, cfg) -> DataBundle:
     return DataBundle(info, train, test)
 
 
-def _facts(spec: CifarSpec) -> dict:
-    """What a CIFAR variant registers besides its name."""
-    return {
-        "kind": "static",
-        "num_classes": spec.num_classes,
-        "in_channels": 3,
-        "input_size": 32,
-        "n_train": EXPECTED["train"],
-        "n_test": EXPECTED["test"],
-        "options": DEFAULTS,
-        "check": lambda root, deep=False: check(spec, root, deep),
-    }
-
-
-@register_dataset("cifar10", **_facts(CIFAR10))
 def cifar10(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """CIFAR10, 10 classes, 32x32 RGB (official python archive)."""
     return build(CIFAR10, cfg)
 
 
-@register_dataset("cifar100", **_facts(CIFAR100))
 def cifar100(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """CIFAR100, 100 fine classes, 32x32 RGB (official python archive)."""
     return build(CIFAR100, cfg)
+
+
+def check_variant(name: str, root: str, deep: bool = False) -> DatasetStatus:
+    """:func:`check` of the variant registered as ``name`` (what ``data check`` calls)."""
+    return check(VARIANTS[name], root, deep)
 
 
 def check(spec: CifarSpec, root: str, deep: bool = False) -> DatasetStatus:

@@ -41,6 +41,7 @@ from tssd.data import events as ev_io
 from tssd.data.aedat import read_cifar10_dvs, scan_aedat2
 from tssd.data.base import DataBundle, DatasetUnavailable, dataset_spec
 from tssd.data.cache import building, count_files
+from tssd.data.catalog import parse_cifar10_dvs_split as parse_split
 from tssd.data.event_folder import (
     SUBSET_HINT,
     EventLayout,
@@ -50,7 +51,6 @@ from tssd.data.event_folder import (
     natural_key,
     note_events_np,
     other_layout,
-    register_event_dataset,
 )
 from tssd.data.events import DatasetCorrupt
 from tssd.data.status import DatasetStatus
@@ -60,16 +60,6 @@ NAME = "cifar10_dvs"
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 PER_CLASS = 1000
 FOLDERS = ("cifar10_dvs", "CIFAR10DVS", "cifar10-dvs")
-DEFAULT_SPLIT = "random:0:0.9"
-DEFAULTS = {
-    "path": "",
-    "split_by": "number",
-    "resize": "bilinear",
-    "flip": True,
-    "max_shift": 4,
-    "workers": 0,
-    "expect": "full",
-}
 URL = (
     "figshare (airplane.zip is https://ndownloader.figshare.com/files/7712788; spikingjelly's "
     "CIFAR10DVS.resource_url_md5 lists all ten with their md5)"
@@ -132,35 +122,6 @@ def find_other_layout(root: str, path: str = "") -> str:
 
 ON_DISK = EventLayout(NAME, FOLDERS, layout, find_other_layout)
 """Where the dataset is looked for and what is said when it is not there."""
-
-
-def parse_split(split: str) -> tuple[str, int, float]:
-    """``(kind, a, b)``: ``("random", seed, ratio)`` or ``("per_class", N, 0)``.
-
-    Raises:
-        ConfigError: anything else, naming ``data.split`` and the two accepted forms.
-    """
-    rule = DEFAULT_SPLIT if split == "default" else split
-    parts = rule.split(":")
-    bad = ConfigError(
-        f"dataset {NAME!r}: key 'data.split': got {split!r}, expected 'default' "
-        f"(= {DEFAULT_SPLIT}), 'random:<seed>:<train ratio in (0, 1)>' or "
-        "'per_class:<N test recordings per class>'"
-    )
-    try:
-        if parts[0] == "random" and len(parts) == 3:
-            seed, ratio = int(parts[1]), float(parts[2])
-            if seed < 0 or not 0 < ratio < 1:
-                raise bad
-            return "random", seed, ratio
-        if parts[0] == "per_class" and len(parts) == 2:
-            n = int(parts[1])
-            if n < 1:
-                raise bad
-            return "per_class", n, 0.0
-    except ValueError:
-        raise bad from None
-    raise bad
 
 
 def split_samples(per_class: dict[int, list[str]], split: str):
@@ -307,16 +268,6 @@ def list_samples(ev: Path) -> dict[int, list[str]]:
     return out
 
 
-@register_event_dataset(
-    NAME,
-    num_classes=len(CLASSES),
-    n_train=9_000,
-    n_test=1_000,
-    options=DEFAULTS,
-    default_split=DEFAULT_SPLIT,
-    parse_split=parse_split,
-    check=lambda root, deep=False: check(root, deep),
-)
 def cifar10_dvs(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """CIFAR10-DVS frames ``{T: [T, 2, S, S]}`` (S = ``data.size``, default 48)."""
     opts = dataset_spec(NAME).options_of(cfg)  # a bad split rule fails before any conversion

@@ -1,4 +1,7 @@
-"""The embedded default: scikit-learn's bundled 8x8 digits (1,797 images, 10 classes, offline)."""
+"""The embedded default: scikit-learn's bundled 8x8 digits (1,797 images, 10 classes, offline).
+
+Declared (sizes, split rule) in :mod:`tssd.data.catalog`.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +13,10 @@ import torch
 import torch.nn.functional as F
 
 from tssd.data import provenance
-from tssd.data.base import DataBundle, TensorSplit, dataset_spec, register_dataset
+from tssd.data.base import DataBundle, TensorSplit, dataset_spec
+from tssd.data.catalog import DIGITS_SPLIT_SEED as SPLIT_SEED
+from tssd.data.catalog import DIGITS_TEST_FRACTION as TEST_FRACTION
 from tssd.data.status import DatasetStatus
-
-TEST_FRACTION = 0.2
-SPLIT_SEED = 0  # the split is part of the dataset, fixed for every run and every seed
 
 
 def digits_arrays(test_fraction: float = TEST_FRACTION, split_seed: int = SPLIT_SEED):
@@ -56,18 +58,6 @@ def check(root: str, deep: bool = False) -> DatasetStatus:
     )
 
 
-@register_dataset(
-    "digits",
-    kind="static",
-    num_classes=10,
-    in_channels=1,
-    input_size=8,
-    n_train=1437,
-    n_test=360,
-    default_split=f"stratified test_fraction={TEST_FRACTION} seed={SPLIT_SEED}",
-    check=check,
-    stand_in_for=("cifar10", "cifar100", "imagenet"),
-)
 def digits(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """Static digits, direct encoding. ``data.size`` > 8 upsamples bilinearly."""
     images, labels, tr, te = digits_arrays()

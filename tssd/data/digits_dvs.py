@@ -33,20 +33,13 @@ import torch
 from tssd.data import events as ev_io
 from tssd.data.base import DataBundle, dataset_spec
 from tssd.data.cache import building, cache_root, is_complete, param_key
-from tssd.data.digits import SPLIT_SEED, TEST_FRACTION, digits_arrays, split_hash
-from tssd.data.emulated import checked_params, register_emulated, split_options
+from tssd.data.catalog import DIGITS_DVS_LOADER_DEFAULTS as LOADER_DEFAULTS
+from tssd.data.digits import digits_arrays, split_hash
+from tssd.data.emulated import split_options
 from tssd.data.emulator import EMULATOR_VERSION, EmulatorParams, emulate
 from tssd.data.status import DatasetStatus
 
 NAME = "digits_dvs"
-LOADER_DEFAULTS = {"split_by": "number", "resize": "bilinear", "max_shift": 1}
-OPTIONS = {**EmulatorParams().as_dict(), **LOADER_DEFAULTS}
-"""Every ``data.options`` key: the emulator's parameters and the loader's."""
-
-
-def emulator_params(opts: dict) -> EmulatorParams:
-    """The emulator parameters of resolved options, checked (ConfigError naming data.options)."""
-    return checked_params(NAME, opts)
 
 
 def cache_dir(root: str, params: EmulatorParams) -> Path:
@@ -102,16 +95,6 @@ def ensure_cache(
     return base
 
 
-@register_emulated(
-    NAME,
-    input_size=EmulatorParams().sensor,
-    n_train=1437,
-    n_test=360,
-    options=OPTIONS,
-    check_options=emulator_params,
-    default_split=f"stratified test_fraction={TEST_FRACTION} seed={SPLIT_SEED} (as digits)",
-    check=lambda root, deep=False: check(root, deep),
-)
 def digits_dvs(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """Emulated event streams of the digits, as frames ``{T: [T, 2, S, S]}`` (S = ``data.size``,
     default the sensor size)."""

@@ -36,6 +36,7 @@ from tssd.data import events as ev_io
 from tssd.data.aedat import read_aedat31_polarity, scan_aedat31
 from tssd.data.base import DataBundle, DatasetUnavailable, dataset_spec
 from tssd.data.cache import building, count_files
+from tssd.data.catalog import DVS_GESTURE_EXPECTED as EXPECTED
 from tssd.data.event_folder import (
     SUBSET_HINT,
     EventLayout,
@@ -44,7 +45,6 @@ from tssd.data.event_folder import (
     finish_status,
     note_events_np,
     other_layout,
-    register_event_dataset,
 )
 from tssd.data.events import DatasetCorrupt
 from tssd.data.status import DatasetStatus
@@ -63,21 +63,10 @@ CLASSES = (
     "air_guitar",
     "other_gestures",
 )
-EXPECTED = {"train": 1176, "test": 288}
-"""Samples of the official trials (one per label-CSV row; spikingjelly's counts)."""
 TRIALS = {"train": 98, "test": 24}
 """Trials named by the official trials_to_train.txt / trials_to_test.txt."""
 FOLDERS = ("dvs_gesture", "DVS128Gesture", "dvs128_gesture")
 LISTS = {"train": "trials_to_train.txt", "test": "trials_to_test.txt"}
-DEFAULTS = {
-    "path": "",
-    "split_by": "number",
-    "resize": "bilinear",
-    "flip": False,
-    "max_shift": 4,
-    "workers": 0,
-    "expect": "full",
-}
 URL = "https://research.ibm.com/interactive/dvsgesture/"
 
 
@@ -282,15 +271,6 @@ def list_samples(ev: Path, split: str) -> list[tuple[str, int]]:
     return out
 
 
-@register_event_dataset(
-    NAME,
-    num_classes=len(CLASSES),
-    n_train=EXPECTED["train"],
-    n_test=EXPECTED["test"],
-    options=DEFAULTS,
-    default_split="the official trials_to_train.txt / trials_to_test.txt",
-    check=lambda root, deep=False: check(root, deep),
-)
 def dvs_gesture(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """DVS128 Gesture frames ``{T: [T, 2, S, S]}`` (S = ``data.size``, default 48)."""
     opts = dataset_spec(NAME).options_of(cfg)

@@ -1,5 +1,6 @@
 """What the emulated event datasets (``digits_dvs``, ``fashion_dvs``) share: their in-memory
-splits, the emulator's part of ``data.options`` and the bundle built from their frame caches.
+splits, the emulator's part of ``data.options`` and the bundle built from their frame caches
+(their registration and option checks are declared in :mod:`tssd.data.catalog`).
 
 Each dataset keeps its own source images, cache layout and reader; both cache frames per T under
 ``frames_number_<T>_split_by_<mode>/`` and hold the frames of every T in memory.
@@ -8,37 +9,16 @@ Each dataset keeps its own source images, cache layout and reader; both cache fr
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from tssd.data import events as ev_io
-from tssd.data.base import DataBundle, DatasetFactory, TensorSplit, dataset_spec, register_dataset
+from tssd.data.base import DataBundle, TensorSplit, dataset_spec
+from tssd.data.catalog import checked_params
 from tssd.data.emulator import EMULATOR_VERSION, EmulatorParams
 from tssd.data.transforms import draw_shifts, shift
-from tssd.errors import ConfigError
-
-CHOICES = {"split_by": ev_io.SPLIT_MODES, "resize": ev_io.RESIZE_MODES}
-"""The loader's string options (``split_by``, ``resize``) and their values."""
-
-
-def register_emulated(
-    name: str, choices: dict[str, tuple[str, ...]] | None = None, **facts
-) -> Callable[[DatasetFactory], DatasetFactory]:
-    """Decorator: :func:`~tssd.data.base.register_dataset` for an emulated dataset, 10 classes
-    seen by a two-polarity sensor standing in for CIFAR10-DVS and DVS-Gesture; ``choices``: its
-    string options besides the loader's (:data:`CHOICES`); ``facts``: the rest of its spec (size,
-    split sizes, options, split rule, check)."""
-    return register_dataset(
-        name,
-        kind="event",
-        num_classes=10,
-        in_channels=2,
-        choices={**CHOICES, **(choices or {})},
-        stand_in_for=("cifar10_dvs", "dvs_gesture"),
-        **facts,
-    )
 
 
 class EventTensorSplit(TensorSplit):
@@ -59,17 +39,6 @@ class EventTensorSplit(TensorSplit):
     def __getitem__(self, i: int):  # noqa: D105
         x, y = self.take(torch.as_tensor([i]))
         return {t: v[0] for t, v in x.items()}, y[0]
-
-
-def checked_params(name: str, opts: dict) -> EmulatorParams:
-    """The emulator parameters among dataset ``name``'s resolved options, checked (ConfigError
-    naming data.options)."""
-    params = EmulatorParams(**{f.name: opts[f.name] for f in fields(EmulatorParams)})
-    try:
-        params.validate()
-    except ValueError as exc:
-        raise ConfigError(f"dataset {name!r}: data.options: {exc}") from exc
-    return params
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ Dataset batched by the trainer's DataLoader), resized to ``data.size`` and, for 
 ``data.augment``, flipped and translated with one draw shared by every framing.
 
 Both datasets' modules keep what is their own (file formats, class folders, split rule, counts)
-and share the rest from here: their registration (:func:`register_event_dataset`), finding the
-dataset folder (:class:`EventLayout`), checking an existing ``events_np`` against the declared
-counts (:func:`ensure_events_np`), and the common parts of their ``data check`` reports.
+and share the rest from here: finding the dataset folder (:class:`EventLayout`), checking an
+existing ``events_np`` against the declared counts (:func:`ensure_events_np`), and the common
+parts of their ``data check`` reports. Their registration and the facts they share (frame size,
+string options) are declared in :mod:`tssd.data.catalog`.
 """
 
 from __future__ import annotations
@@ -25,19 +26,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch.utils.data import Dataset
 
 from tssd.data import events as ev_io
-from tssd.data.base import (
-    DataBundle,
-    DatasetFactory,
-    DatasetUnavailable,
-    dataset_spec,
-    register_dataset,
-)
+from tssd.data.base import DataBundle, DatasetUnavailable, dataset_spec
 from tssd.data.cache import (
     building,
     count_files,
@@ -46,31 +40,13 @@ from tssd.data.cache import (
     read_marker,
     spikingjelly_building_marker,
 )
+from tssd.data.catalog import EVENT_INPUT_SIZE as INPUT_SIZE
 from tssd.data.events import DatasetCorrupt
 from tssd.data.status import DatasetStatus
 from tssd.data.transforms import draw_flips, draw_shifts, flip, shift
 
 SENSOR = 128
 """Both DVS datasets were recorded with a 128x128 DVS128."""
-
-INPUT_SIZE = 48
-"""The frames' size when ``data.size`` is 0 (resized from the sensor's 128)."""
-
-EXPECT_CHOICES = ("full", "subset")
-"""``data.options.expect`` of the real event datasets: ``full`` (default) refuses a tree whose
-counts differ from the ones the dataset declares; ``subset`` accepts any non-empty subset."""
-
-CHOICES = {"split_by": ev_io.SPLIT_MODES, "resize": ev_io.RESIZE_MODES, "expect": EXPECT_CHOICES}
-"""The string options of the real event datasets and their values."""
-
-
-def register_event_dataset(name: str, **facts: Any) -> Callable[[DatasetFactory], DatasetFactory]:
-    """Decorator: :func:`~tssd.data.base.register_dataset` for a real event dataset read by this
-    module (two polarity channels, frames of :data:`INPUT_SIZE`, the options :data:`CHOICES`);
-    ``facts``: the rest of its spec (classes, split sizes, option defaults, split rule, check)."""
-    return register_dataset(
-        name, kind="event", in_channels=2, input_size=INPUT_SIZE, choices=CHOICES, **facts
-    )
 
 
 def natural_key(name: str) -> list:

@@ -23,10 +23,9 @@ import torch
 import torch.nn.functional as F
 
 from tssd.data.errors import DatasetCorrupt
+from tssd.data.options import RESIZE_MODES, SPLIT_MODES
 
 EVENT_KEYS = ("t", "x", "y", "p")
-SPLIT_MODES = ("number", "time")
-RESIZE_MODES = ("bilinear", "area", "nearest")
 
 
 def frames_dir_name(frames: int, split_by: str) -> str:

@@ -13,7 +13,7 @@ Options (``data.options``), with defaults: the emulator's parameters (``sensor``
 holding fewer images than the official 60,000 / 10,000; ``subset`` uses the images present, as
 for ``fashion_mnist``), ``split_by`` (``number`` | ``time``), ``resize`` (when
 ``data.size`` differs from the sensor) and ``max_shift`` (translation range of
-``data.augment``).
+``data.augment``); they and their checks are declared in :mod:`tssd.data.catalog`.
 
 Cache: ``<data.root or $TSSD_CACHE or ~/.cache/tssd>/fashion_dvs/<key>/`` with
 ``frames_number_<T>_split_by_<mode>/{train,test}.npy`` (``uint16`` counts ``[N, T, 2, S, S]``),
@@ -35,11 +35,11 @@ import torch
 from tssd.data import events as ev_io
 from tssd.data.base import DataBundle
 from tssd.data.cache import building, cache_root, is_complete, param_key
-from tssd.data.emulated import checked_params, register_emulated, split_options
+from tssd.data.catalog import FASHION_DVS_LOADER_DEFAULTS as LOADER_DEFAULTS
+from tssd.data.emulated import split_options
 from tssd.data.emulator import EMULATOR_VERSION, EmulatorParams, emulate
 from tssd.data.errors import DatasetCorrupt
 from tssd.data.mnist import (
-    check_train_per_class,
     load_arrays,
     locate,
     split_description,
@@ -50,29 +50,8 @@ from tssd.data.status import DatasetStatus
 
 NAME = "fashion_dvs"
 SOURCE = "fashion_mnist"
-EMULATOR_DEFAULTS = {**EmulatorParams().as_dict(), "digit_px": 14}
-LOADER_DEFAULTS = {
-    "train_per_class": 0,
-    "val_per_class": 0,
-    "expect": "full",
-    "split_by": "number",
-    "resize": "bilinear",
-    "max_shift": 1,
-}
 CHUNK = 2_000
 """Images emulated at once (bounds the emulator's memory to a few hundred MB)."""
-
-
-OPTIONS = {**EMULATOR_DEFAULTS, **LOADER_DEFAULTS}
-"""Every ``data.options`` key: the emulator's parameters and the loader's."""
-
-
-def emulator_params(opts: dict) -> EmulatorParams:
-    """The emulator parameters of resolved options, checked with the loader's options
-    (ConfigError naming data.options)."""
-    params = checked_params(NAME, opts)
-    check_train_per_class(NAME, opts)
-    return params
 
 
 def cache_dir(root: str, params: EmulatorParams, per_class: int, val_per_class: int = 0) -> Path:
@@ -175,17 +154,6 @@ def _load_frames(path: Path, n: int) -> torch.Tensor:
     return torch.from_numpy(frames.astype(np.float32))
 
 
-@register_emulated(
-    NAME,
-    input_size=EMULATOR_DEFAULTS["sensor"],
-    n_train=60_000,
-    n_test=10_000,
-    options=OPTIONS,
-    choices={"expect": ("full", "subset")},
-    check_options=emulator_params,
-    default_split="the official Fashion-MNIST split",
-    check=lambda root, deep=False: check(root, deep),
-)
 def fashion_dvs(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """Emulated event streams of Fashion-MNIST, frames ``{T: [T, 2, S, S]}`` (S = ``data.size``,
     default the sensor size)."""

@@ -23,8 +23,10 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-from tssd.data.base import DataBundle, DatasetUnavailable, dataset_spec, register_dataset
+from tssd.data.base import DataBundle, DatasetUnavailable, dataset_spec
 from tssd.data.cache import list_hash
+from tssd.data.catalog import IMAGENET_DEFAULTS as DEFAULTS
+from tssd.data.catalog import IMAGENET_EXPECTED as EXPECTED
 from tssd.data.events import DatasetCorrupt
 from tssd.data.options import require_default_split, resolve_options
 from tssd.data.status import DatasetStatus
@@ -37,8 +39,6 @@ from tssd.data.transforms import (
 
 NAME = "imagenet"
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp")
-EXPECTED = {"classes": 1000, "train": 1_281_167, "val": 50_000}
-DEFAULTS = {"path": ""}
 
 
 def layout(root: str) -> str:
@@ -181,18 +181,6 @@ def _scan_both(src: Path):
     return classes_tr, train, val
 
 
-@register_dataset(
-    NAME,
-    kind="static",
-    num_classes=EXPECTED["classes"],
-    in_channels=3,
-    input_size=224,
-    n_train=EXPECTED["train"],
-    n_test=EXPECTED["val"],
-    options=DEFAULTS,
-    default_split="the official train/ and val/ folders",
-    check=lambda root, deep=False: check(root, deep),
-)
 def imagenet(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """ImageNet from ``train/`` and ``val/`` class folders (see the module docstring)."""
     require_default_split(NAME, cfg.split)

@@ -29,6 +29,7 @@ missing ones: the search never falls back to another copy (the system's) past a 
 
 Images are scaled to [0, 1] and standardised with the training subset's mean and std (the
 analog of CIFAR's per-channel normalisation); direct encoding repeats them over the timesteps.
+Both datasets' facts (sizes, options and their checks) are declared in :mod:`tssd.data.catalog`.
 """
 
 from __future__ import annotations
@@ -40,21 +41,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tssd.data.base import DataBundle, TensorSplit, dataset_spec, register_dataset
+from tssd.data.base import DataBundle, TensorSplit, dataset_spec
+from tssd.data.catalog import MNIST_CHOICES as CHOICES
+from tssd.data.catalog import MNIST_DEFAULTS as DEFAULTS
+from tssd.data.catalog import MNIST_OFFICIAL as OFFICIAL
+from tssd.data.catalog import check_val_per_class
 from tssd.data.digits import split_hash
 from tssd.data.errors import DatasetCorrupt, DatasetUnavailable
 from tssd.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from tssd.data.options import require_default_split, resolve_options
 from tssd.data.status import DatasetStatus
-from tssd.errors import ConfigError
 
 FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-OFFICIAL = {"train": 60_000, "test": 10_000}
-DEFAULTS = {"train_per_class": 0, "val_per_class": 0, "resize": "area", "expect": "full"}
-CHOICES = {"resize": ("area", "bilinear"), "expect": ("full", "subset")}
 SUBSET_SEED = 0
 
 
@@ -237,29 +238,6 @@ def val_split_hash(train_idx: np.ndarray, val_idx: np.ndarray, test_idx: np.ndar
     return split_hash(np.asarray([int(h, 16)]), val_idx)
 
 
-def check_val_per_class(name: str, opts: dict) -> None:
-    """Refuse a validation split that is negative or has no unused training images to come from
-    (ConfigError naming the key)."""
-    val = opts.get("val_per_class", 0)
-    if not isinstance(val, int) or isinstance(val, bool) or val < 0:
-        raise ConfigError(
-            f"dataset {name!r}: key 'data.options.val_per_class': got {val!r}, expected an "
-            "integer >= 0 (0 = no validation split)"
-        )
-    if val and opts["train_per_class"] <= 0:
-        raise ConfigError(
-            f"dataset {name!r}: key 'data.options.val_per_class': got {val} with "
-            "train_per_class 0 (every training image trains); expected train_per_class > 0, so "
-            "that validation images are training images the run does not train on"
-        )
-    if opts["train_per_class"] + val > 5_000:
-        # Fashion-MNIST and MNIST hold at least 5,421 training images per class (MNIST's 5)
-        raise ConfigError(
-            f"dataset {name!r}: keys 'data.options.train_per_class' + 'val_per_class': got "
-            f"{opts['train_per_class']} + {val}, expected at most 5000 images per class"
-        )
-
-
 def _build(name: str, cfg) -> DataBundle:
     require_default_split(name, cfg.split)
     opts = resolve_options(name, cfg.options, DEFAULTS, CHOICES)
@@ -285,41 +263,11 @@ def _build(name: str, cfg) -> DataBundle:
     return DataBundle(info, split["train"], split["test"], split["val"] if len(vidx) else None)
 
 
-def _facts(name: str) -> dict:
-    """What both IDX datasets register besides their names."""
-    return {
-        "kind": "static",
-        "num_classes": 10,
-        "in_channels": 1,
-        "input_size": 28,
-        "n_train": OFFICIAL["train"],
-        "n_test": OFFICIAL["test"],
-        "options": DEFAULTS,
-        "choices": CHOICES,
-        "check_options": lambda opts: check_train_per_class(name, opts),
-        "default_split": f"the official {name} split",
-        "check": lambda root, deep=False: check(name, root, deep),
-    }
-
-
-def check_train_per_class(name: str, opts: dict) -> None:
-    """Refuse a negative ``data.options.train_per_class``, and a validation split with no
-    unused training images to come from (ConfigError naming the key)."""
-    if opts["train_per_class"] < 0:
-        raise ConfigError(
-            f"dataset {name!r}: key 'data.options.train_per_class': got "
-            f"{opts['train_per_class']}, expected an integer >= 0 (0 = all)"
-        )
-    check_val_per_class(name, opts)
-
-
-@register_dataset("mnist", **_facts("mnist"))
 def mnist(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """MNIST, static, direct encoding (see the module docstring)."""
     return _build("mnist", cfg)
 
 
-@register_dataset("fashion_mnist", **_facts("fashion_mnist"))
 def fashion_mnist(cfg, timesteps: tuple[int, ...]) -> DataBundle:
     """Fashion-MNIST, static, direct encoding: the ``small`` profile's real static data."""
     return _build("fashion_mnist", cfg)

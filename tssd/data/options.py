@@ -14,6 +14,15 @@ from typing import Any
 
 from tssd.errors import ConfigError
 
+SPLIT_MODES = ("number", "time")
+"""``data.options.split_by`` of the event datasets: how a stream is cut into frames
+(:func:`tssd.data.events.integrate`)."""
+RESIZE_MODES = ("bilinear", "area", "nearest")
+"""``data.options.resize`` of the event datasets: how frames are resized to ``data.size``."""
+EXPECT_CHOICES = ("full", "subset")
+"""``data.options.expect`` of the real event datasets: ``full`` (default) refuses a tree whose
+counts differ from the ones the dataset declares; ``subset`` accepts any non-empty subset."""
+
 
 def resolve_options(
     dataset: str,

@@ -1,17 +1,16 @@
 """Registered spiking architectures. Each returns per-timestep logits ``[T, B, classes]`` and, on
 request, one stage's feature for the weak classifier (:class:`~tssd.models.heads.WeakClassifier`).
+
+Importing this package imports no torch: the registry (:mod:`tssd.models.registry`) declares the
+architectures by name, and the torch names below (networks, heads, counters) are read from their
+modules on first use.
 """
 
-from tssd.models import micro, resnet, vgg  # noqa: F401  (registration side effects)
-from tssd.models.base import (
-    NetOutput,
-    SpikingNet,
-    count_macs,
-    count_params,
-    encode_static,
-    to_sequence,
-)
-from tssd.models.heads import WeakClassifier
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from tssd.models.registry import (
     MODELS,
     ModelConfig,
@@ -20,6 +19,17 @@ from tssd.models.registry import (
     build_model,
     register_model,
 )
+
+LAZY: dict[str, str] = {
+    "NetOutput": "tssd.models.base",
+    "SpikingNet": "tssd.models.base",
+    "count_macs": "tssd.models.base",
+    "count_params": "tssd.models.base",
+    "encode_static": "tssd.models.base",
+    "to_sequence": "tssd.models.base",
+    "WeakClassifier": "tssd.models.heads",
+}
+"""Name -> the module (torch) it is read from on first use."""
 
 __all__ = [
     "MODELS",
@@ -36,3 +46,9 @@ __all__ = [
     "register_model",
     "to_sequence",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in LAZY:
+        return getattr(importlib.import_module(LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

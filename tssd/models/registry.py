@@ -1,13 +1,21 @@
-"""Architectures by name (snake_case keys equal to factory names)."""
+"""Architectures by name (snake_case keys equal to factory names).
+
+The built-in ones are declared here by name (:class:`~tssd.deferred.Deferred`): their modules
+(torch) are imported when a network is first built, so validating a config imports no torch.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from tssd.models.base import SpikingNet
-from tssd.models.heads import WeakClassifier
-from tssd.neurons import NeuronSpec
+from tssd.deferred import Deferred
+from tssd.neurons.spec import NeuronSpec
+
+if TYPE_CHECKING:
+    from tssd.models.base import SpikingNet
+    from tssd.models.heads import WeakClassifier
 
 
 @dataclass
@@ -32,7 +40,18 @@ class ModelConfig:
     weak_head: WeakHeadConfig = field(default_factory=WeakHeadConfig)
 
 
-MODELS: dict[str, Callable[..., SpikingNet]] = {}
+MODELS: dict[str, Callable[..., SpikingNet]] = {
+    name: Deferred(f"tssd.models.{module}:{name}")
+    for module, name in (
+        ("micro", "micro_cnn"),
+        ("resnet", "resnet19"),
+        ("resnet", "resnet34"),
+        ("resnet", "sew_resnet34"),
+        ("vgg", "vgg9"),
+    )
+}
+"""Factories by name: the built-in ones declared (imported on first build), plugins' added by
+:func:`register_model`."""
 
 
 def register_model(fn: Callable[..., SpikingNet]) -> Callable[..., SpikingNet]:
@@ -78,6 +97,8 @@ def build_for_run(
     )
     if not weak_head:
         return model, None, None
+    from tssd.models.heads import WeakClassifier
+
     stage = model.resolve_stage(cfg.model.weak_head.stage)
     head = WeakClassifier(
         model.stage_channels[stage], data.num_classes, cfg.neuron, cfg.model.weak_head.channels

@@ -6,7 +6,6 @@ import torch
 from torch import nn
 
 from tssd.models.base import SpikingNet, TimeDistributed, conv_bn, conv_bn_lif
-from tssd.models.registry import register_model
 from tssd.neurons import NeuronSpec, make_neuron
 
 
@@ -55,7 +54,6 @@ def _layer(block: type, c_in: int, c_out: int, n: int, stride: int, neuron: Neur
     return nn.Sequential(*blocks)
 
 
-@register_model
 def resnet19(
     num_classes: int,
     in_channels: int = 3,
@@ -89,7 +87,7 @@ def resnet19(
 
 
 def _resnet34(block: type, arch: str, doc: str):
-    """The registered factory of a ResNet-34 built from ``block`` (blocks 3/4/6/3; a 7x7 stem and
+    """The factory of a ResNet-34 built from ``block`` (blocks 3/4/6/3; a 7x7 stem and
     max pooling; global average pooling and one linear layer), named ``arch``."""
 
     def factory(
@@ -131,15 +129,11 @@ def _resnet34(block: type, arch: str, doc: str):
     return factory
 
 
-resnet34 = register_model(
-    _resnet34(
-        SpikingBasicBlock,
-        "resnet34",
-        "Spiking ResNet-34 (blocks 3/4/6/3, LIF after the residual sum) for ImageNet.",
-    )
+resnet34 = _resnet34(
+    SpikingBasicBlock,
+    "resnet34",
+    "Spiking ResNet-34 (blocks 3/4/6/3, LIF after the residual sum) for ImageNet.",
 )
-sew_resnet34 = register_model(
-    _resnet34(
-        SEWBasicBlock, "sew_resnet34", "SEW-ResNet-34 with the ADD connect function for ImageNet."
-    )
+sew_resnet34 = _resnet34(
+    SEWBasicBlock, "sew_resnet34", "SEW-ResNet-34 with the ADD connect function for ImageNet."
 )

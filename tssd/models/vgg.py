@@ -5,11 +5,9 @@ from __future__ import annotations
 from torch import nn
 
 from tssd.models.base import SpikingNet, TimeDistributed, conv_bn_lif
-from tssd.models.registry import register_model
 from tssd.neurons import NeuronSpec
 
 
-@register_model
 def vgg9(
     num_classes: int,
     in_channels: int = 2,

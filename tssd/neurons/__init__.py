@@ -2,9 +2,15 @@
 
 Backends: native (fused sequence kernel or reference loop), spikingjelly, snntorch. Models call
 :func:`make_neuron` and never name a backend; ``neuron.backend`` in the config picks it.
+Importing this package imports no torch (the spec and the backend table are plain data); the
+torch names (:class:`SpikingNeuron`, the surrogate) are read from their modules on first use.
 """
 
-from tssd.neurons.base import SpikingNeuron
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from tssd.neurons.registry import (
     BACKENDS,
     BackendUnavailable,
@@ -13,7 +19,13 @@ from tssd.neurons.registry import (
     neuron_class,
 )
 from tssd.neurons.spec import NeuronSpec
-from tssd.neurons.surrogate import RectSpike, rect_spike
+
+LAZY: dict[str, str] = {
+    "SpikingNeuron": "tssd.neurons.base",
+    "RectSpike": "tssd.neurons.surrogate",
+    "rect_spike": "tssd.neurons.surrogate",
+}
+"""Name -> the module (torch) it is read from on first use."""
 
 __all__ = [
     "BACKENDS",
@@ -26,3 +38,9 @@ __all__ = [
     "neuron_class",
     "rect_spike",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in LAZY:
+        return getattr(importlib.import_module(LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
