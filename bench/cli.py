@@ -175,7 +175,10 @@ def cmd_report(args: argparse.Namespace) -> int:  # noqa: D103
 
 def cmd_records(args: argparse.Namespace) -> int:  # noqa: D103
     results = Path(args.results).resolve()
-    print("\n".join(pl.records_status(load_profile(args.profile), results)))
+    profile = load_profile(args.profile)
+    report = pl.records_timing if args.timing else pl.records_status
+    lines = report(profile, results)
+    print("\n".join(lines))
     return 0
 
 
@@ -323,6 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
         selection=False,
     )
     rc.add_argument("--profile", default="quick", help="quick (default), small or paper")
+    rc.add_argument(
+        "--timing",
+        action="store_true",
+        help="instead: the cost model's estimate of each recorded run against its wall time",
+    )
     command("list", cmd_list, "list experiments and profiles", False, False, selection=False)
     return p
 

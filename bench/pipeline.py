@@ -6,6 +6,7 @@ called from Python as well (tests, notebooks).
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -522,4 +523,57 @@ def records_status(profile: Profile, results: Path) -> list[str]:
         c = records[rid].config
         what = f"{c.get('method', {}).get('name')} on {c.get('data', {}).get('name')}"
         lines.append(f"  {rid}  {what}, seed {c.get('seed')}")
+    return lines
+
+
+STEADY_SPREAD = 1.3
+"""A run is steady when its slowest epoch (the last, which tests, aside) took at most 1.3x its
+fastest: no pause (SIGSTOP), no load that came and went. Only steady runs judge the cost model;
+a load present throughout is not seen, so judge it on runs of an otherwise idle machine."""
+
+
+def records_timing(profile: Profile, results: Path, tolerance: float = 0.2) -> list[str]:
+    """The cost model's estimate of every recorded finished run (``--dry-run``'s, for the
+    profile's workers in parallel) against its measured ``wall_s``, and whether the run was
+    steady (:data:`STEADY_SPREAD`); the last line: how many steady runs the estimate meets within
+    ``tolerance``."""
+    from bench.execute.records import load, records_dir
+    from bench.execute.run import fmt_seconds
+
+    records = load(records_dir(results / profile.id))
+    rows: dict[str, tuple[str, float, float, float]] = {}
+    for plan, _ in plans(Selection(profile, experiments(["all"]), results)):
+        for run in plan.ordered_runs():
+            rec = records.get(run.run_id)
+            if rec is None or rec.status != "finished" or run.est_s is None:
+                continue
+            # the last epoch also tests and measures NeuroBench; a validation pass every few
+            # epochs adds about a sixth of one (small), well inside the spread
+            times = [e["epoch_time_s"] for e in rec.epochs[:-1]]
+            spread = max(times) / min(times) if times else math.inf
+            rows[run.run_id] = (run.name, run.est_s, float(rec.summary["wall_s"]), spread)
+    lines = [
+        f"cost model of profile {profile.id} ({profile.workers} run(s) in parallel) against "
+        f"{len(rows)} recorded runs; steady: training epochs within {STEADY_SPREAD}x of each other",
+        f"  {'run':<48} {'estimate':>9} {'measured':>9} {'error':>7}  steady",
+    ]
+    errors = []
+    for name, est, wall, spread in sorted(rows.values()):
+        err = est / wall - 1.0
+        steady = spread <= STEADY_SPREAD
+        if steady:
+            errors.append(err)
+        lines.append(
+            f"  {name:<48} {fmt_seconds(est):>9} {fmt_seconds(wall):>9} {err:>+7.0%}  "
+            + ("yes" if steady else f"no ({spread:.1f}x)")
+        )
+    if errors:
+        within = sum(abs(e) <= tolerance for e in errors)
+        errors.sort()
+        lines.append(
+            f"steady runs: {len(errors)}; estimate within +-{tolerance:.0%}: {within}; "
+            f"median error {errors[len(errors) // 2]:+.0%} (estimate / measured - 1)"
+        )
+    else:
+        lines.append("steady runs: none (every recorded run was paused or shared its cores)")
     return lines

@@ -283,3 +283,27 @@ def test_progress_says_recorded_for_runs_done_by_their_records():
         progress.finished(r, Outcome(r.run_id, "finished", cached=True))
     progress.finished(runs[2], Outcome(ids[2], "finished"))
     assert "3/3 runs (1 recorded, 1 cached)" in out.getvalue()
+
+
+def test_records_timing_judges_the_cost_model_on_steady_runs_only(tmp_path):
+    """`bench records --timing`: each recorded run's estimate against its wall time; a run with
+    a paused epoch (here one 10x slower) is listed but does not count in the verdict line."""
+    from bench.pipeline import STEADY_SPREAD, records_timing
+    from bench.plan.schema import load_profile
+
+    recs = rc.load(ROOT / "results" / "quick" / rc.RECORDS)
+    rid, rec = sorted((i, r) for i, r in recs.items() if r.status == "finished")[0]
+    for e in rec.epochs:  # a steady run: every training epoch as long as the first
+        e["epoch_time_s"] = rec.epochs[0]["epoch_time_s"]
+    rc.write(tmp_path / "quick" / rc.RECORDS, recs)
+    before = records_timing(load_profile("quick"), tmp_path)
+    name = rec.summary["name"]
+    assert next(ln for ln in before if ln.strip().startswith(name + " ")).endswith("yes")
+    rec.epochs[0]["epoch_time_s"] *= 10 * STEADY_SPREAD
+    rc.write(tmp_path / "quick" / rc.RECORDS, recs)
+    after = records_timing(load_profile("quick"), tmp_path)
+    assert "no (" in next(ln for ln in after if ln.strip().startswith(name + " "))
+    n_before, n_after = (int(x[-1].split(";")[0].split()[-1]) for x in (before, after))
+    assert n_after == n_before - 1
+    finished = sum(r.status == "finished" for r in recs.values())
+    assert len(before) == finished + 3  # two header lines, a line per finished run, the verdict
