@@ -52,6 +52,7 @@ SECTIONS = {  # report section -> the test module that measures it
     "data": "test_data.py",
     "gpu": "test_gpu_bench.py",
     "runs": "test_runs.py",
+    "eval": "test_runs.py",
 }
 
 
@@ -158,6 +159,13 @@ RATIOS: list[Ratio] = [
               f"table/{kind} 2 workers x 1 thread", f"table/{kind} 1 worker x 2 threads")
         for kind in RUN_KINDS
     ],
+    # issue 19 item 2: what a small run's evaluations cost, against one training epoch
+    *[
+        Ratio("eval", f"{kind}: one {part} pass / one training epoch", f"eval/{kind} {part}",
+              f"eval/{kind} train epoch")
+        for kind in RUN_KINDS
+        for part in ("validation", "test", "neurobench")
+    ],
     # benchmarks/data.py's comparisons
     Ratio("data", "cached sample load: uncompressed / compressed .npz",
           "data/load cached sample (uncompressed)", "data/load cached sample"),
@@ -194,6 +202,11 @@ VALUES: list[Value] = [
         Value("runs", f"whole small run, {kind}, {mode} (1 thread)", f"run/{kind} {mode}", "s")
         for kind in RUN_KINDS
         for mode in ("eager", "compiled-warm")
+    ],
+    *[
+        Value("eval", f"{kind}: {part} (1 thread)", f"eval/{kind} {part}", "s")
+        for kind in RUN_KINDS
+        for part in ("train epoch", "validation", "test", "neurobench")
     ],
     Value("data", "integrate 200k events into 10 frames at 128x128, resize to 48x48",
           "data/integrate+resize", "ms", "<=", 50, "issue 4"),
@@ -659,8 +672,8 @@ def _fmt(v: float) -> str:
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     """Print every ratio and value with its target and verdict; write them as JSON."""
     record = config.stash.get(RECORD, None)
-    if record is None or not record.collected:
-        return
+    if record is None or not record.collected or config.option.collectonly:
+        return  # nothing ran: a listing must not overwrite a measured run's ratios
     report = compute(record)
     tr = terminalreporter
     s = record.settings

@@ -16,6 +16,11 @@ events emulated from it; the tests skip when Fashion-MNIST is not installed.
   throughput, and the whole runs above give the absolute times), either at once in two processes
   of one thread each or one after the other with two threads each; the time until both finished.
 
+* ``eval/<kind> <part>``: what a run spends outside training, against one training epoch of the
+  same run (1 thread): one pass over the validation split, one over the test set, and NeuroBench's
+  pass over ``eval.neurobench_samples`` test images (issue 19 item 2: validation every
+  ``eval.every`` epochs, test once, NeuroBench once; the per-run cost is in the ratio report).
+
 ``--bench-quick`` shortens the whole runs to 2 epochs and measures the static baseline only.
 """
 
@@ -167,3 +172,35 @@ def test_table_layout(measure, settings, kind, layout, tmp_path):
         setup,
         f"2 runs x {confs[0]['optim']['epochs']} epochs",
     )
+
+
+EVAL_PARTS = ("train epoch", "validation", "test", "neurobench")
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("part", EVAL_PARTS)
+def test_eval_costs(measure, settings, kind, part, tmp_path):
+    """One training epoch, or one validation, test or NeuroBench pass, of a small run (an
+    untrained network: a pass costs the same trained or not, up to spike counts)."""
+    if settings.quick and kind not in QUICK_KINDS:
+        pytest.skip("quick run: the static baseline only")
+    from tssd import metrics as nbm
+    from tssd.config import from_dict
+    from tssd.export import export_inference
+    from tssd.runtime import torch_threads
+    from tssd.train import INFERENCE, Trainer, _neurobench
+
+    cfg = from_dict(_one_thread(small_config(kind)), "benchmark run")
+    if part == "neurobench" and not (cfg.eval.neurobench and nbm.available()):
+        pytest.skip("NeuroBench is off for this run or not installed")
+    t_s = cfg.method.t_s
+    with torch_threads(1):
+        tr = Trainer(cfg)
+        export_inference(tr.model, cfg, tr.bundle.info, tmp_path / INFERENCE)
+        fn = {
+            "train epoch": lambda: tr.train_epoch(0),
+            "validation": lambda: tr.evaluate(t_s, split="val"),
+            "test": lambda: tr.evaluate(t_s),
+            "neurobench": lambda: _neurobench(cfg, tmp_path, tr),
+        }[part]
+        _once(measure, "eval", f"{kind} {part}", fn, None, "1 thread, one pass")

@@ -188,7 +188,7 @@ def train_step(
     )
     ctx = StepContext(model, head, MethodConfig(name=method, t_s=t_s, t_t=t_t), stage, net.kind)
     module = StepModule(model, head, m.step, ctx).to(device)
-    runner = torch.compile(module) if compile_step else module
+    runner = torch.compile(module, dynamic=False) if compile_step else module
     params = [p for p in module.parameters() if p.requires_grad]
     if net.optimizer == "sgd":
         opt = torch.optim.SGD(params, lr=0.05, momentum=0.9)

@@ -100,7 +100,7 @@ def measure_step(cfg: RunConfig, device: torch.device, steps: int = 3, warmup: i
     if cfg.runtime.compile:
         use_compile_cache(cfg.runtime.compile_cache)
         compile_s = _compile_times(runner, x, y, device)
-        runner = torch.compile(runner)  # warm: the graphs are in the on-disk cache now
+        runner = torch.compile(runner, dynamic=False)  # warm: graphs cached on disk now
 
     def one_step() -> None:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.runtime.amp == "bf16"):
@@ -153,7 +153,7 @@ def _compile_times(step: StepModule, x: Any, y: torch.Tensor, device: torch.devi
 
     def first_call_s() -> float:
         forget_compiled()
-        runner = torch.compile(step)
+        runner = torch.compile(step, dynamic=False)  # as tssd.train compiles it
         t0 = time.perf_counter()
         runner(x, y)[0].backward()
         if device.type == "cuda":

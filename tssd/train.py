@@ -226,9 +226,11 @@ class Trainer:
             self.runner = nn.parallel.DistributedDataParallel(self.step_module, device_ids=ids)
         if cfg.runtime.compile:
             # the whole step: network, method (weak head, loss terms) and, through AOTAutograd,
-            # the backward; the last, smaller batch of an epoch compiles once more
+            # the backward. Shapes static: the last, smaller batch of an epoch gets a graph of its
+            # own instead of one dynamic graph that then serves every batch, slower (a whole small
+            # TSSD run: 185 s static, 261 s dynamic, 226 s eager; bench/profiles/small.yaml)
             use_compile_cache(cfg.runtime.compile_cache)
-            self.runner = torch.compile(self.runner)
+            self.runner = torch.compile(self.runner, dynamic=False)
         params = [p for p in self.step_module.parameters() if p.requires_grad]
         o = cfg.optim
         if o.name == "sgd":
