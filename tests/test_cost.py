@@ -67,3 +67,21 @@ def test_neurobench_extra_timesteps_and_compile_are_counted_when_a_run_does_them
     assert c.compile_s == 7.0  # the warm compile; the cold one is counted once per graph
     # NeuroBench not installed: the run skips it, and so does its cost
     assert run_cost(cfg, shape, STEP, neurobench=False).neurobench_s == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "student_input", "steps"),
+    [
+        ("static", "auto", 4),  # the student is the prefix of the T_t pass
+        ("static", "reframe", 6),  # a T_s pass of its own (the study's student_pass)
+        ("event", "auto", 6),  # events: reframed, a second pass
+        ("event", "prefix", 4),  # the study's student_prefix
+    ],
+)
+def test_the_cost_model_counts_the_student_pass_where_a_run_makes_one(kind, student_input, steps):
+    from tssd.methods import METHODS, MethodConfig
+
+    m = MethodConfig(name="tssd", t_s=2, t_t=4, student_input=student_input)
+    assert METHODS["tssd"].sample_steps(m, kind == "event") == steps
+    baseline = MethodConfig(name="baseline", t_s=2)
+    assert METHODS["baseline"].sample_steps(baseline, kind == "event") == 2

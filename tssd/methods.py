@@ -147,12 +147,15 @@ class MethodSpec:
         with teacher steps (an external teacher's own framing is added by the trainer)."""
         return tuple(sorted({cfg.t_s, cfg.t_t} if self.uses_teacher_steps else {cfg.t_s}))
 
-    def sample_steps(self, t_s: int, t_t: int, event: bool) -> int:
+    def sample_steps(self, cfg: MethodConfig, event: bool) -> int:
         """Timesteps simulated per training sample, the unit of the harness's cost model: the
-        teacher pass is the prefix of one ``t_t`` pass on static data and a second pass on event
-        data (``student_input: auto``); an external teacher's forward counts as ``t_s``."""
+        student is the prefix of one ``t_t`` pass, or a pass of its own (``reframe``: events
+        under ``student_input: auto``, static data when set); an external teacher's forward
+        counts as ``t_s``."""
+        t_s, t_t = cfg.t_s, cfg.t_t
         if self.uses_teacher_steps:
-            return t_s + t_t if event else t_t
+            mode = student_input_mode(cfg, "event" if event else "static")
+            return t_s + t_t if mode == "reframe" else t_t
         if self.uses_external_teacher:
             return 2 * t_s
         return t_s

@@ -205,8 +205,8 @@ def estimate_seconds(cfg, profile: Profile) -> float | None:
     except (KeyError, ValueError):
         return None
     m, model = cfg.method, cfg.model
-    # on an event dataset the TSD teacher is a second pass (reframed input): t_s + t_t steps
-    steps = METHODS[m.name].sample_steps(m.t_s, m.t_t, shape.kind == "event")
+    # a student in a pass of its own (events; static when set) adds t_s steps to the t_t pass
+    steps = METHODS[m.name].sample_steps(m, shape.kind == "event")
     per_step = cost.sample_step_s.get(
         f"{model.name}:{model.width}",
         cost.sample_step_s.get(model.name, cost.sample_step_s["default"]),
