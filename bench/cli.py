@@ -176,8 +176,10 @@ def cmd_report(args: argparse.Namespace) -> int:  # noqa: D103
 def cmd_records(args: argparse.Namespace) -> int:  # noqa: D103
     results = Path(args.results).resolve()
     profile = load_profile(args.profile)
-    report = pl.records_timing if args.timing else pl.records_status
-    lines = report(profile, results)
+    if args.timing:
+        lines = pl.records_timing(profile, results, since=args.since)
+    else:
+        lines = pl.records_status(profile, results)
     print("\n".join(lines))
     return 0
 
@@ -330,6 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--timing",
         action="store_true",
         help="instead: the cost model's estimate of each recorded run against its wall time",
+    )
+    rc.add_argument(
+        "--since",
+        default="",
+        help="with --timing: only runs started at this ISO time or later, e.g. 2026-12-07T01:20",
     )
     command("list", cmd_list, "list experiments and profiles", False, False, selection=False)
     return p

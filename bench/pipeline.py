@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import signal
+import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -527,17 +528,21 @@ def records_status(profile: Profile, results: Path) -> list[str]:
 
 
 STEADY_SPREAD = 1.3
-"""A run is steady when its slowest training epoch took at most 1.3x its fastest: no pause
-(SIGSTOP), no load that came and went (the neighbour run of a 2-worker harness finishing speeds
-an epoch up by up to 18 %, benchmarks/test_runs.py). Only steady runs judge the cost model; a
-load present throughout is not seen, so judge it on runs of an otherwise idle machine."""
+"""A run is steady when the upper quartile of its training epochs' times is at most 1.3x the
+lower: no pause (SIGSTOP) or load over a stretch of the run. Quartiles, not extremes: single
+epochs vary by 10-30 % on an idle machine (the neighbour run of a 2-worker harness starting or
+finishing). Only steady runs judge the cost model; a load present throughout is not seen, so
+judge it on runs of an otherwise idle machine."""
 
 
-def records_timing(profile: Profile, results: Path, tolerance: float = 0.2) -> list[str]:
+def records_timing(
+    profile: Profile, results: Path, tolerance: float = 0.2, since: str = ""
+) -> list[str]:
     """The cost model's estimate of every recorded finished run (``--dry-run``'s, for the
     profile's workers in parallel) against its measured ``wall_s``, and whether the run was
     steady (:data:`STEADY_SPREAD`); the last line: how many steady runs the estimate meets within
-    ``tolerance``."""
+    ``tolerance``. ``since`` (an ISO time): only runs started then or later (a window in which
+    the machine is known to have been otherwise idle)."""
     from bench.execute.records import load, records_dir
     from bench.execute.run import fmt_seconds
 
@@ -548,16 +553,19 @@ def records_timing(profile: Profile, results: Path, tolerance: float = 0.2) -> l
             rec = records.get(run.run_id)
             if rec is None or rec.status != "finished" or run.est_s is None:
                 continue
+            if since and str(rec.summary.get("started", "")) < since:
+                continue
             # epochs that only trained (an evaluation adds up to 0.8 of an epoch: small
             # baseline), else (every epoch evaluates) all but the last, which also tests
             body = rec.epochs[:-1]
             quiet = [e for e in body if _blank(e.get("val_acc")) and _blank(e.get("test_acc"))]
             times = [e["epoch_time_s"] for e in quiet or body]
-            spread = max(times) / min(times) if times else math.inf
+            spread = _quartile_ratio(times)
             rows[run.run_id] = (run.name, run.est_s, float(rec.summary["wall_s"]), spread)
     lines = [
         f"cost model of profile {profile.id} ({profile.workers} run(s) in parallel) against "
-        f"{len(rows)} recorded runs; steady: training epochs within {STEADY_SPREAD}x of each other",
+        f"{len(rows)} recorded runs" + (f" started since {since}" if since else "") + "; "
+        f"steady: the quartiles of a run's epoch times within {STEADY_SPREAD}x",
         f"  {'run':<48} {'estimate':>9} {'measured':>9} {'error':>7}  steady",
     ]
     errors = []
@@ -584,3 +592,11 @@ def records_timing(profile: Profile, results: Path, tolerance: float = 0.2) -> l
 
 def _blank(v: object) -> bool:
     return v is None or v == "" or (isinstance(v, float) and math.isnan(v))
+
+
+def _quartile_ratio(times: list[float]) -> float:
+    """Upper over lower quartile of ``times`` (inf for fewer than two)."""
+    if len(times) < 2:
+        return math.inf
+    q1, _, q3 = statistics.quantiles(times, n=4, method="inclusive")
+    return q3 / q1

@@ -287,7 +287,7 @@ def test_progress_says_recorded_for_runs_done_by_their_records():
 
 def test_records_timing_judges_the_cost_model_on_steady_runs_only(tmp_path):
     """`bench records --timing`: each recorded run's estimate against its wall time; a run with
-    a paused epoch (here one 10x slower) is listed but does not count in the verdict line."""
+    half its epochs paused (10x slower) is listed but does not count in the verdict line."""
     from bench.pipeline import STEADY_SPREAD, records_timing
     from bench.plan.schema import load_profile
 
@@ -299,7 +299,8 @@ def test_records_timing_judges_the_cost_model_on_steady_runs_only(tmp_path):
     before = records_timing(load_profile("quick"), tmp_path)
     name = rec.summary["name"]
     assert next(ln for ln in before if ln.strip().startswith(name + " ")).endswith("yes")
-    rec.epochs[0]["epoch_time_s"] *= 10 * STEADY_SPREAD
+    for e in rec.epochs[: len(rec.epochs) // 2 + 1]:  # paused for over half the run
+        e["epoch_time_s"] *= 10 * STEADY_SPREAD
     rc.write(tmp_path / "quick" / rc.RECORDS, recs)
     after = records_timing(load_profile("quick"), tmp_path)
     assert "no (" in next(ln for ln in after if ln.strip().startswith(name + " "))
@@ -307,3 +308,14 @@ def test_records_timing_judges_the_cost_model_on_steady_runs_only(tmp_path):
     assert n_after == n_before - 1
     finished = sum(r.status == "finished" for r in recs.values())
     assert len(before) == finished + 3  # two header lines, a line per finished run, the verdict
+
+
+def test_records_timing_since_keeps_the_runs_started_in_a_window():
+    from bench.pipeline import records_timing
+    from bench.plan.schema import load_profile
+
+    quick = load_profile("quick")
+    every = records_timing(quick, ROOT / "results")
+    none = records_timing(quick, ROOT / "results", since="9999")
+    assert "started since 9999" in none[0] and none[-1].startswith("steady runs: none")
+    assert len(none) == 3 < len(every)
