@@ -586,7 +586,8 @@ def records_timing(
             f"median error {errors[len(errors) // 2]:+.0%} (estimate / measured - 1)"
         )
     else:
-        lines.append("steady runs: none (every recorded run was paused or shared its cores)")
+        why = "every one was paused or shared its cores" if rows else "no recorded run selected"
+        lines.append(f"steady runs: none ({why})")
     return lines
 
 
