@@ -576,7 +576,7 @@ def records_timing(
             errors.append(err)
         lines.append(
             f"  {name:<48} {fmt_seconds(est):>9} {fmt_seconds(wall):>9} {err:>+7.0%}  "
-            + ("yes" if steady else f"no ({spread:.1f}x)")
+            + ("yes" if steady else "no (paused)" if spread == math.inf else f"no ({spread:.1f}x)")
         )
     if errors:
         within = sum(abs(e) <= tolerance for e in errors)
@@ -595,9 +595,15 @@ def _blank(v: object) -> bool:
     return v is None or v == "" or (isinstance(v, float) and math.isnan(v))
 
 
+PAUSED_EPOCH = 2.0
+"""An epoch over twice the median epoch held a pause (a SIGSTOP inside one epoch leaves the
+quartiles alone)."""
+
+
 def _quartile_ratio(times: list[float]) -> float:
-    """Upper over lower quartile of ``times`` (inf for fewer than two)."""
-    if len(times) < 2:
+    """Upper over lower quartile of ``times``; inf for fewer than two, or when one epoch took over
+    :data:`PAUSED_EPOCH` times the median."""
+    if len(times) < 2 or max(times) > PAUSED_EPOCH * statistics.median(times):
         return math.inf
     q1, _, q3 = statistics.quantiles(times, n=4, method="inclusive")
     return q3 / q1

@@ -306,6 +306,12 @@ def test_records_timing_judges_the_cost_model_on_steady_runs_only(tmp_path):
     assert "no (" in next(ln for ln in after if ln.strip().startswith(name + " "))
     n_before, n_after = (int(x[-1].split(";")[0].split()[-1]) for x in (before, after))
     assert n_after == n_before - 1
+    for e in rec.epochs:  # steady again, then one epoch that held a pause
+        e["epoch_time_s"] = rec.epochs[0]["epoch_time_s"]
+    rec.epochs[1]["epoch_time_s"] *= 100
+    rc.write(tmp_path / "quick" / rc.RECORDS, recs)
+    paused = records_timing(load_profile("quick"), tmp_path)
+    assert next(ln for ln in paused if ln.strip().startswith(name + " ")).endswith("no (paused)")
     finished = sum(r.status == "finished" for r in recs.values())
     assert len(before) == finished + 3  # two header lines, a line per finished run, the verdict
 
