@@ -547,7 +547,7 @@ def records_timing(
     from bench.execute.run import fmt_seconds
 
     records = load(records_dir(results / profile.id))
-    rows: dict[str, tuple[str, float, float, float]] = {}
+    rows: dict[str, tuple[str, float, float, str]] = {}
     for plan, _ in plans(Selection(profile, experiments(["all"]), results)):
         for run in plan.ordered_runs():
             rec = records.get(run.run_id)
@@ -558,10 +558,14 @@ def records_timing(
             # epochs that only trained (an evaluation adds up to 0.8 of an epoch: small
             # baseline), else (every epoch evaluates) all but the last, which also tests
             body = rec.epochs[:-1]
-            quiet = [e for e in body if _blank(e.get("val_acc")) and _blank(e.get("test_acc"))]
-            times = [e["epoch_time_s"] for e in quiet or body]
-            spread = _quartile_ratio(times)
-            rows[run.run_id] = (run.name, run.est_s, float(rec.summary["wall_s"]), spread)
+            # (an epoch without an evaluation holds NaN there: records load empty cells as NaN)
+            quiet = [
+                e
+                for e in body
+                if math.isnan(e.get("val_acc", math.nan)) and math.isnan(e["test_acc"])
+            ]
+            unsteady = _unsteady([e["epoch_time_s"] for e in quiet or body])
+            rows[run.run_id] = (run.name, run.est_s, float(rec.summary["wall_s"]), unsteady)
     lines = [
         f"cost model of profile {profile.id} ({profile.workers} run(s) in parallel) against "
         f"{len(rows)} recorded runs" + (f" started since {since}" if since else "") + "; "
@@ -569,14 +573,13 @@ def records_timing(
         f"  {'run':<48} {'estimate':>9} {'measured':>9} {'error':>7}  steady",
     ]
     errors = []
-    for name, est, wall, spread in sorted(rows.values()):
+    for name, est, wall, unsteady in sorted(rows.values()):
         err = est / wall - 1.0
-        steady = spread <= STEADY_SPREAD
-        if steady:
+        if not unsteady:
             errors.append(err)
         lines.append(
             f"  {name:<48} {fmt_seconds(est):>9} {fmt_seconds(wall):>9} {err:>+7.0%}  "
-            + ("yes" if steady else "no (paused)" if spread == math.inf else f"no ({spread:.1f}x)")
+            + (f"no ({unsteady})" if unsteady else "yes")
         )
     if errors:
         within = sum(abs(e) <= tolerance for e in errors)
@@ -591,19 +594,16 @@ def records_timing(
     return lines
 
 
-def _blank(v: object) -> bool:
-    return v is None or v == "" or (isinstance(v, float) and math.isnan(v))
-
-
 PAUSED_EPOCH = 2.0
 """An epoch over twice the median epoch held a pause (a SIGSTOP inside one epoch leaves the
 quartiles alone)."""
 
 
-def _quartile_ratio(times: list[float]) -> float:
-    """Upper over lower quartile of ``times``; inf for fewer than two, or when one epoch took over
-    :data:`PAUSED_EPOCH` times the median."""
-    if len(times) < 2 or max(times) > PAUSED_EPOCH * statistics.median(times):
-        return math.inf
+def _unsteady(times: list[float]) -> str:
+    """Why a run's epoch ``times`` do not judge the cost model ("" when steady)."""
+    if len(times) < 2:
+        return "too few epochs"
+    if max(times) > PAUSED_EPOCH * statistics.median(times):
+        return "paused"
     q1, _, q3 = statistics.quantiles(times, n=4, method="inclusive")
-    return q3 / q1
+    return f"{q3 / q1:.1f}x" if q3 / q1 > STEADY_SPREAD else ""

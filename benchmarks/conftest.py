@@ -384,14 +384,10 @@ def fresh_dynamo() -> Iterator[None]:
     torch.compiler.reset()
 
 
-clear_in_memory_compile_caches = forget_compiled
-"""Forget what this process compiled, keep the on-disk cache (tssd.runtime.forget_compiled)."""
-
-
 def fresh_compile_caches(cache_root: str) -> None:
     """Empty every compile cache: dynamo's, inductor's in-memory ones, and a new on-disk cache
     directory (kept as the session's, so the warm test after a cold one finds its kernels)."""
-    clear_in_memory_compile_caches()
+    forget_compiled()
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="cold-", dir=cache_root)
 
 

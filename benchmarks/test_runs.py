@@ -36,7 +36,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmarks.conftest import ROOT, clear_in_memory_compile_caches
+from benchmarks.conftest import ROOT
+from tssd.runtime import forget_compiled
 
 KINDS = {  # kind -> (dataset of the small profile, method)
     "static baseline": ("fashion_mnist", "baseline"),
@@ -105,7 +106,7 @@ def test_whole_run(measure, settings, kind, mode, tmp_path):
         if mode == "compiled-warm":
             # compile the step's graphs into the cache (untimed), then forget them in memory
             _train(_one_thread(conf, epochs=1, compiled=True), tmp_path / "prime")
-            clear_in_memory_compile_caches()
+            forget_compiled()
         return (tmp_path / f"run-{next(rounds)}",), {}
 
     _once(

@@ -24,9 +24,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benchmarks.conftest import clear_in_memory_compile_caches
 from benchmarks.workloads import BACKENDS, NETS, OTHER_BACKENDS, spec_of, train_step, unavailable
 from tssd.neurons import NeuronSpec
+from tssd.runtime import forget_compiled
 
 CPU = torch.device("cpu")
 STEPS = [
@@ -106,7 +106,7 @@ def test_step(measure, settings, cold_compile, fresh_dynamo, net, method, mode):
                 # untimed: compile into the on-disk cache (warm already when the cold test just
                 # ran), then forget it in memory; the timed call compiles from the disk cache
                 train_step(NETS[net], NeuronSpec(), method, batch, CPU, compile_step=True)()
-                clear_in_memory_compile_caches()
+                forget_compiled()
             step = train_step(NETS[net], NeuronSpec(), method, batch, CPU, compile_step=True)
             return (step,), {}
 
