@@ -10,7 +10,7 @@ needs the object itself (``torch.compile`` traces the resolved step, as before).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -58,6 +58,19 @@ class Deferred:
 
 def _rebuild(target: str, args: tuple, kwargs: dict) -> Deferred:
     return Deferred(target, *args, **kwargs)
+
+
+def lazy_attributes(package: str, sources: Mapping[str, str]) -> Callable[[str], Any]:
+    """The module ``__getattr__`` (PEP 562) of ``package`` that reads each name of ``sources``
+    from the module it maps to, imported on first use (so that importing the package imports
+    none of them); any other name raises :class:`AttributeError` as a module does."""
+
+    def __getattr__(name: str) -> Any:
+        if name in sources:
+            return getattr(importlib.import_module(sources[name]), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__
 
 
 def resolve(fn: Callable) -> Callable:

@@ -16,9 +16,6 @@ torch names below (bundles, splits, batches, :func:`build_dataset`) are read fro
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from tssd.data import catalog  # noqa: F401  (registers the built-in datasets, in order)
 from tssd.data.errors import DataError, DatasetCorrupt, DatasetUnavailable
 from tssd.data.spec import (
@@ -32,17 +29,21 @@ from tssd.data.spec import (
     shape_of,
     validate_data_config,
 )
+from tssd.deferred import lazy_attributes
 
-LAZY = (
-    "DataBundle",
-    "TensorSplit",
-    "build_dataset",
-    "epoch_order",
-    "iterate_batches",
-    "move",
-    "to_sequence",
+LAZY: dict[str, str] = dict.fromkeys(
+    (
+        "DataBundle",
+        "TensorSplit",
+        "build_dataset",
+        "epoch_order",
+        "iterate_batches",
+        "move",
+        "to_sequence",
+    ),
+    "tssd.data.base",
 )
-"""The names read from :mod:`tssd.data.base` (torch) on first use."""
+"""Name -> the module (torch) it is read from on first use: all of them :mod:`tssd.data.base`."""
 
 __all__ = [
     "DATASETS",
@@ -66,8 +67,4 @@ __all__ = [
     "validate_data_config",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in LAZY:
-        return getattr(importlib.import_module("tssd.data.base"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, LAZY)

@@ -8,9 +8,7 @@ modules on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from tssd.deferred import lazy_attributes
 from tssd.models.registry import (
     MODELS,
     ModelConfig,
@@ -47,8 +45,4 @@ __all__ = [
     "to_sequence",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in LAZY:
-        return getattr(importlib.import_module(LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, LAZY)

@@ -8,9 +8,7 @@ torch names (:class:`SpikingNeuron`, the surrogate) are read from their modules 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from tssd.deferred import lazy_attributes
 from tssd.neurons.registry import (
     BACKENDS,
     BackendUnavailable,
@@ -39,8 +37,4 @@ __all__ = [
     "rect_spike",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in LAZY:
-        return getattr(importlib.import_module(LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, LAZY)
