@@ -336,15 +336,30 @@ def lif_backward(
     return gx.view(shape)
 
 
-def _spec(
-    tau: float,
-    theta: float,
-    hard: bool,
-    v_reset: float,
-    detach_reset: bool,
-    width: float,
-    fire_at_equality: bool,
-) -> NeuronSpec:
+_SPEC_SCHEMA = (
+    "float tau, float theta, bool hard, float v_reset, bool detach_reset, float width, "
+    "bool fire_at_equality"
+)
+"""The spec as both operators take it, after their tensors: :func:`_op_params` writes it,
+:func:`_spec` reads it back."""
+
+
+def _op_params(spec: NeuronSpec) -> tuple[float | bool, ...]:
+    """``spec`` as the operators' parameters (:data:`_SPEC_SCHEMA`, in order)."""
+    return (
+        float(spec.tau),
+        float(spec.theta),
+        spec.reset == "hard",
+        float(spec.v_reset),
+        bool(spec.detach_reset),
+        float(spec.surrogate_width),
+        bool(spec.fire_at_equality),
+    )
+
+
+def _spec(params: tuple[float | bool, ...]) -> NeuronSpec:
+    """The spec of the operators' parameters (the inverse of :func:`_op_params`)."""
+    tau, theta, hard, v_reset, detach_reset, width, fire_at_equality = params
     return NeuronSpec(
         tau=tau,
         theta=theta,
@@ -359,28 +374,27 @@ def _spec(
 # The kernel is registered as two torch custom operators (forward, backward) with an autograd
 # formula, rather than a bare autograd.Function: torch.compile then treats the LIF as one opaque
 # operation with a known output shape instead of tracing into its Python loops and thread pool
-# (which breaks the graph and, with dynamic shapes, made inductor fail on the pieces).
-@torch.library.custom_op("tssd::lif_fused_forward", mutates_args=())
-def _forward_op(
-    x: torch.Tensor,
-    tau: float,
-    theta: float,
-    hard: bool,
-    v_reset: float,
-    detach_reset: bool,
-    width: float,
-    fire_at_equality: bool,
-    save: bool,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    spec = _spec(tau, theta, hard, v_reset, detach_reset, width, fire_at_equality)
-    spikes, saved = lif_forward(x, spec, save)
+# (which breaks the graph and, with dynamic shapes, made inductor fail on the pieces). Their
+# schemas are written out, the spec's parameters once for both (_SPEC_SCHEMA): the same schemas
+# torch infers from a typed signature that spells each parameter out.
+@torch.library.custom_op(
+    "tssd::lif_fused_forward",
+    mutates_args=(),
+    schema=f"(Tensor x, {_SPEC_SCHEMA}, bool save) -> (Tensor, Tensor, Tensor)",
+)
+def _forward_op(x: torch.Tensor, *params_save: float | bool) -> tuple[torch.Tensor, ...]:
+    *params, save = params_save
+    spikes, saved = lif_forward(x, _spec(params), save)
     # unused slots: distinct 0-size tensors (a custom op's outputs may not alias each other)
     saved = (*saved, x.new_empty(0), x.new_empty(0))[:2]
     return spikes, saved[0], saved[1]
 
 
 @_forward_op.register_fake
-def _(x, tau, theta, hard, v_reset, detach_reset, width, fire_at_equality, save):
+def _(x, *params_save):
+    *params, save = params_save
+    spec = _spec(params)
+    hard, detach_reset = spec.reset == "hard", spec.detach_reset
     flat = (x.shape[0], x[0].numel())
     keep_h = save and hard and not detach_reset
     as_bool = {"dtype": torch.bool}
@@ -393,31 +407,26 @@ def _(x, tau, theta, hard, v_reset, detach_reset, width, fire_at_equality, save)
     )
 
 
-@torch.library.custom_op("tssd::lif_fused_backward", mutates_args=())
+@torch.library.custom_op(
+    "tssd::lif_fused_backward",
+    mutates_args=(),
+    schema=f"(Tensor grad, Tensor saved0, Tensor saved1, {_SPEC_SCHEMA}) -> Tensor",
+)
 def _backward_op(
-    grad: torch.Tensor,
-    saved0: torch.Tensor,
-    saved1: torch.Tensor,
-    tau: float,
-    theta: float,
-    hard: bool,
-    v_reset: float,
-    detach_reset: bool,
-    width: float,
-    fire_at_equality: bool,
+    grad: torch.Tensor, saved0: torch.Tensor, saved1: torch.Tensor, *params: float | bool
 ) -> torch.Tensor:
-    spec = _spec(tau, theta, hard, v_reset, detach_reset, width, fire_at_equality)
-    saved = (saved0, saved1) if hard and detach_reset else (saved0,)
+    spec = _spec(params)
+    saved = (saved0, saved1) if spec.reset == "hard" and spec.detach_reset else (saved0,)
     return lif_backward(grad.contiguous(), saved, spec)
 
 
 @_backward_op.register_fake
-def _(grad, saved0, saved1, tau, theta, hard, v_reset, detach_reset, width, fire_at_equality):
+def _(grad, saved0, saved1, *params):
     return grad.new_empty(grad.shape)
 
 
 def _setup_context(ctx, inputs, output) -> None:
-    ctx.params = inputs[1:8]
+    ctx.params = inputs[1:-1]  # the spec's parameters, between x and save
     ctx.save_for_backward(output[1], output[2])
     # The saved tensors are outputs only to be saved: no gradient flows into them, and autograd
     # must not materialize a zero gradient of their size (a full-size tensor) for the backward.
@@ -448,15 +457,5 @@ _forward_op.register_autograd(_backward, setup_context=_setup_context)
 def lif_fused(x: torch.Tensor, spec: NeuronSpec) -> torch.Tensor:
     """Spikes of the LIF over ``x [T, ...]``; saves for backward only when a gradient is needed."""
     save = torch.is_grad_enabled() and x.requires_grad
-    spikes, _, _ = _forward_op(
-        x,
-        float(spec.tau),
-        float(spec.theta),
-        spec.reset == "hard",
-        float(spec.v_reset),
-        bool(spec.detach_reset),
-        float(spec.surrogate_width),
-        bool(spec.fire_at_equality),
-        save,
-    )
+    spikes, _, _ = _forward_op(x, *_op_params(spec), save)
     return spikes
