@@ -42,16 +42,25 @@ def _batch(settings, net: str) -> int:
     return settings.micro_batch if net == "micro" else settings.small_batch
 
 
+def _backend_spec(backend: str) -> NeuronSpec:
+    """The NeuronSpec of ``backend``; skips the test when its library is not installed."""
+    why = unavailable(backend)
+    if why:
+        pytest.skip(why)
+    return spec_of(backend)
+
+
+def _micro_step(settings, backend: str, method: str, t_s: int):
+    """The micro CNN's eager ``method`` step on ``backend`` at ``t_s`` (TSSD: T_t = 2 T_s)."""
+    spec = _backend_spec(backend)
+    return train_step(NETS["micro"], spec, method, settings.micro_batch, CPU, t_s=t_s, t_t=2 * t_s)
+
+
 @pytest.mark.parametrize("t", [4, 8], ids=["T=4", "T=8"])
 @pytest.mark.parametrize("backend", list(BACKENDS))
 def test_micro_step_per_backend(measure, settings, backend, t):
     """Baseline step of the micro CNN at T on each backend (eager)."""
-    why = unavailable(backend)
-    if why:
-        pytest.skip(why)
-    step = train_step(
-        NETS["micro"], spec_of(backend), "baseline", settings.micro_batch, CPU, t_s=t, t_t=2 * t
-    )
+    step = _micro_step(settings, backend, "baseline", t)
     measure(f"micro T={t} baseline", backend, step, kind="micro")
 
 
@@ -59,12 +68,7 @@ def test_micro_step_per_backend(measure, settings, backend, t):
 @pytest.mark.parametrize("backend", list(BACKENDS))
 def test_micro_tssd_vs_baseline(measure, settings, backend, method):
     """TSSD step (T_s = 2, T_t = 4, one pass, weak head) and baseline step (T_s = 2)."""
-    why = unavailable(backend)
-    if why:
-        pytest.skip(why)
-    step = train_step(
-        NETS["micro"], spec_of(backend), method, settings.micro_batch, CPU, t_s=2, t_t=4
-    )
+    step = _micro_step(settings, backend, method, 2)
     measure("micro tssd vs baseline", f"{backend} {method}", step, kind="micro")
 
 
@@ -73,12 +77,10 @@ def test_micro_tssd_vs_baseline(measure, settings, backend, method):
 def test_small_step_per_backend(measure, settings, net, backend):
     """The small profile's baseline step on each backend, eager (native: ``<net> baseline/eager``
     of :func:`test_step`, measured there)."""
-    why = unavailable(backend)
-    if why:
-        pytest.skip(why)
+    spec = _backend_spec(backend)
     if backend == "native-fused":
         pytest.skip("measured by test_step as '<net> baseline/eager'")
-    step = train_step(NETS[net], spec_of(backend), "baseline", settings.small_batch, CPU)
+    step = train_step(NETS[net], spec, "baseline", settings.small_batch, CPU)
     measure(f"{net} backends", backend, step, kind="small")
 
 
