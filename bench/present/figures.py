@@ -1,30 +1,13 @@
 """Aggregate CSVs -> the paper's figures: the plotted numbers as CSV, then PDF and PNG from them.
 
-Each figure first computes every number it draws into ``<id>_figdata.csv`` (long format, one row
-per drawn element, :data:`FIGDATA_COLUMNS`), then draws only from those rows. The CSV is the
-figure's reviewable, byte-stable content: a test regenerates it from the committed records and
-requires it byte-identical, where a PNG's bytes would change with the font renderer.
-
-The figure's ``plot`` block in ``paper_tables/<id>.yaml`` names its type and axes:
-
-* ``sweep`` (figure 3): the mean of each ``series`` cell against an axis (``x``, e.g. t_t) with
-  its 95 % Student-t interval, and the ``baseline`` cells as a horizontal line with theirs; below
-  each panel the difference to the baseline per x, paired by seed (:func:`bench.stats.diff_ci`).
-* ``grid`` (figure 4): a heatmap over two axes (``x``, ``y``, e.g. alpha and beta) coloured by
-  the difference to the baseline on a diverging scale of fixed range centred on it, each square
-  outlined and starred when the interval of its difference (paired by seed) excludes 0.
-* ``curves`` (figure 5): validation accuracy per epoch when the runs evaluated a validation split
-  (curve metric ``val_acc``), test accuracy otherwise; mean over seeds with its interval, only at
-  epochs that every seed of the cell evaluated.
-* ``bars`` (figure 6): per-layer firing rates, grouped bars per ``series`` with their intervals.
-
-Every band and error bar is the tables' 95 % Student-t interval of the mean over seeds and the
-figure says so; legends give the number of seeds; bands and axes stop at the metric's range
-(accuracy 0-100 %, firing rate 0-1). Panels without finished runs say why. Lines and the heatmap
-are seaborn's; bands and error bars are drawn from the figure data with matplotlib, because
-seaborn computes intervals from raw observations and the aggregates already hold the tables'
-intervals (one computation, one number everywhere). How figures look comes from
-:func:`load_style` (``bench/style.yaml``, a profile's ``style:``, ``$TSSD_FIGURE_STYLE``).
+Each figure computes every number it draws into ``<id>_figdata.csv`` (one row per drawn element,
+:data:`FIGDATA_COLUMNS`) and draws only from those rows: the CSV is the figure's reviewable,
+byte-stable content (a PNG's bytes change with the font renderer). ``plot.type`` in
+``paper_tables/<id>.yaml`` picks ``sweep`` (figure 3: means against an axis, the paired difference
+to the baseline below), ``grid`` (figure 4: heatmap of the difference to the baseline), ``curves``
+(figure 5: accuracy per epoch) or ``bars`` (figure 6: per-layer metrics). Bands and error bars are
+the tables' 95 % Student-t intervals clipped to the metric's range, drawn with matplotlib because
+seaborn would recompute them from raw values. How figures look: :func:`load_style`.
 """
 
 from __future__ import annotations
@@ -47,12 +30,12 @@ STYLE_ENV = "TSSD_FIGURE_STYLE"
 """Environment variable naming a style YAML file laid over the profile's style."""
 
 FIGDATA_COLUMNS = FIGDATA.header()
-"""``<id>_figdata.csv``: ``element`` is what a row draws (``mean``, ``baseline``, ``diff``,
-``cell``, ``bar``, ``dropped`` (a point not drawn), ``axis`` (an axis's drawn limits in lo/hi),
-``colour`` (a colour scale: centre in y, limits in lo/hi) or ``caption``); ``lo``/``hi`` are the
-interval as drawn (clipped to the metric's range, ``flag`` says where)."""
+"""``element`` is what a row draws (``mean``, ``baseline``, ``diff``, ``cell``, ``bar``,
+``dropped`` (not drawn), ``axis`` (limits in lo/hi), ``colour`` (centre in y, limits in lo/hi),
+``caption``); ``lo``/``hi`` are the interval as drawn (clipped, ``flag`` says where)."""
 
 MEAN_CI = "95% Student-t of the mean"
+BAND = "shaded: 95 % Student-t interval"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -77,9 +60,8 @@ def _read_style(path: Path) -> FigureStyle:
 
 
 def load_style(profile: Profile | None = None, env: dict[str, str] | None = None) -> FigureStyle:
-    """The style figures are drawn with: ``bench/style.yaml``, then the profile's ``style:``,
-    then the file named by ``$TSSD_FIGURE_STYLE`` (``env``, default ``os.environ``), each
-    overriding the fields it sets. A key the defaults leave unset is a :class:`SpecError`."""
+    """``bench/style.yaml``, then the profile's ``style:``, then the file named by
+    ``$TSSD_FIGURE_STYLE`` (in ``env``, default ``os.environ``), each overriding what it sets."""
     env = os.environ if env is None else env
     style = _read_style(STYLE_FILE)
     unset = [f.name for f in dataclasses.fields(FigureStyle) if getattr(style, f.name) is None]
@@ -116,7 +98,7 @@ def apply_theme(style: FigureStyle) -> None:
 
 
 # ------------------------------------------------------------------------------------------------
-# The plotted data
+# The plotted data and the helpers every kind shares
 # ------------------------------------------------------------------------------------------------
 
 
@@ -151,7 +133,7 @@ def metric_range(metric: str) -> tuple[float, float] | None:
         return 0.0, 100.0
     if "firing_rate" in metric or "sparsity" in metric:
         return 0.0, 1.0
-    if metric.startswith("nb_synops"):  # operation counts: never below 0
+    if metric.startswith("nb_synops"):
         return 0.0, math.inf
     return None
 
@@ -184,25 +166,39 @@ def _n(v: int | None) -> int:
     return 0 if v is None else v
 
 
-def _mean_curves(ax, means, labels, colors: dict, marker: str | None) -> None:
-    """One mean line per series of ``means`` (a frame: series, x, y, lo, hi, n; its legend entry
-    names the seeds behind it) with its interval as a band; Figure 3's sweep and Figure 5's
-    curves draw their means this way."""
+def _ok(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if r["status"] in ("ok", "partial")]
+
+
+def _spans(rows: list[dict[str, Any]]) -> list[float]:
+    return [v for r in rows for v in (r["y"], r["lo"], r["hi"])]
+
+
+def _range_note(rng: tuple[float, float] | None) -> str:
+    return f", clipped to [{rng[0]:g}, {rng[1]:g}]" if rng else ""
+
+
+def _mean_curves(ax, rows, labels, colors: dict, marker: str | None) -> None:
+    """One mean line per series (its legend entry names the seeds behind it) with its interval
+    as a band: Figure 3's sweep and Figure 5's curves."""
+    import pandas as pd
     import seaborn as sns
 
+    means = pd.DataFrame(rows)
     legend = {
         lab: _with_n(lab, means.loc[means["series"] == lab, "n"])
         for lab in labels
         if lab in set(means["series"])
     }
     means["legend"] = means["series"].map(legend)
+    palette = {legend[lab]: colors[lab] for lab in legend}
     sns.lineplot(
         data=means,
         x="x",
         y="y",
         hue="legend",
         hue_order=list(legend.values()),
-        palette={legend[lab]: colors[lab] for lab in legend},
+        palette=palette,
         marker=marker,
         errorbar=None,
         ax=ax,
@@ -239,9 +235,13 @@ def _axis_limits(values: Iterable[float], rng: tuple[float, float] | None) -> tu
     return lo, hi
 
 
-# ------------------------------------------------------------------------------------------------
-# Reading the aggregates
-# ------------------------------------------------------------------------------------------------
+def _band_legend(ax, text: str, loc: str = "best") -> None:
+    """The axis's legend with one more entry naming what the shaded bands are."""
+    from matplotlib.patches import Patch
+
+    handles, labels = ax.get_legend_handles_labels()
+    handles.append(Patch(facecolor="#808080", alpha=0.25, linewidth=0))
+    ax.legend(handles, [*labels, text], fontsize="x-small", loc=loc, title=None)
 
 
 def _select(rows: list[dict[str, Any]], match: dict[str, Any]) -> list[dict[str, Any]]:
@@ -296,11 +296,6 @@ def _not_run_note(ax, rows: list[dict[str, Any]], why: str = "no finished runs")
     ax.set_yticks([])
 
 
-def _series_label(match: dict[str, Any], labels: dict[str, str]) -> str:
-    key = ",".join(f"{k}={v}" for k, v in match.items())
-    return labels.get(key, " ".join(str(v) for v in match.values()))
-
-
 def _diff(
     a: dict[int, float] | None, b: dict[int, float] | None, a_mean: float, b_mean: float
 ) -> tuple[float, float, float, str, str]:
@@ -316,6 +311,11 @@ def _diff(
     return d, lo, hi, n, f"95% {how}"
 
 
+def _series_label(match: dict[str, Any], labels: dict[str, str]) -> str:
+    key = ",".join(f"{k}={v}" for k, v in match.items())
+    return labels.get(key, " ".join(str(v) for v in match.values()))
+
+
 class _Ctx:
     """What every plot function needs: the aggregate rows, the layout's plot block, the profile,
     the style, the runs CSV and the figdata being written."""
@@ -324,6 +324,10 @@ class _Ctx:
         self.rows, self.plot, self.profile, self.style = rows, plot, profile, style
         self.runs, self.fd = runs, fd
         self.seeds = frames.seed_values(runs, plot.get("metric", "test_acc"))
+        self.labels = [_series_label(s, plot.get("labels", {})) for s in plot.get("series", ())]
+
+    def panels(self, rows: list[dict[str, Any]]) -> list[str]:
+        return _panels(rows, self.plot.get("panels"))
 
     def title(self, rows: list[dict[str, Any]], panel: str) -> str:
         return _panel_title(rows, self.plot.get("panels"), panel, self.profile, self.style)
@@ -331,10 +335,35 @@ class _Ctx:
     def in_panel(self, rows: list[dict[str, Any]], panel: str) -> list[dict[str, Any]]:
         return _select(rows, {self.plot["panels"]: panel}) if self.plot.get("panels") else rows
 
-    def colors(self, labels: list[str], baseline_first: bool) -> dict[str, str]:
+    def open(self, ax, rows: list[dict[str, Any]], panel: str) -> tuple[list, tuple[str, str]]:
+        """The rows of one panel and its ``(panel, title)``; the title set on ``ax``."""
+        title = self.title(rows, panel)
+        ax.set_title(title, fontsize="medium")
+        return self.in_panel(rows, panel), (panel, title)
+
+    def colors(self, baseline_first: bool) -> dict[str, str]:
         pal = list(self.style.palette)
         cols = [self.style.baseline_color, *pal] if baseline_first else pal
-        return {lab: cols[i % len(cols)] for i, lab in enumerate(labels)}
+        return {lab: cols[i % len(cols)] for i, lab in enumerate(self.labels)}
+
+    def point(self, where, element, series, r, rng, ci=None, **kw) -> dict[str, Any]:
+        """A mean of aggregate row ``r`` with its interval (``ci``, else the row's) clipped."""
+        lo, hi, flag = clip_interval(*(ci or (r["ci_lo"], r["ci_hi"])), rng)
+        kw.update(lo=lo, hi=hi, n=_n(r["n"]), interval=MEAN_CI, flag=flag)
+        return self.fd.add(*where, element, series, y=r["mean"], **kw)
+
+    def diff(self, where, series: str, r, b, **kw) -> dict[str, Any]:
+        """Row ``r`` minus baseline row ``b``, paired by seed (:func:`_diff`)."""
+        a_seeds, b_seeds = self.seeds.get(r["cell"]), self.seeds.get(b["cell"])
+        d, lo, hi, n, how = _diff(a_seeds, b_seeds, r["mean"], b["mean"])
+        return self.fd.add(*where, "diff", series, y=d, lo=lo, hi=hi, n=n, interval=how, **kw)
+
+    def ylim(self, ax, where, values, rng, name: str = "y", lo: float | None = None) -> None:
+        """Set y limits that show ``values`` (from ``lo`` when given) and record them."""
+        low, hi = _axis_limits(values, rng)
+        lo = low if lo is None else lo
+        ax.set_ylim(lo, hi)
+        self.fd.add(*where, "axis", name, lo=lo, hi=hi)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -342,157 +371,79 @@ class _Ctx:
 # ------------------------------------------------------------------------------------------------
 
 
-def _band_legend(ax, text: str, loc: str = "best") -> None:
-    """The axis's legend with one more entry naming what the shaded bands are."""
-    from matplotlib.patches import Patch
-
-    handles, labels = ax.get_legend_handles_labels()
-    handles.append(Patch(facecolor="#808080", alpha=0.25, linewidth=0))
-    ax.legend(handles, [*labels, text], fontsize="x-small", loc=loc, title=None)
-
-
 def _sweep(c: _Ctx, fig, axes) -> list[str]:
     """Means against x with their bands, the baseline line; the paired differences below."""
-    import pandas as pd
-
     plot, fd = c.plot, c.fd
     metric, x = plot.get("metric", "test_acc"), plot["x"]
+    x_label = plot.get("x_label", x)
     rng = metric_range(metric)
     rows = [r for r in c.rows if r["metric"] == metric]
-    labels = [_series_label(s, plot.get("labels", {})) for s in plot["series"]]
     blabel = plot.get("baseline_label", "baseline")
-    colors = c.colors(labels, baseline_first=False)
+    colors = c.colors(baseline_first=False)
     with_diff = len(axes) > 1
-    for j, panel in enumerate(_panels(rows, plot.get("panels"))):
+    for j, panel in enumerate(c.panels(rows)):
         ax, dax = axes[0][j], axes[1][j] if with_diff else None
-        prow = c.in_panel(rows, panel)
-        ok = [r for r in prow if r["status"] in ("ok", "partial")]
-        title = c.title(rows, panel)
-        ax.set_title(title, fontsize="medium")
+        prow, where = c.open(ax, rows, panel)
+        ok = _ok(prow)
         if not ok:
-            for a in (ax, dax):
-                if a is not None:
-                    _not_run_note(a, prow)
+            for a in (ax, dax) if with_diff else (ax,):
+                _not_run_note(a, prow)
             continue
         base = _select(ok, plot["baseline"])[:1] if "baseline" in plot else []
-        for series, label in zip(plot["series"], labels, strict=True):
+        for series, label in zip(plot["series"], c.labels, strict=True):
             at_x = [r for r in _select(ok, series) if r.get(x)]
             for r in sorted(at_x, key=lambda r: float(r[x])):
-                m, n = r["mean"], _n(r["n"])
-                lo, hi, flag = clip_interval(r["ci_lo"], r["ci_hi"], rng)
-                xv = float(r[x])
-                fd.add(
-                    panel,
-                    title,
-                    "mean",
-                    label,
-                    x=xv,
-                    y=m,
-                    lo=lo,
-                    hi=hi,
-                    n=n,
-                    interval=MEAN_CI,
-                    flag=flag,
-                )
+                c.point(where, "mean", label, r, rng, x=float(r[x]))
                 if base and with_diff:
-                    b = base[0]
-                    d, dlo, dhi, dn, how = _diff(
-                        c.seeds.get(r["cell"]), c.seeds.get(b["cell"]), m, b["mean"]
-                    )
-                    sig = "excludes 0" if dlo > 0 or dhi < 0 else ""
-                    fd.add(
-                        panel,
-                        title,
-                        "diff",
-                        f"{label} \u2212 {blabel}",
-                        x=xv,
-                        y=d,
-                        lo=dlo,
-                        hi=dhi,
-                        n=dn,
-                        interval=how,
-                        flag=sig,
-                    )
+                    d = c.diff(where, f"{label} \u2212 {blabel}", r, base[0], x=float(r[x]))
+                    d["flag"] = "excludes 0" if d["lo"] > 0 or d["hi"] < 0 else ""
         if base:
-            b = base[0]
-            lo, hi, flag = clip_interval(b["ci_lo"], b["ci_hi"], rng)
-            fd.add(
-                panel,
-                title,
-                "baseline",
-                blabel,
-                y=b["mean"],
-                lo=lo,
-                hi=hi,
-                n=_n(b["n"]),
-                interval=MEAN_CI,
-                flag=flag,
-            )
-        means = pd.DataFrame(fd.select(panel, "mean"))
-        if not means.empty:
-            _mean_curves(ax, means, labels, colors, "o")
-            ax.set_xticks(sorted(set(means["x"])))
+            c.point(where, "baseline", blabel, base[0], rng)
+        means = fd.select(panel, "mean")
+        if means:
+            _mean_curves(ax, means, c.labels, colors, "o")
+            ax.set_xticks(sorted({r["x"] for r in means}))
         for b in fd.select(panel, "baseline"):
-            ax.axhline(
-                b["y"],
-                color=c.style.baseline_color,
-                ls="--",
-                label=_with_n(blabel, [b["n"]]),
-            )
-            ax.axhspan(b["lo"], b["hi"], color=c.style.baseline_color, alpha=0.08, lw=0)
-        drawn = [
-            v
-            for r in fd.select(panel, "mean") + fd.select(panel, "baseline")
-            for v in (r["y"], r["lo"], r["hi"])
-        ]
-        lo, hi = _axis_limits(drawn, rng)
-        ax.set_ylim(lo, hi)
-        fd.add(panel, title, "axis", "y", lo=lo, hi=hi)
+            color = c.style.baseline_color
+            ax.axhline(b["y"], color=color, ls="--", label=_with_n(blabel, [b["n"]]))
+            ax.axhspan(b["lo"], b["hi"], color=color, alpha=0.08, lw=0)
+        c.ylim(ax, where, _spans(means + fd.select(panel, "baseline")), rng)
         ax.set_ylabel(plot.get("y_label", metric))
-        ax.set_xlabel("" if with_diff else plot.get("x_label", x))
-        _band_legend(ax, "shaded: 95 % Student-t interval")
-        if dax is not None:
-            _diff_panel(c, dax, panel, title, plot.get("x_label", x), colors, labels)
-    range_note = f", clipped to [{rng[0]:g}, {rng[1]:g}]" if rng else ""
-    caption = [f"Shaded: 95 % Student-t interval of the mean over seeds{range_note}."]
+        ax.set_xlabel("" if with_diff else x_label)
+        _band_legend(ax, BAND)
+        if with_diff:
+            _diff_panel(c, dax, where, x_label, colors)
+    caption = [f"Shaded: 95 % Student-t interval of the mean over seeds{_range_note(rng)}."]
     if with_diff:
         caption.append(
-            "Lower panels: difference to the baseline per "
-            f"{plot.get('x_label', x)}, 95 % Student-t interval of the per-seed differences "
-            "(paired by seed; Welch where the seeds differ); filled markers: excludes 0."
+            f"Lower panels: difference to the baseline per {x_label}, 95 % Student-t interval "
+            "of the per-seed differences (paired by seed; Welch where the seeds differ); filled "
+            "markers: excludes 0."
         )
     return caption
 
 
-def _diff_panel(c: _Ctx, ax, panel: str, title: str, x_label: str, colors, labels) -> None:
+def _diff_panel(c: _Ctx, ax, where: tuple[str, str], x_label: str, colors) -> None:
     """Paired differences to the baseline with their intervals, a line at 0."""
-    rows = c.fd.select(panel, "diff")
+    rows = c.fd.select(where[0], "diff")
     ax.axhline(0.0, color=c.style.baseline_color, lw=0.8, ls="--")
     if not rows:
         _not_run_note(ax, [], "no baseline to pair with")
         return
     for k, lab in enumerate(dict.fromkeys(r["series"] for r in rows)):
         rs = [r for r in rows if r["series"] == lab]
-        color = colors[labels[k % len(labels)]]
+        color = colors[c.labels[k % len(c.labels)]]
         kinds = sorted({r["interval"].split()[1] for r in rs if r["interval"].startswith("95%")})
         ns = ", ".join(dict.fromkeys(r["n"] for r in rs if r["n"]))
         legend = f"{lab}: {'/'.join(kinds) or 'no'} 95 % t-interval (n = {ns or 0} seeds)"
         for i, r in enumerate(rs):
             err = [[r["y"] - r["lo"]], [r["hi"] - r["y"]]] if not math.isnan(r["lo"]) else None
+            mfc = color if r["flag"] else "white"
+            label = legend if i == 0 else None
             ax.errorbar(
-                r["x"],
-                r["y"],
-                yerr=err,
-                fmt="o",
-                color=color,
-                mfc=color if r["flag"] else "white",
-                capsize=3,
-                label=legend if i == 0 else None,
+                r["x"], r["y"], yerr=err, fmt="o", color=color, mfc=mfc, capsize=3, label=label
             )
-    drawn = [v for r in rows for v in (r["y"], r["lo"], r["hi"])] + [0.0]
-    lo, hi = _axis_limits(drawn, None)
-    ax.set_ylim(lo, hi)
-    c.fd.add(panel, title, "axis", "y (difference)", lo=lo, hi=hi)
+    c.ylim(ax, where, [*_spans(rows), 0.0], None, "y (difference)")
     ax.set_xlabel(x_label)
     ax.set_ylabel("\u0394 to baseline (points)")
     ax.legend(fontsize="x-small", loc="best")
@@ -511,96 +462,49 @@ def _grid(c: _Ctx, fig, axes) -> list[str]:
     xs, ys = plot.get("x_symbol", xk), plot.get("y_symbol", yk)
     rows = [r for r in c.rows if r["metric"] == metric]
     big = style.heatmap_range
-    for j, panel in enumerate(_panels(rows, plot.get("panels"))):
+    for j, panel in enumerate(c.panels(rows)):
         ax = axes[0][j]
-        prow = c.in_panel(rows, panel)
-        ok = [r for r in _select(prow, plot["series"][0]) if r["status"] in ("ok", "partial")]
-        base = [
-            r for r in _select(prow, plot.get("baseline", {})) if r["status"] in ("ok", "partial")
-        ]
-        title = c.title(rows, panel)
-        ax.set_title(title, fontsize="medium")
+        prow, where = c.open(ax, rows, panel)
+        ok = _ok(_select(prow, plot["series"][0]))
+        base = _ok(_select(prow, plot.get("baseline", {})))
         if not ok or not base or "baseline" not in plot:
             _not_run_note(ax, prow, "no finished runs" if not ok else "no finished baseline run")
             continue
         b = base[0]
-        bmean = b["mean"]
-        blo, bhi, bflag = clip_interval(b["ci_lo"], b["ci_hi"], rng)
+        c.point(where, "baseline", plot.get("baseline_label", "baseline"), b, rng)
+        scale = f"{style.diverging_cmap}, centred on the baseline"
         fd.add(
-            panel,
-            title,
-            "baseline",
-            plot.get("baseline_label", "baseline"),
-            y=bmean,
-            lo=blo,
-            hi=bhi,
-            n=_n(b["n"]),
-            interval=MEAN_CI,
-            flag=bflag,
-        )
-        fd.add(
-            panel,
-            title,
+            *where,
             "colour",
             "difference to the baseline (points)",
             y=0.0,
             lo=-big,
             hi=big,
-            note=f"{style.diverging_cmap}, centred on the baseline",
+            note=scale,
         )
         for r in sorted(ok, key=lambda r: (-float(r[yk]), float(r[xk]))):
-            xv, yv, m = float(r[xk]), float(r[yk]), r["mean"]
-            series = f"{ys}={yv:g}"
-            lo, hi, flag = clip_interval(r["ci_lo"], r["ci_hi"], rng)
-            fd.add(
-                panel,
-                title,
-                "cell",
-                series,
-                x=xv,
-                y=m,
-                lo=lo,
-                hi=hi,
-                n=_n(r["n"]),
-                interval=MEAN_CI,
-                flag=flag,
-                note=f"{xs}={xv:g}, {ys}={yv:g}",
-            )
-            d, dlo, dhi, dn, how = _diff(c.seeds.get(r["cell"]), c.seeds.get(b["cell"]), m, bmean)
-            flags = ["excludes baseline"] if dlo > 0 or dhi < 0 else []
-            if abs(d) > big:
-                flags.append(f"colour saturated at {math.copysign(big, d):+g}")
-            fd.add(
-                panel,
-                title,
-                "diff",
-                series,
-                x=xv,
-                y=d,
-                lo=dlo,
-                hi=dhi,
-                n=dn,
-                interval=how,
-                flag="; ".join(flags),
-                note=f"{xs}={xv:g}, {ys}={yv:g}",
-            )
+            xv, yv = float(r[xk]), float(r[yk])
+            series, note = f"{ys}={yv:g}", f"{xs}={xv:g}, {ys}={yv:g}"
+            c.point(where, "cell", series, r, rng, x=xv, note=note)
+            d = c.diff(where, series, r, b, x=xv, note=note)
+            flags = ["excludes baseline"] if d["lo"] > 0 or d["hi"] < 0 else []
+            if abs(d["y"]) > big:
+                flags.append(f"colour saturated at {math.copysign(big, d['y']):+g}")
+            d["flag"] = "; ".join(flags)
         cells = pd.DataFrame(fd.select(panel, "cell"))
         diffs = pd.DataFrame(fd.select(panel, "diff"))
         cells["d"] = diffs["y"].to_numpy()
         cells["mark"] = diffs["flag"].str.contains("excludes baseline").to_numpy()
         cells["yv"] = [float(s.split("=", 1)[1]) for s in cells["series"]]
+        cells["t"] = [
+            f"{m:.1f}\n{d:+.1f}{'*' if mk else ''}"
+            for m, d, mk in zip(cells["y"], cells["d"], cells["mark"], strict=True)
+        ]
         z = cells.pivot(index="yv", columns="x", values="d").sort_index(ascending=False)
-        text = cells.assign(
-            t=[
-                f"{m:.1f}\n{d:+.1f}{'*' if mk else ''}"
-                for m, d, mk in zip(cells["y"], cells["d"], cells["mark"], strict=True)
-            ]
-        ).pivot(index="yv", columns="x", values="t")
+        text = cells.pivot(index="yv", columns="x", values="t")
         text = text.reindex(index=z.index, columns=z.columns).fillna("")
         over = z.to_numpy()
-        extend = {(False, False): "neither", (True, False): "min", (False, True): "max"}.get(
-            (bool((over < -big).any()), bool((over > big).any())), "both"
-        )
+        extend = ("neither", "min", "max", "both")[(over < -big).any() + 2 * (over > big).any()]
         sns.heatmap(
             z,
             ax=ax,
@@ -621,7 +525,7 @@ def _grid(c: _Ctx, fig, axes) -> list[str]:
         ax.set_xlabel(plot.get("x_label", xk))
         ax.set_ylabel(plot.get("y_label", yk))
         ax.set_title(
-            f"{title}\nbaseline {bmean:.2f} (white; {_n_text([_n(b['n'])])}); "
+            f"{where[1]}\nbaseline {b['mean']:.2f} (white; {_n_text([_n(b['n'])])}); "
             f"cells: {_n_text(cells['n'])}",
             fontsize="small",
         )
@@ -638,164 +542,105 @@ CURVE_LABELS = {"val_acc": "validation accuracy (%)", "test_acc": "test accuracy
 
 def _curves(c: _Ctx, fig, axes) -> list[str]:
     """Mean over seeds per epoch with its interval, only at epochs every seed evaluated."""
-    import pandas as pd
-
     plot, fd = c.plot, c.fd
     # validation accuracy when the runs have a validation split: the curve a choice may look at
-    present = {r["metric"] for r in c.rows}
-    metric = "val_acc" if "val_acc" in present else plot.get("metric", "test_acc")
+    has_val = "val_acc" in {r["metric"] for r in c.rows}
+    metric = "val_acc" if has_val else plot.get("metric", "test_acc")
     y_label = CURVE_LABELS["val_acc"] if metric == "val_acc" else plot.get("y_label", metric)
     rng = metric_range(metric)
     rows = [r for r in c.rows if r["metric"] == metric]
-    labels = [_series_label(s, plot.get("labels", {})) for s in plot["series"]]
-    colors = c.colors(labels, baseline_first=True)  # the first series (the baseline) in black
+    colors = c.colors(baseline_first=True)  # the first series (the baseline) in black
     done = c.runs[(c.runs["role"] == "cell") & (c.runs["status"] == "finished")]
     finished = {cell: int(n) for cell, n in done["cell"].value_counts().items()}
     dropped_total = 0
     for j, panel in enumerate(plot["panel_values"]):
         ax = axes[0][j]
         prow = c.in_panel(rows, panel)
-        title = c.title(c.rows, panel) or panel
-        ax.set_title(title, fontsize="medium")
-        for series, label in zip(plot["series"], labels, strict=True):
+        where = (panel, c.title(c.rows, panel) or panel)
+        ax.set_title(where[1], fontsize="medium")
+        for series, label in zip(plot["series"], c.labels, strict=True):
             sel = _select(prow, series)
             seeds = {
                 cell: finished.get(cell) or max(_n(r["n"]) for r in sel if r["cell"] == cell)
                 for cell in dict.fromkeys(r["cell"] for r in sel)
             }
             for r in sorted(sel, key=lambda r: (r["cell"], _n(r["epoch"]))):
-                m, sd, n, epoch = r["mean"], r["std"], _n(r["n"]), _n(r["epoch"])
-                if n < seeds[r["cell"]] or math.isnan(m):
-                    fd.add(
-                        panel,
-                        title,
-                        "dropped",
-                        label,
-                        x=epoch,
-                        y=m,
-                        n=n,
-                        note=f"evaluated by {n} of {seeds[r['cell']]} seeds",
-                    )
-                    continue
-                lo, hi, flag = clip_interval(*t_interval(m, sd, n), rng)
-                fd.add(
-                    panel,
-                    title,
-                    "mean",
-                    label,
-                    x=epoch,
-                    y=m,
-                    lo=lo,
-                    hi=hi,
-                    n=n,
-                    interval=MEAN_CI,
-                    flag=flag,
-                    note=metric,
-                )
-        means = pd.DataFrame(fd.select(panel, "mean"))
-        dropped = fd.select(panel, "dropped")
+                m, n, epoch, want = r["mean"], _n(r["n"]), _n(r["epoch"]), seeds[r["cell"]]
+                if n < want or math.isnan(m):
+                    note = f"evaluated by {n} of {want} seeds"
+                    fd.add(*where, "dropped", label, x=epoch, y=m, n=n, note=note)
+                else:
+                    ci = t_interval(m, r["std"], n)
+                    c.point(where, "mean", label, r, rng, ci, x=epoch, note=metric)
+        means, dropped = fd.select(panel, "mean"), fd.select(panel, "dropped")
         dropped_total += len(dropped)
-        if means.empty:
+        if not means:
             _not_run_note(ax, prow, "no epoch evaluated by every seed" if dropped else "no runs")
             continue
-        _mean_curves(ax, means, labels, colors, "o" if len(means) < 40 else None)
-        lo, hi = _axis_limits([*means["y"], *means["lo"], *means["hi"]], rng)
-        ax.set_ylim(lo, hi)
-        fd.add(panel, title, "axis", "y", lo=lo, hi=hi)
+        _mean_curves(ax, means, c.labels, colors, "o" if len(means) < 40 else None)
+        c.ylim(ax, where, _spans(means), rng)
         if dropped:  # under the panel's title, where no curve or legend can cover it
-            ax.set_title(
-                f"{title}\n{len(dropped)} point(s) not drawn: not evaluated by every seed",
-                fontsize="small",
-            )
+            note = f"{len(dropped)} point(s) not drawn: not evaluated by every seed"
+            ax.set_title(f"{where[1]}\n{note}", fontsize="small")
         ax.set_xlabel("epoch")
         ax.set_ylabel(y_label)
-        _band_legend(ax, "shaded: 95 % Student-t interval", loc="lower right")
-    range_note = f", clipped to [{rng[0]:g}, {rng[1]:g}]" if rng else ""
+        _band_legend(ax, BAND, loc="lower right")
     caption = [
         f"{y_label[:1].upper()}{y_label[1:]} per epoch: mean over seeds, shaded 95 % Student-t "
-        f"interval{range_note}; only epochs that every seed of a curve evaluated."
+        f"interval{_range_note(rng)}; only epochs that every seed of a curve evaluated."
     ]
     if dropped_total:
         caption.append(f"{dropped_total} point(s) evaluated by only some seeds are not drawn.")
     return caption
 
 
-BAR_METRICS = ({"prefix": "firing_rate:"},)
-"""A ``bars`` plot's rows when its block names none: the per-layer firing rates."""
-
-
 def bar_metrics(plot: dict[str, Any]) -> list[dict[str, Any]]:
     """The per-layer metrics a ``bars`` plot draws, one row of panels each: its ``rows`` (each
     ``{prefix: 'nb_sparsity:', y_label: ...}``), else the firing rates."""
-    return list(plot.get("rows") or BAR_METRICS)
+    return list(plot.get("rows") or ({"prefix": "firing_rate:"},))
 
 
 def _bars(c: _Ctx, fig, axes) -> list[str]:
-    """Grouped bars of per-layer metrics (firing rates; NeuroBench's activation sparsity and
-    effective synaptic operations) with their intervals, one row of panels per metric."""
+    """Grouped bars of per-layer metrics with their intervals, one row of panels per metric."""
     import numpy as np
 
     plot, fd = c.plot, c.fd
-    labels = [_series_label(s, plot.get("labels", {})) for s in plot["series"]]
-    colors = c.colors(labels, baseline_first=True)
+    colors = c.colors(baseline_first=True)
     specs = bar_metrics(plot)
     ranges = []
     for i, spec in enumerate(specs):
         prefix = spec["prefix"]
         rng = metric_range(prefix) or (0.0, math.inf)
         ranges.append(rng)
-        for j, panel in enumerate(_panels(c.rows, plot.get("panels"))):
+        for j, panel in enumerate(c.panels(c.rows)):
             ax = axes[i][j]
+            prow, (_, title) = c.open(ax, c.rows, panel)
             # one row (the default) keeps the panel's name; more rows name the metric too
-            key = panel if len(specs) == 1 else f"{panel} {prefix.rstrip(':')}".strip()
-            prow = c.in_panel(c.rows, panel)
-            title = c.title(c.rows, panel)
-            ax.set_title(title, fontsize="medium")
-            rates = [
-                r
-                for r in prow
-                if r["metric"].startswith(prefix) and r["status"] in ("ok", "partial")
-            ]
+            where = (panel if len(specs) == 1 else f"{panel} {prefix.rstrip(':')}".strip(), title)
+            rates = [r for r in _ok(prow) if r["metric"].startswith(prefix)]
             if not rates:
                 _not_run_note(ax, prow)
                 continue
             layers = list(dict.fromkeys(r["metric"].split(":", 1)[1] for r in rates))
-            for series, label in zip(plot["series"], labels, strict=True):
+            for series, label in zip(plot["series"], c.labels, strict=True):
                 sel = {r["metric"].split(":", 1)[1]: r for r in _select(rates, series)}
-                for layer in layers:
-                    if layer not in sel:
-                        continue
-                    r = sel[layer]
-                    lo, hi, flag = clip_interval(r["ci_lo"], r["ci_hi"], rng)
-                    fd.add(
-                        key,
-                        title,
-                        "bar",
-                        label,
-                        x=layer,
-                        y=r["mean"],
-                        lo=lo,
-                        hi=hi,
-                        n=_n(r["n"]),
-                        interval=MEAN_CI,
-                        flag=flag,
-                    )
-            bars = fd.select(key, "bar")
-            shown = [lab for lab in labels if any(r["series"] == lab for r in bars)]
+                for layer in (lay for lay in layers if lay in sel):
+                    c.point(where, "bar", label, sel[layer], rng, x=layer)
+            bars = fd.select(where[0], "bar")
+            shown = [lab for lab in c.labels if any(r["series"] == lab for r in bars)]
             width = 0.8 / max(1, len(shown))
             xs = np.arange(len(layers))
             for k, lab in enumerate(shown):
                 by = {r["x"]: r for r in bars if r["series"] == lab}
                 pos = [i for i, lay in enumerate(layers) if lay in by]
                 rs = [by[layers[i]] for i in pos]
-                ys = [r["y"] for r in rs]
                 err = [
                     [0.0 if math.isnan(r["lo"]) else r["y"] - r["lo"] for r in rs],
                     [0.0 if math.isnan(r["hi"]) else r["hi"] - r["y"] for r in rs],
                 ]
                 ax.bar(
                     xs[pos] + (k - (len(shown) - 1) / 2) * width,
-                    ys,
+                    [r["y"] for r in rs],
                     width,
                     yerr=err,
                     color=colors[lab],
@@ -803,10 +648,7 @@ def _bars(c: _Ctx, fig, axes) -> list[str]:
                     capsize=2,
                     label=_with_n(lab, [r["n"] for r in rs]),
                 )
-            values = [0.0, *(v for r in bars for v in (r["y"], r["hi"]))]
-            lo, hi = _axis_limits(values, rng)
-            ax.set_ylim(0.0, hi)
-            fd.add(key, title, "axis", "y", lo=0.0, hi=hi)
+            c.ylim(ax, where, [0.0, *(v for r in bars for v in (r["y"], r["hi"]))], rng, lo=0.0)
             ax.set_xticks(xs, layers, rotation=30, ha="right", fontsize="x-small")
             ax.set_xlabel(plot.get("x_label", "layer"))
             ax.set_ylabel(spec.get("y_label") or plot.get("y_label", "firing rate"))
@@ -830,8 +672,7 @@ def render_figure(
     layout: Layout, profile: Profile, results_dir: Path, name: str | None = None
 ) -> list[Path]:
     """Write ``<name>_figdata.csv``, then ``<name>.pdf`` and ``<name>.png`` drawn from it, from
-    the CSVs of experiment ``name`` (default: the layout's id, the same for every shipped
-    experiment)."""
+    the CSVs of experiment ``name`` (default: the layout's id)."""
     name = name or layout.id
     plot = layout.plot
     kind = plot.get("type")
@@ -892,9 +733,8 @@ def render_figure(
 
 
 def finish(fig, title: str, lines: list[str]) -> None:
-    """Give ``fig`` its title and, under its panels, its caption (what the bands are, what was
-    left out), both wrapped to the figure's width; the figure grows by the caption's height so
-    the panels keep theirs."""
+    """Give ``fig`` its title and, under its panels, its caption, both wrapped to the figure's
+    width; the figure grows by the caption's height so the panels keep theirs."""
     import textwrap
 
     from matplotlib.font_manager import FontProperties
@@ -917,8 +757,7 @@ def finish(fig, title: str, lines: list[str]) -> None:
 
 def save(fig, base: Path, dpi: int = 150) -> list[Path]:
     """Write ``fig`` as ``<base>.pdf`` and ``<base>.png`` (each through a temporary file and a
-    rename, so a reader never sees half a figure) and close it. The PDF gets no creation date, so
-    the same figure gives the same bytes on the same machine and library versions."""
+    rename) and close it; the PDF gets no creation date, so the same figure gives the same bytes."""
     import matplotlib.pyplot as plt
 
     out = [base.with_suffix(".pdf"), base.with_suffix(".png")]
