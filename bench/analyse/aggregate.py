@@ -1,25 +1,12 @@
 """Run records -> ``results/<profile>/<id>.csv`` (+ claims, runs and curves CSVs).
 
-The harness aggregates from the profile's committed run records
-(:mod:`bench.execute.records`), so every file here regenerates on a fresh clone, byte-identical,
-without the run cache; only the
-regression check (which must test the code of today, not records) aggregates from run
-directories.
-
-One aggregate row per (cell, metric): n, mean, sample std, Student-t 95 % interval, the reference
-it is compared with, delta, tolerance and verdict. A cell with a failed run is ``failed`` with no
-number; a cell without finished runs is ``not-run`` with the reason. Files are written whole
-through a temporary file and a rename, with each kind's declared dtypes
-(:mod:`bench.analyse.frames`), so two harness processes (or a killed and restarted one) always
-leave complete, identical files.
-
-Files per experiment ``<id>`` under ``results/<profile>/``:
-
-* ``<id>.csv``: the aggregates (long format);
-* ``<id>_claims.csv``: one row per claim comparison plus one ``all`` row per claim;
-* ``<id>_runs.csv``: one row per run with its provenance (config hash, seed, backend and
-  version, torch version, device, git commit, wall time, peak memory, selection rule);
-* ``<id>_curves.csv`` (experiments with ``curves: true``): test accuracy per epoch.
+Aggregates come from the profile's committed run records (:mod:`bench.execute.records`), so every
+file here regenerates byte-identical on a fresh clone; only the regression check aggregates from
+run directories (it tests today's code). One aggregate row per (cell, metric): n, mean, std,
+Student-t 95 % interval, reference, delta, tolerance and verdict; a cell with a failed run is
+``failed`` with no number, one without finished runs ``not-run``. Files: ``<id>.csv``,
+``<id>_claims.csv``, ``<id>_runs.csv`` (one row per run with its provenance) and, for
+``curves: true``, ``<id>_curves.csv`` (test accuracy per epoch), each written whole.
 """
 
 from __future__ import annotations
@@ -36,7 +23,7 @@ from bench.analyse import frames
 from bench.analyse.claims import ClaimResult, evaluate_claim
 from bench.analyse.compare import compared, references, verdict
 from bench.analyse.frames import AGGREGATE, CLAIMS, CURVES, RUNS, unit_of
-from bench.plan.expand import Plan, fmt_value
+from bench.plan.expand import Cell, Plan, fmt_value
 from bench.plan.schema import Layout
 from bench.stats import mean_ci, mean_std
 from tssd.api import RunDir
@@ -47,52 +34,49 @@ if TYPE_CHECKING:
 
 @dataclass
 class RunRecord:
-    """What one run directory says, reduced to what tables need."""
+    """What one run says, reduced to what tables need."""
 
     run_id: str
-    status: str
-    """finished | failed | not-run."""
+    status: str  # finished | failed | not-run
     reason: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     epochs: list[dict[str, float]] = field(default_factory=list)
 
 
+NB_METRICS = {
+    "nb_params": "ParameterCount",
+    "nb_footprint": "Footprint",
+    "nb_connection_sparsity": "ConnectionSparsity",
+    "nb_activation_sparsity": "ActivationSparsity",
+}
+NB_SYNOPS = {"nb_dense": "Dense", "nb_effective_macs": "Effective_MACs"}
+NB_SYNOPS |= {"nb_effective_acs": "Effective_ACs"}
+
+
 def run_metrics(summary: dict[str, Any], epochs: list[dict[str, float]]) -> dict[str, float]:
-    """The metrics of one finished run (accuracies in percent)."""
-    m: dict[str, float] = {
-        "test_acc": 100.0 * summary["test_acc"],
-        "train_acc": 100.0 * summary["train_acc"],
-        "test_loss": float(summary["test_loss"]),
-        "params": float(summary["params"]),
-        "weak_head_params": float(summary.get("weak_head_params", 0)),
-        "macs_per_sample": float(summary["macs_per_sample"]),
-        "wall_s": float(summary["wall_s"]),
-        "peak_mem_mb": float(summary["peak_mem_mb"]),
-    }
+    """The metrics of one finished run (accuracies in percent), in the order tables list them."""
+    m = {k: 100.0 * summary[k] for k in ("test_acc", "train_acc")}
+    m |= {k: float(summary[k]) for k in ("test_loss", "params")}
+    m["weak_head_params"] = float(summary.get("weak_head_params", 0))
+    m |= {k: float(summary[k]) for k in ("macs_per_sample", "wall_s", "peak_mem_mb")}
     if summary.get("val_acc") is not None:
         m["val_acc"] = 100.0 * summary["val_acc"]
     m["train_params"] = m["params"] + m["weak_head_params"]
     for t, acc in (summary.get("test_acc_by_timesteps") or {}).items():
         m[f"test_acc_T{t}"] = 100.0 * acc
     rates = summary.get("firing_rates") or {}
-    for layer, rate in rates.items():
-        m[f"firing_rate:{layer}"] = float(rate)
+    m |= {f"firing_rate:{layer}": float(rate) for layer, rate in rates.items()}
     if rates:
         m["mean_firing_rate"] = sum(rates.values()) / len(rates)
     if epochs:
         m["epoch_time_s"] = sum(e["epoch_time_s"] for e in epochs) / len(epochs)
     nb = summary.get("neurobench")
     if nb:  # NeuroBench on the deployed network (tssd.metrics); absent where never measured
-        got, syn = nb["metrics"], nb["metrics"]["SynapticOperations"]
-        m["nb_params"] = float(got["ParameterCount"])
-        m["nb_footprint"] = float(got["Footprint"])
-        m["nb_connection_sparsity"] = float(got["ConnectionSparsity"])
-        m["nb_activation_sparsity"] = float(got["ActivationSparsity"])
+        got = nb["metrics"]
+        m |= {k: float(got[v]) for k, v in NB_METRICS.items()}
         m["nb_acc"] = 100.0 * got["ClassificationAccuracy"]
-        m["nb_dense"] = float(syn["Dense"])
-        m["nb_effective_macs"] = float(syn["Effective_MACs"])
-        m["nb_effective_acs"] = float(syn["Effective_ACs"])
+        m |= {k: float(got["SynapticOperations"][v]) for k, v in NB_SYNOPS.items()}
         m["nb_effective_synops"] = m["nb_effective_macs"] + m["nb_effective_acs"]
         m["energy_pj"] = float(nb["energy_pj"])
         # [layer, value] pairs in forward order (a mapping in summaries of its first day)
@@ -107,10 +91,8 @@ def run_metrics(summary: dict[str, Any], epochs: list[dict[str, float]]) -> dict
 
 
 def read_run(plan: Plan, run_id: str, records: dict[str, Record] | None = None) -> RunRecord:
-    """One run of the plan: from ``records`` when given (finished, failed, or not run when it
-    has no record: nothing else is consulted), else from its run directory
-    (:meth:`tssd.rundir.RunDir.state`: finished, failed (a failed run, a harness error record,
-    an unreadable summary or record), or not run (unavailable, interrupted, never started))."""
+    """One run of the plan: from ``records`` when given (no record: not run), else from its run
+    directory (:meth:`tssd.rundir.RunDir.state`)."""
     run = plan.runs[run_id]
     if records is not None:
         rec = records.get(run_id)
@@ -132,10 +114,8 @@ def read_run(plan: Plan, run_id: str, records: dict[str, Record] | None = None) 
         reason = s.error if s.error is not None else "failed"
         return RunRecord(run_id, "failed", reason, summary=s.as_dict())
     first = st.error.splitlines()[0] if st.error else ""
-    if st.status == "unavailable":
-        return RunRecord(run_id, "not-run", first)
-    if st.status == "error":
-        return RunRecord(run_id, "failed", first)
+    if st.status in ("unavailable", "error"):
+        return RunRecord(run_id, "not-run" if st.status == "unavailable" else "failed", first)
     if s is not None:
         total = run.config.get("optim", {}).get("epochs", "?")
         why = f"interrupted after epoch {st.epochs_done}/{total}; re-run to resume"
@@ -145,11 +125,29 @@ def read_run(plan: Plan, run_id: str, records: dict[str, Record] | None = None) 
 
 def wanted_metrics(plan: Plan, layout: Layout | None) -> list[str]:
     """Metric patterns the experiment reports: its ``metrics``, its claims', its layout's."""
-    pats = list(plan.experiment.metrics)
-    pats += [c.metric for c in plan.experiment.claims]
+    pats = list(plan.experiment.metrics) + [c.metric for c in plan.experiment.claims]
     if layout is not None:
         pats += [layout.metric] + [c.metric for c in layout.columns if c.metric]
     return list(dict.fromkeys(pats))
+
+
+def axis_text(cell: Cell, axes: list[str]) -> dict[str, str]:
+    """A cell's value of each axis as text (``""`` where the cell has none)."""
+    return {a: fmt_value(cell.key[a]) if a in cell.key else "" for a in axes}
+
+
+def _cell_status(cell: Cell, recs: list[RunRecord]) -> tuple[str, str]:
+    """``ok``, ``partial``, ``failed`` or ``not-run``, and why."""
+    fin = [r for r in recs if r.status == "finished"]
+    failed = [r for r in recs if r.status == "failed"]
+    if failed:
+        return "failed", f"run {failed[0].run_id} failed: {failed[0].reason}"
+    if not fin:
+        return "not-run", cell.unavailable or (recs[0].reason if recs else "no runs")
+    if len(fin) < len(recs):
+        miss = next(r for r in recs if r.status != "finished")
+        return "partial", f"{len(fin)}/{len(recs)} seeds: {miss.reason}"
+    return "ok", ""
 
 
 @dataclass
@@ -162,10 +160,7 @@ class Aggregate:
 
 
 def aggregate(
-    plan: Plan,
-    layout: Layout | None,
-    out_dir: Path,
-    source: dict[str, Record] | None = None,
+    plan: Plan, layout: Layout | None, out_dir: Path, source: dict[str, Record] | None = None
 ) -> Aggregate:
     """Aggregate ``plan``'s runs and write the CSVs of its experiment into ``out_dir``; the runs
     come from the run records ``source`` (None: from the run directories)."""
@@ -174,42 +169,30 @@ def aggregate(
     records = {rid: read_run(plan, rid, source) for rid in plan.runs}
     for rid, rec in records.items():
         if rec.status == "finished":
-            deps = plan.runs[rid].deps
-            extra = sum(records[d].metrics.get("wall_s", math.nan) for d in deps)
+            extra = sum(records[d].metrics.get("wall_s", math.nan) for d in plan.runs[rid].deps)
             rec.metrics["train_total_s"] = rec.metrics["wall_s"] + extra
     pats = wanted_metrics(plan, layout)
+    exact = [p for p in pats if not any(ch in p for ch in "*?[")]
     refs = references(layout, profile, exp.id, plan.cells)
     ids = {c.id for c in plan.cells}
     # The false-alarm rate of a check is shared by every cell it compares.
     k_compared = sum(1 for cid, met in refs if cid in ids and compared(met, profile))
-    frame = runs_frame(plan, records)
-    groups = dict(tuple(frame.groupby(["cell", "metric"], sort=False)))
+    groups = dict(tuple(runs_frame(plan, records).groupby(["cell", "metric"], sort=False)))
     rows: list[dict[str, Any]] = []
     values: dict[str, dict[str, dict[int, float]]] = {}
     for cell in plan.cells:
         recs = [records[r] for r in cell.runs]
-        fin = [r for r in recs if r.status == "finished"]
-        failed = [r for r in recs if r.status == "failed"]
-        if failed:
-            status, reason = "failed", f"run {failed[0].run_id} failed: {failed[0].reason}"
-        elif not fin:
-            status = "not-run"
-            reason = cell.unavailable or (recs[0].reason if recs else "no runs")
-        elif len(fin) < len(recs):
-            miss = next(r for r in recs if r.status != "finished")
-            status, reason = "partial", f"{len(fin)}/{len(recs)} seeds: {miss.reason}"
-        else:
-            status, reason = "ok", ""
+        status, reason = _cell_status(cell, recs)
         measured = [m for c, m in groups if c == cell.id]
         names = [m for m in measured if any(fnmatch.fnmatchcase(m, p) for p in pats)]
-        if not fin:
-            names = [p for p in pats if not any(ch in p for ch in "*?[")]
+        if not any(r.status == "finished" for r in recs):
+            names = exact
         values[cell.id] = {}
         base = {
             "experiment": exp.id,
             "profile": profile.id,
             "cell": cell.id,
-            **{a: fmt_value(cell.key[a]) if a in cell.key else "" for a in axes},
+            **axis_text(cell, axes),
             "stands_for": ";".join(
                 f"{a}={'|'.join(map(str, v))}" for a, v in cell.stands_for.items()
             ),
@@ -251,39 +234,32 @@ def aggregate(
     claims = [evaluate_claim(c, plan.cells, values, margin=margin) for c in exp.claims]
     # per-seed values of every other metric the experiment names, so that a table pairs any of
     # its columns by seed (the NeuroBench counts and energy of table 7, say)
-    per_seed = [p for p in pats if not any(ch in p for ch in "*?[") and p not in RUNS.columns]
-    run_rows = []
-    for cell in plan.cells:
-        for seed, rid in zip(cell.seeds, cell.runs, strict=True):
-            for role, r in [("cell", rid)] + [("teacher", d) for d in plan.runs[rid].deps]:
-                rec = records[r]
-                s = rec.summary
-                run_rows.append(
-                    {
-                        "experiment": exp.id,
-                        "profile": profile.id,
-                        "cell": cell.id,
-                        "seed": seed,
-                        "role": role,
-                        "run_id": r,
-                        "status": rec.status,
-                        "reason": rec.reason,
-                        **{k: s.get(k) for k in RUNS.columns if k in s},
-                        "test_acc": rec.metrics.get("test_acc"),
-                        "val_acc": rec.metrics.get("val_acc"),
-                        "train_acc": rec.metrics.get("train_acc"),
-                        **{m: rec.metrics.get(m) for m in per_seed},
-                    }
-                )
+    per_seed = [p for p in exact if p not in RUNS.columns]
+    head = {"experiment": exp.id, "profile": profile.id}
+    run_rows = [
+        {
+            **head,
+            "cell": cell.id,
+            "seed": seed,
+            "role": role,
+            "run_id": r,
+            "status": records[r].status,
+            "reason": records[r].reason,
+            **{k: records[r].summary.get(k) for k in RUNS.columns if k in records[r].summary},
+            **{
+                m: records[r].metrics.get(m)
+                for m in ("test_acc", "val_acc", "train_acc", *per_seed)
+            },
+        }
+        for cell in plan.cells
+        for seed, rid in zip(cell.seeds, cell.runs, strict=True)
+        for role, r in [("cell", rid)] + [("teacher", d) for d in plan.runs[rid].deps]
+    ]
     out_dir.mkdir(parents=True, exist_ok=True)
+    claim_rows = frames.claims_rows(exp.id, profile.id, claims)
     paths = [
         frames.write(out_dir / f"{exp.id}.csv", rows, AGGREGATE, AGGREGATE.header(axes)),
-        frames.write(
-            out_dir / f"{exp.id}_claims.csv",
-            frames.claims_rows(exp.id, profile.id, claims),
-            CLAIMS,
-            CLAIMS.header(),
-        ),
+        frames.write(out_dir / f"{exp.id}_claims.csv", claim_rows, CLAIMS, CLAIMS.header()),
         frames.write(out_dir / f"{exp.id}_runs.csv", run_rows, RUNS, RUNS.header(extra=per_seed)),
     ]
     if exp.curves:
@@ -295,10 +271,8 @@ def aggregate(
 
 
 def runs_frame(plan: Plan, records: dict[str, RunRecord]) -> pd.DataFrame:
-    """Every finished run's metrics as one long frame: cell, seed, run_id, metric, value.
-
-    A cell's statistics are groups of it; a cell with a failed run keeps its finished runs here
-    (the aggregate reports it as failed, without a number)."""
+    """Every finished run's metrics as one long frame: cell, seed, run_id, metric, value (a
+    cell with a failed run keeps its finished runs here; its aggregate has no number)."""
     rows = [
         (cell.id, seed, rid, metric, value)
         for cell in plan.cells
@@ -332,21 +306,18 @@ def _curves(plan: Plan, records: dict[str, RunRecord], axes: list[str]) -> list[
         by = frame.groupby(["metric", "epoch"], sort=False)["value"]
         stats = by.agg(["size", "mean", "std", lambda v: v.isna().any()])
         stats.columns = ["n", "mean", "std", "unmeasured"]
-        key = {a: fmt_value(cell.key[a]) if a in cell.key else "" for a in axes}
-        for (metric, epoch), st in stats.iterrows():
-            if st["unmeasured"]:
-                continue  # not measured this epoch (eval.every > 1)
-            rows.append(
-                {
-                    "experiment": plan.experiment.id,
-                    "profile": plan.profile.id,
-                    "cell": cell.id,
-                    **key,
-                    "metric": metric,
-                    "epoch": int(epoch),
-                    "n": int(st["n"]),
-                    "mean": float(st["mean"]),
-                    "std": float(st["std"]) if st["n"] > 1 else math.nan,
-                }
-            )
+        head = {"experiment": plan.experiment.id, "profile": plan.profile.id, "cell": cell.id}
+        rows += [
+            {
+                **head,
+                **axis_text(cell, axes),
+                "metric": metric,
+                "epoch": int(epoch),
+                "n": int(st["n"]),
+                "mean": float(st["mean"]),
+                "std": float(st["std"]) if st["n"] > 1 else math.nan,
+            }
+            for (metric, epoch), st in stats.iterrows()
+            if not st["unmeasured"]  # not measured this epoch (eval.every > 1)
+        ]
     return rows

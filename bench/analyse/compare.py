@@ -1,20 +1,11 @@
 """References and verdicts: what each aggregate is compared with, and whether it passes.
 
-A profile compares with one kind of reference (``compare`` in its YAML), or with none
-(``compare: none``: the small profile, whose verdicts are its claims):
-
-* ``paper``: the value of ``paper_tables/<id>.yaml`` at the cell's row and column, when its status
-  is ``transcribed`` or ``cited`` (``missing`` values are never compared);
-* ``reference``: every seed's value of the same cell and metric in the committed reference
-  (``results/reference/quick/<id>.csv``, one row per seed), the CI regression check: the fresh
-  mean passes when a two-sided t-test against the reference's seed distribution does not reject
-  it at the per-cell level that keeps the whole check's false-alarm rate at the profile's
-  ``tolerance.false_alarm`` (see :func:`bench.stats.shift_tolerance`).
-
-A cell's verdict is ``pass`` (within tolerance), ``fail`` (outside it, or a run failed),
-``no-reference`` (nothing to compare with, or a metric the profile does not compare) or
-``not-run``. Only this module and :mod:`bench.analyse.aggregate` decide verdicts; ``check`` reads
-them back from the CSVs.
+A profile's ``compare`` picks the reference: ``paper`` (the transcribed or cited values of
+``paper_tables/<id>.yaml``), ``reference`` (every seed's value in the committed regression
+reference, tested with :func:`bench.stats.shift_tolerance` at the per-cell level that keeps the
+whole check's false-alarm rate at ``tolerance.false_alarm``) or ``none`` (the claims decide). A
+cell's verdict is ``pass``, ``fail`` (outside the tolerance, or a run failed), ``no-reference`` or
+``not-run``; only this module and :mod:`bench.analyse.aggregate` decide verdicts.
 """
 
 from __future__ import annotations
@@ -36,12 +27,11 @@ PASS, FAIL, NO_REFERENCE, NOT_RUN = "pass", "fail", "no-reference", "not-run"
 
 @dataclass(frozen=True)
 class Reference:
-    """The value a cell is compared with."""
+    """The value a cell is compared with (``values``: every seed's, in a regression reference)."""
 
     value: float
     source: str
     values: tuple[float, ...] = ()
-    """Every seed's value when the reference holds them (the regression reference)."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +53,7 @@ def positions(layout: Layout, profile: Profile, cells: list[Cell]) -> list[Posit
     """Every (row, column) of ``layout`` that holds one of ``cells``.
 
     Raises:
-        SpecError: a row and column select more than one cell (the layout is ambiguous).
+        SpecError: a row and column select more than one cell.
     """
     out = []
     for row in layout.rows:
@@ -84,15 +74,13 @@ def positions(layout: Layout, profile: Profile, cells: list[Cell]) -> list[Posit
 
 
 def in_points(metric: str) -> bool:
-    """Whether ``metric`` is a test accuracy in points or a difference of two (the teacher gap of
-    the regression reference): one test image is its resolution, and the profile's
-    ``tolerance.floor_std`` applies to it. Rates and losses are continuous: no floor."""
+    """Whether ``metric`` is a test accuracy in points or a difference of two (the teacher gap):
+    one test image is its resolution, so ``tolerance.floor_std`` applies (not to rates, losses)."""
     return metric in ("test_acc", "teacher_gap") or metric.startswith("test_acc_T")
 
 
 def tolerance_of(profile: Profile, metric: str, dataset: Scalar | None) -> Tolerance:
-    """The tolerance of ``metric`` on ``dataset``: the profile's, without its std floor for a
-    metric not in points (:func:`in_points`)."""
+    """The profile's tolerance of ``metric`` on ``dataset`` (no std floor off :func:`in_points`)."""
     tol = profile.tolerance_for(dataset)
     return tol if in_points(metric) else dataclasses.replace(tol, floor_std=0.0)
 
@@ -123,8 +111,7 @@ def reference_path(profile: Profile, experiment_id: str) -> Path:
     return ROOT / profile.reference_dir / f"{experiment_id}.csv"
 
 
-REFERENCE_COLUMNS = REFERENCE.header()
-"""Columns of a reference file (plus the experiment's axes after ``cell``): one row per seed."""
+REFERENCE_COLUMNS = REFERENCE.header()  # plus the experiment's axes after ``cell``
 
 
 def file_references(profile: Profile, experiment_id: str) -> dict[tuple[str, str], Reference]:
@@ -182,7 +169,7 @@ def verdict(
     k: int = 1,
 ) -> tuple[str, float, float, str]:
     """``(verdict, delta, tolerance, reason)`` of one aggregate of ``n`` seeds, in a check of
-    ``k`` compared cells (the false-alarm rate is shared among them)."""
+    ``k`` compared cells (which share the false-alarm rate)."""
     nan = math.nan
     if status == "failed":
         return FAIL, nan, nan, "a run failed"
@@ -194,11 +181,7 @@ def verdict(
         return NO_REFERENCE, nan, nan, "no reference value"
     tolerance, alpha = tolerance_of(profile, metric, dataset).of(ref.values, n, k)
     delta = mean - ref.value
-    ok = abs(delta) <= tolerance
+    if abs(delta) <= tolerance:
+        return PASS, delta, tolerance, ""
     level = f" (two-sided t-test at alpha {alpha:.2g})" if math.isfinite(alpha) else ""
-    return (
-        (PASS if ok else FAIL),
-        delta,
-        tolerance,
-        "" if ok else f"|delta| {abs(delta):.3g} > tolerance {tolerance:.3g}{level}",
-    )
+    return FAIL, delta, tolerance, f"|delta| {abs(delta):.3g} > tolerance {tolerance:.3g}{level}"

@@ -1,19 +1,11 @@
 """The results CSVs as typed pandas frames: each kind's columns and dtypes, one writer, one reader.
 
-Every CSV the harness writes is a :class:`Kind` (made by :func:`declare`): its columns in order,
-each with a dtype (:data:`TEXT`, :data:`FLOAT`, :data:`INT` or :data:`BOOL`); a column the kind
-does not declare (an experiment's axes, a per-seed metric) takes the kind's ``other``.
-:func:`write` makes the kind's frame from rows and writes it with pandas; :func:`read` reads it
-back with the same dtypes: numbers as floats (NaN where empty), integers and booleans as nullable
-ones (None in a row where empty), text as text (``""`` where empty). A declared column the file
-lacks reads as empty, so a CSV written before a column existed still reads. Floats are written
-with the kind's ``float_format`` (ten significant digits: the same bytes on every platform),
-missing values as ``na_rep``; a number in a text column (a figure's x, an axis value) as
-:func:`cell_text` writes it.
-
-The claims CSV holds one ``all`` row per claim and one row per comparison;
-:func:`claims_rows` writes :class:`~bench.analyse.claims.ClaimResult` objects as such rows and
-:func:`read_claims` (the one claims reader) gives them back.
+Every CSV the harness writes is a :class:`Kind`: its columns in order, each text, float, nullable
+integer or nullable boolean (an undeclared column, such as an experiment's axis, takes the kind's
+``other``). :func:`write` and :func:`read` use the same dtypes, so a reader gets numbers as
+numbers; floats are written with ten significant digits (the same bytes on every platform), and a
+declared column a file lacks reads as empty. The claims CSV (one ``all`` row per claim, then its
+comparisons) is written by :func:`claims_rows` and read back by :func:`read_claims`.
 """
 
 from __future__ import annotations
@@ -40,27 +32,21 @@ UNITS |= dict.fromkeys(["wall_s", "train_total_s", "epoch_time_s"], "s")
 
 
 def unit_of(metric: str) -> str:
-    """Display unit of a metric (``%`` for accuracies, ``s``, ``MB`` or none): the aggregate's
-    ``unit`` column."""
-    if metric.startswith("test_acc_T"):
-        return "%"
-    return UNITS.get(metric, "")
+    """Display unit of a metric (the aggregate's ``unit`` column)."""
+    return "%" if metric.startswith("test_acc_T") else UNITS.get(metric, "")
 
 
 @dataclass(frozen=True)
 class Kind:
     """One kind of CSV: its columns and their dtypes, and how its numbers are written."""
 
-    columns: dict[str, str]
-    """Column -> dtype in file order; :data:`AXES` (dtype ignored) marks where the axes go."""
-    other: str = TEXT
-    """The dtype of a column not declared."""
+    columns: dict[str, str]  # column -> dtype in file order; AXES marks where the axes go
+    other: str = TEXT  # the dtype of a column not declared
     float_format: str = "%.10g"
     na_rep: str = ""
 
     def header(self, axes: Iterable[str] = (), extra: Iterable[str] = ()) -> list[str]:
-        """The columns of one file: the declared ones, ``axes`` in place of :data:`AXES`, then
-        ``extra``."""
+        """The declared columns with ``axes`` in place of :data:`AXES`, then ``extra``."""
         out = []
         for c in self.columns:
             out += list(axes) if c == AXES else [c]
@@ -111,13 +97,11 @@ FOREST = declare(
     "dataset stands_for value label diff ci_lo ci_hi a_mean b_mean outcome note",
     floats="diff ci_lo ci_hi a_mean b_mean",
 )
-"""``<id>_forest.csv``: one comparison of the forest's claim per row
-(:mod:`bench.present.forest`)."""
+"""``<id>_forest.csv``: one comparison of the forest's claim per row (bench.present.forest)."""
 FIGDATA = declare(
     "panel panel_label element series x y lo hi n interval flag note", floats="y lo hi"
 )
-"""``<id>_figdata.csv``: what a figure draws (:mod:`bench.present.figures`); ``x`` and ``n`` are
-text (a number, a layer's name, ``3 vs 2`` seeds)."""
+"""``<id>_figdata.csv``: what a figure draws; ``x`` and ``n`` are text (``3 vs 2`` seeds)."""
 REFERENCE = declare("cell AXES metric unit seed value", floats="value", ints="seed", na_rep="nan")
 """The regression reference (``results/reference/quick/<id>.csv``): one row per seed."""
 
@@ -127,8 +111,7 @@ def _empty(v: Any) -> bool:
 
 
 def cell_text(v: Any) -> str:
-    """A value as a CSV cell of text: a float with ten significant digits, nothing for a missing
-    value, anything else as ``str`` writes it."""
+    """A value as a text cell: a float with ten significant digits, nothing for a missing one."""
     if _empty(v):
         return ""
     return format(v, ".10g") if isinstance(v, float) else str(v)
@@ -152,23 +135,18 @@ CASTS = {
 def frame(
     rows: Iterable[dict[str, Any]] | pd.DataFrame, kind: Kind, columns: list[str] | None = None
 ) -> pd.DataFrame:
-    """``rows`` (dicts or a frame, values as text or typed) as the kind's typed frame.
-
-    ``columns``: the frame's columns in order (default: those of ``rows``, then every declared
-    column they lack); a column ``rows`` lack is empty, one they have beyond ``columns`` is left
-    out.
+    """``rows`` (dicts or a frame, values as text or typed) as the kind's typed frame, with
+    ``columns`` (default: those of ``rows``, then every declared one they lack; missing: empty).
 
     Raises:
         ValueError: a value that is not of its column's dtype, naming the column.
     """
     if isinstance(rows, pd.DataFrame):
         data = {c: rows[c].tolist() for c in rows.columns}
-        n = len(rows)
     else:
         rows = list(rows)
-        keys = dict.fromkeys(k for r in rows for k in r)
-        data = {c: [r.get(c) for r in rows] for c in keys}
-        n = len(rows)
+        data = {c: [r.get(c) for r in rows] for c in dict.fromkeys(k for r in rows for k in r)}
+    n = len(rows)
     if columns is None:
         columns = list(data) + [c for c in kind.header() if c not in data]
     out = {}
@@ -201,11 +179,10 @@ def write(
 
 
 def read(path: Path, kind: Kind, missing_ok: bool = False) -> pd.DataFrame:
-    """The typed frame of the CSV at ``path`` (an empty one where it is absent and
-    ``missing_ok``; otherwise its absence names the command that writes it).
+    """The typed frame of the CSV at ``path`` (empty where it is absent and ``missing_ok``).
 
     Raises:
-        FileNotFoundError: no file, and not ``missing_ok``.
+        FileNotFoundError: no file, and not ``missing_ok`` (naming the command that writes it).
         ValueError: a value not of its column's dtype, naming the file and column.
     """
     if not path.is_file():
@@ -238,33 +215,24 @@ def header_of(path: Path) -> list[str]:
         return []
 
 
-# ------------------------------------------------------------------------------------------------
 # The claims CSV <-> ClaimResult
-# ------------------------------------------------------------------------------------------------
 
 ALL = "all"
 """The ``group`` of a claim's own row (its verdict and summary) in the claims CSV."""
 HEAD = ("kind", "source", "gate", "metric", "text")
 """The claim's fields that every row of the claims CSV repeats."""
+COMPARISON_FIELDS = [f.name for f in dataclasses.fields(Comparison)]
 
 
 def claims_rows(experiment: str, profile: str, claims: list[ClaimResult]) -> list[dict[str, Any]]:
     """The claims CSV's rows of ``claims``: per claim its ``all`` row, then its comparisons."""
     rows = []
     for res in claims:
-        head = {
-            "experiment": experiment,
-            "profile": profile,
-            "claim": res.claim.id,
-            **{k: getattr(res.claim, k) for k in HEAD},
-            "verdict": res.verdict,
-        }
+        head = {"experiment": experiment, "profile": profile, "claim": res.claim.id}
+        head |= {k: getattr(res.claim, k) for k in HEAD} | {"verdict": res.verdict}
         rows.append({**head, "group": ALL, "outcome": res.verdict, "note": res.summary})
         rows += [{**head, **dataclasses.asdict(comp)} for comp in res.comparisons]
     return rows
-
-
-COMPARISON_FIELDS = [f.name for f in dataclasses.fields(Comparison)]
 
 
 def _comparison(row: dict[str, Any]) -> Comparison:
@@ -274,10 +242,8 @@ def _comparison(row: dict[str, Any]) -> Comparison:
 
 
 def claims_from(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> list[ClaimResult]:
-    """The claims that claims CSV rows hold, in their order; a claim without its ``all`` row is
-    left out. Its :class:`Claim` carries what the CSV holds (id, kind, text, source, gate,
-    metric; its cell filters are the experiment's), its ``summary`` the ``all`` row's note and
-    its ``margin`` its comparisons'."""
+    """The claims that claims CSV rows hold, in their order (one without its ``all`` row is left
+    out); a claim carries what the CSV holds, its ``margin`` its comparisons'."""
     typed = records(frame(rows, CLAIMS))
     out = []
     for cid in dict.fromkeys(r["claim"] for r in typed):
@@ -286,16 +252,9 @@ def claims_from(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> list[ClaimResu
         if top is None:
             continue
         comps = [_comparison(r) for r in mine if r["group"] != ALL]
-        claim = Claim(
-            cid,
-            top["kind"],
-            top["text"],
-            source=top["source"],
-            gate=bool(top["gate"]),
-            metric=top["metric"],
-        )
-        margins = [c.margin for c in comps if not math.isnan(c.margin)]
-        margin = margins[0] if margins else math.nan
+        fields = {k: top[k] for k in ("source", "metric")} | {"gate": bool(top["gate"])}
+        claim = Claim(cid, top["kind"], top["text"], **fields)
+        margin = next((c.margin for c in comps if not math.isnan(c.margin)), math.nan)
         out.append(ClaimResult(claim, top["verdict"], comps, margin=margin, summary=top["note"]))
     return out
 
@@ -307,7 +266,7 @@ def read_claims(path: Path, missing_ok: bool = True) -> list[ClaimResult]:
 
 def seed_values(runs: pd.DataFrame, metric: str) -> dict[str, dict[int, float]]:
     """``cell -> {seed: value}`` of ``metric`` for every finished run of a cell in a runs frame
-    (rows with role ``cell``: a teacher is not the cell's result; no value: left out)."""
+    (role ``cell``: a teacher is not the cell's result; no value: left out)."""
     out: dict[str, dict[int, float]] = {}
     if metric not in runs.columns or RUNS.dtype(metric) != FLOAT:
         return out
