@@ -1,8 +1,7 @@
-"""Numbers as tables, reports, figures and printed verdicts show them: each formatter once.
+"""Every number a reader sees (tables, reports, figures, printed verdicts), each formatter once.
 
-CSV cells are written by :mod:`bench.analyse.frames` (ten significant digits); everything a
-reader sees is written here. A missing number (NaN or None) is ``n/a`` in a table or sentence
-and ``-`` in a printed column (:func:`plain`); a difference never shows as ``-0.00``.
+A missing number (NaN or None) is ``n/a`` in a table or sentence and ``-`` in a printed column;
+a difference never shows as ``-0.00``. CSV cells are :mod:`bench.analyse.frames`' to write.
 """
 
 from __future__ import annotations
@@ -11,19 +10,11 @@ import math
 
 from bench.analyse.frames import unit_of
 
-COUNTS = (
-    "params",
-    "train_params",
-    "weak_head_params",
-    "macs_per_sample",
-    "nb_params",
-    "nb_footprint",
-    "nb_dense",
-    "nb_effective_acs",
-    "nb_effective_macs",
-    "nb_effective_synops",
-    "energy_pj",
+_COUNTS = (
+    "params train_params weak_head_params macs_per_sample nb_params nb_footprint nb_dense "
+    "nb_effective_acs nb_effective_macs nb_effective_synops energy_pj"
 )
+COUNTS = frozenset(_COUNTS.split())
 """Metrics that are counts: shown as k/M/G, and without a spread when every seed agrees."""
 
 
@@ -33,7 +24,7 @@ def missing(x: float | None) -> bool:
 
 
 def number(x: float, metric: str, digits: int) -> str:
-    """A metric value for display (accuracies with ``digits`` decimals, counts as k/M/G)."""
+    """A metric value: accuracies with ``digits`` decimals, counts as k/M/G, seconds, MB."""
     if missing(x):
         return "n/a"
     if metric in COUNTS:
@@ -44,11 +35,9 @@ def number(x: float, metric: str, digits: int) -> str:
     unit = unit_of(metric)
     if unit == "%":
         return f"{x:.{digits}f}"
-    if unit == "MB":
+    if unit == "MB" or (unit == "s" and abs(x) >= 100):
         return f"{x:.0f}"
-    if unit == "s":
-        return f"{x:.1f}" if abs(x) < 100 else f"{x:.0f}"
-    return f"{x:.3g}"
+    return f"{x:.1f}" if unit == "s" else f"{x:.3g}"
 
 
 def signed(x: float, digits: int = 2) -> str:
@@ -60,14 +49,13 @@ def signed(x: float, digits: int = 2) -> str:
 
 
 def interval(d: float, lo: float, hi: float, digits: int = 2) -> str:
-    """``+1.23 [+0.40, +2.06]``: a difference and its interval (the difference alone where the
-    interval is missing)."""
+    """``+1.23 [+0.40, +2.06]`` (the difference alone where the interval is missing)."""
     ci = "" if missing(lo) else f" [{signed(lo, digits)}, {signed(hi, digits)}]"
     return signed(d, digits) + ci
 
 
 def plain(x: float | None, spec: str) -> str:
-    """``x`` as ``format`` writes it with ``spec`` (``-`` where missing): printed columns."""
+    """``format(x, spec)``, ``-`` where missing: printed columns."""
     return "-" if missing(x) else format(x, spec)
 
 
