@@ -1,11 +1,9 @@
 """Differences to a reference row as a table and a forest plot (the reconstruction study).
 
-An experiment with ``forest: {claim: ID, axis: AXIS}`` gets, besides its usual table of means,
-``<id>_forest.{tex,md,csv,pdf,png}``: one line per comparison of claim ``ID`` (a ``greater``
-claim, e.g. TSSD under one reading against the baseline), grouped by dataset, with the
-difference of the means, its 95 % interval (paired by seed where both cells ran the same seeds,
-see :func:`bench.stats.diff_ci`) and the number of seeds; the ``AXIS`` value's label names the
-line. Everything is read from ``<id>_claims.csv``: rendering never re-computes a statistic.
+An experiment with ``forest: {claim: ID, axis: AXIS}`` also gets ``<id>_forest.{csv,tex,md,pdf,
+png}``: one line per comparison of claim ``ID`` (grouped by dataset, named by its ``AXIS`` value's
+label) with the difference of the means, its 95 % interval (paired by seed where both cells ran the
+same seeds) and the seeds. All is read from ``<id>_claims.csv``: rendering re-computes no statistic.
 """
 
 from __future__ import annotations
@@ -28,6 +26,14 @@ AXIS = "value"
 """The column holding the forest axis's value (e.g. the variant's name)."""
 SHOWN = ("diff", "ci_lo", "ci_hi", "a_mean", "b_mean", "outcome", "note")
 """What each row takes from its comparison."""
+HOW = re.compile(r"^(paired|Welch) t, (\d+)(?: vs (\d+))? seeds")
+"""The interval note of a claim comparison (:func:`bench.stats.diff_ci`'s ``how``)."""
+CAPTION = (
+    "Differences in points with their 95 % Student-t interval, paired by seed where "
+    "both cells ran the same seeds, else Welch's (right: the interval type and n seeds per row). "
+    "Ends beyond the axis are arrows labelled with their value. Green: the interval is above 0; "
+    "orange: below 0."
+)
 
 
 def forest_rows(exp: Experiment, profile: Profile, results_dir: Path) -> list[dict[str, Any]]:
@@ -40,19 +46,12 @@ def forest_rows(exp: Experiment, profile: Profile, results_dir: Path) -> list[di
     out = []
     for comp in found[0].comparisons if found else []:
         key = dict(part.split("=", 1) for part in comp.group.split(","))
-        value = key.get(axis, "")
-        ds = key.get("dataset", "")
-        label = variants[value].label if value in variants else value
+        value, ds = key.get(axis, ""), key.get("dataset", "")
         stands = [m.name for m in profile.datasets.values() if m.stand_in == ds]
-        out.append(
-            {
-                "dataset": ds,
-                "stands_for": "|".join(stands),
-                AXIS: value,
-                "label": label,
-                **{k: getattr(comp, k) for k in SHOWN},
-            }
-        )
+        label = variants[value].label if value in variants else value
+        shown = {k: getattr(comp, k) for k in SHOWN}
+        out.append({"dataset": ds, "stands_for": "|".join(stands), AXIS: value, "label": label})
+        out[-1].update(shown)
     datasets = list(dict.fromkeys(r["dataset"] for r in out))
     out.sort(key=lambda r: (datasets.index(r["dataset"]), order.get(r[AXIS], len(order))))
     return out
@@ -62,58 +61,47 @@ def render_forest(exp: Experiment, profile: Profile, results_dir: Path) -> list[
     """Write ``<id>_forest.csv``, ``.tex``, ``.md``, ``.pdf`` and ``.png``."""
     rows = forest_rows(exp, profile, results_dir)
     base = results_dir / f"{exp.id}_forest"
-    paths = [base.with_suffix(".csv")]
-    frames.write(paths[0], rows, FOREST, FOREST.header())
+    paths = [frames.write(base.with_suffix(".csv"), rows, FOREST, FOREST.header())]
     title = f"{exp.title} ({profile.id} profile)"
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
-
-    def cell(r: dict[str, Any]) -> str:
-        return "not run" if math.isnan(r["diff"]) else interval(r["diff"], r["ci_lo"], r["ci_hi"])
-
-    md = [
-        f"### {title}",
-        "",
-        f"{exp.forest.difference} in points, 95 % interval in brackets "
-        "(paired by seed; Welch's where the seeds differ); **bold**: the interval excludes 0.",
-        "",
-    ]
     body = []
     for value in dict.fromkeys(r[AXIS] for r in rows):
         by_ds = {r["dataset"]: r for r in rows if r[AXIS] == value}
         cells = [next(iter(by_ds.values()))["label"]]
-        for ds in datasets:
-            r = by_ds.get(ds)
+        for r in (by_ds.get(ds) for ds in datasets):
             strong = r is not None and r["outcome"] in ("holds", "reversed")
-            cells.append((Bold if strong else str)(cell(r) if r else "--"))
+            cells.append((Bold if strong else str)(_cell(r)))
         body.append(cells)
+    diff = exp.forest.difference
     caption = (
-        f"{title}: {exp.forest.difference} (points) with 95\u2009% intervals (Student-t, paired "
-        "by seed; Welch's where the seeds differ)."
+        f"{title}: {diff} (points) with 95\u2009% intervals (Student-t, paired by seed; Welch's "
+        "where the seeds differ)."
     )
     t = Table(["Reading", *datasets], body, caption=caption)
-    md += to_markdown(t)
-    tex = to_latex(
-        t,
-        latex_label("tab", f"{exp.id}-{profile.id}"),
-        [f"generated by `python -m bench render {exp.id} --profile {profile.id}`; do not edit"],
+    intro = (
+        f"{diff} in points, 95 % interval in brackets (paired by seed; Welch's where the seeds "
+        "differ); **bold**: the interval excludes 0."
     )
-    for suffix, text in ((".md", "\n".join(md) + "\n"), (".tex", tex)):
+    md = "\n".join([f"### {title}", "", intro, "", *to_markdown(t)]) + "\n"
+    cmd = f"generated by `python -m bench render {exp.id} --profile {profile.id}`; do not edit"
+    tex = to_latex(t, latex_label("tab", f"{exp.id}-{profile.id}"), [cmd])
+    for suffix, text in ((".md", md), (".tex", tex)):
         paths.append(base.with_suffix(suffix))
         atomic_write_text(paths[-1], text)
-    return paths + _plot(rows, datasets, title, base, profile, exp.forest.difference)
+    return paths + _plot(rows, datasets, title, base, profile, diff)
 
 
-HOW = re.compile(r"^(paired|Welch) t, (\d+)(?: vs (\d+))? seeds")
-"""The interval note of a claim comparison (:func:`bench.stats.diff_ci`'s ``how``)."""
+def _cell(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return "--"
+    return "not run" if math.isnan(r["diff"]) else interval(r["diff"], r["ci_lo"], r["ci_hi"])
 
 
 def interval_of(note: str) -> tuple[str, str]:
     """``(kind, n)`` of a comparison's note: ``("paired", "8")``, ``("Welch", "3 vs 2")``, or
     ``("", "")`` when it has no interval (a side with fewer than two seeds)."""
     m = HOW.match(note)
-    if not m:
-        return "", ""
-    return m[1], m[2] + (f" vs {m[3]}" if m[3] else "")
+    return (m[1], m[2] + (f" vs {m[3]}" if m[3] else "")) if m else ("", "")
 
 
 def forest_limits(rows: list[dict[str, Any]], clip: float) -> tuple[float, float]:
@@ -129,64 +117,31 @@ def forest_limits(rows: list[dict[str, Any]], clip: float) -> tuple[float, float
     return lo - pad, hi + pad
 
 
-def forest_figdata(
-    rows: list[dict[str, Any]],
-    datasets: list[str],
-    labels: dict[str, str],
-    clip: float,
-    difference: str = "TSSD \u2212 baseline",
-) -> FigData:
+def forest_figdata(rows, datasets, labels: dict[str, str], clip: float, difference) -> FigData:
     """The forest plot's data: one ``diff`` row per comparison with its n, interval kind and
     which ends are drawn as arrows at the axis's edge, one ``axis`` row per panel."""
     fd = FigData()
     lo_x, hi_x = forest_limits(rows, clip)
     for ds in datasets:
-        for r in rows:
-            if r["dataset"] != ds:
-                continue
+        where = (ds, labels.get(ds, ds))
+        for r in (r for r in rows if r["dataset"] == ds):
             d, lo, hi = r["diff"], r["ci_lo"], r["ci_hi"]
-            kind, n = interval_of(r["note"])
             flags = [
-                f"{name} {v:+.2f} beyond the axis: arrow at {edge:+.2f}"
+                f"{name} {v:+.2f} beyond the axis: arrow at {lo_x if v < lo_x else hi_x:+.2f}"
                 for name, v in (("diff", d), ("lo", lo), ("hi", hi))
                 if math.isfinite(v) and not lo_x <= v <= hi_x
-                for edge in [lo_x if v < lo_x else hi_x]
             ]
-            fd.add(
-                ds,
-                labels.get(ds, ds),
-                "diff",
-                r["label"],
-                x=r[AXIS],
-                y=d,
-                lo=lo,
-                hi=hi,
-                n=n,
-                interval=f"95% {kind} t" if kind else "none",
-                flag="; ".join(flags),
-                note=r["outcome"],
-            )
-        fd.add(ds, labels.get(ds, ds), "axis", difference, lo=lo_x, hi=hi_x)
+            kind, n = interval_of(r["note"])
+            how = f"95% {kind} t" if kind else "none"
+            flag = "; ".join(flags)
+            kw = {"x": r[AXIS], "y": d, "lo": lo, "hi": hi, "n": n, "note": r["outcome"]}
+            fd.add(*where, "diff", r["label"], interval=how, flag=flag, **kw)
+        fd.add(*where, "axis", difference, lo=lo_x, hi=hi_x)
     fd.add("", "", "caption", note=CAPTION)
     return fd
 
 
-CAPTION = (
-    "Differences in points with their 95 % Student-t interval, paired by seed where "
-    "both cells ran the same seeds, else Welch's (right: the interval type and n seeds per row). "
-    "Ends beyond the axis are arrows labelled with their value. Green: the interval is above 0; "
-    "orange: below 0."
-)
-
-
-def _plot(
-    rows: list[dict[str, Any]],
-    datasets: list[str],
-    title: str,
-    base: Path,
-    profile: Profile,
-    difference: str,
-) -> list[Path]:
+def _plot(rows, datasets, title: str, base: Path, profile: Profile, difference) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -203,18 +158,11 @@ def _plot(
     labels = list(dict.fromkeys(r["label"] for r in rows))
     pal = list(style.palette)
     up, down, unclear = pal[2 % len(pal)], pal[1 % len(pal)], pal[0]
+    n = max(1, len(datasets))
+    size = ((style.panel_width + 0.8) * n + 2.5, 0.42 * len(labels) + 2.2)
     with plt.rc_context():
         apply_theme(style)
-        fig, axes = plt.subplots(
-            1,
-            max(1, len(datasets)),
-            figsize=(
-                (style.panel_width + 0.8) * max(1, len(datasets)) + 2.5,
-                0.42 * len(labels) + 2.2,
-            ),
-            sharey=True,
-            squeeze=False,
-        )
+        fig, axes = plt.subplots(1, n, figsize=size, sharey=True, squeeze=False)
         for j, (ax, ds) in enumerate(zip(axes[0], datasets or [""], strict=False)):
             (lim,) = fd.select(ds, "axis") or [{"lo": -1.0, "hi": 1.0}]
             x0, x1 = lim["lo"], lim["hi"]
@@ -225,50 +173,27 @@ def _plot(
                 if math.isnan(d):
                     continue
                 color = up if lo > 0 else down if hi < 0 else unclear
+                tiny = {"fontsize": "xx-small", "color": color}
                 cd, clo, chi = (min(max(v, x0), x1) for v in (d, lo, hi))
                 if not math.isnan(lo):
                     ax.plot([clo, chi], [i, i], color=color, lw=1.5)
                     for v, c in ((lo, clo), (hi, chi)):
                         if v == c:  # a cap where the interval ends on the axis
                             ax.plot([c, c], [i - 0.15, i + 0.15], color=color, lw=1.5)
-                        else:  # an arrow to the edge, labelled with the end's value
-                            back = 0.06 * (x1 - x0) * (1 if v > c else -1)
-                            ax.annotate(
-                                "",
-                                xy=(c, i),
-                                xytext=(c - back, i),
-                                arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.5},
-                            )
-                            ax.text(
-                                c,
-                                i - 0.2,
-                                f"{v:+.1f}",
-                                ha="right" if v > c else "left",
-                                va="bottom",
-                                fontsize="xx-small",
-                                color=color,
-                            )
+                            continue
+                        # an arrow to the edge, labelled with the end's value
+                        back = 0.06 * (x1 - x0) * (1 if v > c else -1)
+                        arrow = {"arrowstyle": "-|>", "color": color, "lw": 1.5}
+                        ax.annotate("", xy=(c, i), xytext=(c - back, i), arrowprops=arrow)
+                        ha = "right" if v > c else "left"
+                        ax.text(c, i - 0.2, f"{v:+.1f}", ha=ha, va="bottom", **tiny)
                 marker = "o" if d == cd else (">" if d > cd else "<")
                 ax.plot([cd], [i], marker=marker, color=color, ms=5, ls="none")
                 if d != cd:
-                    ax.text(
-                        cd,
-                        i + 0.25,
-                        f"{d:+.1f}",
-                        ha="center",
-                        va="top",
-                        fontsize="xx-small",
-                        color=color,
-                    )
+                    ax.text(cd, i + 0.25, f"{d:+.1f}", ha="center", va="top", **tiny)
                 kind = r["interval"].split()[1] if r["interval"] != "none" else "no interval"
-                ax.text(
-                    1.02,
-                    i,
-                    f"{kind}, n = {r['n']}" if r["n"] else kind,
-                    transform=side,
-                    va="center",
-                    fontsize="x-small",
-                )
+                text = f"{kind}, n = {r['n']}" if r["n"] else kind
+                ax.text(1.02, i, text, transform=side, va="center", fontsize="x-small")
             ax.set_xlim(x0, x1)
             ax.axvline(0.0, color=style.baseline_color, lw=0.8, ls="--")
             ax.set_title(shown.get(ds, ds), fontsize="medium")
