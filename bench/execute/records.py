@@ -1,32 +1,17 @@
 """Run records: what every finished (or failed) run of a profile leaves in git.
 
-A run directory (``results/runs/<hash>/``, checkpoints included) is a local cache and is never
-committed; its record is. Every table, claim, figure and report of a profile regenerates from the
-records alone (``python -m bench report --profile P``), on a fresh clone, without training.
+A run directory (``results/runs/<hash>/``) is a local cache and never committed; its record is,
+and every table, claim, figure and report of a profile regenerates from the records alone. Two
+files under ``results/<profile>/records/``, both sorted by run id so that a new run adds lines:
 
-Two files per profile, under ``results/<profile>/records/``, both sorted by run id so that a new
-run adds lines and changes none:
+* ``runs.jsonl``: one JSON object per run, keys sorted: ``run_id`` (the config hash),
+  ``status`` (finished or failed), ``reason`` (why it failed), ``config`` (the semantic config,
+  which must hash to ``run_id``) and ``summary`` (the run's ``summary.json``);
+* ``epochs.csv``: one row per run and epoch (``run_id``, ``epoch``, then the run's epochs.csv
+  columns), numbers to 7 significant digits, empty where not measured.
 
-* ``runs.jsonl``: one JSON object per line and run, keys sorted:
-
-  - ``run_id``: the config hash (the run directory's name);
-  - ``status``: ``finished`` or ``failed``; ``reason``: why it failed ("" otherwise);
-  - ``config``: the config's semantic dict (:meth:`tssd.config.RunConfig.semantic_dict`: every
-    field that determines the result, the seed included), whose hash must be ``run_id``;
-  - ``summary``: the run's ``summary.json`` (final train, validation and test metrics, counts,
-    firing rates, wall time, peak memory, machine, torch, backend and their versions, git commit
-    and dirty flag, start and end times).
-
-* ``epochs.csv``: one row per run and epoch (``run_id``, ``epoch``, then epochs.csv's columns:
-  learning rate, each loss term, train / validation / test accuracy and loss, times, memory);
-  numbers to 7 significant digits (accuracies, fractions of at most 60,000 images, exactly),
-  empty where not measured.
-
-Loading checks what it reads (:func:`load`): a line that is not a JSON object, a missing key or
-column, a duplicate run id or epoch, a config whose hash is not the run id, a finished run
-without its metrics or with fewer epochs than it declares, and an epoch row of a run that has no
-record each stop with one line naming the file, the line and what was expected. A run without a
-record is "not run": nothing is filled in.
+:func:`load` checks what it reads and stops at the first problem with one line naming the file,
+the line and what was expected. A run without a record is "not run": nothing is filled in.
 """
 
 from __future__ import annotations
@@ -71,22 +56,13 @@ class Record:
 
     def line(self) -> str:
         """Its line of runs.jsonl (without the newline)."""
-        obj = {
-            "config": self.config,
-            "reason": self.reason,
-            "run_id": self.run_id,
-            "status": self.status,
-            "summary": self.summary,
-        }
+        obj = {k: getattr(self, k) for k in KEYS}
         return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def records_dir(out_dir: Path) -> Path:
     """``results/<profile>/records/`` of a profile's output directory."""
     return out_dir / RECORDS
-
-
-# ---- reading --------------------------------------------------------------------------------
 
 
 def load(directory: Path) -> dict[str, Record]:
@@ -119,7 +95,14 @@ def load(directory: Path) -> dict[str, Record]:
             )
         first_line[rec.run_id] = n
         records[rec.run_id] = rec
-    _read_epochs(epochs_path, records, first_line, runs_path)
+    _read_epochs(epochs_path, records)
+    for rid, rec in records.items():
+        want = rec.summary.get("epochs") if rec.status == "finished" else None
+        if want is not None and len(rec.epochs) != want:
+            raise RecordError(
+                f"{rel(runs_path)}:{first_line[rid]}: run {rid} finished {want} epochs but "
+                f"{rel(epochs_path)} holds {len(rec.epochs)}; expected one row per epoch"
+            )
     return records
 
 
@@ -149,13 +132,12 @@ def _parse_line(raw: str, where: str) -> Record:
             f"{where}: key 'config': hashes to {got}, not to its run id {rid}; the record was "
             "edited, or the config format changed without a migration of the records"
         )
-    if status == "finished":
-        lacking = [k for k in FINISHED_KEYS if not isinstance(summary.get(k), (int, float))]
-        if lacking:
-            raise RecordError(
-                f"{where}: key 'summary.{lacking[0]}' missing; a finished run's summary holds "
-                f"{', '.join(FINISHED_KEYS)}"
-            )
+    lacking = [k for k in FINISHED_KEYS if not isinstance(summary.get(k), (int, float))]
+    if status == "finished" and lacking:
+        raise RecordError(
+            f"{where}: key 'summary.{lacking[0]}' missing; a finished run's summary holds "
+            f"{', '.join(FINISHED_KEYS)}"
+        )
     return Record(rid, status, cfg, summary, str(obj["reason"]))
 
 
@@ -163,17 +145,12 @@ def _num(text: str) -> float:
     return math.nan if text == "" else float(text)
 
 
-def _read_epochs(
-    path: Path, records: dict[str, Record], first_line: dict[str, int], runs_path: Path
-) -> None:
-    if not path.is_file():
-        rows: list[dict[str, str]] = []
-        header: list[str] = list(EPOCH_KEYS)
-    else:
+def _read_epochs(path: Path, records: dict[str, Record]) -> None:
+    header, rows = list(EPOCH_KEYS), []
+    if path.is_file():
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
-            header = list(reader.fieldnames or [])
-            rows = list(reader)
+            header, rows = list(reader.fieldnames or []), list(reader)
     missing = [c for c in EPOCH_KEYS if c not in header]
     if missing:
         raise RecordError(
@@ -184,61 +161,37 @@ def _read_epochs(
         rec = records.get(rid)
         if rec is None:
             raise RecordError(f"{rel(path)}:{n}: run id {rid!r} has no record in {RUNS}")
-        try:
-            values = {k: _num(v) for k, v in row.items() if k != "run_id"}
-        except (TypeError, ValueError):
-            bad = next(k for k, v in row.items() if k != "run_id" and not _is_num(v))
-            raise RecordError(
-                f"{rel(path)}:{n}: column '{bad}': got {row[bad]!r}, expected a number or empty"
-            ) from None
+        values = {}
+        for k, v in ((k, v) for k, v in row.items() if k != "run_id"):
+            try:
+                values[k] = _num(v)
+            except (TypeError, ValueError):
+                raise RecordError(
+                    f"{rel(path)}:{n}: column '{k}': got {v!r}, expected a number or empty"
+                ) from None
         if values["epoch"] != len(rec.epochs) + 1:
             raise RecordError(
                 f"{rel(path)}:{n}: run {rid} epoch {values['epoch']:g} after "
                 f"{len(rec.epochs)} epochs; expected epochs 1, 2, ... in order, each once"
             )
         rec.epochs.append(values)
-    for rid, rec in records.items():
-        want = rec.summary.get("epochs") if rec.status == "finished" else None
-        if want is not None and len(rec.epochs) != want:
-            raise RecordError(
-                f"{rel(runs_path)}:{first_line[rid]}: run {rid} finished {want} epochs but "
-                f"{rel(path)} holds {len(rec.epochs)}; expected one row per epoch"
-            )
-
-
-def _is_num(v: Any) -> bool:
-    try:
-        _num(v)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-# ---- writing --------------------------------------------------------------------------------
 
 
 def _fmt(v: Any) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return ""
-    if isinstance(v, float):
-        return format(v, ".7g")
-    return str(v)
+    return format(v, ".7g") if isinstance(v, float) else str(v)
 
 
 def _epoch_columns(records: Iterable[Record]) -> list[str]:
     """run_id, epoch, then every other column in the order runs wrote them (the required ones
     even when no run has an epoch: a run that failed in its first epoch has none)."""
-    cols: dict[str, None] = dict.fromkeys(EPOCH_KEYS)
-    for rec in records:
-        for e in rec.epochs:
-            cols.update(dict.fromkeys(e))
-    return list(cols)
+    return list(dict.fromkeys([*EPOCH_KEYS, *(k for r in records for e in r.epochs for k in e)]))
 
 
 def texts(records: dict[str, Record]) -> tuple[str, str]:
     """The text of runs.jsonl and of epochs.csv for ``records``."""
     recs = [records[k] for k in sorted(records)]
-    runs = "".join(r.line() + "\n" for r in recs)
     cols = _epoch_columns(recs)
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
@@ -246,24 +199,20 @@ def texts(records: dict[str, Record]) -> tuple[str, str]:
     for r in recs:
         for e in r.epochs:
             w.writerow({"run_id": r.run_id, **{k: _fmt(e.get(k)) for k in cols[1:]}})
-    return runs, buf.getvalue()
+    return "".join(r.line() + "\n" for r in recs), buf.getvalue()
 
 
 def write(directory: Path, records: dict[str, Record]) -> list[Path]:
     """Rewrite both files whole (each through a temporary file and a rename)."""
     directory.mkdir(parents=True, exist_ok=True)
-    runs, epochs = texts(records)
-    atomic_write_text(directory / RUNS, runs)
-    atomic_write_text(directory / EPOCHS, epochs)
+    for name, text in zip((RUNS, EPOCHS), texts(records), strict=True):
+        atomic_write_text(directory / name, text)
     return [directory / RUNS, directory / EPOCHS]
 
 
 def from_run_dir(run_id: str, run_dir: Path) -> Record | None:
-    """The record of a finished or failed run directory (None for any other state).
-
-    The epochs are rounded as the records file stores them, so a record made here equals the
-    same record read back.
-    """
+    """The record of a finished or failed run directory (None for any other state), its epochs
+    rounded as the records file stores them (so it equals the same record read back)."""
     from tssd.api import RunDir, load_config
 
     d = RunDir(run_dir)
@@ -302,10 +251,10 @@ def remeasured(old: Record, new: Record) -> bool:
 
 
 def upsert(directory: Path, new: list[Record], lock: Path, replace: bool = True) -> list[Path]:
-    """Add ``new`` to the records under ``directory`` (replacing a record of the same run only
-    with ``replace``: a run that finished in this invocation; a run directory found finished on
-    disk never overwrites a committed record, which may come from another machine), under a
-    file lock so that two harness processes never lose each other's records."""
+    """Add ``new`` to the records under ``directory`` under a file lock (two harness processes
+    never lose each other's records). A record of the same run is replaced only with ``replace``
+    (a run that finished in this invocation) or by new after-training measurements: a run found
+    finished on disk never overwrites a committed record, which may come from another machine."""
     from filelock import FileLock
 
     if not new:
