@@ -1,27 +1,13 @@
 """The CI regression check and its reference: every seed's value, a test sized from their spread.
 
 ``bench reference`` trains the profile's regression experiments with every reference seed and
-writes, under the profile's ``reference_dir``:
-
-* ``<id>.csv``: one row per cell, quantity and seed (the values the check compares with);
-* ``<id>_tolerance.csv``: per compared (cell, quantity), the reference's mean and std, the
-  tolerance the check applies to a mean of the CI's seeds, the per-pair level, the false-alarm
-  rate of the whole check and the smallest shift of the mean it detects with 95 % power;
-* ``provenance.json``: command, commit, machine (CPU model), torch, seeds and the test's settings.
-
-Each run contributes its test accuracy and the quantities a broken method moves even when batch
-norm or the optimiser rescue its accuracy (:func:`quantities`): the firing rate of every spiking
-layer, the final training loss and each of its terms, and for a method with a T_t teacher pass
-the teacher gap (the deployed network's accuracy at T_t minus at T_s, measured on the finished
-run directory: no config and no config hash changes).
-
-``bench regression`` trains the CI subset of those seeds and passes when no (cell, quantity)
-mean leaves its tolerance; every compared (cell, quantity) shares the check's false-alarm rate
-(Sidak over all of them). Another CPU or thread count reorders floating-point sums and moves a
-run like a new seed, so the test treats the fresh runs as new draws from the reference's seed
-distribution (:func:`bench.stats.shift_tolerance`); it never relies on bit-identity across
-machines. The check also writes ``<id>_check.csv`` (every compared pair's verdict) next to the
-aggregates under ``results/regression/<profile>/``.
+writes under its ``reference_dir``: ``<id>.csv`` (one row per cell, quantity and seed),
+``<id>_tolerance.csv`` (per compared pair the tolerance for a mean of the CI's seeds, its level
+and the shift it detects with 95 % power) and ``provenance.json``. ``bench regression`` trains
+the CI's seeds and fails when a (cell, quantity) mean leaves its tolerance; all pairs share the
+check's false-alarm rate (Sidak). Another CPU or thread count moves a run like a new seed, so the
+fresh runs are tested as new draws from the reference's seed distribution, never for
+bit-identity; the verdicts go to ``results/regression/<profile>/<id>_check.csv``.
 """
 
 from __future__ import annotations
@@ -32,6 +18,7 @@ import fnmatch
 import json
 import math
 import platform
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +31,15 @@ from bench.analyse.compare import (
     compared,
     file_references,
     in_points,
+    n_compared,
     reference_path,
     tolerance_of,
     verdict,
 )
 from bench.pipeline import RunOptions, Selection
-from bench.plan.expand import Plan, fmt_value
+from bench.plan.expand import Cell, Plan
 from bench.plan.schema import Profile, Regression, SpecError, rel
+from bench.stats import detectable_shift, mean_std
 from tssd.api import atomic_write_text, cpu_name, git_state
 
 TOLERANCE = frames.declare(
@@ -63,6 +52,13 @@ TOLERANCE = frames.declare(
 """``<id>_tolerance.csv`` of the reference (a NaN is written as ``nan``)."""
 TOLERANCE_COLUMNS = TOLERANCE.header()
 POWER = 0.95
+CHECK = frames.declare(
+    "cell metric unit n mean reported delta tolerance alpha_cell cells_in_check verdict reason",
+    floats="mean reported delta tolerance alpha_cell",
+    ints="n cells_in_check",
+    na_rep="nan",
+)
+"""``<id>_check.csv``: every compared (cell, quantity) of a regression check."""
 
 
 def regression_of(profile: Profile) -> Regression:
@@ -78,36 +74,26 @@ def regression_of(profile: Profile) -> Regression:
 
 
 def quantities(run_dir: Path, summary: dict[str, Any], epochs: list[dict[str, float]]):
-    """What one finished run shows of its behaviour, by name (the reference's ``metric``).
-
-    * ``test_acc``: test accuracy at T_s, points;
-    * ``firing_rate:<layer>``: mean spikes per neuron and step of each spiking layer on the test
-      set (a threshold, a reset or a surrogate moves them; batch norm can hide it from accuracy);
-    * ``final_loss:<term>``: each loss term of the method, mean over the last training epoch;
-      ``final_loss``: their weighted sum (only where the method has more than one term);
-    * ``teacher_gap``: for a method with a T_t teacher pass, the deployed network's test accuracy
-      at T_t minus at T_s, points (:func:`tssd.evaluate.accuracy_at` on ``inference.pt``).
-    """
-    from tssd.api import METHODS
-
-    spec = METHODS[summary["method"]]
+    """What one finished run shows of its behaviour, by name (the reference's ``metric``):
+    ``test_acc`` (points), ``firing_rate:<layer>`` (batch norm can hide a moved threshold from
+    accuracy, not from these), ``final_loss:<term>`` over the last epoch (and ``final_loss``,
+    their weighted sum, for a method of several terms) and, for a method with a T_t teacher pass,
+    ``teacher_gap``."""
     q: dict[str, float] = {"test_acc": 100.0 * float(summary["test_acc"])}
     for layer, rate in (summary.get("firing_rates") or {}).items():
         q[f"firing_rate:{layer}"] = float(rate)
     last = epochs[-1] if epochs else {}
-    nan = float("nan")
-    if len(spec.loss_terms) > 1:
-        q["final_loss"] = float(last.get("loss", nan))
-    for term in spec.loss_terms:
-        q[f"final_loss:{term}"] = float(last.get(f"loss_{term}", nan))
-    if spec.uses_teacher_steps:
-        q["teacher_gap"] = teacher_gap(run_dir, summary)
+    for name in expected_quantities(summary["method"])[2:]:  # after test_acc and firing_rate:*
+        if name == "teacher_gap":
+            q[name] = teacher_gap(run_dir, summary)
+        else:  # final_loss:tsd -> epochs.csv's loss_tsd, final_loss -> loss
+            column = name.replace("final_loss", "loss").replace(":", "_")
+            q[name] = float(last.get(column, math.nan))
     return q
 
 
 def expected_quantities(method: str) -> list[str]:
-    """The names (``firing_rate:*`` a pattern: the layers depend on the network) that
-    :func:`quantities` gives every finished run of ``method``."""
+    """The names (``firing_rate:*`` a pattern) :func:`quantities` gives a run of ``method``."""
     from tssd.api import METHODS
 
     spec = METHODS[method]
@@ -118,7 +104,8 @@ def expected_quantities(method: str) -> list[str]:
 
 
 def teacher_gap(run_dir: Path, summary: dict[str, Any]) -> float:
-    """Accuracy (points) of the run's deployed network at T_t minus at T_s, on its test split."""
+    """Accuracy (points) of the run's deployed network at T_t minus at T_s, on its test split
+    (measured on the finished run directory: no config, no config hash changes)."""
     from tssd.api import accuracy_at
 
     ts, tt = int(summary["t_s"]), int(summary["t_t"])
@@ -131,94 +118,63 @@ def unit_of_quantity(metric: str) -> str:
     return "%" if in_points(metric) else ""
 
 
-def run_quantities(plan: Plan, profile: Profile) -> dict[str, dict[int, dict[str, float]]]:
-    """Per cell id and seed, the compared :func:`quantities` of each finished run of ``plan``."""
+def _runs(
+    plan: Plan, profile: Profile, every: bool
+) -> Iterator[tuple[Cell, int, dict[str, float]]]:
+    """``(cell, seed, compared quantities)`` of each finished run of ``plan``; with ``every``, a
+    run that did not finish is an error (a reference is never written from a partial set)."""
     from bench.analyse.aggregate import read_run
 
-    out: dict[str, dict[int, dict[str, float]]] = {}
     for cell in plan.cells:
-        out[cell.id] = {}
         for seed, rid in zip(cell.seeds, cell.runs, strict=True):
             rec = read_run(plan, rid)
             if rec.status != "finished":
+                if every:
+                    raise SpecError(
+                        f"{rel(plan.runs_dir / rid)}: run {cell.id} seed {seed} is {rec.status} "
+                        f"({rec.reason}); a reference needs every seed finished"
+                    )
                 continue
             q = quantities(plan.runs_dir / rid, rec.summary, rec.epochs)
-            out[cell.id][seed] = {k: v for k, v in q.items() if compared(k, profile)}
-    return out
+            yield cell, seed, {k: v for k, v in q.items() if compared(k, profile)}
 
 
 def seed_rows(plan: Plan, profile: Profile) -> list[dict[str, Any]]:
     """One row per cell, compared metric and seed of a plan whose runs all finished.
 
     Raises:
-        SpecError: a run did not finish (a reference is never written from a partial run set).
+        SpecError: a run did not finish.
     """
-    from bench.analyse.aggregate import read_run
+    from bench.analyse.aggregate import axis_text
 
     axes = plan.experiment.axis_names()
-    rows = []
-    for cell in plan.cells:
-        for seed, rid in zip(cell.seeds, cell.runs, strict=True):
-            rec = read_run(plan, rid)
-            if rec.status != "finished":
-                raise SpecError(
-                    f"{rel(plan.runs_dir / rid)}: run {cell.id} seed {seed} is {rec.status} "
-                    f"({rec.reason}); a reference needs every seed finished"
-                )
-            for metric, value in quantities(plan.runs_dir / rid, rec.summary, rec.epochs).items():
-                if not compared(metric, profile):
-                    continue
-                rows.append(
-                    {
-                        "cell": cell.id,
-                        **{a: fmt_value(cell.key[a]) if a in cell.key else "" for a in axes},
-                        "metric": metric,
-                        "unit": unit_of_quantity(metric),
-                        "seed": seed,
-                        "value": value,
-                    }
-                )
-    return rows
+    return [
+        {"cell": cell.id, **axis_text(cell, axes), "metric": metric}
+        | {"unit": unit_of_quantity(metric), "seed": seed, "value": value}
+        for cell, seed, q in _runs(plan, profile, every=True)
+        for metric, value in q.items()
+    ]
 
 
 def tolerance_rows(profile: Profile, experiment_id: str, m: int) -> list[dict[str, Any]]:
     """The check's tolerance, level and power per compared cell, for a fresh mean of ``m`` seeds
     against the committed reference of ``experiment_id``."""
-    from bench.stats import detectable_shift, mean_std
-
-    refs = {
-        key: ref
-        for key, ref in file_references(profile, experiment_id).items()
-        if compared(key[1], profile)
-    }
+    refs = file_references(profile, experiment_id)
+    refs = {key: ref for key, ref in refs.items() if compared(key[1], profile)}
     k = len(refs)  # every compared (cell, quantity) shares the check's false-alarm rate
     rows = []
     for (cell, metric), ref in refs.items():
-        tol = tolerance_of(profile, metric, _dataset_of(cell))
+        dataset = dict(part.partition("=")[::2] for part in cell.split(",")).get("dataset")
+        tol = tolerance_of(profile, metric, dataset)
         tolerance, alpha = tol.of(ref.values, m, k)
         mean, std = mean_std(ref.values)
         used = max(std, tol.floor_std)
-        rows.append(
-            {
-                "cell": cell,
-                "metric": metric,
-                "n_ref": len(ref.values),
-                "ref_mean": mean,
-                "ref_std": std,
-                "std_used": used,
-                "ci_seeds": m,
-                "cells_in_check": k,
-                "alpha_cell": alpha,
-                "tolerance": tolerance,
-                "false_alarm_check": tol.false_alarm,
-                "detectable_shift_95": detectable_shift(used, len(ref.values), m, alpha, POWER),
-            }
-        )
+        row = {"cell": cell, "metric": metric, "n_ref": len(ref.values), "ref_mean": mean}
+        row |= {"ref_std": std, "std_used": used, "ci_seeds": m, "cells_in_check": k}
+        row |= {"alpha_cell": alpha, "tolerance": tolerance, "false_alarm_check": tol.false_alarm}
+        shift = detectable_shift(used, len(ref.values), m, alpha, POWER)
+        rows.append(row | {"detectable_shift_95": shift})
     return rows
-
-
-def _dataset_of(cell_id: str) -> str | None:
-    return dict(part.partition("=")[::2] for part in cell_id.split(",")).get("dataset")
 
 
 def write_reference(
@@ -243,11 +199,9 @@ def write_reference(
         atomic_write_text(path, text)
     written = list(texts)
     for plan in plans:
-        eid = plan.experiment.id
-        path = ref_dir / f"{eid}_tolerance.csv"
-        frames.write(path, tolerance_rows(profile, eid, len(reg.seeds)), TOLERANCE)
+        path = ref_dir / f"{plan.experiment.id}_tolerance.csv"
+        frames.write(path, tolerance_rows(profile, plan.experiment.id, len(reg.seeds)), TOLERANCE)
         written.append(path)
-    made = _runs_provenance(plans)
     tol = profile.tolerance
     prov = {
         "command": command,
@@ -262,7 +216,7 @@ def write_reference(
         "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "threads_per_run": threads if threads else profile.threads,
-        "runs": made,
+        "runs": _runs_provenance(plans),
         "test": {
             "false_alarm_per_check": tol.false_alarm,
             "floor_std": tol.floor_std,
@@ -283,11 +237,10 @@ def _runs_provenance(plans: list[Plan]) -> dict[str, Any]:
 
     seen: Counter = Counter()
     for plan in plans:
-        for cell in plan.cells:
-            for rid in cell.runs:
-                s = read_summary(plan.runs_dir / rid) or {}
-                commit, dirty = s.get("git_commit", "?"), bool(s.get("git_dirty"))
-                seen[(commit, dirty, s.get("device_name", "?"), s.get("torch_version", "?"))] += 1
+        for rid in (rid for cell in plan.cells for rid in cell.runs):
+            s = read_summary(plan.runs_dir / rid) or {}
+            commit, dirty = s.get("git_commit", "?"), bool(s.get("git_dirty"))
+            seen[(commit, dirty, s.get("device_name", "?"), s.get("torch_version", "?"))] += 1
     return {
         "count": sum(seen.values()),
         "made_at": [
@@ -297,33 +250,22 @@ def _runs_provenance(plans: list[Plan]) -> dict[str, Any]:
     }
 
 
-CHECK = frames.declare(
-    "cell metric unit n mean reported delta tolerance alpha_cell cells_in_check verdict reason",
-    floats="mean reported delta tolerance alpha_cell",
-    ints="n cells_in_check",
-    na_rep="nan",
-)
-"""``<id>_check.csv``: every compared (cell, quantity) of a regression check."""
-
-
 def check_rows(plan: Plan, profile: Profile) -> list[dict[str, Any]]:
     """The regression check of one experiment: per (cell, quantity) the fresh mean over the
     plan's finished runs, the reference's mean, delta, tolerance and verdict.
 
-    Every compared (cell, quantity) of the reference whose cell is in the plan counts in the
-    false-alarm split (``cells_in_check``), as in the aggregate's verdicts on test accuracy. A
-    cell with a reference fails on a quantity the reference holds and its runs no longer
-    measure (a loss term or spiking layer gone) or one they measure and the reference lacks (a
-    layer added): the reference must be rewritten for such a change. A cell without reference
-    rows is ``no-reference``; a cell with a failed run fails.
+    Every compared pair of the plan's cells in the reference shares the false-alarm rate
+    (``cells_in_check``). A quantity the reference holds and the runs no longer measure, or the
+    reverse, fails (a changed network or method needs a new reference); a cell without
+    reference rows is ``no-reference``; a cell with a failed run fails.
     """
     from bench.analyse.aggregate import read_run
-    from bench.stats import mean_std
 
     refs = file_references(profile, plan.experiment.id)
-    ids = {c.id for c in plan.cells}
-    k = sum(1 for cid, met in refs if cid in ids and compared(met, profile))
-    fresh = run_quantities(plan, profile)
+    k = n_compared(refs, plan.cells, profile)
+    fresh: dict[str, dict[int, dict[str, float]]] = {c.id: {} for c in plan.cells}
+    for cell, seed, q in _runs(plan, profile, every=False):
+        fresh[cell.id][seed] = q
     nan = float("nan")
     rows = []
     for cell in plan.cells:
@@ -336,46 +278,33 @@ def check_rows(plan: Plan, profile: Profile) -> list[dict[str, Any]]:
             values = [q[metric] for q in by_seed.values() if metric in q]
             mean = mean_std(values)[0] if values else nan
             ref = refs.get((cell.id, metric)) if want else None
-            row = {
-                "cell": cell.id,
-                "metric": metric,
-                "unit": unit_of_quantity(metric),
-                "n": len(values),
-                "mean": mean,
-                "reported": ref.value if ref else nan,
-                "delta": nan,
-                "tolerance": nan,
-                "alpha_cell": nan,
-                "cells_in_check": k,
-            }
+            row = {"cell": cell.id, "metric": metric, "unit": unit_of_quantity(metric)}
+            row |= {"n": len(values), "mean": mean, "reported": ref.value if ref else nan}
+            row |= {"delta": nan, "tolerance": nan, "alpha_cell": nan, "cells_in_check": k}
             if failed:
-                row |= {"verdict": FAIL, "reason": f"run {failed[0]} failed"}
+                why = FAIL, f"run {failed[0]} failed"
             elif not want:
-                row |= {"verdict": NO_REFERENCE, "reason": "no reference for this cell"}
+                why = NO_REFERENCE, "no reference for this cell"
             elif ref is None:
-                row |= {
-                    "verdict": FAIL,
-                    "reason": "measured by the runs, absent from the reference (a changed "
-                    "network or method: rewrite the reference if the change is meant)",
-                }
+                why = (
+                    FAIL,
+                    (
+                        "measured by the runs, absent from the reference (a changed network or "
+                        "method: rewrite the reference if the change is meant)"
+                    ),
+                )
+            elif not values and by_seed:
+                why = FAIL, "in the reference, no longer measured by the runs"
             elif not values:
-                row |= {
-                    "verdict": FAIL if by_seed else "not-run",
-                    "reason": "in the reference, no longer measured by the runs"
-                    if by_seed
-                    else "no finished run",
-                }
+                why = "not-run", "no finished run"
             else:
-                v, delta, tol, why = verdict("ok", mean, len(values), metric, ref, profile, ds, k)
+                v, delta, tol, reason = verdict(
+                    "ok", mean, len(values), metric, ref, profile, ds, k
+                )
                 alpha = tolerance_of(profile, metric, ds).of(ref.values, len(values), k)[1]
-                row |= {
-                    "delta": delta,
-                    "tolerance": tol,
-                    "alpha_cell": alpha,
-                    "verdict": v if math.isfinite(mean) else FAIL,
-                    "reason": why if math.isfinite(mean) else "not finite",
-                }
-            rows.append(row)
+                row |= {"delta": delta, "tolerance": tol, "alpha_cell": alpha}
+                why = (v, reason) if math.isfinite(mean) else (FAIL, "not finite")
+            rows.append(row | {"verdict": why[0], "reason": why[1]})
     return rows
 
 
@@ -385,10 +314,9 @@ def print_check(rows: list[dict[str, Any]], exp_id: str, m: int, false_alarm: fl
     judged = [r for r in rows if r["verdict"] in (PASS, FAIL)]
     if not judged:
         return
-    k = judged[0]["cells_in_check"]
     print(
-        f"  {exp_id}: {k} (cell, quantity) pairs compared, mean of {m} seed(s) each against the "
-        f"reference; false-alarm rate of the whole check {false_alarm:.2%}"
+        f"  {exp_id}: {judged[0]['cells_in_check']} (cell, quantity) pairs compared, mean of {m} "
+        f"seed(s) each against the reference; false-alarm rate of the whole check {false_alarm:.2%}"
     )
     width = max(len(r["cell"]) for r in rows)
     mw = max(len(r["metric"]) for r in rows)
@@ -399,9 +327,7 @@ def print_check(rows: list[dict[str, Any]], exp_id: str, m: int, false_alarm: fl
     for cell in dict.fromkeys(r["cell"] for r in rows):
         mine = [r for r in rows if r["cell"] == cell]
         passed = [r for r in mine if r["verdict"] == PASS and r["metric"] != "test_acc"]
-        for r in mine:
-            if r in passed:
-                continue
+        for r in (r for r in mine if r not in passed):
             print(
                 f"    {r['cell']:<{width}} {r['metric']:<{mw}} {_g(r['mean'])} "
                 f"{_g(r['reported'])} {_g(r['delta'], '+9.4g')} {_g(r['tolerance'], '8.3g')}  "
@@ -416,9 +342,9 @@ def _g(v: float, spec: str = "9.4g") -> str:
 
 
 def check_reference(sel: Selection) -> None:
-    """Read and check the committed reference of every regression experiment before anything is
-    trained: each file present and readable, holding cells of the plan (a cell it lacks is
-    "no-reference"), each with at least two seeds' values (the tolerance comes from their spread).
+    """Check the committed reference of every regression experiment before anything trains:
+    present and readable, holding cells of the plan (a cell it lacks is "no-reference"), each
+    with every compared quantity and at least two seeds' values (the tolerance's spread).
 
     Raises:
         SpecError: one line naming the file, the line or cell and what was expected.
@@ -446,14 +372,12 @@ def check_reference(sel: Selection) -> None:
             )
         for cell in plan.cells:
             held = {m for c, m in refs if c == cell.id}
-            if not held:
-                continue  # no-reference
-            want = [
+            want = expected_quantities(str(cell.key.get("method"))) if held else []
+            lacking = [
                 q
-                for q in expected_quantities(str(cell.key.get("method")))
-                if compared(q, sel.profile)
+                for q in want
+                if compared(q, sel.profile) and not any(fnmatch.fnmatchcase(m, q) for m in held)
             ]
-            lacking = [q for q in want if not any(fnmatch.fnmatchcase(m, q) for m in held)]
             if lacking:
                 raise SpecError(
                     f"{path}: cell {cell.id}: no rows of {', '.join(lacking)}; expected every "
@@ -467,22 +391,26 @@ def check_reference(sel: Selection) -> None:
                 )
 
 
-def regression(sel: Selection, opts: RunOptions) -> int:
-    """Train the CI's seeds of the regression experiments and test them against the reference
-    (``sel`` without experiments and seeds: they come from the profile's regression block)."""
-    from bench.pipeline import experiments, plans, run
+def _select(sel: Selection, seeds: tuple[int, ...]) -> None:
+    """``sel`` as the regression experiments with ``seeds`` (unless given), trained from the run
+    cache only (today's code is what is checked: never a committed record), written apart from
+    the profile's committed outputs."""
+    from bench.pipeline import experiments
 
-    reg = regression_of(sel.profile)
-    sel.experiments = experiments(list(reg.experiments))
-    sel.seeds = sel.seeds or list(reg.seeds)
-    # today's code is what is checked: train (run cache only), never take a committed record,
-    # and keep the profile's committed outputs out of it
+    sel.experiments = experiments(list(regression_of(sel.profile).experiments))
+    sel.seeds = sel.seeds or list(seeds)
     sel.use_records, sel.out_name = False, f"regression/{sel.profile.id}"
+
+
+def regression(sel: Selection, opts: RunOptions) -> int:
+    """Train the CI's seeds of the regression experiments and test them against the reference."""
+    from bench.pipeline import plans, run
+
+    _select(sel, regression_of(sel.profile).seeds)
     check_reference(sel)  # before anything trains
     code = run(sel, opts)
     if code not in (0, 1) or opts.dry_run:
         return code
-
     for plan, _ in plans(sel):
         rows = check_rows(plan, sel.profile)
         eid = plan.experiment.id
@@ -496,13 +424,10 @@ def regression(sel: Selection, opts: RunOptions) -> int:
 
 def reference(sel: Selection, opts: RunOptions, threads: int | None) -> int:
     """Train every reference seed of the regression experiments and write the reference."""
-    from bench.pipeline import experiments, plans, run
+    from bench.pipeline import plans, run
 
     profile = sel.profile
-    reg = regression_of(profile)
-    sel.experiments = experiments(list(reg.experiments))
-    sel.seeds = sel.seeds or list(reg.reference_seeds)
-    sel.use_records, sel.out_name = False, f"regression/{profile.id}"
+    _select(sel, regression_of(profile).reference_seeds)
     # the reference being replaced is not compared with (it may be stale or in an old format)
     sel.profile = dataclasses.replace(profile, compare="none")
     code = run(sel, opts)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from bench.analyse import frames
 from bench.analyse.claims import ClaimResult, evaluate_claim
-from bench.analyse.compare import compared, references, verdict
+from bench.analyse.compare import n_compared, references, verdict
 from bench.analyse.frames import AGGREGATE, CLAIMS, CURVES, RUNS, unit_of
 from bench.plan.expand import Cell, Plan, fmt_value
 from bench.plan.schema import Layout
@@ -174,9 +174,7 @@ def aggregate(
     pats = wanted_metrics(plan, layout)
     exact = [p for p in pats if not any(ch in p for ch in "*?[")]
     refs = references(layout, profile, exp.id, plan.cells)
-    ids = {c.id for c in plan.cells}
-    # The false-alarm rate of a check is shared by every cell it compares.
-    k_compared = sum(1 for cid, met in refs if cid in ids and compared(met, profile))
+    k_compared = n_compared(refs, plan.cells, profile)
     groups = dict(tuple(runs_frame(plan, records).groupby(["cell", "metric"], sort=False)))
     rows: list[dict[str, Any]] = []
     values: dict[str, dict[str, dict[int, float]]] = {}
@@ -211,25 +209,11 @@ def aggregate(
             st = "ok" if status == "partial" else status  # a partial cell is judged on its seeds
             ds = cell.key.get("dataset")
             v, delta, tol, why = verdict(st, mean, n, metric, ref, profile, ds, k_compared)
-            rows.append(
-                {
-                    **base,
-                    "metric": metric,
-                    "unit": unit_of(metric),
-                    "n": n,
-                    "mean": mean if n else None,
-                    "std": std,
-                    "ci_lo": lo,
-                    "ci_hi": hi,
-                    "status": status,
-                    "reported": ref.value if ref else None,
-                    "reported_source": ref.source if ref else "",
-                    "delta": delta,
-                    "tolerance": tol,
-                    "verdict": v,
-                    "reason": "; ".join(x for x in (reason, why) if x),
-                }
-            )
+            row = {**base, "metric": metric, "unit": unit_of(metric), "n": n}
+            row |= {"mean": mean if n else None, "std": std, "ci_lo": lo, "ci_hi": hi}
+            row |= {"status": status, "reported": ref.value if ref else None}
+            row |= {"reported_source": ref.source if ref else "", "delta": delta, "tolerance": tol}
+            rows.append(row | {"verdict": v, "reason": "; ".join(x for x in (reason, why) if x)})
     margin = profile.equivalence_margin
     claims = [evaluate_claim(c, plan.cells, values, margin=margin) for c in exp.claims]
     # per-seed values of every other metric the experiment names, so that a table pairs any of

@@ -90,6 +90,13 @@ def compared(metric: str, profile: Profile) -> bool:
     return any(fnmatch.fnmatchcase(metric, p) for p in profile.compare_metrics)
 
 
+def n_compared(refs: dict[tuple[str, str], Reference], cells: list[Cell], profile: Profile) -> int:
+    """How many (cell, metric) pairs of ``cells`` a check compares with ``refs``: they share its
+    false-alarm rate."""
+    ids = {c.id for c in cells}
+    return sum(1 for cid, met in refs if cid in ids and compared(met, profile))
+
+
 def paper_references(
     layout: Layout | None, profile: Profile, cells: list[Cell]
 ) -> dict[tuple[str, str], Reference]:

@@ -1,16 +1,9 @@
 """Launchers: where and how run jobs execute. The runner only sees :class:`Launcher`.
 
-A launcher accepts :class:`~bench.execute.worker.RunJob` objects up to its ``capacity``, reports
-each one's :class:`~bench.execute.worker.JobResult` when it ends, and can be shut down (cancelling
-what runs). Progress is not its business: the runner reads each run's ``epochs.csv``, which works
-the same whether the job runs in a local process, under torchrun or on a SLURM node with a shared
-filesystem.
-
-Implemented: ``local`` (one fresh worker process per run, forked from a server that has imported
-torch once, so each run starts in well under a second and reports its own peak memory), and in
-:mod:`bench.execute.scaleout` ``torchrun`` (one job = one multi-process DDP run) and ``slurm``
-(submitit job arrays); each is a subclass registered in :data:`LAUNCHERS`, the one place their
-names live (``--launcher`` takes its choices from it).
+A launcher runs :class:`~bench.execute.worker.RunJob` s up to its ``capacity``, reports each
+one's :class:`~bench.execute.worker.JobResult` and can be shut down; progress is the runner's
+business (it reads each run's ``epochs.csv``, wherever the job runs). :data:`LAUNCHERS` names
+them all: ``local`` here, ``torchrun`` and ``slurm`` in :mod:`bench.execute.scaleout`.
 """
 
 from __future__ import annotations
@@ -75,13 +68,9 @@ def _child(job: RunJob, results) -> None:
 
 
 class LocalLauncher(Launcher):
-    """``workers`` worker processes on this machine, one fresh process per run.
-
-    Processes are forked from a ``forkserver`` that preloads torch and the core: a run starts in
-    a fraction of a second instead of the ~2.5 s of a fresh interpreter, and each run's
-    ``peak_mem_mb`` (the process's peak RSS on CPU) is its own rather than that of every earlier
-    run of a long-lived worker.
-    """
+    """``workers`` worker processes on this machine, one fresh process per run, forked from a
+    ``forkserver`` that preloads torch and the core: a run starts fast, and its ``peak_mem_mb``
+    (peak RSS) is its own, not that of every earlier run of a long-lived worker."""
 
     def __init__(self, workers: int, **_: Any):
         if workers < 1:
@@ -130,10 +119,6 @@ class LocalLauncher(Launcher):
                 proc[0].join(timeout=30)
         return got
 
-    def running(self) -> list[str]:
-        """Run ids of the jobs in flight."""
-        return list(self._procs)
-
     def shutdown(self, cancel: bool = False) -> None:  # noqa: D102
         for p, _ in self._procs.values():
             if cancel and p.is_alive():
@@ -145,12 +130,11 @@ class LocalLauncher(Launcher):
 
 @dataclass(frozen=True)
 class LauncherEntry:
-    """A registered launcher: where its class lives and what it needs installed."""
+    """A registered launcher: its class (``module:Class``, imported on use) and the optional
+    modules it needs (checked before the first run, :mod:`bench.plan.deps`)."""
 
     target: str
-    """``module:Class``, imported on use."""
     needs: tuple[str, ...] = ()
-    """Optional modules it needs, checked before the first run (:mod:`bench.plan.deps`)."""
 
 
 LAUNCHERS: dict[str, LauncherEntry] = {
@@ -165,9 +149,7 @@ DEFAULT_LAUNCHER = next(iter(LAUNCHERS))
 
 def make_launcher(name: str, workers: int, **options: Any) -> Launcher:
     """Build the launcher ``name`` with ``workers`` parallel jobs; ``options`` go to its class,
-    which takes what it uses (``nproc`` for torchrun; ``folder``, ``resources``, ``cluster`` for
-    slurm) and ignores the rest.
-    """
+    which takes what it uses and ignores the rest."""
     if name not in LAUNCHERS:
         raise ValueError(f"unknown launcher {name!r}; available: {', '.join(LAUNCHERS)}")
     module, cls = LAUNCHERS[name].target.split(":")

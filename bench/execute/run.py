@@ -1,12 +1,10 @@
 """The runner: plan -> runs executed through a launcher, with caching, resuming and progress.
 
-Every run lives in ``<results>/runs/<config-hash>/`` (the ``tssd.train`` run directory). A finished
-run is never redone (``--force`` redoes it), a failed run stays failed (it failed on a non-finite
-loss, which would happen again), an interrupted run resumes from its last checkpoint, and a run
-that raised anything else (a missing dataset, a bug) is retried. Teacher runs go before the cells
-that need them; a cell whose teacher failed is not run. Runs are executed by a
-:class:`~bench.execute.launch.Launcher`; progress is read from the run directories (runs
-done/total, each running run's epoch, an ETA calibrated on the runs finished so far).
+Every run lives in ``<results>/runs/<config-hash>/``. A finished run is never redone (unless
+``--force``), a failed run stays failed (a non-finite loss would happen again), an interrupted
+run resumes from its last checkpoint and a run that raised anything else is retried. Teachers go
+before the cells that need them; a cell whose teacher failed is not run. Progress is read from
+the run directories, whatever the :class:`~bench.execute.launch.Launcher`.
 """
 
 from __future__ import annotations
@@ -33,16 +31,14 @@ class Outcome:
     """How a run ended in this invocation (``cached`` when it was already done)."""
 
     run_id: str
-    status: str
-    """finished | failed | unavailable | error | not-run | interrupted."""
+    status: str  # finished | failed | unavailable | error | not-run | interrupted
     error: str = ""
     wall_s: float = 0.0
     cached: bool = False
 
 
 def run_state(run: PlannedRun, runs_dir: Path) -> RunState:
-    """Inspect a run's directory (:meth:`tssd.rundir.RunDir.state`): finished, failed, partially
-    trained, new, a harness error record, or not runnable in this checkout."""
+    """A run's state (:meth:`tssd.rundir.RunDir.state`; ``unavailable`` when not runnable here)."""
     if run.unavailable:
         return RunState("unavailable", error=run.unavailable)
     # deep: a finished run's config.yaml and checkpoint must be of this run id, or it is an error
@@ -50,14 +46,13 @@ def run_state(run: PlannedRun, runs_dir: Path) -> RunState:
 
 
 def calibrated_seconds(run: PlannedRun, runs: dict[str, PlannedRun], startup_s: float) -> float:
-    """A run's time from measured training steps on this machine (:mod:`tssd.calibrate`, cached
-    per machine) priced by :func:`tssd.cost.run_cost`, with the run's own thread count; a KD run
-    adds its frozen teacher's forward passes (one batch of teacher images per training step).
+    """A run's time from training steps measured on this machine (:mod:`tssd.calibrate`) with
+    its own thread count, plus a KD run's teacher forward passes (one batch per training step).
 
     Raises:
         KeyError: the dataset's size is unknown to the calibration.
     """
-    from tssd.api import calibrate, estimate, torch_threads
+    from tssd.api import calibrate, estimate, shape_of, torch_threads
 
     cfg = run.cfg
     with torch_threads(cfg.runtime.threads):
@@ -65,15 +60,9 @@ def calibrated_seconds(run: PlannedRun, runs: dict[str, PlannedRun], startup_s: 
         for dep in run.deps:
             tcfg = runs[dep].cfg
             cal = calibrate(tcfg, tcfg.runtime.device)
-            images = _train_size(cfg) * cfg.optim.epochs
+            images = shape_of(cfg.data).n_train * cfg.optim.epochs
             est += images * cal["sec_per_eval_batch"] / tcfg.data.batch_size
     return est
-
-
-def _train_size(cfg) -> int:
-    from tssd.api import shape_of
-
-    return shape_of(cfg.data).n_train
 
 
 def short(message: str, limit: int = 160) -> str:
@@ -95,10 +84,9 @@ def fmt_seconds(s: float | None) -> str:
 
 
 class Progress:
-    """Runs done/total, each running run's epoch and an ETA: a live rich bar on a terminal (a
-    row for the invocation, one per running run), or (a log: a file, CI, nohup; a terminal without
-    rich) a line per finished run plus a status line every ``interval_s`` s. The ETA is ours
-    (:meth:`eta`): rich's would extrapolate the bar's rate, blind to the runs' cost estimates."""
+    """Runs done/total, each running run's epoch and an ETA: a live rich bar on a terminal, or in
+    a log (or without rich) a line per finished run and a status line every ``interval_s`` s. The
+    ETA is ours (:meth:`eta`): rich's would extrapolate the bar's rate, blind to cost estimates."""
 
     def __init__(
         self,
@@ -112,8 +100,7 @@ class Progress:
         recorded: set[str] | None = None,
     ):
         self.label, self.capacity, self.runs_dir = label, capacity, runs_dir
-        self.recorded = recorded or set()
-        """Runs done by their committed records (shown as "recorded", not "cached")."""
+        self.recorded = recorded or set()  # done by their committed records: "recorded"
         self.runs = {r.run_id: r for r in runs}
         self.stream = stream or sys.stdout
         self.interval = interval_s
@@ -125,10 +112,8 @@ class Progress:
         known = [r.est_s for r in runs if r.est_s is not None]
         self.default_est = sum(known) / len(known) if known else 60.0
         tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.bar = self._live_bar() if tty else None
-        """The terminal's rich display (its first task is the whole invocation), or None."""
-        self.rows: dict[str, TaskID] = {}
-        """Running run -> its row of the bar (kept in step with ``running`` by ``_refresh``)."""
+        self.bar = self._live_bar() if tty else None  # first task: the whole invocation
+        self.rows: dict[str, TaskID] = {}  # running run -> its row of the bar
 
     def _live_bar(self) -> RichProgress | None:
         try:
@@ -180,15 +165,13 @@ class Progress:
         # a failed run counts as failed, cached or not.
         reused = [r for r, o in self.done.items() if o.cached and o.status == "finished"]
         recorded = sum(r in self.recorded for r in reused)
-        cached = len(reused) - recorded
-        failed = sum(o.status in ("failed", "error") for o in self.done.values())
-        skipped = sum(o.status in ("unavailable", "not-run") for o in self.done.values())
-        extra = [f"{recorded} recorded"] if recorded else []
-        extra += [f"{cached} cached"] if cached else []
-        if failed:
-            extra.append(f"{failed} failed")
-        if skipped:
-            extra.append(f"{skipped} not runnable")
+        counts = {
+            "recorded": recorded,
+            "cached": len(reused) - recorded,
+            "failed": sum(o.status in ("failed", "error") for o in self.done.values()),
+            "not runnable": sum(o.status in ("unavailable", "not-run") for o in self.done.values()),
+        }
+        extra = [f"{k} {what}" for what, k in counts.items() if k]
         return f"{done}/{n} runs" + (f" ({', '.join(extra)})" if extra else "")
 
     def _epoch(self, rid: str) -> tuple[int, int, str]:
@@ -208,16 +191,17 @@ class Progress:
 
     def begin(self) -> None:
         """Say what will happen."""
-        todo = [r for r in self.runs if self.states[r].status not in (*TERMINAL, "unavailable")]
-        finished = [r for r in self.runs if self.states[r].status == "finished"]
-        recorded = sum(r in self.recorded for r in finished)
-        cached = len(finished) - recorded
-        failed = sum(self.states[r].status == "failed" for r in self.runs)
-        na = sum(self.states[r].status == "unavailable" for r in self.runs)
+        status = [self.states[r].status for r in self.runs]
+        todo = sum(s not in (*TERMINAL, "unavailable") for s in status)
+        recorded = sum(
+            r in self.recorded and self.states[r].status == "finished" for r in self.runs
+        )
+        cached = status.count("finished") - recorded
+        failed, na = status.count("failed"), status.count("unavailable")
         self._line(
             f"[{self.label}] {len(self.runs)} runs: "
             + (f"{recorded} recorded, " if recorded else "")
-            + f"{cached} cached, {len(todo)} to run"
+            + f"{cached} cached, {todo} to run"
             + (f", {failed} failed earlier (--force retries them)" if failed else "")
             + (f", {na} not runnable here" if na else "")
             + f", {self.capacity} worker(s); estimated {fmt_seconds(self.eta())}"
@@ -305,21 +289,19 @@ def execute_runs(
     recorded: set[str] | None = None,
     on_done: Callable[[PlannedRun], object] | None = None,
 ) -> dict[str, Outcome]:
-    """Execute the runs not done yet (dependencies first) and return every run's outcome.
+    """Execute the runs not done yet and return every run's outcome.
 
     Args:
-        runs: the runs, dependencies before dependents
-            (:meth:`bench.plan.expand.Plan.ordered_runs`).
+        runs: the runs, dependencies first (:meth:`bench.plan.expand.Plan.ordered_runs`).
         runs_dir: the directory holding run directories.
         launcher: executes the jobs (None only when nothing needs running).
         force: redo finished and failed runs.
         progress: the display, or None for silence.
         poll_s: how often the display refreshes while runs are in flight.
         busy_retry_s: how long to wait before retrying a run another harness process holds.
-        recorded: runs done by their committed records (:mod:`bench.execute.records`): never trained
-            unless ``force``.
-        on_done: called with each run that finished or failed in this invocation, as soon as
-            it has (the harness writes its record there).
+        recorded: runs done by their committed records: never trained unless ``force``.
+        on_done: called with each run that finished or failed here, as soon as it has (the
+            harness writes its record there).
 
     Raises:
         KeyboardInterrupt: after cancelling the running jobs (they resume on the next run).
@@ -328,11 +310,7 @@ def execute_runs(
 
     runs_dir.mkdir(parents=True, exist_ok=True)
     by_id = {r.run_id: r for r in runs}
-    states = (
-        progress.states
-        if progress is not None
-        else {r.run_id: run_state(r, runs_dir) for r in runs}
-    )
+    states = progress.states if progress else {r.run_id: run_state(r, runs_dir) for r in runs}
     outcomes: dict[str, Outcome] = {}
     pending: list[PlannedRun] = []
     for r in runs:

@@ -1,17 +1,10 @@
 """Scale-out launchers for the paper profile: ``torchrun`` and ``slurm`` (submitit job arrays).
 
-Both plug into the runner through :class:`bench.execute.launch.Launcher`, so caching, resuming,
-progress and aggregation are the same as for local runs; results land in the same results
-directory.
-
-* ``torchrun``: each run is one data-parallel job of ``nproc`` processes on this machine
-  (``python -m torch.distributed.run --standalone``), e.g. all GPUs of a node for one ImageNet run.
-  The launcher process holds the run's lock; the ranks train through
-  :func:`bench.execute.worker.train_job`.
-* ``slurm``: runs are submitted as a SLURM job array through submitit, one array task per run,
-  with the resources of the profile's ``slurm`` section. A task that is preempted or times out is
-  requeued by submitit (:class:`RunTask` is ``Checkpointable``) and resumes from the run's last
-  checkpoint. A task with ``tasks_per_node > 1`` becomes one DDP run over its tasks.
+Both are :class:`bench.execute.launch.Launcher` s, so caching, resuming, progress and results are
+those of local runs. ``torchrun``: each run is one data-parallel job of ``nproc`` processes on
+this machine (the launcher holds the run's lock). ``slurm``: one array task per run with the
+profile's ``slurm`` resources; a preempted or timed-out task is requeued by submitit and resumes
+from its last checkpoint, and a task with ``tasks_per_node > 1`` is one DDP run over its tasks.
 """
 
 from __future__ import annotations
@@ -44,11 +37,8 @@ def _result_from_summary(job: RunJob, returncode: int, log: Path) -> JobResult:
         m = st.summary.metrics
         return JobResult(job.run_id, st.status, st.error, float(m.wall_s) if m else 0.0)
     why = f"; {st.error}" if st.status == "error" else ""
-    return JobResult(
-        job.run_id,
-        "error",
-        f"torchrun exited with code {returncode}{why}; log: {log}\n{_tail(log)}",
-    )
+    msg = f"torchrun exited with code {returncode}{why}; log: {log}\n{_tail(log)}"
+    return JobResult(job.run_id, "error", msg)
 
 
 class TorchrunLauncher(Launcher):
@@ -92,17 +82,13 @@ class TorchrunLauncher(Launcher):
             job_file = run_dir / "torchrun_job.json"
             job_file.write_text(job.to_json())
             log = run_dir / "torchrun.log"
-            nproc = ["--nproc_per_node", str(self.nproc)]
-            cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", *nproc]
+            cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+            cmd += ["--nproc_per_node", str(self.nproc)]
             cmd += ["-m", "bench.execute.torchrun_entry", str(job_file)]
             t0 = time.time()
+            env = {**os.environ, "OMP_NUM_THREADS": "1"}
             with open(log, "w") as f:
-                p = subprocess.Popen(
-                    cmd,
-                    stdout=f,
-                    stderr=subprocess.STDOUT,
-                    env={**os.environ, "OMP_NUM_THREADS": "1"},
-                )
+                p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
                 with self._lock:
                     self._procs[job.run_id] = p
                 rc = p.wait()
@@ -136,11 +122,8 @@ class TorchrunLauncher(Launcher):
 
 
 class RunTask:
-    """What one SLURM array task executes: one run job (requeued on preemption or timeout).
-
-    Subclassing submitit's ``Checkpointable`` is done lazily (see :func:`_task_class`) so that
-    importing this module does not need submitit.
-    """
+    """What one SLURM array task executes: one run job (made ``Checkpointable`` by
+    :func:`_task_class`, so that importing this module does not need submitit)."""
 
     def __call__(self, job: RunJob) -> JobResult:  # noqa: D102
         world = int(os.environ.get("SLURM_NTASKS", "1"))
@@ -178,10 +161,9 @@ class SlurmLauncher(Launcher):
 
     Args:
         workers: how many array tasks run at once (``slurm_array_parallelism``).
-        folder: where submitit keeps job pickles and logs (one stdout/stderr pair per task).
-        resources: the profile's ``slurm`` section (``timeout_min``, ``gpus_per_node``,
-            ``cpus_per_task``, ``mem_gb``, ``partition``, ``tasks_per_node``, ``nodes``, and any
-            ``slurm_*`` submitit parameter).
+        folder: where submitit keeps job pickles and logs.
+        resources: the profile's ``slurm`` section (:data:`SLURM_DEFAULTS`, ``partition`` and
+            any ``slurm_*`` submitit parameter).
         cluster: None = SLURM (submitit's auto-detection), ``local`` or ``debug`` for tests.
     """
 
@@ -227,12 +209,9 @@ class SlurmLauncher(Launcher):
         if not self._pending:
             return
         jobs, self._pending = self._pending, []
-        submitted = []
         with self.executor.batch():
-            for j in jobs:
-                submitted.append(self.executor.submit(self._task(), j))
-        for j, sj in zip(jobs, submitted, strict=True):
-            self._jobs[j.run_id] = sj
+            submitted = [self.executor.submit(self._task(), j) for j in jobs]
+        self._jobs.update((j.run_id, sj) for j, sj in zip(jobs, submitted, strict=True))
 
     def wait(self, timeout: float) -> list[JobResult]:  # noqa: D102
         self._flush()
@@ -249,14 +228,9 @@ class SlurmLauncher(Launcher):
                         res = dataclasses.replace(res, error=f"{res.error}; log: {sj.paths.stderr}")
                     out.append(res)
                 except Exception as exc:  # noqa: BLE001  (submitit re-raises the task's error)
-                    first = str(exc).strip().splitlines()[-1:] or [type(exc).__name__]
-                    out.append(
-                        JobResult(
-                            rid,
-                            "error",
-                            f"SLURM job {sj.job_id} failed: {first[0]}; log: {sj.paths.stderr}",
-                        )
-                    )
+                    first = (str(exc).strip().splitlines()[-1:] or [type(exc).__name__])[0]
+                    why = f"SLURM job {sj.job_id} failed: {first}; log: {sj.paths.stderr}"
+                    out.append(JobResult(rid, "error", why))
             if out or time.time() >= deadline or not self._jobs:
                 return out
             time.sleep(min(1.0, max(0.0, deadline - time.time())))

@@ -1,8 +1,7 @@
 """What each torchrun rank executes for the ``torchrun`` launcher: one run, data-parallel.
 
-``python -m torch.distributed.run --standalone --nproc_per_node N -m bench.execute.torchrun_entry
-JOB.json`` (the launcher writes the run job as JOB.json into the run directory and holds the run's
-lock meanwhile); each rank trains it through :func:`bench.execute.worker.train_job`.
+``python -m torch.distributed.run ... -m bench.execute.torchrun_entry JOB.json``: the job file the
+launcher wrote into the run directory (it holds the run's lock meanwhile).
 """
 
 from __future__ import annotations

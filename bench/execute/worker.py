@@ -1,11 +1,9 @@
 """What runs inside a worker: one run job, under a per-run lock, through ``tssd.train``.
 
-This module is the unit every launcher executes (a local worker process, each torchrun rank, a
-SLURM array task), so it imports only the core and reports back a small picklable
-:class:`JobResult`; :func:`train_job` is the one way a planned run becomes a trained run. The
-lock (``<runs_dir>/.locks/<hash>.lock``, an OS file lock released when its process dies) makes
-two harness processes on the same results directory run each run once: the second one gets
-``busy`` and waits for the first one's result on disk.
+Every launcher executes this (a local worker, each torchrun rank, a SLURM task): it imports only
+the core and reports a small picklable :class:`JobResult`. The lock (an OS file lock, released
+when its process dies) makes two harness processes on one results directory run each run once:
+the second gets ``busy`` and waits for the first one's result on disk.
 """
 
 from __future__ import annotations
@@ -21,9 +19,8 @@ from typing import Any
 from tssd.api import HARNESS_ERROR, RunDir
 
 __all__ = ["HARNESS_ERROR", "JobResult", "RunJob", "execute", "lock_path", "train_job"]
-# HARNESS_ERROR (tssd.rundir's) is written into a run directory when the run raised something
-# other than RunFailed (a bug, a missing dataset): the run then shows as failed (or not-run) in
-# every table, never as a number.
+# HARNESS_ERROR: written into a run directory that raised anything but RunFailed (a bug, a missing
+# dataset), so that the run shows as failed or not-run, never as a number
 
 
 @dataclass(frozen=True)
@@ -36,12 +33,9 @@ class RunJob:
     lock_path: str
     force: bool = False
     plugins: tuple[str, ...] = ()
-    """The plugins the planning process loaded (:mod:`tssd.plugins`), loaded again by the
-    worker before it builds the config: a fork server started earlier, a torchrun rank or a
-    SLURM task may not see the planner's ``TSSD_PLUGINS``."""
+    """The planner's plugins, loaded again by the worker (which may not see ``TSSD_PLUGINS``)."""
     parallel_runs: int = 1
-    """Runs the launcher executes at once on this machine: ``runtime.threads: 0`` (auto) gives
-    each its share of the cores (:func:`tssd.host.auto_threads`)."""
+    """Runs executed at once on this machine (``runtime.threads: 0`` shares the cores)."""
 
     def to_json(self) -> str:
         """The job as JSON (a torchrun job file)."""
@@ -62,11 +56,9 @@ class JobResult:
     status: str
     error: str = ""
     wall_s: float = 0.0
-    trained_epochs: int = 0
-    """Epochs this job trained (0 also for a run that failed in its first epoch)."""
+    trained_epochs: int = 0  # 0 also for a run that failed in its first epoch
     already_done: bool = False
-    """The run was finished or failed before this job started (e.g. by another harness): the
-    result is cached, not new. A run that fails during this job is never ``already_done``."""
+    """The run was finished or failed before this job started (e.g. by another harness)."""
 
     @classmethod
     def of(cls, run_id: str, summary: dict[str, Any], **more: Any) -> JobResult:
@@ -82,9 +74,8 @@ def lock_path(runs_dir: str | Path, run_id: str) -> Path:
 
 
 def train_job(job: RunJob) -> dict[str, Any]:
-    """Train (or resume, or return) the job's run in its run directory and return its summary:
-    the planner's plugins loaded, the config built. The local worker, each torchrun rank and
-    each SLURM task train through this; a run that fails raises ``RunFailed``."""
+    """Train (or resume, or return) the job's run and return its summary: the one way every
+    launcher trains a planned run (a run that fails raises ``RunFailed``)."""
     from tssd.api import from_dict, load_plugins, train
 
     load_plugins(job.plugins)
