@@ -22,7 +22,7 @@ from scipy import stats as sps
 from bench.plan.schema import FigureStyle, SpecError, load_experiment, load_layout, load_profile
 from bench.present import figures
 from bench.present.figures import load_style, render_figure
-from bench.stats import mean_ci, mean_std
+from bench.stats import diff_ci, mean_ci, mean_std
 
 pytestmark = pytest.mark.unit
 
@@ -171,8 +171,8 @@ def test_sweep_bands_stay_in_range_and_the_panel_below_pairs_by_seed(tmp_path, d
     assert d["interval"] == "95% paired t, 3 seeds" and d["n"] == "3"
     assert d["flag"] == "excludes 0"
     # the same seeds unpaired would not exclude 0: the pairing is what the panel shows
-    welch = figures._diff({k + 10: v for k, v in TSSD_DVS[4].items()}, BASE_DVS, math.nan, math.nan)
-    assert welch[1] < 0.0 < welch[2] and welch[4].startswith("95% Welch")
+    welch = diff_ci({k + 10: v for k, v in TSSD_DVS[4].items()}, BASE_DVS)
+    assert welch[1] < 0.0 < welch[2] and welch[3].startswith("Welch")
     # a cell that ran fewer seeds than its baseline cannot be paired: Welch, and it says so
     welch_row = diffs[("digits_dvs", "6")]
     assert (welch_row["interval"], welch_row["n"]) == ("95% Welch t, 2 vs 3 seeds", "2 vs 3")

@@ -12,10 +12,11 @@ seaborn would recompute them from raw values. How figures look: :func:`load_styl
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,31 +29,22 @@ from tssd.api import Builder, atomic_write_text
 STYLE_FILE = BENCH_DIR / "style.yaml"
 STYLE_ENV = "TSSD_FIGURE_STYLE"
 """Environment variable naming a style YAML file laid over the profile's style."""
-
 FIGDATA_COLUMNS = FIGDATA.header()
 """``element`` is what a row draws (``mean``, ``baseline``, ``diff``, ``cell``, ``bar``,
 ``dropped`` (not drawn), ``axis`` (limits in lo/hi), ``colour`` (centre in y, limits in lo/hi),
 ``caption``); ``lo``/``hi`` are the interval as drawn (clipped, ``flag`` says where)."""
-
 MEAN_CI = "95% Student-t of the mean"
 BAND = "shaded: 95 % Student-t interval"
-
-
-# ------------------------------------------------------------------------------------------------
-# Style: bench/style.yaml < the profile's style: < $TSSD_FIGURE_STYLE
-# ------------------------------------------------------------------------------------------------
+Row = dict[str, Any]
+Range = tuple[float, float]
 
 
 def _layer(base: FigureStyle, top: FigureStyle) -> FigureStyle:
     """``base`` with every field ``top`` sets; dataset labels merged name by name."""
-    changes = {
-        f.name: getattr(top, f.name)
-        for f in dataclasses.fields(FigureStyle)
-        if getattr(top, f.name) is not None
-    }
+    changes = {f.name: v for f in fields(top) if (v := getattr(top, f.name)) is not None}
     if top.dataset_labels is not None:
         changes["dataset_labels"] = {**(base.dataset_labels or {}), **top.dataset_labels}
-    return dataclasses.replace(base, **changes)
+    return replace(base, **changes)
 
 
 def _read_style(path: Path) -> FigureStyle:
@@ -64,7 +56,7 @@ def load_style(profile: Profile | None = None, env: dict[str, str] | None = None
     ``$TSSD_FIGURE_STYLE`` (in ``env``, default ``os.environ``), each overriding what it sets."""
     env = os.environ if env is None else env
     style = _read_style(STYLE_FILE)
-    unset = [f.name for f in dataclasses.fields(FigureStyle) if getattr(style, f.name) is None]
+    unset = [f.name for f in fields(style) if getattr(style, f.name) is None]
     if unset:
         raise SpecError(f"{rel(STYLE_FILE)}: keys {', '.join(unset)} are required (the defaults)")
     if profile is not None:
@@ -84,31 +76,34 @@ def load_style(profile: Profile | None = None, env: dict[str, str] | None = None
     return style
 
 
-def apply_theme(style: FigureStyle) -> None:
-    """Set seaborn's theme from the style (call inside ``plt.rc_context()``: it sets rcParams)."""
+@contextmanager
+def themed(style: FigureStyle) -> Iterator[Any]:
+    """``matplotlib.pyplot`` (Agg) with seaborn's theme from ``style`` until the block ends."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     import seaborn as sns
 
-    sns.set_theme(
-        context=style.context,
-        style=style.theme,
-        palette=list(style.palette),
-        font=style.font_family,
-        font_scale=style.font_scale,
-    )
-
-
-# ------------------------------------------------------------------------------------------------
-# The plotted data and the helpers every kind shares
-# ------------------------------------------------------------------------------------------------
+    with plt.rc_context():
+        s = style
+        sns.set_theme(
+            context=s.context,
+            style=s.theme,
+            palette=list(s.palette),
+            font=s.font_family,
+            font_scale=s.font_scale,
+        )
+        yield plt
 
 
 class FigData:
     """The rows of ``<id>_figdata.csv``, collected in drawing order."""
 
     def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[Row] = []
 
-    def add(self, panel: str, label: str, element: str, series: str = "", **kw: Any) -> dict:
+    def add(self, panel: str, label: str, element: str, series: str = "", **kw: Any) -> Row:
         """Append one row (unknown keys are an error: the columns are the file's contract)."""
         extra = set(kw) - set(FIGDATA_COLUMNS)
         if extra:
@@ -117,42 +112,40 @@ class FigData:
         self.rows.append(row)
         return row
 
-    def select(self, panel: str, element: str) -> list[dict[str, Any]]:
+    def select(self, panel: str, element: str) -> list[Row]:
         """The rows of one panel and element, in the order they were added."""
         return [r for r in self.rows if r["panel"] == panel and r["element"] == element]
 
-    def text(self) -> str:
-        """CSV text (:data:`bench.analyse.frames.FIGDATA`)."""
-        return frames.text(self.rows, FIGDATA, FIGDATA_COLUMNS)
+    def write(self, base: Path) -> Path:
+        """Write the rows to ``<base>_figdata.csv`` (:data:`bench.analyse.frames.FIGDATA`)."""
+        path = base.with_name(f"{base.name}_figdata.csv")
+        atomic_write_text(path, frames.text(self.rows, FIGDATA, FIGDATA_COLUMNS))
+        return path
 
 
-def metric_range(metric: str) -> tuple[float, float] | None:
+def metric_range(metric: str) -> Range | None:
     """The values a metric can take: accuracies 0-100 %, firing rates and sparsities 0-1,
     synaptic operation counts >= 0, else unbounded."""
     if metric.endswith("_acc") or metric.startswith(("test_acc", "val_acc", "train_acc")):
         return 0.0, 100.0
     if "firing_rate" in metric or "sparsity" in metric:
         return 0.0, 1.0
-    if metric.startswith("nb_synops"):
-        return 0.0, math.inf
-    return None
+    return (0.0, math.inf) if metric.startswith("nb_synops") else None
 
 
-def clip_interval(
-    lo: float, hi: float, rng: tuple[float, float] | None
-) -> tuple[float, float, str]:
+def clip_interval(lo: float, hi: float, rng: Range | None) -> tuple[float, float, str]:
     """``(lo, hi)`` inside ``rng`` and a flag naming the ends that were cut (empty if none)."""
     if rng is None:
         return lo, hi, ""
     cut = []
     if lo < rng[0]:
-        lo, cut = rng[0], [*cut, f"lo clipped at {rng[0]:g}"]
+        lo, cut = rng[0], [f"lo clipped at {rng[0]:g}"]
     if hi > rng[1]:
         hi, cut = rng[1], [*cut, f"hi clipped at {rng[1]:g}"]
     return lo, hi, "; ".join(cut)
 
 
-def t_interval(mean: float, std: float, n: int) -> tuple[float, float]:
+def t_interval(mean: float, std: float, n: int) -> Range:
     """The 95 % Student-t interval of a mean from its std and n (NaN below two values)."""
     from bench.stats import LEVEL, t_quantile
 
@@ -166,46 +159,24 @@ def _n(v: int | None) -> int:
     return 0 if v is None else v
 
 
-def _ok(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _ok(rows: list[Row]) -> list[Row]:
     return [r for r in rows if r["status"] in ("ok", "partial")]
 
 
-def _spans(rows: list[dict[str, Any]]) -> list[float]:
+def _spans(rows: list[Row]) -> list[float]:
     return [v for r in rows for v in (r["y"], r["lo"], r["hi"])]
 
 
-def _range_note(rng: tuple[float, float] | None) -> str:
-    return f", clipped to [{rng[0]:g}, {rng[1]:g}]" if rng else ""
+def _select(rows: list[Row], match: dict[str, Any]) -> list[Row]:
+    from bench.plan.expand import fmt_value
+
+    return [r for r in rows if all(r.get(k, "") == fmt_value(v) for k, v in match.items())]
 
 
-def _mean_curves(ax, rows, labels, colors: dict, marker: str | None) -> None:
-    """One mean line per series (its legend entry names the seeds behind it) with its interval
-    as a band: Figure 3's sweep and Figure 5's curves."""
-    import pandas as pd
-    import seaborn as sns
-
-    means = pd.DataFrame(rows)
-    legend = {
-        lab: _with_n(lab, means.loc[means["series"] == lab, "n"])
-        for lab in labels
-        if lab in set(means["series"])
-    }
-    means["legend"] = means["series"].map(legend)
-    palette = {legend[lab]: colors[lab] for lab in legend}
-    sns.lineplot(
-        data=means,
-        x="x",
-        y="y",
-        hue="legend",
-        hue_order=list(legend.values()),
-        palette=palette,
-        marker=marker,
-        errorbar=None,
-        ax=ax,
-    )
-    for lab in legend:
-        d = means[means["series"] == lab]
-        ax.fill_between(d["x"], d["lo"], d["hi"], color=colors[lab], alpha=0.2, lw=0)
+def _panels(rows: list[Row], axis: str | None) -> list[str]:
+    if not axis:
+        return [""]
+    return list(dict.fromkeys(v for r in rows if (v := r.get(axis, "")))) or [""]
 
 
 def _with_n(label: str, ns: Iterable[int]) -> str:
@@ -222,7 +193,7 @@ def _n_text(ns: Iterable[int]) -> str:
     return f"n = {span} seed" + ("" if vals == [1] else "s")
 
 
-def _axis_limits(values: Iterable[float], rng: tuple[float, float] | None) -> tuple[float, float]:
+def _axis_limits(values: Iterable[float], rng: Range | None) -> Range:
     """Limits that show every value with a margin and never pass the metric's range."""
     v = [x for x in values if not math.isnan(x)]
     if not v:
@@ -230,63 +201,36 @@ def _axis_limits(values: Iterable[float], rng: tuple[float, float] | None) -> tu
     lo, hi = min(v), max(v)
     pad = 0.08 * (hi - lo) or 0.5 * (abs(hi) * 0.01 or 1.0)
     lo, hi = lo - pad, hi + pad
-    if rng is not None:
-        lo, hi = max(lo, rng[0]), min(hi, rng[1])
-    return lo, hi
+    return (max(lo, rng[0]), min(hi, rng[1])) if rng is not None else (lo, hi)
 
 
-def _band_legend(ax, text: str, loc: str = "best") -> None:
+def _mean_curves(ax, rows: list[Row], labels, colors: dict, marker: str | None) -> None:
+    """One mean line per series (its legend names the seeds behind it), its interval a band."""
+    import pandas as pd
+    import seaborn as sns
+
+    means = pd.DataFrame(rows)
+    shown = [lab for lab in labels if lab in set(means["series"])]
+    legend = {lab: _with_n(lab, means.loc[means["series"] == lab, "n"]) for lab in shown}
+    means["legend"] = means["series"].map(legend)
+    hue = {"hue": "legend", "hue_order": list(legend.values())}
+    palette = {legend[lab]: colors[lab] for lab in legend}
+    sns.lineplot(means, x="x", y="y", palette=palette, marker=marker, errorbar=None, ax=ax, **hue)
+    for lab in legend:
+        d = means[means["series"] == lab]
+        ax.fill_between(d["x"], d["lo"], d["hi"], color=colors[lab], alpha=0.2, lw=0)
+
+
+def _band_legend(ax, loc: str = "best") -> None:
     """The axis's legend with one more entry naming what the shaded bands are."""
     from matplotlib.patches import Patch
 
     handles, labels = ax.get_legend_handles_labels()
     handles.append(Patch(facecolor="#808080", alpha=0.25, linewidth=0))
-    ax.legend(handles, [*labels, text], fontsize="x-small", loc=loc, title=None)
+    ax.legend(handles, [*labels, BAND], fontsize="x-small", loc=loc, title=None)
 
 
-def _select(rows: list[dict[str, Any]], match: dict[str, Any]) -> list[dict[str, Any]]:
-    from bench.plan.expand import fmt_value
-
-    return [r for r in rows if all(r.get(k, "") == fmt_value(v) for k, v in match.items())]
-
-
-def _panels(rows: list[dict[str, Any]], axis: str | None) -> list[str]:
-    if not axis:
-        return [""]
-    return list(dict.fromkeys(v for r in rows if (v := r.get(axis, "")))) or [""]
-
-
-def display_name(name: str, profile: Profile, style: FigureStyle) -> str:
-    """A dataset's display name: the style's, else the profile's label of that stand-in."""
-    labels = style.dataset_labels or {}
-    if name in labels:
-        return labels[name]
-    for m in profile.datasets.values():
-        if m.stand_in == name and m.label:
-            return m.label
-    return name
-
-
-def _panel_title(
-    rows: list[dict[str, Any]], axis: str | None, value: str, profile: Profile, style: FigureStyle
-) -> str:
-    """``digits (for CIFAR-10, CIFAR-100)``: the panel's value and the names it stands for."""
-    if not axis:
-        return ""
-    shown = display_name(value, profile, style) if axis == "dataset" else value
-    stands = next((r.get("stands_for", "") for r in rows if r.get(axis) == value), "")
-    names = [
-        part.split("=", 1)[1].split("|")
-        for part in stands.split(";")
-        if part.startswith(f"{axis}=")
-    ]
-    if names and names[0] != [value]:
-        display = [display_name(n, profile, style) if axis == "dataset" else n for n in names[0]]
-        return f"{shown} (for {', '.join(display)})"
-    return shown
-
-
-def _not_run_note(ax, rows: list[dict[str, Any]], why: str = "no finished runs") -> None:
+def _not_run_note(ax, rows: list[Row], why: str = "no finished runs") -> None:
     reasons = sorted(
         {r.get("reason", "") for r in rows if r.get("status") in ("not-run", "failed")}
     )
@@ -296,67 +240,84 @@ def _not_run_note(ax, rows: list[dict[str, Any]], why: str = "no finished runs")
     ax.set_yticks([])
 
 
-def _diff(
-    a: dict[int, float] | None, b: dict[int, float] | None, a_mean: float, b_mean: float
-) -> tuple[float, float, float, str, str]:
-    """``(diff, lo, hi, n, interval)`` of cell a minus cell b: the paired (or Welch) 95 %
-    Student-t interval from their seeds, or the bare difference of means without seeds; ``n``
-    is the seeds as text (``3``, or ``3 vs 2`` for Welch), as the forest plot writes it."""
-    from bench.stats import diff_ci
-
-    if not a or not b:
-        return a_mean - b_mean, math.nan, math.nan, "", "none (no per-seed values)"
-    d, lo, hi, how = diff_ci(a, b)
-    n = str(len(a)) if how.startswith("paired") else f"{len(a)} vs {len(b)}"
-    return d, lo, hi, n, f"95% {how}"
-
-
-def _series_label(match: dict[str, Any], labels: dict[str, str]) -> str:
-    key = ",".join(f"{k}={v}" for k, v in match.items())
-    return labels.get(key, " ".join(str(v) for v in match.values()))
+def display_name(name: str, profile: Profile, style: FigureStyle) -> str:
+    """A dataset's display name: the style's, else the profile's label of that stand-in."""
+    labels = style.dataset_labels or {}
+    if name in labels:
+        return labels[name]
+    return next(
+        (m.label for m in profile.datasets.values() if m.stand_in == name and m.label), name
+    )
 
 
 class _Ctx:
     """What every plot function needs: the aggregate rows, the layout's plot block, the profile,
-    the style, the runs CSV and the figdata being written."""
+    the style, the runs CSV, the series' labels and the figure data being written."""
 
     def __init__(self, rows, plot, profile, style, runs, fd):
         self.rows, self.plot, self.profile, self.style = rows, plot, profile, style
-        self.runs, self.fd = runs, fd
-        self.seeds = frames.seed_values(runs, plot.get("metric", "test_acc"))
-        self.labels = [_series_label(s, plot.get("labels", {})) for s in plot.get("series", ())]
+        self.runs, self.fd, self.axis = runs, fd, plot.get("panels")
+        self.metric = plot.get("metric", "test_acc")
+        self.seeds = frames.seed_values(runs, self.metric)
+        names = plot.get("labels", {})
+        self.labels = [
+            names.get(",".join(f"{k}={v}" for k, v in s.items()), " ".join(map(str, s.values())))
+            for s in plot.get("series", ())
+        ]
 
-    def panels(self, rows: list[dict[str, Any]]) -> list[str]:
-        return _panels(rows, self.plot.get("panels"))
+    def metric_rows(self) -> tuple[list[Row], Range | None]:
+        return [r for r in self.rows if r["metric"] == self.metric], metric_range(self.metric)
 
-    def title(self, rows: list[dict[str, Any]], panel: str) -> str:
-        return _panel_title(rows, self.plot.get("panels"), panel, self.profile, self.style)
+    def title(self, rows: list[Row], value: str) -> str:
+        """``digits (for CIFAR-10, CIFAR-100)``: the panel's value and the names it stands for."""
+        if not self.axis:
+            return ""
 
-    def in_panel(self, rows: list[dict[str, Any]], panel: str) -> list[dict[str, Any]]:
-        return _select(rows, {self.plot["panels"]: panel}) if self.plot.get("panels") else rows
+        def name(n: str) -> str:
+            return display_name(n, self.profile, self.style) if self.axis == "dataset" else n
 
-    def open(self, ax, rows: list[dict[str, Any]], panel: str) -> tuple[list, tuple[str, str]]:
-        """The rows of one panel and its ``(panel, title)``; the title set on ``ax``."""
-        title = self.title(rows, panel)
-        ax.set_title(title, fontsize="medium")
-        return self.in_panel(rows, panel), (panel, title)
+        stands = next((r.get("stands_for", "") for r in rows if r.get(self.axis) == value), "")
+        axis = f"{self.axis}="
+        names = [p.split("=", 1)[1].split("|") for p in stands.split(";") if p.startswith(axis)]
+        if names and names[0] != [value]:
+            return f"{name(value)} (for {', '.join(map(name, names[0]))})"
+        return name(value)
+
+    def panels(self, axes, rows: list[Row], titled=None, values=None) -> Iterator[tuple]:
+        """Per panel: its axes, its rows and ``(panel, title)``, the title set on the axes (from
+        ``titled`` rows where given)."""
+        for ax, panel in zip(axes, values or _panels(rows, self.axis), strict=False):
+            title = self.title(rows if titled is None else titled, panel)
+            ax.set_title(title, fontsize="medium")
+            yield ax, _select(rows, {self.axis: panel}) if self.axis else rows, (panel, title)
 
     def colors(self, baseline_first: bool) -> dict[str, str]:
         pal = list(self.style.palette)
         cols = [self.style.baseline_color, *pal] if baseline_first else pal
         return {lab: cols[i % len(cols)] for i, lab in enumerate(self.labels)}
 
-    def point(self, where, element, series, r, rng, ci=None, **kw) -> dict[str, Any]:
+    def point(self, where, element: str, series: str, r: Row, rng, ci=None, **kw) -> Row:
         """A mean of aggregate row ``r`` with its interval (``ci``, else the row's) clipped."""
         lo, hi, flag = clip_interval(*(ci or (r["ci_lo"], r["ci_hi"])), rng)
         kw.update(lo=lo, hi=hi, n=_n(r["n"]), interval=MEAN_CI, flag=flag)
         return self.fd.add(*where, element, series, y=r["mean"], **kw)
 
-    def diff(self, where, series: str, r, b, **kw) -> dict[str, Any]:
-        """Row ``r`` minus baseline row ``b``, paired by seed (:func:`_diff`)."""
-        a_seeds, b_seeds = self.seeds.get(r["cell"]), self.seeds.get(b["cell"])
-        d, lo, hi, n, how = _diff(a_seeds, b_seeds, r["mean"], b["mean"])
-        return self.fd.add(*where, "diff", series, y=d, lo=lo, hi=hi, n=n, interval=how, **kw)
+    def diff(self, where, series: str, r: Row, b: Row, excludes: str, **kw) -> Row:
+        """Row ``r`` minus baseline row ``b`` with the paired (or Welch) 95 % Student-t interval
+        from their seeds, or the bare difference without seeds; flagged ``excludes`` when the
+        interval excludes 0."""
+        from bench.stats import diff_ci
+
+        a, z = self.seeds.get(r["cell"]), self.seeds.get(b["cell"])
+        d, lo, hi, how = (
+            diff_ci(a, z) if a and z else (r["mean"] - b["mean"], math.nan, math.nan, "")
+        )
+        n = "" if not how else str(len(a)) if how.startswith("paired") else f"{len(a)} vs {len(z)}"
+        how = f"95% {how}" if how else "none (no per-seed values)"
+        flag = excludes if lo > 0 or hi < 0 else ""
+        return self.fd.add(
+            *where, "diff", series, y=d, lo=lo, hi=hi, n=n, interval=how, flag=flag, **kw
+        )
 
     def ylim(self, ax, where, values, rng, name: str = "y", lo: float | None = None) -> None:
         """Set y limits that show ``values`` (from ``lo`` when given) and record them."""
@@ -366,27 +327,16 @@ class _Ctx:
         self.fd.add(*where, "axis", name, lo=lo, hi=hi)
 
 
-# ------------------------------------------------------------------------------------------------
-# The four kinds
-# ------------------------------------------------------------------------------------------------
-
-
-def _sweep(c: _Ctx, fig, axes) -> list[str]:
+def _sweep(c: _Ctx, axes) -> list[str]:
     """Means against x with their bands, the baseline line; the paired differences below."""
-    plot, fd = c.plot, c.fd
-    metric, x = plot.get("metric", "test_acc"), plot["x"]
-    x_label = plot.get("x_label", x)
-    rng = metric_range(metric)
-    rows = [r for r in c.rows if r["metric"] == metric]
-    blabel = plot.get("baseline_label", "baseline")
+    plot, fd, x = c.plot, c.fd, c.plot["x"]
+    x_label, blabel = plot.get("x_label", x), plot.get("baseline_label", "baseline")
+    rows, rng = c.metric_rows()
     colors = c.colors(baseline_first=False)
     with_diff = len(axes) > 1
-    for j, panel in enumerate(c.panels(rows)):
-        ax, dax = axes[0][j], axes[1][j] if with_diff else None
-        prow, where = c.open(ax, rows, panel)
-        ok = _ok(prow)
-        if not ok:
-            for a in (ax, dax) if with_diff else (ax,):
+    for j, (ax, prow, where) in enumerate(c.panels(axes[0], rows)):
+        if not (ok := _ok(prow)):
+            for a in (row[j] for row in axes):
                 _not_run_note(a, prow)
             continue
         base = _select(ok, plot["baseline"])[:1] if "baseline" in plot else []
@@ -395,25 +345,26 @@ def _sweep(c: _Ctx, fig, axes) -> list[str]:
             for r in sorted(at_x, key=lambda r: float(r[x])):
                 c.point(where, "mean", label, r, rng, x=float(r[x]))
                 if base and with_diff:
-                    d = c.diff(where, f"{label} \u2212 {blabel}", r, base[0], x=float(r[x]))
-                    d["flag"] = "excludes 0" if d["lo"] > 0 or d["hi"] < 0 else ""
+                    name = f"{label} \u2212 {blabel}"
+                    c.diff(where, name, r, base[0], "excludes 0", x=float(r[x]))
         if base:
             c.point(where, "baseline", blabel, base[0], rng)
-        means = fd.select(panel, "mean")
+        means, bases = fd.select(where[0], "mean"), fd.select(where[0], "baseline")
         if means:
             _mean_curves(ax, means, c.labels, colors, "o")
             ax.set_xticks(sorted({r["x"] for r in means}))
-        for b in fd.select(panel, "baseline"):
+        for b in bases:
             color = c.style.baseline_color
             ax.axhline(b["y"], color=color, ls="--", label=_with_n(blabel, [b["n"]]))
             ax.axhspan(b["lo"], b["hi"], color=color, alpha=0.08, lw=0)
-        c.ylim(ax, where, _spans(means + fd.select(panel, "baseline")), rng)
-        ax.set_ylabel(plot.get("y_label", metric))
+        c.ylim(ax, where, _spans(means + bases), rng)
+        ax.set_ylabel(plot.get("y_label", c.metric))
         ax.set_xlabel("" if with_diff else x_label)
-        _band_legend(ax, BAND)
+        _band_legend(ax)
         if with_diff:
-            _diff_panel(c, dax, where, x_label, colors)
-    caption = [f"Shaded: 95 % Student-t interval of the mean over seeds{_range_note(rng)}."]
+            _diff_panel(c, axes[1][j], where, x_label, colors)
+    note = f", clipped to [{rng[0]:g}, {rng[1]:g}]" if rng else ""
+    caption = [f"Shaded: 95 % Student-t interval of the mean over seeds{note}."]
     if with_diff:
         caption.append(
             f"Lower panels: difference to the baseline per {x_label}, 95 % Student-t interval "
@@ -438,97 +389,65 @@ def _diff_panel(c: _Ctx, ax, where: tuple[str, str], x_label: str, colors) -> No
         legend = f"{lab}: {'/'.join(kinds) or 'no'} 95 % t-interval (n = {ns or 0} seeds)"
         for i, r in enumerate(rs):
             err = [[r["y"] - r["lo"]], [r["hi"] - r["y"]]] if not math.isnan(r["lo"]) else None
-            mfc = color if r["flag"] else "white"
-            label = legend if i == 0 else None
-            ax.errorbar(
-                r["x"], r["y"], yerr=err, fmt="o", color=color, mfc=mfc, capsize=3, label=label
-            )
+            mfc, label = color if r["flag"] else "white", legend if i == 0 else None
+            ax.errorbar(r["x"], r["y"], err, fmt="o", color=color, mfc=mfc, capsize=3, label=label)
     c.ylim(ax, where, [*_spans(rows), 0.0], None, "y (difference)")
     ax.set_xlabel(x_label)
     ax.set_ylabel("\u0394 to baseline (points)")
     ax.legend(fontsize="x-small", loc="best")
 
 
-def _grid(c: _Ctx, fig, axes) -> list[str]:
+def _grid(c: _Ctx, axes) -> list[str]:
     """A heatmap of each cell's difference to the baseline, the significant cells marked."""
     import pandas as pd
     import seaborn as sns
     from matplotlib.patches import Rectangle
 
-    plot, fd, style = c.plot, c.fd, c.style
-    metric = plot.get("metric", "test_acc")
-    rng = metric_range(metric)
+    plot, fd, style, big = c.plot, c.fd, c.style, c.style.heatmap_range
+    rows, rng = c.metric_rows()
     xk, yk = plot["x"], plot["y"]
     xs, ys = plot.get("x_symbol", xk), plot.get("y_symbol", yk)
-    rows = [r for r in c.rows if r["metric"] == metric]
-    big = style.heatmap_range
-    for j, panel in enumerate(c.panels(rows)):
-        ax = axes[0][j]
-        prow, where = c.open(ax, rows, panel)
+    for ax, prow, where in c.panels(axes[0], rows):
         ok = _ok(_select(prow, plot["series"][0]))
         base = _ok(_select(prow, plot.get("baseline", {})))
         if not ok or not base or "baseline" not in plot:
             _not_run_note(ax, prow, "no finished runs" if not ok else "no finished baseline run")
             continue
-        b = base[0]
+        b, centred = base[0], f"{style.diverging_cmap}, centred on the baseline"
         c.point(where, "baseline", plot.get("baseline_label", "baseline"), b, rng)
-        scale = f"{style.diverging_cmap}, centred on the baseline"
-        fd.add(
-            *where,
-            "colour",
-            "difference to the baseline (points)",
-            y=0.0,
-            lo=-big,
-            hi=big,
-            note=scale,
-        )
+        colour = "difference to the baseline (points)"
+        fd.add(*where, "colour", colour, y=0.0, lo=-big, hi=big, note=centred)
+        grid = []
         for r in sorted(ok, key=lambda r: (-float(r[yk]), float(r[xk]))):
             xv, yv = float(r[xk]), float(r[yk])
             series, note = f"{ys}={yv:g}", f"{xs}={xv:g}, {ys}={yv:g}"
             c.point(where, "cell", series, r, rng, x=xv, note=note)
-            d = c.diff(where, series, r, b, x=xv, note=note)
-            flags = ["excludes baseline"] if d["lo"] > 0 or d["hi"] < 0 else []
+            d = c.diff(where, series, r, b, "excludes baseline", x=xv, note=note)
             if abs(d["y"]) > big:
-                flags.append(f"colour saturated at {math.copysign(big, d['y']):+g}")
-            d["flag"] = "; ".join(flags)
-        cells = pd.DataFrame(fd.select(panel, "cell"))
-        diffs = pd.DataFrame(fd.select(panel, "diff"))
-        cells["d"] = diffs["y"].to_numpy()
-        cells["mark"] = diffs["flag"].str.contains("excludes baseline").to_numpy()
-        cells["yv"] = [float(s.split("=", 1)[1]) for s in cells["series"]]
-        cells["t"] = [
-            f"{m:.1f}\n{d:+.1f}{'*' if mk else ''}"
-            for m, d, mk in zip(cells["y"], cells["d"], cells["mark"], strict=True)
-        ]
+                sat = f"colour saturated at {math.copysign(big, d['y']):+g}"
+                d["flag"] = f"{d['flag']}; {sat}" if d["flag"] else sat
+            star = "*" if d["lo"] > 0 or d["hi"] < 0 else ""
+            grid.append({"x": xv, "yv": yv, "d": d["y"], "star": star})
+            grid[-1]["t"] = f"{r['mean']:.1f}\n{d['y']:+.1f}{star}"
+        cells = pd.DataFrame(grid)
         z = cells.pivot(index="yv", columns="x", values="d").sort_index(ascending=False)
         text = cells.pivot(index="yv", columns="x", values="t")
         text = text.reindex(index=z.index, columns=z.columns).fillna("")
         over = z.to_numpy()
         extend = ("neither", "min", "max", "both")[(over < -big).any() + 2 * (over > big).any()]
-        sns.heatmap(
-            z,
-            ax=ax,
-            cmap=style.diverging_cmap,
-            center=0.0,
-            vmin=-big,
-            vmax=big,
-            annot=text,
-            fmt="",
-            annot_kws={"fontsize": "x-small"},
-            xticklabels=[f"{v:g}" for v in z.columns],
-            yticklabels=[f"{v:g}" for v in z.index],
-            cbar_kws={"label": "\u0394 to baseline (points)", "extend": extend},
-        )
-        for _, r in cells[cells["mark"]].iterrows():
-            i, k = list(z.index).index(r["yv"]), list(z.columns).index(r["x"])
+        scale = {"cmap": style.diverging_cmap, "center": 0.0, "vmin": -big, "vmax": big}
+        annot = {"annot": text, "fmt": "", "annot_kws": {"fontsize": "x-small"}}
+        cbar = {"label": "\u0394 to baseline (points)", "extend": extend}
+        xt, yt = ([f"{v:g}" for v in vals] for vals in (z.columns, z.index))
+        sns.heatmap(z, ax=ax, xticklabels=xt, yticklabels=yt, cbar_kws=cbar, **scale, **annot)
+        for g in (g for g in grid if g["star"]):
+            i, k = list(z.index).index(g["yv"]), list(z.columns).index(g["x"])
             ax.add_patch(Rectangle((k, i), 1, 1, fill=False, edgecolor="#000000", lw=2))
         ax.set_xlabel(plot.get("x_label", xk))
         ax.set_ylabel(plot.get("y_label", yk))
-        ax.set_title(
-            f"{where[1]}\nbaseline {b['mean']:.2f} (white; {_n_text([_n(b['n'])])}); "
-            f"cells: {_n_text(cells['n'])}",
-            fontsize="small",
-        )
+        ns = _n_text(r["n"] for r in fd.select(where[0], "cell"))
+        head = f"baseline {b['mean']:.2f} (white; {_n_text([_n(b['n'])])}); cells: {ns}"
+        ax.set_title(f"{where[1]}\n{head}", fontsize="small")
     return [
         f"Colour: cell mean \u2212 baseline mean (points) on a fixed scale of \u00b1{big:g}, "
         "white at the baseline. Numbers: the cell's mean and its difference.",
@@ -537,27 +456,19 @@ def _grid(c: _Ctx, fig, axes) -> list[str]:
     ]
 
 
-CURVE_LABELS = {"val_acc": "validation accuracy (%)", "test_acc": "test accuracy (%)"}
-
-
-def _curves(c: _Ctx, fig, axes) -> list[str]:
+def _curves(c: _Ctx, axes) -> list[str]:
     """Mean over seeds per epoch with its interval, only at epochs every seed evaluated."""
     plot, fd = c.plot, c.fd
     # validation accuracy when the runs have a validation split: the curve a choice may look at
-    has_val = "val_acc" in {r["metric"] for r in c.rows}
-    metric = "val_acc" if has_val else plot.get("metric", "test_acc")
-    y_label = CURVE_LABELS["val_acc"] if metric == "val_acc" else plot.get("y_label", metric)
-    rng = metric_range(metric)
-    rows = [r for r in c.rows if r["metric"] == metric]
+    if "val_acc" in {r["metric"] for r in c.rows}:
+        c.metric = "val_acc"
+    y_label = "validation accuracy (%)" if c.metric == "val_acc" else plot.get("y_label", c.metric)
+    rows, rng = c.metric_rows()
     colors = c.colors(baseline_first=True)  # the first series (the baseline) in black
     done = c.runs[(c.runs["role"] == "cell") & (c.runs["status"] == "finished")]
     finished = {cell: int(n) for cell, n in done["cell"].value_counts().items()}
     dropped_total = 0
-    for j, panel in enumerate(plot["panel_values"]):
-        ax = axes[0][j]
-        prow = c.in_panel(rows, panel)
-        where = (panel, c.title(c.rows, panel) or panel)
-        ax.set_title(where[1], fontsize="medium")
+    for ax, prow, where in c.panels(axes[0], rows, c.rows, plot["panel_values"]):
         for series, label in zip(plot["series"], c.labels, strict=True):
             sel = _select(prow, series)
             seeds = {
@@ -571,8 +482,8 @@ def _curves(c: _Ctx, fig, axes) -> list[str]:
                     fd.add(*where, "dropped", label, x=epoch, y=m, n=n, note=note)
                 else:
                     ci = t_interval(m, r["std"], n)
-                    c.point(where, "mean", label, r, rng, ci, x=epoch, note=metric)
-        means, dropped = fd.select(panel, "mean"), fd.select(panel, "dropped")
+                    c.point(where, "mean", label, r, rng, ci, x=epoch, note=c.metric)
+        means, dropped = fd.select(where[0], "mean"), fd.select(where[0], "dropped")
         dropped_total += len(dropped)
         if not means:
             _not_run_note(ax, prow, "no epoch evaluated by every seed" if dropped else "no runs")
@@ -584,10 +495,11 @@ def _curves(c: _Ctx, fig, axes) -> list[str]:
             ax.set_title(f"{where[1]}\n{note}", fontsize="small")
         ax.set_xlabel("epoch")
         ax.set_ylabel(y_label)
-        _band_legend(ax, BAND, loc="lower right")
+        _band_legend(ax, loc="lower right")
+    note = f", clipped to [{rng[0]:g}, {rng[1]:g}]" if rng else ""
     caption = [
         f"{y_label[:1].upper()}{y_label[1:]} per epoch: mean over seeds, shaded 95 % Student-t "
-        f"interval{_range_note(rng)}; only epochs that every seed of a curve evaluated."
+        f"interval{note}; only epochs that every seed of a curve evaluated."
     ]
     if dropped_total:
         caption.append(f"{dropped_total} point(s) evaluated by only some seeds are not drawn.")
@@ -600,21 +512,16 @@ def bar_metrics(plot: dict[str, Any]) -> list[dict[str, Any]]:
     return list(plot.get("rows") or ({"prefix": "firing_rate:"},))
 
 
-def _bars(c: _Ctx, fig, axes) -> list[str]:
+def _bars(c: _Ctx, axes) -> list[str]:
     """Grouped bars of per-layer metrics with their intervals, one row of panels per metric."""
     import numpy as np
 
-    plot, fd = c.plot, c.fd
+    plot, fd, specs = c.plot, c.fd, bar_metrics(c.plot)
     colors = c.colors(baseline_first=True)
-    specs = bar_metrics(plot)
-    ranges = []
-    for i, spec in enumerate(specs):
+    ranges = [metric_range(spec["prefix"]) or (0.0, math.inf) for spec in specs]
+    for spec, rng, row in zip(specs, ranges, axes, strict=False):
         prefix = spec["prefix"]
-        rng = metric_range(prefix) or (0.0, math.inf)
-        ranges.append(rng)
-        for j, panel in enumerate(c.panels(c.rows)):
-            ax = axes[i][j]
-            prow, (_, title) = c.open(ax, c.rows, panel)
+        for ax, prow, (panel, title) in c.panels(row, c.rows):
             # one row (the default) keeps the panel's name; more rows name the metric too
             where = (panel if len(specs) == 1 else f"{panel} {prefix.rstrip(':')}".strip(), title)
             rates = [r for r in _ok(prow) if r["metric"].startswith(prefix)]
@@ -628,34 +535,25 @@ def _bars(c: _Ctx, fig, axes) -> list[str]:
                     c.point(where, "bar", label, sel[layer], rng, x=layer)
             bars = fd.select(where[0], "bar")
             shown = [lab for lab in c.labels if any(r["series"] == lab for r in bars)]
-            width = 0.8 / max(1, len(shown))
-            xs = np.arange(len(layers))
+            width, xs = 0.8 / max(1, len(shown)), np.arange(len(layers))
             for k, lab in enumerate(shown):
-                by = {r["x"]: r for r in bars if r["series"] == lab}
-                pos = [i for i, lay in enumerate(layers) if lay in by]
-                rs = [by[layers[i]] for i in pos]
+                rs = [r for r in bars if r["series"] == lab]
+                pos = [layers.index(r["x"]) for r in rs]
                 err = [
                     [0.0 if math.isnan(r["lo"]) else r["y"] - r["lo"] for r in rs],
                     [0.0 if math.isnan(r["hi"]) else r["hi"] - r["y"] for r in rs],
                 ]
-                ax.bar(
-                    xs[pos] + (k - (len(shown) - 1) / 2) * width,
-                    [r["y"] for r in rs],
-                    width,
-                    yerr=err,
-                    color=colors[lab],
-                    alpha=0.6 if k == 0 else 0.85,
-                    capsize=2,
-                    label=_with_n(lab, [r["n"] for r in rs]),
-                )
+                look = {"color": colors[lab], "alpha": 0.6 if k == 0 else 0.85, "capsize": 2}
+                at = xs[pos] + (k - (len(shown) - 1) / 2) * width
+                legend = _with_n(lab, [r["n"] for r in rs])
+                ax.bar(at, [r["y"] for r in rs], width, yerr=err, label=legend, **look)
             c.ylim(ax, where, [0.0, *(v for r in bars for v in (r["y"], r["hi"]))], rng, lo=0.0)
             ax.set_xticks(xs, layers, rotation=30, ha="right", fontsize="x-small")
             ax.set_xlabel(plot.get("x_label", "layer"))
             ax.set_ylabel(spec.get("y_label") or plot.get("y_label", "firing rate"))
             ax.grid(alpha=0.3, axis="y")
-            ax.legend(
-                fontsize="x-small", title="error bars: 95 % Student-t", title_fontsize="x-small"
-            )
+            ebars = "error bars: 95 % Student-t"
+            ax.legend(fontsize="x-small", title=ebars, title_fontsize="x-small")
     if ranges == [(0.0, 1.0)]:
         return ["Error bars: 95 % Student-t interval of the mean over seeds, clipped to [0, 1]."]
     caption = [
@@ -673,34 +571,26 @@ def render_figure(
 ) -> list[Path]:
     """Write ``<name>_figdata.csv``, then ``<name>.pdf`` and ``<name>.png`` drawn from it, from
     the CSVs of experiment ``name`` (default: the layout's id)."""
-    name = name or layout.id
-    plot = layout.plot
-    kind = plot.get("type")
+    name, plot, kind = name or layout.id, layout.plot, layout.plot.get("type")
     if kind not in PLOTS:
         raise SpecError(
             f"{rel(layout.path)}: key 'plot.type': got {kind!r}, expected one of {', '.join(PLOTS)}"
         )
     style = load_style(profile)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    src = results_dir / (f"{name}_curves.csv" if kind == "curves" else f"{name}.csv")
-    rows = frames.records(frames.read(src, CURVES if kind == "curves" else AGGREGATE))
     if kind == "curves":
+        rows = frames.records(frames.read(results_dir / f"{name}_curves.csv", CURVES))
         summary = frames.records(frames.read(results_dir / f"{name}.csv", AGGREGATE))
         plot = {**plot, "panel_values": _panels(summary, plot.get("panels"))}
+        stands = {s["cell"]: s["stands_for"] for s in reversed(summary)}
         for r in rows:  # carry stands_for into the curve rows for the panel titles
-            r.setdefault(
-                "stands_for", next((s["stands_for"] for s in summary if s["cell"] == r["cell"]), "")
-            )
+            r.setdefault("stands_for", stands.get(r["cell"], ""))
         n_panels = len(plot["panel_values"])
     else:
+        rows = frames.records(frames.read(results_dir / f"{name}.csv", AGGREGATE))
         n_panels = len(_panels(rows, plot.get("panels")))
-    n_rows = 2 if kind == "sweep" and "baseline" in plot else 1
-    sweep_diff = n_rows > 1  # a sweep's difference row: shares its x axis, drawn lower
-    grow = 0.6
+    n_rows, grow = (2 if kind == "sweep" and "baseline" in plot else 1), 0.6
+    # a sweep's difference row shares its x axis, drawn lower
+    shared = {"sharex": "col", "gridspec_kw": {"height_ratios": [5, 3]}} if n_rows > 1 else {}
     if kind == "bars":  # one row per per-layer metric, each with layers of its own
         for i, spec in enumerate(bar_metrics(plot)):
             prefix = spec.get("prefix") if isinstance(spec, dict) else None
@@ -712,24 +602,15 @@ def render_figure(
         n_rows, grow = len(bar_metrics(plot)), 1.0
     runs = frames.read(results_dir / f"{name}_runs.csv", RUNS, missing_ok=True)
     fd = FigData()
-    with plt.rc_context():
-        apply_theme(style)
-        fig, axes = plt.subplots(
-            n_rows,
-            n_panels,
-            figsize=(style.panel_width * n_panels, style.panel_height * (1 + grow * (n_rows - 1))),
-            squeeze=False,
-            sharex="col" if sweep_diff else False,
-            gridspec_kw={"height_ratios": [5, 3]} if sweep_diff else None,
-        )
-        caption = PLOTS[kind](_Ctx(rows, plot, profile, style, runs, fd), fig, axes)
+    size = (style.panel_width * n_panels, style.panel_height * (1 + grow * (n_rows - 1)))
+    with themed(style) as plt:
+        fig, axes = plt.subplots(n_rows, n_panels, figsize=size, squeeze=False, **shared)
+        caption = PLOTS[kind](_Ctx(rows, plot, profile, style, runs, fd), axes)
         note = "" if profile.compare == "paper" else f" [{profile.id} profile: stand-in data]"
         for line in caption:
             fd.add("", "", "caption", note=line)
         finish(fig, f"{layout.title}{note}", caption)
-    data = results_dir / f"{name}_figdata.csv"
-    atomic_write_text(data, fd.text())
-    return [data, *save(fig, results_dir / name, style.dpi)]
+    return [fd.write(results_dir / name), *save(fig, results_dir / name, style.dpi)]
 
 
 def finish(fig, title: str, lines: list[str]) -> None:
@@ -745,8 +626,7 @@ def finish(fig, title: str, lines: list[str]) -> None:
         out = "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
         return out, (out.count("\n") + 1) * pt * 1.35 / 72
 
-    head, _ = wrap(title, "large")
-    fig.suptitle(head, fontsize="large")
+    fig.suptitle(wrap(title, "large")[0], fontsize="large")
     text, extra = wrap("\n".join(lines), "x-small") if lines else ("", 0.0)
     height = fig.get_figheight() + extra + 0.1
     fig.set_figheight(height)

@@ -97,13 +97,6 @@ def _cell(r: dict[str, Any] | None) -> str:
     return "not run" if math.isnan(r["diff"]) else interval(r["diff"], r["ci_lo"], r["ci_hi"])
 
 
-def interval_of(note: str) -> tuple[str, str]:
-    """``(kind, n)`` of a comparison's note: ``("paired", "8")``, ``("Welch", "3 vs 2")``, or
-    ``("", "")`` when it has no interval (a side with fewer than two seeds)."""
-    m = HOW.match(note)
-    return (m[1], m[2] + (f" vs {m[3]}" if m[3] else "")) if m else ("", "")
-
-
 def forest_limits(rows: list[dict[str, Any]], clip: float) -> tuple[float, float]:
     """The x range of the forest plot: every difference and interval end, except outliers (an
     end beyond ``clip`` times the median absolute end), with 0 always shown and a margin."""
@@ -131,7 +124,8 @@ def forest_figdata(rows, datasets, labels: dict[str, str], clip: float, differen
                 for name, v in (("diff", d), ("lo", lo), ("hi", hi))
                 if math.isfinite(v) and not lo_x <= v <= hi_x
             ]
-            kind, n = interval_of(r["note"])
+            m = HOW.match(r["note"])  # "paired t, 8 seeds", "Welch t, 3 vs 2 seeds"
+            kind, n = (m[1], m[2] + (f" vs {m[3]}" if m[3] else "")) if m else ("", "")
             how = f"95% {kind} t" if kind else "none"
             flag = "; ".join(flags)
             kw = {"x": r[AXIS], "y": d, "lo": lo, "hi": hi, "n": n, "note": r["outcome"]}
@@ -142,26 +136,19 @@ def forest_figdata(rows, datasets, labels: dict[str, str], clip: float, differen
 
 
 def _plot(rows, datasets, title: str, base: Path, profile: Profile, difference) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.transforms import blended_transform_factory
 
-    from bench.present.figures import apply_theme, display_name, finish, load_style, save
+    from bench.present.figures import display_name, finish, load_style, save, themed
 
     style = load_style(profile)
     shown = {ds: display_name(ds, profile, style) for ds in datasets}
     fd = forest_figdata(rows, datasets, shown, style.forest_clip, difference)
-    data = base.with_name(f"{base.name}_figdata.csv")
-    atomic_write_text(data, fd.text())
     labels = list(dict.fromkeys(r["label"] for r in rows))
     pal = list(style.palette)
     up, down, unclear = pal[2 % len(pal)], pal[1 % len(pal)], pal[0]
     n = max(1, len(datasets))
     size = ((style.panel_width + 0.8) * n + 2.5, 0.42 * len(labels) + 2.2)
-    with plt.rc_context():
-        apply_theme(style)
+    with themed(style) as plt:
         fig, axes = plt.subplots(1, n, figsize=size, sharey=True, squeeze=False)
         for j, (ax, ds) in enumerate(zip(axes[0], datasets or [""], strict=False)):
             (lim,) = fd.select(ds, "axis") or [{"lo": -1.0, "hi": 1.0}]
@@ -204,4 +191,4 @@ def _plot(rows, datasets, title: str, base: Path, profile: Profile, difference) 
                 ax.set_yticklabels(labels, fontsize="x-small")
                 ax.set_ylim(len(labels) - 0.5, -0.5)
         finish(fig, title, [CAPTION])
-    return [data, *save(fig, base, style.dpi)]
+    return [fd.write(base), *save(fig, base, style.dpi)]
