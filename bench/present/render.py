@@ -56,20 +56,15 @@ class Shown:
     label: str
     match: dict[str, Scalar] | None
     metric: str = ""
-    stand: str | None = None
-    """The stand-in's label where the profile maps the paper's dataset or architecture."""
-
-    @property
-    def labels(self) -> list[str]:
-        """The merged columns' (rows') own labels."""
-        return [it.label for it in self.items]
 
 
 def _mapping(profile: Profile, axis: str, name: Scalar):
     return (profile.datasets if axis == "dataset" else profile.archs)[str(name)]
 
 
-def _merge(items: list[Any], profile: Profile, metric=lambda _: "") -> list[Shown]:
+def _merge(items: list[Any], profile: Profile, label, metric=lambda _: "") -> list[Shown]:
+    """``items`` merged where their mapped matches coincide, each labelled by ``label(first item,
+    the stand-ins' labels, the items' labels)``."""
     out: list[Shown] = []
     for it in items:
         m = None if it.match is None else mapped_match(it.match, profile)
@@ -79,37 +74,32 @@ def _merge(items: list[Any], profile: Profile, metric=lambda _: "") -> list[Show
         else:
             out.append(Shown([it], it.label, m, metric(it)))
     for d in out:
-        stands = [
-            _mapping(profile, a, d.items[0].match[a]).label
+        first = d.items[0]
+        stand = [
+            _mapping(profile, a, first.match[a]).label
             for a in MAPPED_AXES
-            if d.match and a in d.match and str(d.match[a]) != str(d.items[0].match.get(a))
+            if d.match and a in d.match and str(d.match[a]) != str(first.match.get(a))
         ]
-        d.stand = ", ".join(stands) or None
+        d.label = label(first, ", ".join(stand), [it.label for it in d.items])
     return out
 
 
 def display_columns(layout: Layout, profile: Profile) -> list[Shown]:
     """The layout's columns after the profile's mapping, merged where they coincide."""
-    out = _merge(layout.columns, profile, lambda c: c.metric or layout.metric)
-    for d in out:
-        if d.items[0].metric is not None:
-            continue  # a metric column keeps its name; the caption names the stand-in
-        if d.stand is not None:
-            d.label = f"{d.stand} (for {', '.join(d.labels)})"
-        elif len(d.items) > 1:
-            d.label = " / ".join(d.labels)
-    return out
+
+    def label(col, stand: str, labels: list[str]) -> str:
+        if col.metric is not None:  # a metric column keeps its name; the caption names the stand-in
+            return col.label
+        return f"{stand} (for {', '.join(labels)})" if stand else " / ".join(labels)
+
+    return _merge(layout.columns, profile, label, lambda c: c.metric or layout.metric)
 
 
 def display_rows(layout: Layout, profile: Profile) -> list[Shown]:
-    """The layout's rows after mapping; reported-only rows are kept only under ``paper``."""
+    """The layout's rows after mapping (the paper's setting first, the stand-in that ran it
+    second); reported-only rows are kept only under ``paper``."""
     rows = [r for r in layout.rows if r.match is not None or profile.compare == "paper"]
-    out = _merge(rows, profile)
-    for d in out:
-        if d.match is not None and (d.stand is not None or len(d.items) > 1):
-            # the paper's setting first, the stand-in that ran it second
-            d.label = " / ".join(d.labels) + (f" [{d.stand}]" if d.stand else "")
-    return out
+    return _merge(rows, profile, lambda _, s, labels: " / ".join(labels) + (f" [{s}]" if s else ""))
 
 
 def stand_in_note(layout: Layout, profile: Profile) -> str:
@@ -139,9 +129,18 @@ class Entry:
         """Whether subcolumn ``kind`` holds a value here (a number, not a placeholder)."""
         return not math.isnan(self.ref_value) if kind == "ref" else bool(self.text[kind])
 
+    def cell(self, kind: str) -> str:
+        """Subcolumn ``kind``'s cell: ``--`` where empty, :class:`Bold` where best."""
+        bold = {"ours": self.bold, "ref": self.ref_bold}.get(kind, False)
+        return (Bold if bold else str)(self.text[kind] or "--")
+
 
 def _keys(match: dict[str, Scalar] | None) -> dict[str, str]:
     return {k: fmt_value(v) for k, v in (match or {}).items()}
+
+
+def _has(row: dict[str, Any], keys: dict[str, str]) -> bool:
+    return all(row.get(k, "") == v for k, v in keys.items())
 
 
 def baseline_rows(layout: Layout, profile: Profile, drows: list[Shown]) -> dict[int, int]:
@@ -194,41 +193,30 @@ def _entry(agg: dict | None, reported: float, metric: str, digits: int, seeds: d
     return Entry(text, ref, seeds.get(agg["cell"], {}) if finished else {})
 
 
-def table_entries(
-    layout: Layout, profile: Profile, agg: Frame, runs: Frame | None = None
-) -> tuple[list[Shown], list[Shown], dict[tuple[int, int], Entry]]:
-    """Everything a table shows, whatever the format; ``runs`` (``<id>_runs.csv``) gives the
-    per-seed values behind differences to the baseline and bold."""
-    drows, dcols = display_rows(layout, profile), display_columns(layout, profile)
-    rows = frames.records(frames.frame(agg, AGGREGATE))
+def _grid(layout, profile, drows, dcols, rows, runs: Frame | None) -> list[list[Entry]]:
+    """Per display row and column its entry, with the difference to the baseline and bold."""
     runs = frames.frame(runs if runs is not None else [], RUNS)
     per_seed = {m: frames.seed_values(runs, m) for m in {c.metric for c in dcols}}
-    paper = profile.compare == "paper"
-    entries: dict[tuple[int, int], Entry] = {}
-    for i, dr in enumerate(drows):
-        for j, dc in enumerate(dcols):
+    paper, grid = profile.compare == "paper", []
+    for dr in drows:
+        grid.append([])
+        for dc in dcols:
             rep = dr.items[0].reported(dc.items[0].id).value
             rep = math.nan if rep is None or not (paper or dr.match is None) else rep
             want = _keys({**(dr.match or {}), **dc.match})
-            found = [
-                r
-                for r in rows
-                if r["metric"] == dc.metric and all(r.get(k, "") == v for k, v in want.items())
-            ]
-            cell = found[0] if found and dr.match is not None else None
-            entries[i, j] = _entry(cell, rep, dc.metric, layout.digits, per_seed[dc.metric])
+            found = (r for r in rows if r["metric"] == dc.metric and _has(r, want))
+            cell = None if dr.match is None else next(found, None)
+            grid[-1].append(_entry(cell, rep, dc.metric, layout.digits, per_seed[dc.metric]))
     for i, b in baseline_rows(layout, profile, drows).items():
-        for j in range(len(dcols)):
-            e, base = entries[i, j], entries[b, j]
+        for e, base in zip(grid[i], grid[b], strict=True):
             if e.seeds and base.seeds:
                 e.text["base"], e.welch = fmt_difference(e.seeds, base.seeds, layout.digits)
-    if layout.bold != "none":
-        for j in range(len(dcols)):
-            _mark_best([entries[i, j] for i in range(len(drows))], layout.bold, paper)
-    return drows, dcols, entries
+    for col in zip(*grid, strict=True) if layout.bold != "none" else []:
+        _mark_best(col, layout.bold, paper)
+    return grid
 
 
-def _mark_best(col: list[Entry], rule: str, paper: bool) -> None:
+def _mark_best(col: tuple[Entry, ...], rule: str, paper: bool) -> None:
     """Bold the row whose paired 95 % interval against every other row with finished runs lies
     above 0 (below for ``min``): an intersection-union test, so no multiplicity correction, and
     a row not truly best is bold with probability at most 2.5 %. Under ``paper`` the best
@@ -251,87 +239,63 @@ def _mark_best(col: list[Entry], rule: str, paper: bool) -> None:
 
 def build_table(layout: Layout, profile: Profile, agg: Frame, runs: Frame | None = None) -> Table:
     """The table :func:`render_latex` and :func:`render_markdown` write: under each column the
-    subcolumns some row has a value in (``ours`` always: ``not run`` or ``failed`` at least)."""
-    agg = frames.frame(agg, AGGREGATE)
-    drows, dcols, entries = table_entries(layout, profile, agg, runs)
+    subcolumns some row has a value in (``ours`` always: ``not run`` or ``failed`` at least).
+    ``runs`` (``<id>_runs.csv``) gives the per-seed values behind differences and bold."""
+    rows = frames.records(frames.frame(agg, AGGREGATE))
+    drows, dcols = display_rows(layout, profile), display_columns(layout, profile)
+    grid = _grid(layout, profile, drows, dcols, rows, runs)
     shown = [
-        ["ours"]
-        + [k for k in SUBCOLUMNS[1:] if any(entries[i, j].has(k) for i in range(len(drows)))]
+        ["ours"] + [k for k in SUBCOLUMNS[1:] if any(row[j].has(k) for row in grid)]
         for j in range(len(dcols))
     ]
-    names = {"ours": "Ours", "ref": "Paper" if profile.compare == "paper" else "Ref."}
-    names |= {"delta": "Δ", "base": "vs. baseline"}
-    body = []
-    for i, dr in enumerate(drows):
-        cells = [dr.label]
-        for j, ks in enumerate(shown):
-            e = entries[i, j]
-            bold = {"ours": e.bold, "ref": e.ref_bold}
-            cells += [(Bold if bold.get(k) else str)(e.text[k] or "--") for k in ks]
-        body.append(cells)
+    ref = "Paper" if profile.compare == "paper" else "Ref."
+    names = dict(zip(SUBCOLUMNS, ("Ours", ref, "Δ", "vs. baseline"), strict=True))
+    body = [
+        [dr.label] + [e.cell(k) for e, ks in zip(row, shown, strict=True) for k in ks]
+        for dr, row in zip(drows, grid, strict=True)
+    ]
     labels = [c.label for c in dcols]
     shown_by = dict(zip(labels, shown, strict=True))
-    cap = caption_text(layout, profile, frames.records(agg), shown_by, entries, names)
+    cap = _caption(layout, profile, rows, shown_by, [e for row in grid for e in row], names)
     if all(len(ks) == 1 for ks in shown):  # one subcolumn each: the column labels are the head
         return Table(["Method", *labels], body, caption=cap)
     head = ["Method"] + [names[k] for ks in shown for k in ks]
     return Table(head, body, [(g, len(ks)) for g, ks in shown_by.items()], cap)
 
 
-def caption_text(
-    layout: Layout,
-    profile: Profile,
-    rows: list[dict[str, Any]],
-    shown: dict[str, list[str]],
-    entries: dict[tuple[int, int], Entry],
-    names: dict[str, str],
-) -> str:
-    """The caption: what every shown subcolumn is, the bold rule, and, once, which subcolumns are
-    left out (``shown``: display column label -> its subcolumns) and why."""
+def _caption(layout, profile, rows, shown: dict[str, list[str]], es: list[Entry], names) -> str:
+    """What every shown subcolumn is, the bold rule, and, once, which subcolumns are left out
+    (``shown``: display column label -> its subcolumns) and why."""
     ns = sorted({r["n_planned"] for r in rows if r["n_planned"]})
     seeds = f"{'/'.join(map(str, ns))} seeds" if ns else "seeds"
-    done = {r["n"] for r in rows if r["n"]}
+    done = "/".join(map(str, sorted({r["n"] for r in rows if r["n"]})))
     if done and any(r["n"] != r["n_planned"] for r in rows if r["n"] is not None):
-        ran = "/".join(map(str, sorted(done)))  # say what ran, not only what was planned
-        seeds += f" planned, {ran} finished so far (a cell's n is in its CSV)"
+        seeds += f" planned, {done} finished so far (a cell's n is in its CSV)"  # what ran
+    paper, ref = profile.compare == "paper", names["ref"]
+    welch = f"; {WELCH_MARK}: Welch's interval, the two cells ran different seeds"
+    say = {
+        "ref": f"{ref}: the reported value (n/a where not transcribed)."
+        if paper
+        else f"{ref}: the committed reference aggregate ({profile.reference_dir}), n/a where "
+        "there is none.",
+        "delta": f"{names['delta']} = ours − {'paper' if paper else 'ref'}.",
+        "base": f"{names['base']}: ours − the baseline row of the same setting, with its 95 % "
+        f"Student-t interval (paired by seed) and whether it lies above 0 ({ABOVE}), below "
+        f"0 ({BELOW}) or covers 0 ({UNCLEAR}); {EQUAL}: the same value in every seed"
+        + (welch if any(e.welch for e in es) else "")
+        + ".",
+    }
     parts = [f"{layout.title}.", f"Ours: mean ± std over {seeds}."]
-    ref, delta, es = names["ref"], names["delta"], list(entries.values())
-    anywhere = {k for ks in shown.values() for k in ks}
-    if profile.compare == "paper":
-        what = [
-            f"{ref}: the reported value (n/a where not transcribed).",
-            f"{delta} = ours − paper.",
-        ]
-    else:
+    if not paper:
         parts.append(f"Profile {profile.id}: stand-in data, never compared with the paper.")
-        what = [
-            f"{ref}: the committed reference aggregate ({profile.reference_dir}), n/a where "
-            "there is none.",
-            f"{delta} = ours − ref.",
-        ]
-    parts += [w for k, w in zip(("ref", "delta"), what, strict=True) if k in anywhere]
-    if "base" in anywhere:
-        parts.append(
-            f"{names['base']}: ours − the baseline row of the same setting, with its 95 % "
-            f"Student-t interval (paired by seed) and whether it lies above 0 ({ABOVE}), below "
-            f"0 ({BELOW}) or covers 0 ({UNCLEAR}); {EQUAL}: the same value in every seed"
-            + (
-                f"; {WELCH_MARK}: Welch's interval, the two cells ran different seeds"
-                if any(e.welch for e in es)
-                else ""
-            )
-            + "."
-        )
+    parts += [say[k] for k in SUBCOLUMNS[1:] if any(k in ks for ks in shown.values())]
     side, word = ("above", "highest") if layout.bold == "max" else ("below", "lowest")
+    rule = "the paired 95 % interval of its difference to every other row with finished runs"
     if layout.bold != "none" and any(e.bold for e in es):
-        parts.append(
-            f"Bold: significantly {word} in its column (the paired 95 % interval of its "
-            f"difference to every other row with finished runs lies {side} 0)."
-        )
+        parts.append(f"Bold: significantly {word} in its column ({rule} lies {side} 0).")
     elif layout.bold != "none" and sum(1 for e in es if e.seeds) >= 2:
         parts.append(
-            "No row is bold: none is significantly best in its column (the paired 95 % interval "
-            f"of its difference to every other row with finished runs would lie {side} 0)."
+            f"No row is bold: none is significantly best in its column ({rule} would lie {side} 0)."
         )
     if any(e.ref_bold for e in es):
         parts.append(f"Bold {ref.lower()} value: the {word} reported, as the paper marks it.")
