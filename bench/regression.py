@@ -1,13 +1,9 @@
 """The CI regression check and its reference: every seed's value, a test sized from their spread.
 
-``bench reference`` trains the profile's regression experiments with every reference seed and
-writes under its ``reference_dir``: ``<id>.csv`` (one row per cell, quantity and seed),
-``<id>_tolerance.csv`` (per compared pair the tolerance for a mean of the CI's seeds, its level
-and the shift it detects with 95 % power) and ``provenance.json``. ``bench regression`` trains
-the CI's seeds and fails when a (cell, quantity) mean leaves its tolerance; all pairs share the
-check's false-alarm rate (Sidak). Another CPU or thread count moves a run like a new seed, so the
-fresh runs are tested as new draws from the reference's seed distribution, never for
-bit-identity; the verdicts go to ``results/regression/<profile>/<id>_check.csv``.
+``bench reference`` writes every reference seed's quantities (``<id>.csv``), the tolerances they
+imply (``<id>_tolerance.csv``) and ``provenance.json``; ``bench regression`` trains the CI's seeds
+and fails when a (cell, quantity) mean leaves its tolerance (all pairs share one false-alarm
+rate). Another CPU moves a run like a new seed: the test never relies on bit-identity.
 """
 
 from __future__ import annotations
@@ -74,11 +70,9 @@ def regression_of(profile: Profile) -> Regression:
 
 
 def quantities(run_dir: Path, summary: dict[str, Any], epochs: list[dict[str, float]]):
-    """What one finished run shows of its behaviour, by name (the reference's ``metric``):
-    ``test_acc`` (points), ``firing_rate:<layer>`` (batch norm can hide a moved threshold from
-    accuracy, not from these), ``final_loss:<term>`` over the last epoch (and ``final_loss``,
-    their weighted sum, for a method of several terms) and, for a method with a T_t teacher pass,
-    ``teacher_gap``."""
+    """What one finished run shows of its behaviour, by name: test accuracy, firing rates (batch
+    norm can hide a moved threshold from accuracy, not from these), the last epoch's loss terms
+    and, with a T_t teacher pass, the teacher gap (:func:`expected_quantities`)."""
     q: dict[str, float] = {"test_acc": 100.0 * float(summary["test_acc"])}
     for layer, rate in (summary.get("firing_rates") or {}).items():
         q[f"firing_rate:{layer}"] = float(rate)
@@ -140,11 +134,7 @@ def _runs(
 
 
 def seed_rows(plan: Plan, profile: Profile) -> list[dict[str, Any]]:
-    """One row per cell, compared metric and seed of a plan whose runs all finished.
-
-    Raises:
-        SpecError: a run did not finish.
-    """
+    """One row per cell, compared metric and seed of a plan (SpecError: a run not finished)."""
     from bench.analyse.aggregate import axis_text
 
     axes = plan.experiment.axis_names()
@@ -203,26 +193,15 @@ def write_reference(
         frames.write(path, tolerance_rows(profile, plan.experiment.id, len(reg.seeds)), TOLERANCE)
         written.append(path)
     tol = profile.tolerance
-    prov = {
-        "command": command,
-        "experiments": [p.experiment.id for p in plans],
-        "reference_seeds": list(reg.reference_seeds),
-        "ci_seeds": list(reg.seeds),
-        **git,
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "torch_version": torch.__version__,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpu": cpu_name(),
-        "cpu_count": os.cpu_count(),
-        "threads_per_run": threads if threads else profile.threads,
-        "runs": _runs_provenance(plans),
-        "test": {
-            "false_alarm_per_check": tol.false_alarm,
-            "floor_std": tol.floor_std,
-            "reason": tol.reason,
-        },
-    }
+    prov = {"command": command, "experiments": [p.experiment.id for p in plans]}
+    prov |= {"reference_seeds": list(reg.reference_seeds), "ci_seeds": list(reg.seeds), **git}
+    prov["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    prov |= {"torch_version": torch.__version__, "python": platform.python_version()}
+    prov |= {"machine": platform.machine(), "cpu": cpu_name(), "cpu_count": os.cpu_count()}
+    prov |= {"threads_per_run": threads if threads else profile.threads}
+    prov["runs"] = _runs_provenance(plans)
+    test = {"false_alarm_per_check": tol.false_alarm, "floor_std": tol.floor_std}
+    prov["test"] = test | {"reason": tol.reason}
     path = ref_dir / "provenance.json"
     atomic_write_text(path, json.dumps(prov, indent=2) + "\n")
     return [*written, path]
@@ -251,14 +230,9 @@ def _runs_provenance(plans: list[Plan]) -> dict[str, Any]:
 
 
 def check_rows(plan: Plan, profile: Profile) -> list[dict[str, Any]]:
-    """The regression check of one experiment: per (cell, quantity) the fresh mean over the
-    plan's finished runs, the reference's mean, delta, tolerance and verdict.
-
-    Every compared pair of the plan's cells in the reference shares the false-alarm rate
-    (``cells_in_check``). A quantity the reference holds and the runs no longer measure, or the
-    reverse, fails (a changed network or method needs a new reference); a cell without
-    reference rows is ``no-reference``; a cell with a failed run fails.
-    """
+    """Per (cell, quantity) of one experiment the fresh mean, the reference's, delta, tolerance
+    and verdict. A quantity only the reference or only the runs hold fails (a changed network
+    needs a new reference); a cell without reference rows is ``no-reference``."""
     from bench.analyse.aggregate import read_run
 
     refs = file_references(profile, plan.experiment.id)
@@ -342,13 +316,9 @@ def _g(v: float, spec: str = "9.4g") -> str:
 
 
 def check_reference(sel: Selection) -> None:
-    """Check the committed reference of every regression experiment before anything trains:
-    present and readable, holding cells of the plan (a cell it lacks is "no-reference"), each
-    with every compared quantity and at least two seeds' values (the tolerance's spread).
-
-    Raises:
-        SpecError: one line naming the file, the line or cell and what was expected.
-    """
+    """Check the committed reference of every regression experiment before anything trains
+    (SpecError, one line): present, holding cells of the plan, each with every compared
+    quantity and at least two seeds' values (the tolerance's spread)."""
     from bench.pipeline import plans
 
     again = f"rewrite it with `python -m bench reference --profile {sel.profile.id}`"
@@ -392,9 +362,8 @@ def check_reference(sel: Selection) -> None:
 
 
 def _select(sel: Selection, seeds: tuple[int, ...]) -> None:
-    """``sel`` as the regression experiments with ``seeds`` (unless given), trained from the run
-    cache only (today's code is what is checked: never a committed record), written apart from
-    the profile's committed outputs."""
+    """``sel`` as the regression experiments and ``seeds`` (unless given), from the run cache only
+    (today's code is checked, never a record), written apart from the committed outputs."""
     from bench.pipeline import experiments
 
     sel.experiments = experiments(list(regression_of(sel.profile).experiments))

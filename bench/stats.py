@@ -1,11 +1,7 @@
-"""Statistics over seeds: means, Student-t intervals, paired differences, the claims' tests and
-the regression check's tolerance and power.
-
-Student-t rather than a percentile bootstrap: at 3 to 10 seeds a bootstrap of a mean covers far
-less than it claims, while the t-interval is exact for normal seed spreads at any n >= 2. Two
-cells that ran the same seeds are paired (a seed fixes every method's initialisation and data
-order); otherwise Welch's interval. A test's p-value comes from its interval's own standard error
-and degrees of freedom, so "p below 2.5 %" and "the 95 % interval excludes the boundary" agree.
+"""Statistics over seeds: Student-t intervals (exact for normal seed spreads at any n >= 2, where
+a bootstrap of 3 to 10 seeds covers far less than it claims), paired by seed when two cells ran
+the same seeds, else Welch's; the claims' tests (p-values from the same intervals, Holm); the
+regression check's tolerance and power.
 """
 
 from __future__ import annotations
@@ -132,12 +128,7 @@ class DiffTest:
 
     def inside(self, margin: float) -> bool:
         """The whole interval lies strictly within ``(-margin, +margin)`` (TOST at 2.5 % each)."""
-        return (
-            not math.isnan(self.lo)
-            and not math.isnan(margin)
-            and -margin < self.lo
-            and self.hi < margin
-        )
+        return -margin < self.lo and self.hi < margin  # False for a NaN end or margin
 
 
 def diff_test(a: Mapping[int, float], b: Mapping[int, float], level: float = LEVEL) -> DiffTest:
@@ -178,12 +169,9 @@ def per_check_alpha(false_alarm: float, k: int) -> float:
 
 
 def shift_tolerance(ref_std: float, n_ref: int, m: int, alpha: float) -> float:
-    """Largest ``|mean(fresh) - mean(reference)|`` that passes a two-sided level-``alpha`` test.
-
-    The reference's and the fresh values are draws of one normal distribution (another CPU moves
-    a run like another seed), so the scaled difference is Student-t with ``n_ref - 1`` degrees of
-    freedom. Only the reference's spread is used: a noisier regression must not widen its own
-    tolerance."""
+    """Largest ``|mean(fresh) - mean(reference)|`` that passes a two-sided level-``alpha`` t-test
+    (both draws of one normal distribution; only the reference's spread counts, so that a
+    noisier regression cannot widen its own tolerance)."""
     if n_ref < 2 or m < 1:
         return math.nan
     t = t_quantile(1.0 - alpha / 2.0, n_ref - 1)
@@ -204,9 +192,8 @@ def detectable_shift(
     se = math.sqrt(1.0 / m + 1.0 / n_ref)
 
     def miss(nc: float) -> float:
+        upper = float(stats.nct.sf(t_crit, df, nc))
         lower = float(stats.nct.cdf(-t_crit, df, nc))  # negligible; scipy gives NaN far out
-        return (
-            float(stats.nct.sf(t_crit, df, nc)) + (lower if math.isfinite(lower) else 0.0) - power
-        )
+        return upper + (lower if math.isfinite(lower) else 0.0) - power
 
     return optimize.brentq(miss, 0.0, 100.0) * ref_std * se

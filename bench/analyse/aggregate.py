@@ -1,12 +1,8 @@
 """Run records -> ``results/<profile>/<id>.csv`` (+ claims, runs and curves CSVs).
 
-Aggregates come from the profile's committed run records (:mod:`bench.execute.records`), so every
-file here regenerates byte-identical on a fresh clone; only the regression check aggregates from
-run directories (it tests today's code). One aggregate row per (cell, metric): n, mean, std,
-Student-t 95 % interval, reference, delta, tolerance and verdict; a cell with a failed run is
-``failed`` with no number, one without finished runs ``not-run``. Files: ``<id>.csv``,
-``<id>_claims.csv``, ``<id>_runs.csv`` (one row per run with its provenance) and, for
-``curves: true``, ``<id>_curves.csv`` (test accuracy per epoch), each written whole.
+From the committed run records, so every file regenerates byte-identical on a fresh clone (only
+the regression check reads run directories). One row per (cell, metric): n, mean, std, Student-t
+95 % interval, reference, delta, tolerance and verdict; a cell with a failed run has no number.
 """
 
 from __future__ import annotations
@@ -186,17 +182,10 @@ def aggregate(
         if not any(r.status == "finished" for r in recs):
             names = exact
         values[cell.id] = {}
-        base = {
-            "experiment": exp.id,
-            "profile": profile.id,
-            "cell": cell.id,
-            **axis_text(cell, axes),
-            "stands_for": ";".join(
-                f"{a}={'|'.join(map(str, v))}" for a, v in cell.stands_for.items()
-            ),
-            "n_planned": len(recs),
-            "runs": ";".join(cell.runs),
-        }
+        stands_for = ";".join(f"{a}={'|'.join(map(str, v))}" for a, v in cell.stands_for.items())
+        base = {"experiment": exp.id, "profile": profile.id, "cell": cell.id}
+        base |= {**axis_text(cell, axes), "stands_for": stands_for, "n_planned": len(recs)}
+        base["runs"] = ";".join(cell.runs)
         for metric in names:
             one = groups.get((cell.id, metric))
             ok = one is not None and status != "failed"
@@ -219,26 +208,16 @@ def aggregate(
     # per-seed values of every other metric the experiment names, so that a table pairs any of
     # its columns by seed (the NeuroBench counts and energy of table 7, say)
     per_seed = [p for p in exact if p not in RUNS.columns]
-    head = {"experiment": exp.id, "profile": profile.id}
-    run_rows = [
-        {
-            **head,
-            "cell": cell.id,
-            "seed": seed,
-            "role": role,
-            "run_id": r,
-            "status": records[r].status,
-            "reason": records[r].reason,
-            **{k: records[r].summary.get(k) for k in RUNS.columns if k in records[r].summary},
-            **{
-                m: records[r].metrics.get(m)
-                for m in ("test_acc", "val_acc", "train_acc", *per_seed)
-            },
-        }
-        for cell in plan.cells
-        for seed, rid in zip(cell.seeds, cell.runs, strict=True)
-        for role, r in [("cell", rid)] + [("teacher", d) for d in plan.runs[rid].deps]
-    ]
+    run_rows = []
+    for cell in plan.cells:
+        for seed, rid in zip(cell.seeds, cell.runs, strict=True):
+            for role, r in [("cell", rid)] + [("teacher", d) for d in plan.runs[rid].deps]:
+                rec = records[r]
+                row = {"experiment": exp.id, "profile": profile.id, "cell": cell.id, "seed": seed}
+                row |= {"role": role, "run_id": r, "status": rec.status, "reason": rec.reason}
+                row |= {k: rec.summary.get(k) for k in RUNS.columns if k in rec.summary}
+                metrics = ("test_acc", "val_acc", "train_acc", *per_seed)
+                run_rows.append(row | {m: rec.metrics.get(m) for m in metrics})
     out_dir.mkdir(parents=True, exist_ok=True)
     claim_rows = frames.claims_rows(exp.id, profile.id, claims)
     paths = [

@@ -1,22 +1,13 @@
 """The paper's claims as checks over cells: supported | contradicted | equivalent | inconclusive.
 
-A claim compares the cells its ``a`` (and ``b``) filters pick on one metric, each comparison from
-a 95 % Student-t interval over seeds (:func:`bench.stats.diff_test`), so a difference within the
-seed noise is never a win, a loss or "no effect". Verdicts, in this order (bench/README.md,
-"Verdicts", gives each one's error rate):
-
-* **contradicted**: a comparison ``reversed`` (its reversal tests' one-sided p-values, Holm over
-  the whole claim, below :data:`REVERSAL_ALPHA`) or ``differs`` (an ``equal`` claim);
-* **supported**: every comparison ``holds`` (never for ``spread`` claims);
-* **equivalent**: every comparison's interval lies inside +-margin (the claim's ``margin``, else
-  the profile's ``equivalence_margin``; a ``spread`` claim's ``bound``; none for ``equal``);
-* **inconclusive**: anything else, also nothing to compare.
-
-Kinds: ``greater`` compares each ``a`` cell with the ``b`` cell of the same ``per`` values (those
-the ``b`` filter does not fix), skipping a cell that is its own ``b`` cell; ``monotonic`` orders
-the ``a`` cells by the ``over`` axis per group, tests each step for a drop and shows last minus
-first; ``spread`` tests every pair of a group's cells for lying further apart than ``bound`` and
-shows the extreme pair; ``equal`` holds when every seed's value is identical.
+Each comparison of a claim comes from a 95 % Student-t interval over seeds
+(:func:`bench.stats.diff_test`). The verdict is **contradicted** when a comparison is reversed
+(Holm over the claim's reversal tests) or an ``equal`` one differs, else **supported** when all
+hold (never for ``spread``), else **equivalent** when every interval lies inside +-margin, else
+**inconclusive** (bench/README.md, "Verdicts", gives their error rates). Kinds: ``greater`` (each
+``a`` cell against the ``b`` cell of its ``per`` values, never itself), ``monotonic`` (steps
+along ``over`` tested for a drop, last minus first shown), ``spread`` (every pair tested for
+lying further apart than ``bound``, the extreme pair shown) and ``equal`` (identical seeds).
 """
 
 from __future__ import annotations
@@ -150,18 +141,15 @@ def _greater(
     return c, [(f"below {claim.threshold:g}", t.p_below(claim.threshold))]
 
 
-def _equal(group: str, a: Cell, b: Cell, get: Get) -> Comparison:
+def _equal(group: str, a: Cell, b: Cell, get: Get) -> tuple[Comparison, Tests]:
     va, vb = list(get(a).values()), list(get(b).values())
-    if not va or not vb:
-        return Comparison(
-            group, MISSING, note="a cell has no finished run", a_cell=a.id, b_cell=b.id
-        )
-    same = len(set(va) | set(vb)) == 1
-    note = "" if same else f"a={sorted(set(va))}, b={sorted(set(vb))}"
-    outcome = HOLDS if same else DIFFERS
-    return Comparison(
-        group, outcome, va[0], vb[0], va[0] - vb[0], note=note, a_cell=a.id, b_cell=b.id
-    )
+    c = Comparison(group, MISSING, note="a cell has no finished run", a_cell=a.id, b_cell=b.id)
+    if va and vb:
+        same = len(set(va) | set(vb)) == 1
+        c.outcome = HOLDS if same else DIFFERS
+        c.a_mean, c.b_mean, c.diff = va[0], vb[0], va[0] - vb[0]
+        c.note = "" if same else f"a={sorted(set(va))}, b={sorted(set(vb))}"
+    return c, []
 
 
 def _pairs_inside(series: list[dict[int, float]], margin: float) -> bool:
@@ -193,7 +181,7 @@ def evaluate_claim(
             elif claim.kind == "greater":
                 comps.append(_greater(claim, group, a, b, get, m))
             else:
-                comps.append((_equal(group, a, b, get), []))
+                comps.append(_equal(group, a, b, get))
     else:
         groups: dict[str, list[Cell]] = {}
         for c in a_cells:

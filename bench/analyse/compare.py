@@ -1,11 +1,9 @@
 """References and verdicts: what each aggregate is compared with, and whether it passes.
 
-A profile's ``compare`` picks the reference: ``paper`` (the transcribed or cited values of
-``paper_tables/<id>.yaml``), ``reference`` (every seed's value in the committed regression
-reference, tested with :func:`bench.stats.shift_tolerance` at the per-cell level that keeps the
-whole check's false-alarm rate at ``tolerance.false_alarm``) or ``none`` (the claims decide). A
-cell's verdict is ``pass``, ``fail`` (outside the tolerance, or a run failed), ``no-reference`` or
-``not-run``; only this module and :mod:`bench.analyse.aggregate` decide verdicts.
+A profile's ``compare`` picks the reference: ``paper`` (``paper_tables/<id>.yaml``),
+``reference`` (every seed's value in the committed regression reference, tested with
+:func:`bench.stats.shift_tolerance`) or ``none``. Verdicts: ``pass``, ``fail`` (outside the
+tolerance, or a run failed), ``no-reference`` or ``not-run``.
 """
 
 from __future__ import annotations
@@ -34,6 +32,10 @@ class Reference:
     values: tuple[float, ...] = ()
 
 
+Refs = dict[tuple[str, str], Reference]
+"""(cell id, metric) -> its reference."""
+
+
 @dataclass(frozen=True)
 class Position:
     """Where a cell sits in a table layout."""
@@ -50,11 +52,7 @@ def mapped_match(match: dict[str, Scalar], profile: Profile) -> dict[str, Scalar
 
 
 def positions(layout: Layout, profile: Profile, cells: list[Cell]) -> list[Position]:
-    """Every (row, column) of ``layout`` that holds one of ``cells``.
-
-    Raises:
-        SpecError: a row and column select more than one cell.
-    """
+    """Every (row, column) of ``layout`` that holds one of ``cells`` (SpecError: several)."""
     out = []
     for row in layout.rows:
         if row.match is None:
@@ -90,26 +88,23 @@ def compared(metric: str, profile: Profile) -> bool:
     return any(fnmatch.fnmatchcase(metric, p) for p in profile.compare_metrics)
 
 
-def n_compared(refs: dict[tuple[str, str], Reference], cells: list[Cell], profile: Profile) -> int:
+def n_compared(refs: Refs, cells: list[Cell], profile: Profile) -> int:
     """How many (cell, metric) pairs of ``cells`` a check compares with ``refs``: they share its
     false-alarm rate."""
     ids = {c.id for c in cells}
     return sum(1 for cid, met in refs if cid in ids and compared(met, profile))
 
 
-def paper_references(
-    layout: Layout | None, profile: Profile, cells: list[Cell]
-) -> dict[tuple[str, str], Reference]:
-    """(cell id, metric) -> the paper's transcribed or cited value."""
+def paper_references(layout: Layout | None, profile: Profile, cells: list[Cell]) -> Refs:
+    """The paper's transcribed or cited values."""
     if layout is None or layout.kind != "table":
         return {}
-    out: dict[tuple[str, str], Reference] = {}
+    out: Refs = {}
     for pos in positions(layout, profile, cells):
         rep = pos.row.reported(pos.column_id)
         if rep.status in ("transcribed", "cited") and rep.value is not None:
-            out[(pos.cell.id, pos.metric)] = Reference(
-                rep.value, f"paper ({rep.status}: {rep.source})"
-            )
+            src = f"paper ({rep.status}: {rep.source})"
+            out[(pos.cell.id, pos.metric)] = Reference(rep.value, src)
     return out
 
 
@@ -121,8 +116,8 @@ def reference_path(profile: Profile, experiment_id: str) -> Path:
 REFERENCE_COLUMNS = REFERENCE.header()  # plus the experiment's axes after ``cell``
 
 
-def file_references(profile: Profile, experiment_id: str) -> dict[tuple[str, str], Reference]:
-    """(cell id, metric) -> every seed's value in the committed reference (empty when none)."""
+def file_references(profile: Profile, experiment_id: str) -> Refs:
+    """Every seed's value in the committed reference (none without one)."""
     path = reference_path(profile, experiment_id)
     if not path.is_file():
         return {}
@@ -154,15 +149,13 @@ def file_references(profile: Profile, experiment_id: str) -> dict[tuple[str, str
     }
 
 
-def references(
-    layout: Layout | None, profile: Profile, experiment_id: str, cells: list[Cell]
-) -> dict[tuple[str, str], Reference]:
+def references(layout: Layout | None, profile: Profile, eid: str, cells: list[Cell]) -> Refs:
     """The references of the profile's kind for one experiment."""
     if profile.compare == "paper":
         return paper_references(layout, profile, cells)
     if profile.compare == "none":
         return {}
-    return file_references(profile, experiment_id)
+    return file_references(profile, eid)
 
 
 def verdict(

@@ -1,11 +1,8 @@
 """The results CSVs as typed pandas frames: each kind's columns and dtypes, one writer, one reader.
 
-Every CSV the harness writes is a :class:`Kind`: its columns in order, each text, float, nullable
-integer or nullable boolean (an undeclared column, such as an experiment's axis, takes the kind's
-``other``). :func:`write` and :func:`read` use the same dtypes, so a reader gets numbers as
-numbers; floats are written with ten significant digits (the same bytes on every platform), and a
-declared column a file lacks reads as empty. The claims CSV (one ``all`` row per claim, then its
-comparisons) is written by :func:`claims_rows` and read back by :func:`read_claims`.
+Every CSV the harness writes is a :class:`Kind` (its columns, each text, float, nullable integer
+or nullable boolean), written and read with those dtypes; floats get ten significant digits (the
+same bytes on every platform), and a declared column a file lacks reads as empty.
 """
 
 from __future__ import annotations
@@ -26,6 +23,9 @@ from tssd.api import atomic_write_text
 TEXT, FLOAT, INT, BOOL = "str", "float64", "Int64", "boolean"
 AXES = "AXES"
 """Where a kind's header takes the experiment's axes."""
+
+Rows = Iterable[dict[str, Any]] | pd.DataFrame
+"""A CSV's rows: dicts or a frame, values as text or typed."""
 
 UNITS = {"test_acc": "%", "train_acc": "%", "val_acc": "%", "nb_acc": "%", "peak_mem_mb": "MB"}
 UNITS |= dict.fromkeys(["wall_s", "train_total_s", "epoch_time_s"], "s")
@@ -112,9 +112,7 @@ def _empty(v: Any) -> bool:
 
 def cell_text(v: Any) -> str:
     """A value as a text cell: a float with ten significant digits, nothing for a missing one."""
-    if _empty(v):
-        return ""
-    return format(v, ".10g") if isinstance(v, float) else str(v)
+    return "" if _empty(v) else format(v, ".10g") if isinstance(v, float) else str(v)
 
 
 def _bool(v: Any) -> bool:
@@ -132,15 +130,9 @@ CASTS = {
 }
 
 
-def frame(
-    rows: Iterable[dict[str, Any]] | pd.DataFrame, kind: Kind, columns: list[str] | None = None
-) -> pd.DataFrame:
-    """``rows`` (dicts or a frame, values as text or typed) as the kind's typed frame, with
-    ``columns`` (default: those of ``rows``, then every declared one they lack; missing: empty).
-
-    Raises:
-        ValueError: a value that is not of its column's dtype, naming the column.
-    """
+def frame(rows: Rows, kind: Kind, columns: list[str] | None = None) -> pd.DataFrame:
+    """``rows`` as the kind's typed frame, with ``columns`` (default: those of ``rows``, then
+    every declared one they lack; a missing one is empty); ValueError names a column's bad value."""
     if isinstance(rows, pd.DataFrame):
         data = {c: rows[c].tolist() for c in rows.columns}
     else:
@@ -158,33 +150,22 @@ def frame(
     return pd.DataFrame(out, index=range(n))
 
 
-def text(
-    rows: Iterable[dict[str, Any]] | pd.DataFrame, kind: Kind, columns: list[str] | None = None
-) -> str:
+def text(rows: Rows, kind: Kind, columns: list[str] | None = None) -> str:
     """The CSV text of ``rows`` as ``kind`` (columns as :func:`frame` takes them)."""
     return frame(rows, kind, columns).to_csv(
         index=False, lineterminator="\n", float_format=kind.float_format, na_rep=kind.na_rep
     )
 
 
-def write(
-    path: Path,
-    rows: Iterable[dict[str, Any]] | pd.DataFrame,
-    kind: Kind,
-    columns: list[str] | None = None,
-) -> Path:
+def write(path: Path, rows: Rows, kind: Kind, columns: list[str] | None = None) -> Path:
     """Write ``rows`` as ``kind`` to ``path`` whole (a temporary file and a rename)."""
     atomic_write_text(path, text(rows, kind, columns))
     return path
 
 
 def read(path: Path, kind: Kind, missing_ok: bool = False) -> pd.DataFrame:
-    """The typed frame of the CSV at ``path`` (empty where it is absent and ``missing_ok``).
-
-    Raises:
-        FileNotFoundError: no file, and not ``missing_ok`` (naming the command that writes it).
-        ValueError: a value not of its column's dtype, naming the file and column.
-    """
+    """The typed frame of the CSV at ``path`` (empty where it is absent and ``missing_ok``,
+    else FileNotFoundError naming the command that writes it)."""
     if not path.is_file():
         if missing_ok:
             return frame([], kind)
@@ -241,7 +222,7 @@ def _comparison(row: dict[str, Any]) -> Comparison:
     )
 
 
-def claims_from(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> list[ClaimResult]:
+def claims_from(rows: Rows) -> list[ClaimResult]:
     """The claims that claims CSV rows hold, in their order (one without its ``all`` row is left
     out); a claim carries what the CSV holds, its ``margin`` its comparisons'."""
     typed = records(frame(rows, CLAIMS))

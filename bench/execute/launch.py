@@ -1,9 +1,7 @@
 """Launchers: where and how run jobs execute. The runner only sees :class:`Launcher`.
 
-A launcher runs :class:`~bench.execute.worker.RunJob` s up to its ``capacity``, reports each
-one's :class:`~bench.execute.worker.JobResult` and can be shut down; progress is the runner's
-business (it reads each run's ``epochs.csv``, wherever the job runs). :data:`LAUNCHERS` names
-them all: ``local`` here, ``torchrun`` and ``slurm`` in :mod:`bench.execute.scaleout`.
+Progress is not a launcher's business: the runner reads each run's ``epochs.csv`` wherever the
+job runs. :data:`LAUNCHERS` names them all (``torchrun`` and ``slurm``: :mod:`.scaleout`).
 """
 
 from __future__ import annotations
@@ -30,13 +28,15 @@ PRELOAD = [
 
 
 class Launcher(ABC):
-    """Executes run jobs. Subclasses implement the four methods and are registered in
-    :data:`LAUNCHERS`."""
+    """Executes run jobs. Subclasses implement the abstract methods (and set ``_workers`` or
+    override :attr:`capacity`) and are registered in :data:`LAUNCHERS`."""
+
+    _workers: int
 
     @property
-    @abstractmethod
     def capacity(self) -> int:
         """How many jobs may run at once."""
+        return self._workers
 
     @abstractmethod
     def submit(self, job: RunJob) -> None:
@@ -80,10 +80,6 @@ class LocalLauncher(Launcher):
         self._ctx.set_forkserver_preload(PRELOAD)
         self._results = self._ctx.Queue()
         self._procs: dict[str, tuple[mp.process.BaseProcess, float]] = {}
-
-    @property
-    def capacity(self) -> int:  # noqa: D102
-        return self._workers
 
     def submit(self, job: RunJob) -> None:  # noqa: D102
         if len(self._procs) >= self._workers:

@@ -1,17 +1,9 @@
-"""Run records: what every finished (or failed) run of a profile leaves in git.
-
-A run directory (``results/runs/<hash>/``) is a local cache and never committed; its record is,
-and every table, claim, figure and report of a profile regenerates from the records alone. Two
-files under ``results/<profile>/records/``, both sorted by run id so that a new run adds lines:
-
-* ``runs.jsonl``: one JSON object per run, keys sorted: ``run_id`` (the config hash),
-  ``status`` (finished or failed), ``reason`` (why it failed), ``config`` (the semantic config,
-  which must hash to ``run_id``) and ``summary`` (the run's ``summary.json``);
-* ``epochs.csv``: one row per run and epoch (``run_id``, ``epoch``, then the run's epochs.csv
-  columns), numbers to 7 significant digits, empty where not measured.
-
-:func:`load` checks what it reads and stops at the first problem with one line naming the file,
-the line and what was expected. A run without a record is "not run": nothing is filled in.
+"""Run records: what every finished (or failed) run of a profile leaves in git (README.md, "Run
+records"), the one source of its tables: ``runs.jsonl`` (per run its ``run_id``, ``status``,
+``reason``, semantic ``config`` and ``summary``, keys sorted) and ``epochs.csv`` (per run and
+epoch, numbers to 7 significant digits), both sorted by run id so that a new run adds lines.
+:func:`load` stops at the first problem with one line naming the file, the line and what was
+expected; a run without a record is "not run", never filled in.
 """
 
 from __future__ import annotations
@@ -66,11 +58,7 @@ def records_dir(out_dir: Path) -> Path:
 
 
 def load(directory: Path) -> dict[str, Record]:
-    """Every record under ``directory`` (empty when it holds none), checked.
-
-    Raises:
-        RecordError: one line naming the file, the line and what was expected.
-    """
+    """Every record under ``directory`` (empty when it holds none), checked (RecordError)."""
     runs_path, epochs_path = directory / RUNS, directory / EPOCHS
     if not runs_path.is_file():
         if epochs_path.is_file() and epochs_path.read_text().strip():

@@ -1,14 +1,14 @@
 """The runner: plan -> runs executed through a launcher, with caching, resuming and progress.
 
-Every run lives in ``<results>/runs/<config-hash>/``. A finished run is never redone (unless
-``--force``), a failed run stays failed (a non-finite loss would happen again), an interrupted
-run resumes from its last checkpoint and a run that raised anything else is retried. Teachers go
-before the cells that need them; a cell whose teacher failed is not run. Progress is read from
+A finished run (``<results>/runs/<config-hash>/``) is never redone unless ``--force``, a failed
+one stays failed (a non-finite loss would recur), an interrupted one resumes from its last
+checkpoint, any other is retried; a cell whose teacher failed is not run. Progress is read from
 the run directories, whatever the :class:`~bench.execute.launch.Launcher`.
 """
 
 from __future__ import annotations
 
+import io
 import sys
 import time
 from collections.abc import Callable
@@ -47,11 +47,7 @@ def run_state(run: PlannedRun, runs_dir: Path) -> RunState:
 
 def calibrated_seconds(run: PlannedRun, runs: dict[str, PlannedRun], startup_s: float) -> float:
     """A run's time from training steps measured on this machine (:mod:`tssd.calibrate`) with
-    its own thread count, plus a KD run's teacher forward passes (one batch per training step).
-
-    Raises:
-        KeyError: the dataset's size is unknown to the calibration.
-    """
+    its own thread count, plus a KD run's teacher forward passes (KeyError: unknown dataset)."""
     from tssd.api import calibrate, estimate, shape_of, torch_threads
 
     cfg = run.cfg
@@ -99,16 +95,13 @@ class Progress:
         interval_s: float = 20.0,
         recorded: set[str] | None = None,
     ):
-        self.label, self.capacity, self.runs_dir = label, capacity, runs_dir
+        self.label, self.capacity, self.runs_dir, self.states = label, capacity, runs_dir, states
         self.recorded = recorded or set()  # done by their committed records: "recorded"
         self.runs = {r.run_id: r for r in runs}
-        self.stream = stream or sys.stdout
-        self.interval = interval_s
-        self.states = states
+        self.stream, self.interval = stream or sys.stdout, interval_s
         self.done: dict[str, Outcome] = {}
-        self.running: dict[str, float] = {}
-        self.est_done = self.actual_done = 0.0
-        self.last_line = 0.0
+        self.running: dict[str, float] = {}  # run -> when it started
+        self.est_done = self.actual_done = self.last_line = 0.0
         known = [r.est_s for r in runs if r.est_s is not None]
         self.default_est = sum(known) / len(known) if known else 60.0
         tty = hasattr(self.stream, "isatty") and self.stream.isatty()
@@ -132,12 +125,13 @@ class Progress:
         bar.add_task("", total=len(self.runs), eta="")
         return bar
 
-    def _est(self, rid: str) -> float:
-        e = self.runs[rid].est_s
-        return self.default_est if e is None else e
-
-    def _fraction(self, rid: str, done: int) -> float:
-        return min(1.0, done / max(1, self.runs[rid].cfg.optim.epochs))
+    def _left(self, rid: str, done: int | None = None) -> float:
+        """Estimated seconds of run ``rid`` after ``done`` epochs (None: where it started)."""
+        r, st = self.runs[rid], self.states.get(rid)
+        if done is None:
+            done = st.epochs_done if st and st.status == "partial" else 0
+        est = self.default_est if r.est_s is None else r.est_s
+        return est * (1.0 - min(1.0, done / max(1, r.cfg.optim.epochs))) if done else est
 
     def eta(self) -> float:
         """Seconds left: estimates of what remains, scaled by actual/estimated so far."""
@@ -147,20 +141,11 @@ class Progress:
             st = self.states.get(rid)
             if rid in self.done or (st is not None and st.status in (*TERMINAL, "unavailable")):
                 continue
-            if rid in self.running:
-                frac = self._fraction(rid, RunDir(self.runs_dir / rid).epochs_done())
-            else:
-                frac = self._start_fraction(rid)
-            left += self._est(rid) * (1.0 - frac)
+            running = rid in self.running
+            left += self._left(rid, RunDir(self.runs_dir / rid).epochs_done() if running else None)
         return left * ratio / max(1, self.capacity)
 
-    def _start_fraction(self, rid: str) -> float:
-        st = self.states.get(rid)
-        return self._fraction(rid, st.epochs_done) if st and st.status == "partial" else 0.0
-
     def _counts(self) -> str:
-        n = len(self.runs)
-        done = len(self.done)
         # "recorded" = done by a committed record; "cached" = a finished run directory reused;
         # a failed run counts as failed, cached or not.
         reused = [r for r, o in self.done.items() if o.cached and o.status == "finished"]
@@ -172,7 +157,9 @@ class Progress:
             "not runnable": sum(o.status in ("unavailable", "not-run") for o in self.done.values()),
         }
         extra = [f"{k} {what}" for what, k in counts.items() if k]
-        return f"{done}/{n} runs" + (f" ({', '.join(extra)})" if extra else "")
+        return f"{len(self.done)}/{len(self.runs)} runs" + (
+            f" ({', '.join(extra)})" if extra else ""
+        )
 
     def _epoch(self, rid: str) -> tuple[int, int, str]:
         """A running run's epochs done and in all, and ``name epoch k/N``."""
@@ -219,7 +206,7 @@ class Progress:
         t0 = self.running.pop(run.run_id, None)
         self.done[run.run_id] = outcome
         if t0 is not None and outcome.status == "finished":
-            self.est_done += self._est(run.run_id) * (1.0 - self._start_fraction(run.run_id))
+            self.est_done += self._left(run.run_id)
             self.actual_done += time.time() - t0
         if outcome.cached and outcome.status == "finished":
             return
@@ -256,12 +243,8 @@ class Progress:
             if rid not in self.rows:
                 self.rows[rid] = self.bar.add_task("", eta="")
             self.bar.update(self.rows[rid], description=f"  {text}", completed=done, total=total)
-        self.bar.update(
-            self.bar.task_ids[0],
-            description=f"[{self.label}] {self._counts()}",
-            completed=len(self.done),
-            eta=f"ETA {fmt_seconds(self.eta())}",
-        )
+        head, eta = f"[{self.label}] {self._counts()}", f"ETA {fmt_seconds(self.eta())}"
+        self.bar.update(self.bar.task_ids[0], description=head, completed=len(self.done), eta=eta)
         self.bar.refresh()
 
     def stop(self, keep: bool = False) -> None:
@@ -289,28 +272,21 @@ def execute_runs(
     recorded: set[str] | None = None,
     on_done: Callable[[PlannedRun], object] | None = None,
 ) -> dict[str, Outcome]:
-    """Execute the runs not done yet and return every run's outcome.
+    """Execute the ``runs`` (dependencies first) not done yet and return every run's outcome.
 
-    Args:
-        runs: the runs, dependencies first (:meth:`bench.plan.expand.Plan.ordered_runs`).
-        runs_dir: the directory holding run directories.
-        launcher: executes the jobs (None only when nothing needs running).
-        force: redo finished and failed runs.
-        progress: the display, or None for silence.
-        poll_s: how often the display refreshes while runs are in flight.
-        busy_retry_s: how long to wait before retrying a run another harness process holds.
-        recorded: runs done by their committed records: never trained unless ``force``.
-        on_done: called with each run that finished or failed here, as soon as it has (the
-            harness writes its record there).
-
-    Raises:
-        KeyboardInterrupt: after cancelling the running jobs (they resume on the next run).
+    ``launcher`` may be None only when nothing needs running; ``recorded`` runs (done by their
+    committed records) are trained only with ``force``; ``on_done`` gets each run that finished
+    or failed here as soon as it has (the harness writes its record there); a run another harness
+    process holds is retried after ``busy_retry_s``. On an interrupt the running jobs are
+    cancelled (they resume on the next run) and the exception goes on.
     """
     from tssd.api import load_plugins
 
     runs_dir.mkdir(parents=True, exist_ok=True)
-    by_id = {r.run_id: r for r in runs}
-    states = progress.states if progress else {r.run_id: run_state(r, runs_dir) for r in runs}
+    if progress is None:  # silence: a display that writes nowhere
+        states = {r.run_id: run_state(r, runs_dir) for r in runs}
+        progress = Progress("", runs, states, 1, runs_dir, stream=io.StringIO())
+    by_id, states = {r.run_id: r for r in runs}, progress.states
     outcomes: dict[str, Outcome] = {}
     pending: list[PlannedRun] = []
     for r in runs:
@@ -324,10 +300,9 @@ def execute_runs(
             pending.append(r)
             if st.status in TERMINAL:  # --force: redone from scratch
                 states[r.run_id] = RunState("new")
-    if progress is not None:
-        progress.begin()
-        for rid, o in outcomes.items():
-            progress.finished(by_id[rid], o)
+    progress.begin()
+    for rid, o in outcomes.items():
+        progress.finished(by_id[rid], o)
     plugins = load_plugins()  # what this process planned with; every worker loads the same
     retry_at: dict[str, float] = {}
     forced: set[str] = set()
@@ -342,11 +317,9 @@ def execute_runs(
                 if bad:
                     pending.remove(r)
                     o = outcomes[bad[0]]
-                    outcomes[r.run_id] = Outcome(
-                        r.run_id, "not-run", f"teacher {bad[0]} {o.status}: {o.error}"
-                    )
-                    if progress is not None:
-                        progress.finished(r, outcomes[r.run_id])
+                    why = f"teacher {bad[0]} {o.status}: {o.error}"
+                    outcomes[r.run_id] = Outcome(r.run_id, "not-run", why)
+                    progress.finished(r, outcomes[r.run_id])
                     continue
                 if any(d not in outcomes for d in r.deps) or retry_at.get(r.run_id, 0) > now:
                     continue
@@ -363,8 +336,7 @@ def execute_runs(
                 forced.add(r.run_id)
                 launcher.submit(job)
                 in_flight.add(r.run_id)
-                if progress is not None:
-                    progress.started(r)
+                progress.started(r)
             if not in_flight:
                 if pending:
                     time.sleep(min(busy_retry_s, poll_s))
@@ -376,24 +348,19 @@ def execute_runs(
                 if res.status == "busy":
                     retry_at[r.run_id] = time.time() + busy_retry_s
                     pending.insert(0, r)
-                    if progress is not None:
-                        progress.running.pop(r.run_id, None)
+                    progress.running.pop(r.run_id, None)
                     continue
                 outcomes[r.run_id] = _outcome(res)
                 if on_done is not None and outcomes[r.run_id].status in TERMINAL:
                     on_done(r)
-                if progress is not None:
-                    progress.finished(r, outcomes[r.run_id])
-            if progress is not None:
-                progress.tick()
+                progress.finished(r, outcomes[r.run_id])
+            progress.tick()
     except BaseException:
-        if progress is not None:
-            progress.stop(keep=True)
+        progress.stop(keep=True)
         if launcher is not None:
             launcher.shutdown(cancel=True)
         raise
-    if progress is not None:
-        progress.end()
+    progress.end()
     return outcomes
 
 

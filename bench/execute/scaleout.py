@@ -1,10 +1,8 @@
 """Scale-out launchers for the paper profile: ``torchrun`` and ``slurm`` (submitit job arrays).
 
-Both are :class:`bench.execute.launch.Launcher` s, so caching, resuming, progress and results are
-those of local runs. ``torchrun``: each run is one data-parallel job of ``nproc`` processes on
-this machine (the launcher holds the run's lock). ``slurm``: one array task per run with the
-profile's ``slurm`` resources; a preempted or timed-out task is requeued by submitit and resumes
-from its last checkpoint, and a task with ``tasks_per_node > 1`` is one DDP run over its tasks.
+``torchrun``: each run one data-parallel job of ``nproc`` processes on this machine. ``slurm``:
+one array task per run, requeued by submitit when preempted or timed out (it resumes from its
+last checkpoint); a task with ``tasks_per_node > 1`` is one DDP run over its tasks.
 """
 
 from __future__ import annotations
@@ -54,10 +52,6 @@ class TorchrunLauncher(Launcher):
         self._procs: dict[str, subprocess.Popen] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
-
-    @property
-    def capacity(self) -> int:  # noqa: D102
-        return self._workers
 
     def submit(self, job: RunJob) -> None:  # noqa: D102
         t = threading.Thread(
@@ -157,15 +151,9 @@ SLURM_DEFAULTS = {
 
 
 class SlurmLauncher(Launcher):
-    """Runs as one SLURM job array per batch of submissions (submitit).
-
-    Args:
-        workers: how many array tasks run at once (``slurm_array_parallelism``).
-        folder: where submitit keeps job pickles and logs.
-        resources: the profile's ``slurm`` section (:data:`SLURM_DEFAULTS`, ``partition`` and
-            any ``slurm_*`` submitit parameter).
-        cluster: None = SLURM (submitit's auto-detection), ``local`` or ``debug`` for tests.
-    """
+    """Runs as one SLURM job array per batch of submissions (submitit): ``workers`` array tasks
+    at once, logs under ``folder``, the profile's ``slurm`` section as ``resources`` (over
+    :data:`SLURM_DEFAULTS`); ``cluster`` None is SLURM, ``local`` or ``debug`` serve tests."""
 
     def __init__(
         self,

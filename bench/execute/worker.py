@@ -1,9 +1,8 @@
 """What runs inside a worker: one run job, under a per-run lock, through ``tssd.train``.
 
-Every launcher executes this (a local worker, each torchrun rank, a SLURM task): it imports only
-the core and reports a small picklable :class:`JobResult`. The lock (an OS file lock, released
-when its process dies) makes two harness processes on one results directory run each run once:
-the second gets ``busy`` and waits for the first one's result on disk.
+Every launcher executes this, so it imports only the core. The lock (an OS file lock, released
+when its process dies) lets two harness processes share a results directory: the second gets
+``busy`` and waits for the first one's result on disk.
 """
 
 from __future__ import annotations
@@ -16,11 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tssd.api import HARNESS_ERROR, RunDir
+from tssd.api import RunDir
 
-__all__ = ["HARNESS_ERROR", "JobResult", "RunJob", "execute", "lock_path", "train_job"]
-# HARNESS_ERROR: written into a run directory that raised anything but RunFailed (a bug, a missing
-# dataset), so that the run shows as failed or not-run, never as a number
+__all__ = ["JobResult", "RunJob", "execute", "lock_path", "train_job"]
 
 
 @dataclass(frozen=True)
@@ -107,12 +104,10 @@ def execute(job: RunJob) -> JobResult:
         return JobResult.of(job.run_id, summary, trained_epochs=trained, already_done=done)
     except RunFailed as exc:
         return JobResult(job.run_id, "failed", str(exc))
-    except DatasetUnavailable as exc:
-        run_dir.record_error("unavailable", str(exc))
-        return JobResult(job.run_id, "unavailable", str(exc))
     except DataError as exc:  # bad data, not a bug: the message names the file, no traceback
-        run_dir.record_error("error", str(exc))
-        return JobResult(job.run_id, "error", str(exc))
+        status = "unavailable" if isinstance(exc, DatasetUnavailable) else "error"
+        run_dir.record_error(status, str(exc))  # the run shows as not-run or failed
+        return JobResult(job.run_id, status, str(exc))
     except KeyboardInterrupt:
         return JobResult(job.run_id, "interrupted", "interrupted; re-run to resume")
     except Exception as exc:  # noqa: BLE001  (any bug must end as a failed run, not a crash)
