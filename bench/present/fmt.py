@@ -32,12 +32,8 @@ def number(x: float, metric: str, digits: int) -> str:
             if abs(x) >= div:
                 return f"{x / div:.3g}{suffix}"
         return f"{x:.0f}"
-    unit = unit_of(metric)
-    if unit == "%":
-        return f"{x:.{digits}f}"
-    if unit == "MB" or (unit == "s" and abs(x) >= 100):
-        return f"{x:.0f}"
-    return f"{x:.1f}" if unit == "s" else f"{x:.3g}"
+    spec = {"%": f".{digits}f", "MB": ".0f", "s": ".1f" if abs(x) < 100 else ".0f"}
+    return format(x, spec.get(unit_of(metric), ".3g"))
 
 
 def signed(x: float, digits: int = 2) -> str:

@@ -1,10 +1,6 @@
-"""The reproduction report: every table, claim and figure of one profile on one page.
-
-``python -m bench report --profile P`` writes ``results/<P>/REPORT.md`` from that profile's CSVs
-and rendered files (it runs nothing); ``python -m bench claims`` prints several profiles' claims
-side by side, and ``--readme`` writes them and their findings into the README. Prose about results
-is generated from the verdicts (:func:`claim_sentence`): only ``equivalent`` is ever worded "no
-effect" or "insensitive". REPORT.md bounds the false verdicts to expect (:func:`false_verdicts`).
+"""``REPORT.md`` (every table, claim and figure of one profile, from its CSVs and rendered files)
+and the README's claims table and findings. Prose about results is generated from the verdicts
+(:func:`claim_sentence`): only ``equivalent`` is ever worded "no effect" or "insensitive".
 """
 
 from __future__ import annotations
@@ -79,11 +75,11 @@ def write_report(profile_id: str, results: Path, out_dir: Path | None = None) ->
     eids = shipped + sorted(extra - set(shipped))
     prov, wall = _provenance(out_dir, eids)
     by_eid = {eid: _claims_of(out_dir, eid) for eid in eids}
+    results = [(eid, r) for eid, got in by_eid.items() for r in got.values()]
     every = [
         [eid, f"{r.claim.id}: {r.claim.text}", r.claim.source, Bold(r.verdict)]
         + ["; ".join(f"{g.group}: {g.outcome} {_ci(g)}" for g in r.comparisons) or r.summary]
-        for eid, got in by_eid.items()
-        for r in got.values()
+        for eid, r in results
     ]
     head = ["experiment", "claim", "source", "verdict", "per group: difference [95 % interval]"]
     walls = ", ".join(f"{e} {duration(w)}" for e, w in wall.items()) or "none"
@@ -109,7 +105,7 @@ def write_report(profile_id: str, results: Path, out_dir: Path | None = None) ->
             "One sentence per claim, generated from its verdict (`bench/present/report.py`, "
             "`claim_sentence`).",
             "",
-            *[f"- {s}" for s in findings(out_dir, eids, profile.id)],
+            *[f"- {e}: {claim_sentence(r.claim.text, {profile.id: r})}" for e, r in results],
         ),
         *section("### Every comparison", *to_markdown(Table(head, every))),
         "## Tables and figures",
@@ -149,18 +145,16 @@ def _every_claim(profiles: list[str], results: Path) -> Iterator[tuple[str, Clai
             yield eid, claim, {p: got.get(claim.id) for p, got in by_profile.items()}
 
 
-def _verdict_cell(res: ClaimResult | None) -> str:
-    if res is None or _not_run(res):
-        return "not run"
-    detail = _detail(res.comparisons)
-    return res.verdict + (f" ({detail})" if detail else "")
-
-
 def claims_table(profiles: list[str], results: Path) -> str:
     """Every claim of every experiment, one column per profile (Markdown)."""
+
+    def cell(res: ClaimResult | None) -> str:
+        if res is None or _not_run(res):
+            return "not run"
+        return res.verdict + (f" ({d})" if (d := _detail(res.comparisons)) else "")
+
     rows = [
-        [eid, claim.text, *map(_verdict_cell, mine.values())]
-        for eid, claim, mine in _every_claim(profiles, results)
+        [e, c.text, *map(cell, mine.values())] for e, c, mine in _every_claim(profiles, results)
     ]
     return "\n".join(to_markdown(Table(["experiment", "claim", *profiles], rows))) + "\n"
 
@@ -248,15 +242,6 @@ def claim_sentence(text: str, by_profile: dict[str, ClaimResult | None]) -> str:
     """``<claim text>: <verdict on each profile>.``: one sentence per claim, from the CSVs."""
     parts = [verdict_phrase(res, p) for p, res in by_profile.items()]
     return f"{text[:1].upper()}{text[1:]}: {'; '.join(parts)}."
-
-
-def findings(results_dir: Path, eids: list[str], profile: str) -> list[str]:
-    """Every claim of one profile's experiments as a sentence (claims that ran only)."""
-    return [
-        f"{eid}: " + claim_sentence(res.claim.text, {profile: res})
-        for eid in eids
-        for res in _claims_of(results_dir, eid).values()
-    ]
 
 
 LEVELS = {

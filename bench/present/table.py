@@ -1,9 +1,6 @@
 """One table model, written as LaTeX (booktabs) or Markdown: the paper's tables, the forest
-table, and every table of ``REPORT.md`` and the README.
-
-A :class:`Table` is plain text; the writers escape it: :func:`to_latex` through
-:func:`latex_escape` (a table needs only :data:`PREAMBLE`), :func:`to_markdown` escapes ``|`` and
-folds each group's label into its first column's header (``digits: Ours``).
+table, and every table of ``REPORT.md`` and the README. A :class:`Table` is plain text; the
+writers escape it (a LaTeX table needs only :data:`PREAMBLE`).
 """
 
 from __future__ import annotations
@@ -20,14 +17,10 @@ class Bold(str):
 class Table:
     """A table as plain text, before it is written as LaTeX or Markdown."""
 
-    head: list[str]
-    """One header per column; the first names the row labels (``Method``)."""
-    rows: list[list[str]]
-    """Per row: its label, then one cell per column (:class:`Bold` for bold)."""
-    groups: list[tuple[str, int]] = field(default_factory=list)
-    """A header row over the columns after the first: ``(label, columns spanned)``."""
-    caption: str = ""
-    """The LaTeX caption (Markdown callers write theirs beside the table)."""
+    head: list[str]  # one header per column; the first names the row labels (``Method``)
+    rows: list[list[str]]  # per row: its label, then one cell per column
+    groups: list[tuple[str, int]] = field(default_factory=list)  # (label, columns spanned)
+    caption: str = ""  # LaTeX's (Markdown callers write theirs beside the table)
 
 
 PREAMBLE = r"\usepackage{booktabs}"
@@ -53,17 +46,13 @@ def latex_escape(text: str) -> str:
     """
     out = []
     for ch in text:
-        if ch in LATEX_SPECIAL:
-            out.append(LATEX_SPECIAL[ch])
-        elif ch.isspace():
-            out.append(" ")
-        elif (ch.isascii() and ch.isprintable()) or ("\u00c0" <= ch <= "\u00ff"):
-            out.append(ch)
-        else:
+        plain = (ch.isascii() and ch.isprintable()) or "\u00c0" <= ch <= "\u00ff"
+        if not (ch in LATEX_SPECIAL or ch.isspace() or plain):
             raise ValueError(
                 f"{text!r}: character {ch!r} (U+{ord(ch):04X}) has no LaTeX form in "
                 "bench.present.table.LATEX_SPECIAL; use another character or add it there"
             )
+        out.append(LATEX_SPECIAL.get(ch, " " if ch.isspace() else ch))
     return "".join(out)
 
 
@@ -100,7 +89,8 @@ def to_latex(t: Table, label: str, comments: list[str]) -> str:
 
 
 def to_markdown(t: Table) -> list[str]:
-    """The table's Markdown lines, the first header in lower case (the caption is the caller's)."""
+    """The table's Markdown lines: the first header in lower case, each group's label folded into
+    its first column's header (``digits: Ours``)."""
     head, i = [t.head[0].lower(), *([] if t.groups else t.head[1:])], 1
     for g, w in t.groups:
         head += [f"{g}: {t.head[i]}", *t.head[i + 1 : i + w]]
