@@ -1,13 +1,10 @@
 """Aggregate CSVs -> the paper's figures: the plotted numbers as CSV, then PDF and PNG from them.
 
-Each figure computes every number it draws into ``<id>_figdata.csv`` (one row per drawn element,
-:data:`FIGDATA_COLUMNS`) and draws only from those rows: the CSV is the figure's reviewable,
-byte-stable content (a PNG's bytes change with the font renderer). ``plot.type`` in
-``paper_tables/<id>.yaml`` picks ``sweep`` (figure 3: means against an axis, the paired difference
-to the baseline below), ``grid`` (figure 4: heatmap of the difference to the baseline), ``curves``
-(figure 5: accuracy per epoch) or ``bars`` (figure 6: per-layer metrics). Bands and error bars are
-the tables' 95 % Student-t intervals clipped to the metric's range, drawn with matplotlib because
-seaborn would recompute them from raw values. How figures look: :func:`load_style`.
+Each figure computes every number it draws into ``<id>_figdata.csv`` and draws only from those
+rows: the CSV is the figure's reviewable, byte-stable content (a PNG's bytes change with the font
+renderer). ``plot.type`` in ``paper_tables/<id>.yaml`` picks the kind: :data:`PLOTS`. Bands and
+error bars are the tables' 95 % Student-t intervals (seaborn would recompute them from raw values),
+clipped to the metric's range. How figures look: :func:`load_style`.
 """
 
 from __future__ import annotations
@@ -86,14 +83,8 @@ def themed(style: FigureStyle) -> Iterator[Any]:
     import seaborn as sns
 
     with plt.rc_context():
-        s = style
-        sns.set_theme(
-            context=s.context,
-            style=s.theme,
-            palette=list(s.palette),
-            font=s.font_family,
-            font_scale=s.font_scale,
-        )
+        look = {"context": style.context, "style": style.theme, "font": style.font_family}
+        sns.set_theme(palette=list(style.palette), font_scale=style.font_scale, **look)
         yield plt
 
 
@@ -124,8 +115,7 @@ class FigData:
 
 
 def metric_range(metric: str) -> Range | None:
-    """The values a metric can take: accuracies 0-100 %, firing rates and sparsities 0-1,
-    synaptic operation counts >= 0, else unbounded."""
+    """The values a metric can take (accuracies in %, fractions, counts); None: unbounded."""
     if metric.endswith("_acc") or metric.startswith(("test_acc", "val_acc", "train_acc")):
         return 0.0, 100.0
     if "firing_rate" in metric or "sparsity" in metric:
@@ -153,10 +143,6 @@ def t_interval(mean: float, std: float, n: int) -> Range:
         return math.nan, math.nan
     h = t_quantile(0.5 + LEVEL / 2.0, n - 1) * std / math.sqrt(n)
     return mean - h, mean + h
-
-
-def _n(v: int | None) -> int:
-    return 0 if v is None else v
 
 
 def _ok(rows: list[Row]) -> list[Row]:
@@ -231,10 +217,9 @@ def _band_legend(ax, loc: str = "best") -> None:
 
 
 def _not_run_note(ax, rows: list[Row], why: str = "no finished runs") -> None:
-    reasons = sorted(
-        {r.get("reason", "") for r in rows if r.get("status") in ("not-run", "failed")}
-    )
-    text = why + (f":\n{reasons[0][:90]}" if reasons and reasons[0] else "")
+    failed = [r for r in rows if r.get("status") in ("not-run", "failed")]
+    reason = min((r.get("reason", "") for r in failed), default="")
+    text = why + (f":\n{reason[:90]}" if reason else "")
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize="small")
     ax.set_xticks([])
     ax.set_yticks([])
@@ -242,17 +227,12 @@ def _not_run_note(ax, rows: list[Row], why: str = "no finished runs") -> None:
 
 def display_name(name: str, profile: Profile, style: FigureStyle) -> str:
     """A dataset's display name: the style's, else the profile's label of that stand-in."""
-    labels = style.dataset_labels or {}
-    if name in labels:
-        return labels[name]
-    return next(
-        (m.label for m in profile.datasets.values() if m.stand_in == name and m.label), name
-    )
+    stand_ins = {m.stand_in: m.label for m in reversed(profile.datasets.values()) if m.label}
+    return {**stand_ins, **(style.dataset_labels or {})}.get(name, name)
 
 
 class _Ctx:
-    """What every plot function needs: the aggregate rows, the layout's plot block, the profile,
-    the style, the runs CSV, the series' labels and the figure data being written."""
+    """What every kind of plot needs, and the rows of figure data they all write."""
 
     def __init__(self, rows, plot, profile, style, runs, fd):
         self.rows, self.plot, self.profile, self.style = rows, plot, profile, style
@@ -272,20 +252,16 @@ class _Ctx:
         """``digits (for CIFAR-10, CIFAR-100)``: the panel's value and the names it stands for."""
         if not self.axis:
             return ""
-
-        def name(n: str) -> str:
-            return display_name(n, self.profile, self.style) if self.axis == "dataset" else n
-
         stands = next((r.get("stands_for", "") for r in rows if r.get(self.axis) == value), "")
         axis = f"{self.axis}="
         names = [p.split("=", 1)[1].split("|") for p in stands.split(";") if p.startswith(axis)]
-        if names and names[0] != [value]:
-            return f"{name(value)} (for {', '.join(map(name, names[0]))})"
-        return name(value)
+        names = names[0] if names and names[0] != [value] else []
+        if self.axis == "dataset":
+            value, *names = (display_name(n, self.profile, self.style) for n in (value, *names))
+        return f"{value} (for {', '.join(names)})" if names else value
 
     def panels(self, axes, rows: list[Row], titled=None, values=None) -> Iterator[tuple]:
-        """Per panel: its axes, its rows and ``(panel, title)``, the title set on the axes (from
-        ``titled`` rows where given)."""
+        """Per panel: its axes (titled), its rows and ``(panel, title)``."""
         for ax, panel in zip(axes, values or _panels(rows, self.axis), strict=False):
             title = self.title(rows if titled is None else titled, panel)
             ax.set_title(title, fontsize="medium")
@@ -299,24 +275,22 @@ class _Ctx:
     def point(self, where, element: str, series: str, r: Row, rng, ci=None, **kw) -> Row:
         """A mean of aggregate row ``r`` with its interval (``ci``, else the row's) clipped."""
         lo, hi, flag = clip_interval(*(ci or (r["ci_lo"], r["ci_hi"])), rng)
-        kw.update(lo=lo, hi=hi, n=_n(r["n"]), interval=MEAN_CI, flag=flag)
+        kw.update(lo=lo, hi=hi, n=r["n"] or 0, interval=MEAN_CI, flag=flag)
         return self.fd.add(*where, element, series, y=r["mean"], **kw)
 
     def diff(self, where, series: str, r: Row, b: Row, excludes: str, **kw) -> Row:
-        """Row ``r`` minus baseline row ``b`` with the paired (or Welch) 95 % Student-t interval
-        from their seeds, or the bare difference without seeds; flagged ``excludes`` when the
-        interval excludes 0."""
+        """Row ``r`` minus baseline row ``b``, the 95 % interval paired by seed (Welch's where the
+        seeds differ; none without seeds), flagged ``excludes`` when the interval excludes 0."""
         from bench.stats import diff_ci
 
         a, z = self.seeds.get(r["cell"]), self.seeds.get(b["cell"])
-        d, lo, hi, how = (
-            diff_ci(a, z) if a and z else (r["mean"] - b["mean"], math.nan, math.nan, "")
-        )
+        d, lo, hi, how = r["mean"] - b["mean"], math.nan, math.nan, ""
+        if a and z:
+            d, lo, hi, how = diff_ci(a, z)
         n = "" if not how else str(len(a)) if how.startswith("paired") else f"{len(a)} vs {len(z)}"
-        how = f"95% {how}" if how else "none (no per-seed values)"
-        flag = excludes if lo > 0 or hi < 0 else ""
+        kw.update(lo=lo, hi=hi, n=n, interval=f"95% {how}" if how else "none (no per-seed values)")
         return self.fd.add(
-            *where, "diff", series, y=d, lo=lo, hi=hi, n=n, interval=how, flag=flag, **kw
+            *where, "diff", series, y=d, flag=excludes if lo > 0 or hi < 0 else "", **kw
         )
 
     def ylim(self, ax, where, values, rng, name: str = "y", lo: float | None = None) -> None:
@@ -446,7 +420,7 @@ def _grid(c: _Ctx, axes) -> list[str]:
         ax.set_xlabel(plot.get("x_label", xk))
         ax.set_ylabel(plot.get("y_label", yk))
         ns = _n_text(r["n"] for r in fd.select(where[0], "cell"))
-        head = f"baseline {b['mean']:.2f} (white; {_n_text([_n(b['n'])])}); cells: {ns}"
+        head = f"baseline {b['mean']:.2f} (white; {_n_text([b['n']])}); cells: {ns}"
         ax.set_title(f"{where[1]}\n{head}", fontsize="small")
     return [
         f"Colour: cell mean \u2212 baseline mean (points) on a fixed scale of \u00b1{big:g}, "
@@ -472,11 +446,11 @@ def _curves(c: _Ctx, axes) -> list[str]:
         for series, label in zip(plot["series"], c.labels, strict=True):
             sel = _select(prow, series)
             seeds = {
-                cell: finished.get(cell) or max(_n(r["n"]) for r in sel if r["cell"] == cell)
+                cell: finished.get(cell) or max(r["n"] or 0 for r in sel if r["cell"] == cell)
                 for cell in dict.fromkeys(r["cell"] for r in sel)
             }
-            for r in sorted(sel, key=lambda r: (r["cell"], _n(r["epoch"]))):
-                m, n, epoch, want = r["mean"], _n(r["n"]), _n(r["epoch"]), seeds[r["cell"]]
+            for r in sorted(sel, key=lambda r: (r["cell"], r["epoch"] or 0)):
+                m, n, epoch, want = r["mean"], r["n"] or 0, r["epoch"] or 0, seeds[r["cell"]]
                 if n < want or math.isnan(m):
                     note = f"evaluated by {n} of {want} seeds"
                     fd.add(*where, "dropped", label, x=epoch, y=m, n=n, note=note)
@@ -506,17 +480,11 @@ def _curves(c: _Ctx, axes) -> list[str]:
     return caption
 
 
-def bar_metrics(plot: dict[str, Any]) -> list[dict[str, Any]]:
-    """The per-layer metrics a ``bars`` plot draws, one row of panels each: its ``rows`` (each
-    ``{prefix: 'nb_sparsity:', y_label: ...}``), else the firing rates."""
-    return list(plot.get("rows") or ({"prefix": "firing_rate:"},))
-
-
 def _bars(c: _Ctx, axes) -> list[str]:
     """Grouped bars of per-layer metrics with their intervals, one row of panels per metric."""
     import numpy as np
 
-    plot, fd, specs = c.plot, c.fd, bar_metrics(c.plot)
+    plot, fd, specs = c.plot, c.fd, c.plot["rows"]
     colors = c.colors(baseline_first=True)
     ranges = [metric_range(spec["prefix"]) or (0.0, math.inf) for spec in specs]
     for spec, rng, row in zip(specs, ranges, axes, strict=False):
@@ -564,6 +532,9 @@ def _bars(c: _Ctx, axes) -> list[str]:
 
 
 PLOTS = {"sweep": _sweep, "grid": _grid, "curves": _curves, "bars": _bars}
+"""The kinds of figure: figure 3's sweep (means against an axis, the paired difference to the
+baseline below), figure 4's grid (a heatmap of the difference to the baseline), figure 5's curves
+(accuracy per epoch), figure 6's bars (per-layer metrics)."""
 
 
 def render_figure(
@@ -591,15 +562,16 @@ def render_figure(
     n_rows, grow = (2 if kind == "sweep" and "baseline" in plot else 1), 0.6
     # a sweep's difference row shares its x axis, drawn lower
     shared = {"sharex": "col", "gridspec_kw": {"height_ratios": [5, 3]}} if n_rows > 1 else {}
-    if kind == "bars":  # one row per per-layer metric, each with layers of its own
-        for i, spec in enumerate(bar_metrics(plot)):
+    if kind == "bars":  # a row of panels per per-layer metric ({prefix: "nb_sparsity:", ...})
+        plot = {**plot, "rows": list(plot.get("rows") or ({"prefix": "firing_rate:"},))}
+        for i, spec in enumerate(plot["rows"]):
             prefix = spec.get("prefix") if isinstance(spec, dict) else None
             if not isinstance(prefix, str) or not prefix.endswith(":"):
                 raise SpecError(
                     f"{rel(layout.path)}: key 'plot.rows[{i}].prefix': got {prefix!r}, expected "
                     "a per-layer metric prefix such as 'nb_sparsity:'"
                 )
-        n_rows, grow = len(bar_metrics(plot)), 1.0
+        n_rows, grow = len(plot["rows"]), 1.0
     runs = frames.read(results_dir / f"{name}_runs.csv", RUNS, missing_ok=True)
     fd = FigData()
     size = (style.panel_width * n_panels, style.panel_height * (1 + grow * (n_rows - 1)))
