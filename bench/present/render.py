@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,10 @@ def _mapping(profile: Profile, axis: str, name: Scalar):
     return (profile.datasets if axis == "dataset" else profile.archs)[str(name)]
 
 
-def _merge(items: list[Any], profile: Profile, label, metric=lambda _: "") -> list[Shown]:
+Labeller = Callable[[Any, str, list[str]], str]
+
+
+def _merge(items: list[Any], profile: Profile, label: Labeller, metric=lambda _: "") -> list[Shown]:
     """``items`` merged where their mapped matches coincide, each labelled by ``label(first item,
     the stand-ins' labels, the items' labels)``."""
     out: list[Shown] = []
@@ -182,7 +186,14 @@ def _entry(agg: dict | None, reported: float, metric: str, digits: int, seeds: d
     return Entry(text, ref, seeds.get(agg["cell"], {}) if finished else {})
 
 
-def _grid(layout, profile, drows, dcols, rows, runs: Frame | None) -> list[list[Entry]]:
+def _grid(
+    layout: Layout,
+    profile: Profile,
+    drows: list[Shown],
+    dcols: list[Shown],
+    rows: list[dict[str, Any]],
+    runs: Frame | None,
+) -> list[list[Entry]]:
     """Per display row and column its entry, with the difference to the baseline and bold."""
     runs = frames.frame(runs if runs is not None else [], RUNS)
     per_seed = {m: frames.seed_values(runs, m) for m in {c.metric for c in dcols}}
@@ -254,7 +265,14 @@ def build_table(
     return tb.Table(head, body, [(g, len(ks)) for g, ks in shown_by.items()], cap)
 
 
-def _caption(layout, profile, rows, shown: dict[str, list[str]], es: list[Entry], names) -> str:
+def _caption(
+    layout: Layout,
+    profile: Profile,
+    rows: list[dict[str, Any]],
+    shown: dict[str, list[str]],
+    es: list[Entry],
+    names: dict[str, str],
+) -> str:
     """What every shown subcolumn is, the bold rule, and, once, which subcolumns are left out
     (``shown``: display column label -> its subcolumns) and why."""
     ns = sorted({r["n_planned"] for r in rows if r["n_planned"]})
