@@ -1,9 +1,5 @@
-"""The harness's optional dependencies, checked before the first run instead of after the last.
-
-``pip install -e '.[harness]'`` installs them all; each command asks only for what it will use
-(figures need matplotlib, ``--launcher slurm`` needs submitit, running needs filelock), so a
-missing one fails in one line with its install command, before any run starts.
-"""
+"""The harness's optional dependencies (``pip install -e '.[harness]'``), checked before the first
+run instead of after the last: each command asks only for what it will use."""
 
 from __future__ import annotations
 
@@ -20,24 +16,15 @@ REQUIREMENTS = {
 """Module -> the requirement that installs it (as in pyproject.toml's ``harness`` extra)."""
 
 
-def missing(modules: list[str]) -> list[str]:
-    """The modules of ``modules`` that cannot be imported."""
-    out = []
-    for name in modules:
+def require(needs: dict[str, str]) -> None:
+    """Raise a one-line :class:`SpecError` naming what needs which missing module of ``needs``
+    (module -> what needs it) and the pip command that installs it."""
+    gone = []
+    for name in needs:
         try:
             importlib.import_module(name)
         except ImportError:
-            out.append(name)
-    return out
-
-
-def require(needs: dict[str, str]) -> None:
-    """Check that every module of ``needs`` (module -> what needs it) imports.
-
-    Raises:
-        SpecError: one line naming what needs which missing module and the pip command.
-    """
-    gone = missing(list(needs))
+            gone.append(name)
     if gone:
         why = "; ".join(f"{needs[m]} needs {m}" for m in gone)
         pins = " ".join(f"'{REQUIREMENTS.get(m, m)}'" for m in gone)

@@ -1,22 +1,13 @@
 """Experiment x profile -> cells -> hashed run configs (the plan the runner executes).
 
-A *cell* is one point of an experiment's grid (e.g. ``method=tssd, dataset=digits, t_s=2``) after
-the profile has mapped paper datasets and architectures to what it runs (``cifar10`` -> ``digits``
-in ``quick``). Grid points that map to the same cell are one cell: it runs once and renders once,
-labelled with the stand-in (``stands_for`` keeps the paper names). Each cell has one run per seed;
-a run is a :class:`tssd.config.RunConfig` identified by its config hash, so a run shared by two
-tables (or two cells) is planned, run and cached once.
-
-A cell may depend on teacher runs (knowledge distillation from an external teacher): the teacher
-is planned as its own run and its hash is written into the cell's config (``method.teacher``), so
-the cell's hash changes whenever the teacher's does.
-
-Each run is planned on its built :class:`tssd.config.RunConfig`, never on the raw dict, so every
-default is the dataclasses'. Config fields a method ignores are reset to their defaults
-(:meth:`RunConfig.canonical <tssd.config.RunConfig.canonical>`, from each method's
-:class:`tssd.methods.MethodSpec`), so e.g. the baseline run of Figure 3 (whose grid sets ``t_t``)
-is the baseline run of Table 1, and a run trained with ``python -m tssd train`` hashes like the
-harness's (its hash resets the same fields).
+A *cell* is one grid point after the profile has mapped paper datasets and architectures to what
+it runs (``cifar10`` -> ``digits`` in ``quick``); grid points that map to one cell are one cell,
+labelled with the stand-in (``stands_for`` keeps the paper names). A cell has one run per seed,
+named by its config hash, so a run shared by cells or tables is planned, run and cached once. A
+teacher (knowledge distillation) is a run of its own whose hash goes into the cell's config, so
+the cell's hash follows the teacher's. Runs are planned on the built, canonical
+:class:`tssd.config.RunConfig` (fields the method does not read at their defaults), so a run
+hashes alike whichever table plans it, and like one trained with ``python -m tssd train``.
 """
 
 from __future__ import annotations
@@ -44,20 +35,17 @@ if TYPE_CHECKING:
 
 @dataclass
 class PlannedRun:
-    """One training run of the plan."""
+    """One training run of the plan: ``run_id`` is its config hash (``unavailable-<hash>`` when
+    this checkout cannot run it, ``unavailable`` saying why), ``cfg`` its validated canonical
+    config (runtime fields included), ``role`` ``cell`` or ``teacher``."""
 
     run_id: str
-    """The config hash (the run directory's name); ``unavailable-<hash>`` when it cannot run."""
     cfg: RunConfig
-    """The run config, runtime fields included, with the fields its method does not read at
-    their defaults (validated, unless the run is unavailable)."""
     name: str
     seed: int
     role: str
-    """``cell`` or ``teacher``."""
     deps: tuple[str, ...] = ()
     unavailable: str | None = None
-    """Why this checkout cannot run it (dataset or method not registered), or None."""
     est_s: float | None = None
 
     @property
@@ -100,12 +88,11 @@ class Plan:
         out, seen = [], set()
 
         def visit(rid: str) -> None:
-            if rid in seen:
-                return
-            seen.add(rid)
-            for d in self.runs[rid].deps:
-                visit(d)
-            out.append(self.runs[rid])
+            if rid not in seen:
+                seen.add(rid)
+                for d in self.runs[rid].deps:
+                    visit(d)
+                out.append(self.runs[rid])
 
         for rid in self.runs:
             visit(rid)
@@ -120,9 +107,7 @@ def _eq(a: Scalar, b: Scalar) -> bool:
 
 def fmt_value(v: Scalar) -> str:
     """A cell value as text: integers plainly, floats without a trailing ``.0``."""
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
 
 
 def cell_id(key: dict[str, Scalar]) -> str:
@@ -130,33 +115,23 @@ def cell_id(key: dict[str, Scalar]) -> str:
     return ",".join(f"{k}={fmt_value(v)}" for k, v in key.items())
 
 
-def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
-    """``data['a']['b'] = value`` for ``key='a.b'`` (:func:`tssd.typed.set_dotted`, the one way
-    the suite applies a dotted override)."""
-    from tssd.api import set_dotted as typed_set
-
-    typed_set(data, key, value, SpecError)
-
-
 def apply_set(data: dict[str, Any], overrides: dict[str, Any]) -> None:
-    """Apply a ``set:`` block (dotted keys) in place."""
+    """Apply a ``set:`` block (dotted keys) in place, by :func:`tssd.typed.set_dotted`."""
+    from tssd.api import set_dotted
+
     for k, v in overrides.items():
-        set_dotted(data, k, v)
+        set_dotted(data, k, v, SpecError)
 
 
 def apply_derive(
     data: dict[str, Any], derive: dict[str, str], names: dict[str, Any], where: tuple[str, str, str]
 ) -> None:
-    """Set each derived key of ``data`` to its expression evaluated over the cell's axis values
-    ``names``; ``where``: the spec file, the key of ``derive`` in it and the cell's id.
-
-    Raises:
-        SpecError: an expression names an axis the cell lacks (naming file, key and cell).
-    """
+    """Set each derived key of ``data`` to its expression over the cell's axis values ``names``;
+    an axis the cell lacks is a :class:`SpecError` naming ``where`` (file, key, cell id)."""
     src, key, cid = where
     for k, expr in derive.items():
         try:
-            set_dotted(data, k, evaluate(expr, names))
+            apply_set(data, {k: evaluate(expr, names)})
         except KeyError as exc:
             raise SpecError(
                 f"{src}: key '{key}.{k}': cell {cid} has no axis {exc.args[0]!r}"
@@ -181,17 +156,6 @@ def _availability(cfg: RunConfig) -> str | None:
                 f"(registered: {', '.join(registry)})"
             )
     return None
-
-
-def _load_plugins() -> None:
-    """Load the plugins named in ``TSSD_PLUGINS`` (:mod:`tssd.plugins`) before anything is
-    planned: their methods and datasets are then registered like the suite's own."""
-    from tssd.api import ConfigError, load_plugins
-
-    try:
-        load_plugins()
-    except ConfigError as exc:  # a bad TSSD_PLUGINS entry: one line, like a bad experiment
-        raise SpecError(str(exc)) from None
 
 
 def estimate_seconds(cfg, profile: Profile) -> float | None:
@@ -222,16 +186,8 @@ def estimate_seconds(cfg, profile: Profile) -> float | None:
     return run_cost(cfg, shape, step).total_s
 
 
-def _seed_list(exp: Experiment, profile: Profile, seeds: list[int] | None) -> list[int]:
-    if seeds:
-        return list(seeds)
-    ep = exp.profiles.get(profile.id)
-    return list(ep.seeds) if ep is not None and ep.seeds else list(profile.seeds)
-
-
 def _run_name(key: dict[str, Scalar], seed: int, prefix: str = "") -> str:
-    body = "-".join(fmt_value(v) for v in key.values())
-    return f"{prefix}{body}-s{seed}"
+    return prefix + "-".join(fmt_value(v) for v in key.values()) + f"-s{seed}"
 
 
 def expand(
@@ -244,35 +200,29 @@ def expand(
     threads: int | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> Plan:
-    """Build the :class:`Plan` of ``exp`` under ``profile``.
-
-    Args:
-        exp: the experiment.
-        profile: the profile.
-        runs_dir: where run directories live (``<runs_dir>/<config-hash>/``); also the teacher
-            look-up root of the ``kd`` method.
-        data_root: ``data.root`` of every run (real datasets), or None to keep the profile's.
-        seeds: override the seeds of the profile and experiment.
-        threads: ``runtime.threads`` of every run (None: the profile's).
-        overrides: dotted run-config overrides applied last to every run, teachers included
-            (``--set optim.epochs=2``; they change the config hashes, so such runs are cached
-            apart from the profile's own).
-
-    Raises:
-        SpecError: a mapping is missing or a built config is invalid (names file, cell, key).
+    """The :class:`Plan` of ``exp`` under ``profile``, its runs under ``runs_dir`` (also where
+    ``kd`` looks up teachers). ``data_root``, ``seeds`` and ``threads`` replace the profile's;
+    ``overrides`` (``--set``, dotted keys) apply last to every run, teachers included, and so
+    change the hashes. A missing mapping or an invalid config is a :class:`SpecError` naming
+    file, cell and key; a run of a plugin named in ``TSSD_PLUGINS`` plans like the suite's own.
     """
-    from tssd.api import ConfigError, from_dict
+    from tssd.api import ConfigError, from_dict, load_plugins
 
-    _load_plugins()
+    try:
+        load_plugins()
+    except ConfigError as exc:  # a bad TSSD_PLUGINS entry: one line, like a bad experiment
+        raise SpecError(str(exc)) from None
     runs_dir = Path(runs_dir).resolve()
     src = rel(exp.path)
     ep = exp.profiles.get(profile.id)
     runs: dict[str, PlannedRun] = {}
     cells: dict[str, Cell] = {}
-    cell_configs: dict[str, list[str]] = {}
 
-    def build(data: dict[str, Any], seed: int, where: str) -> tuple[RunConfig, str | None]:
-        """The run config of ``data`` and why this checkout cannot run it (or None)."""
+    def plan(
+        data: dict[str, Any], seed: int, role: str, where: str, deps=(), inherited=None
+    ) -> tuple[str, str | None]:
+        """Build ``data`` and add its run (once per run id): the id, and why the run cannot run
+        here (its own reason, else ``inherited``) or None."""
         data["seed"] = seed
         rt = data.setdefault("runtime", {})
         rt["progress"] = False
@@ -297,19 +247,6 @@ def expand(
                 cfg.validate(source)
         except ConfigError as exc:
             raise SpecError(str(exc)) from None
-        return cfg, why
-
-    def plan(
-        data: dict[str, Any],
-        seed: int,
-        role: str,
-        where: str,
-        deps: tuple[str, ...] = (),
-        inherited: str | None = None,
-    ) -> tuple[str, str | None]:
-        """Build ``data`` and add its run to the plan (once per run id): the id, and why the run
-        cannot run here (its own reason, else ``inherited``) or None."""
-        cfg, why = build(data, seed, where)
         rid = cfg.hash() if why is None else "unavailable-" + cfg.hash()
         if rid not in runs:
             est = estimate_seconds(cfg, profile) if why is None else None
@@ -317,9 +254,8 @@ def expand(
         return rid, why or inherited
 
     for block in exp.blocks(profile.id):
-        axes = list(block)
-        for values in itertools.product(*(block[a] for a in axes)):
-            paper = dict(zip(axes, values, strict=True))
+        for values in itertools.product(*block.values()):
+            paper = dict(zip(block, values, strict=True))
             key = {a: profile.map_value(a, v) if a in MAPPED_AXES else v for a, v in paper.items()}
             cid = cell_id(key)
             base = json.loads(json.dumps(profile.base))
@@ -328,69 +264,62 @@ def expand(
                     table = profile.datasets if a == "dataset" else profile.archs
                     apply_set(base, table[paper[a]].set)
             apply_set(base, exp.set)
-            if ep is not None:
-                apply_set(base, ep.set)
-            names = dict(paper)
-            apply_derive(base, exp.derive, names, (src, "derive", cid))
-            teacher_spec = None
+            apply_set(base, ep.set if ep is not None else {})
+            apply_derive(base, exp.derive, paper, (src, "derive", cid))
+            teacher = None
             for a, v in paper.items():
                 axis = exp.axes.get(a)
                 if axis is not None and axis.variants and v in axis.variants:
                     var = axis.variants[v]
                     if a == "method" and "method.name" not in var.set:
-                        set_dotted(base, "method.name", v)
+                        apply_set(base, {"method.name": v})
                     apply_set(base, var.set)
                     apply_set(base, var.profile_set(profile.id))
-                    where = (src, f"variants.{a}.{v}.derive", cid)
-                    apply_derive(base, var.derive, names, where)
-                    if var.teacher is not None:
-                        teacher_spec = var.teacher
+                    apply_derive(base, var.derive, paper, (src, f"variants.{a}.{v}.derive", cid))
+                    teacher = var.teacher or teacher
                 elif a == "method":
-                    set_dotted(base, "method.name", v)
-                elif a in AXIS_KEYS:
-                    set_dotted(base, AXIS_KEYS[a], v)
-                elif axis is not None and axis.key:
-                    set_dotted(base, axis.key, v)
+                    apply_set(base, {"method.name": v})
+                elif a in AXIS_KEYS or (axis is not None and axis.key):
+                    apply_set(base, {AXIS_KEYS.get(a) or axis.key: v})
                 elif a not in MAPPED_AXES:
                     raise SpecError(f"{src}: axis {a!r} has no run-config key")
-            seed_list = _seed_list(exp, profile, seeds)
+            seed_list = list(seeds or (ep is not None and ep.seeds) or profile.seeds)
             run_ids, teacher_ids, why_cell = [], [], None
             for seed in seed_list:
                 data = json.loads(json.dumps(base))
                 deps: tuple[str, ...] = ()
-                if teacher_spec is not None:
+                if teacher is not None:
                     tdata = json.loads(json.dumps(base))
-                    if teacher_spec.arch is not None:
-                        if teacher_spec.arch not in profile.archs:
+                    if teacher.arch is not None:
+                        if teacher.arch not in profile.archs:
                             raise SpecError(
                                 f"{rel(profile.path)}: no mapping for teacher arch "
-                                f"{teacher_spec.arch!r} used by {src}"
+                                f"{teacher.arch!r} used by {src}"
                             )
-                        apply_set(tdata, profile.archs[teacher_spec.arch].set)
-                    apply_set(tdata, teacher_spec.set)
-                    tdata["name"] = _run_name(key, seed, f"{teacher_spec.label}-")
+                        apply_set(tdata, profile.archs[teacher.arch].set)
+                    apply_set(tdata, teacher.set)
+                    tdata["name"] = _run_name(key, seed, f"{teacher.label}-")
                     tid, twhy = plan(tdata, seed, "teacher", f"teacher of cell {cid}, seed {seed}")
                     teacher_ids.append(tid)
                     deps = (tid,)
-                    set_dotted(data, teacher_spec.into, tid)
+                    apply_set(data, {teacher.into: tid})
                     if twhy is not None:
                         why_cell = f"teacher: {twhy}"
                 data["name"] = _run_name(key, seed)
                 rid, why = plan(data, seed, "cell", f"cell {cid}, seed {seed}", deps, why_cell)
                 run_ids.append(rid)
                 why_cell = why_cell or why
-            if cid in cells:
-                if cell_configs[cid] != run_ids:
-                    raise SpecError(
-                        f"{src}: grid points {cells[cid].stands_for} and {paper} both map to cell "
-                        f"{cid} under profile {profile.id} but their run configs differ; give "
-                        "them distinct stand-ins or identical settings"
-                    )
-                for a in MAPPED_AXES:
-                    if a in paper and paper[a] not in cells[cid].stands_for[a]:
-                        cells[cid].stands_for[a].append(paper[a])
+            if cid not in cells:
+                stands = {a: [paper[a]] for a in MAPPED_AXES if a in paper}
+                cells[cid] = Cell(cid, key, stands, seed_list, run_ids, teacher_ids, why_cell)
                 continue
-            stands = {a: [paper[a]] for a in MAPPED_AXES if a in paper}
-            cells[cid] = Cell(cid, key, stands, seed_list, run_ids, teacher_ids, why_cell)
-            cell_configs[cid] = run_ids
+            if cells[cid].runs != run_ids:
+                raise SpecError(
+                    f"{src}: grid points {cells[cid].stands_for} and {paper} both map to cell "
+                    f"{cid} under profile {profile.id} but their run configs differ; give "
+                    "them distinct stand-ins or identical settings"
+                )
+            for a in MAPPED_AXES:
+                if a in paper and paper[a] not in cells[cid].stands_for[a]:
+                    cells[cid].stands_for[a].append(paper[a])
     return Plan(exp, profile, list(cells.values()), runs, runs_dir)

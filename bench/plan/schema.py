@@ -1,16 +1,10 @@
 """The harness's data files as validated, immutable objects.
 
-Three kinds of YAML file feed the harness:
-
-* ``bench/experiments/<id>.yaml``: what to run for one table or figure (a grid of cells, per-profile
-  settings) and the paper's claims as named checks (:class:`Experiment`);
-* ``bench/profiles/<id>.yaml``: how to run it (``quick``: embedded stand-in data on CPU; ``paper``:
-  the paper's settings on real data) (:class:`Profile`);
-* ``paper_tables/<id>.yaml`` and ``paper_tables/index.yaml``: the paper's tables as data, layout and
-  reported values with source and status (:class:`Layout`, :class:`IndexEntry`).
-
-Every loader rejects unknown keys and wrong types with a :class:`SpecError` naming the file, the
-dotted key and what was expected, in the manner of :mod:`tssd.config`.
+``bench/experiments/<id>.yaml``: what to run for one table or figure, and the paper's claims as
+named checks (:class:`Experiment`); ``bench/profiles/<id>.yaml``: how to run it (:class:`Profile`);
+``paper_tables/<id>.yaml`` and ``index.yaml``: the paper's tables as data (:class:`Layout`,
+:class:`IndexEntry`). Every loader reads through :class:`tssd.typed.Builder`: unknown keys and
+wrong types are a :class:`SpecError` naming the file, the dotted key and what was expected.
 """
 
 from __future__ import annotations
@@ -32,33 +26,18 @@ class SpecError(ValueError):
 
 
 Scalar = str | int | float | bool
-
-AXIS_KEYS = {
-    "t_s": "method.t_s",
-    "t_t": "method.t_t",
-    "alpha": "method.alpha",
-    "beta": "method.beta",
-}
+AXIS_KEYS = {a: f"method.{a}" for a in ("t_s", "t_t", "alpha", "beta")}
 """Built-in scalar axes and the run-config field each one sets."""
 MAPPED_AXES = ("dataset", "arch")
-"""Axes whose values are mapped by the profile (to a stand-in in ``quick``)."""
+"""Axes whose values the profile maps (to a stand-in in ``quick``)."""
 FLOAT_AXES = ("alpha", "beta")
-
-
-# ------------------------------------------------------------------------------------------------
-# Files are read by the suite's one builder (tssd.typed): types from the dataclasses below, the
-# rules types cannot say in field metadata, every error naming the file and the dotted key.
-# ------------------------------------------------------------------------------------------------
-
-
-def _builder(path: Path) -> Builder:
-    return Builder(rel(path), SpecError, strict_strings=True)
+DOTTED = dict(dotted=True)
+"""A ``set:`` block: dotted run-config keys to values (checked when run configs are built)."""
+OPTIONAL = dict(empty_ok=True)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Read one YAML mapping (:func:`tssd.typed.read_yaml_file`: duplicate keys, aliases, dates,
-    empty, binary or oversized files refused); a missing or unparsable file is a
-    :class:`SpecError` naming it."""
+    """One YAML mapping (:func:`tssd.typed.read_yaml_file`); a bad file is a :class:`SpecError`."""
     return read_yaml_file(path, SpecError, "file")
 
 
@@ -70,10 +49,25 @@ def rel(path: Path) -> str:
         return str(path)
 
 
-# ------------------------------------------------------------------------------------------------
-# Derived values: ``derive: {method.t_t: "2 * t_s"}`` (arithmetic over the cell's axis values).
-# ------------------------------------------------------------------------------------------------
+def _builder(path: Path) -> Builder:
+    return Builder(rel(path), SpecError, strict_strings=True)
 
+
+def _load(cls: type, path: Path, raw: dict[str, Any] | None = None) -> tuple[Builder, Any]:
+    """``cls`` built from the file ``path`` (or its ``raw`` mapping), whose id is its name."""
+    b = _builder(path)
+    obj = b.build(cls, read_yaml(path) if raw is None else raw)
+    if obj.id != path.stem:
+        b.fail("id", f"got {obj.id!r}, expected the file name {path.stem!r}")
+    return b, obj
+
+
+def _unique(b: Builder, key: str, ids: list[str]) -> None:
+    if len(set(ids)) != len(ids):
+        b.fail(key, f"{key[:-1]} ids must be unique, got {ids}")
+
+
+# Derived values: ``derive: {method.t_t: "2 * t_s"}``, arithmetic over the cell's axis values.
 _OPS = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -91,11 +85,10 @@ def check_expression(expr: str, source: str, key: str) -> None:
         tree = ast.parse(expr, mode="eval")
     except SyntaxError as exc:
         raise SpecError(f"{source}: key '{key}': not an expression: {expr!r} ({exc.msg})") from None
-    for node in ast.walk(tree):
-        if not isinstance(node, _ALLOWED):
-            raise SpecError(
-                f"{source}: key '{key}': {expr!r} may only use numbers, axis names and + - * / //"
-            )
+    if not all(isinstance(node, _ALLOWED) for node in ast.walk(tree)):
+        raise SpecError(
+            f"{source}: key '{key}': {expr!r} may only use numbers, axis names and + - * / //"
+        )
 
 
 def evaluate(expr: str, names: dict[str, Any]) -> Any:
@@ -114,24 +107,13 @@ def evaluate(expr: str, names: dict[str, Any]) -> Any:
     return ev(ast.parse(expr, mode="eval").body)
 
 
-# ------------------------------------------------------------------------------------------------
 # Experiments
-# ------------------------------------------------------------------------------------------------
-
-
-DOTTED = dict(dotted=True)
-"""A ``set:`` block: dotted run-config keys to values (checked when run configs are built)."""
-OPTIONAL = dict(empty_ok=True)
 
 
 @dataclass(frozen=True)
 class TeacherSpec:
-    """A run that must finish before the cell's run: its config hash goes into ``into``.
-
-    The teacher's config is the cell's own config (same dataset, architecture, seed, profile
-    settings) with ``set`` applied on top, and the architecture ``arch`` (mapped by the profile)
-    when given, e.g. a baseline ANN of the same architecture or a larger SNN.
-    """
+    """A run that must finish before the cell's: the cell's config with ``set`` (and the profile's
+    mapping of ``arch``) on top; its config hash goes into the cell's ``into``."""
 
     set: dict[str, Any] = field(metadata=DOTTED)
     arch: str | None = None
@@ -148,16 +130,14 @@ class Overrides:
 
 @dataclass(frozen=True)
 class Variant:
-    """A named value of an axis (e.g. method ``kd_ann``): run-config overrides, per-profile
-    overrides, keys derived from the cell's axes and an optional teacher dependency."""
+    """A named value of an axis (e.g. method ``kd_ann``): run-config overrides (``set``, then per
+    profile), keys derived from the cell's axes (after the experiment's ``derive``), a teacher."""
 
     label: str = ""
     set: dict[str, Any] = field(default_factory=dict, metadata=DOTTED)
     profiles: dict[str, Overrides] = field(default_factory=dict)
     teacher: TeacherSpec | None = None
     derive: dict[str, str] = field(default_factory=dict)
-    """Run-config keys computed from the cell's axes (e.g. ``method.t_t: "3 * t_s // 2"``),
-    applied after ``set`` and the experiment's own ``derive``."""
     name: str = field(default="", metadata=dict(skip=True))
 
     def profile_set(self, profile: str) -> dict[str, Any]:
@@ -183,8 +163,10 @@ class AxisKey:
 
 @dataclass(frozen=True)
 class Claim:
-    """One of the paper's claims as a named check over the cells (see
-    :mod:`bench.analyse.claims`)."""
+    """One of the paper's claims as a named check over the cells (:mod:`bench.analyse.claims`).
+
+    ``bound``: a ``spread`` claim's largest spread, also its equivalence margin; ``margin``: the
+    claim's equivalence margin instead of the profile's (0 turns equivalence off for it)."""
 
     id: str
     kind: Literal["greater", "monotonic", "spread", "equal"]
@@ -198,10 +180,7 @@ class Claim:
     over: tuple[str, ...] | str = ()
     threshold: float = 0.0
     bound: float = field(default=0.0, metadata=dict(min=0.0))
-    """A ``spread`` claim's largest allowed spread; it is also that claim's equivalence margin."""
     margin: float | None = field(default=None, metadata=dict(min=0.0))
-    """This claim's equivalence margin (metric units), instead of the profile's
-    ``equivalence_margin``; 0 turns equivalence off for it (:mod:`bench.analyse.claims`)."""
 
 
 @dataclass(frozen=True)
@@ -214,25 +193,30 @@ class ExperimentProfile:
 
 @dataclass(frozen=True)
 class Forest:
-    """Render a claim's comparisons as differences with intervals, one line per ``axis`` value
-    (:mod:`bench.present.forest`)."""
+    """Draw a claim's comparisons as differences with intervals, one line per ``axis`` value
+    (:mod:`bench.present.forest`); ``difference`` says what each difference is, in words."""
 
     claim: str
     axis: str
     difference: str = field(default="TSSD − baseline", metadata=OPTIONAL)
-    """What each line's difference is, in words (axis label and captions)."""
 
 
 @dataclass(frozen=True)
-class Experiment:
-    """One table or figure: its cells, per-profile settings and claims."""
+class Titled:
+    """A table or figure: its id (the file's name), kind and title."""
 
     id: str
     kind: Literal["table", "figure"]
     title: str
+
+
+@dataclass(frozen=True)
+class Experiment(Titled):
+    """One table or figure: its cells, per-profile settings and claims. ``grid``: blocks of
+    axis -> values (a list, or ``{profile: list}``); the cells are the union of their products."""
+
     layout: str
     grid: Any
-    """Blocks of axis -> values (a list, or ``{profile: list}``); cells = union of products."""
     set: dict[str, Any] = field(default_factory=dict, metadata=DOTTED)
     derive: dict[str, str] = field(default_factory=dict)
     methods: dict[str, Variant] = field(default_factory=dict)
@@ -248,12 +232,9 @@ class Experiment:
     @functools.cached_property
     def axes(self) -> dict[str, Axis]:
         """Every axis that is not built in: variant axes (methods too) and scalar ones."""
-        out: dict[str, Axis] = {}
-        if self.methods:
-            out["method"] = Axis("method", "method.name", self.methods)
+        out = {"method": Axis("method", "method.name", self.methods)} if self.methods else {}
         out |= {a: Axis(a, variants=vs) for a, vs in self.variants.items()}
-        out |= {a: Axis(a, key=k.key) for a, k in self.axis_keys.items()}
-        return out
+        return out | {a: Axis(a, key=k.key) for a, k in self.axis_keys.items()}
 
     def blocks(self, profile: str) -> list[dict[str, list[Scalar]]]:
         """The grid blocks with per-profile value lists resolved for ``profile``."""
@@ -287,18 +268,18 @@ def _grid(b: Builder, raw: Any, axes: dict[str, Axis]) -> tuple[dict[str, Any], 
         b.fail("grid", "expected a mapping of axis -> values, or a non-empty list of them")
     blocks = []
     for i, block in enumerate(grid):
-        bk = f"grid[{i}]"
         if not isinstance(block, dict) or not block:
-            b.fail(bk, "expected a non-empty mapping of axis -> values")
+            b.fail(f"grid[{i}]", "expected a non-empty mapping of axis -> values")
         out = {}
         for axis, values in block.items():
-            ak = f"{bk}.{axis}"
+            ak = f"grid[{i}].{axis}"
             if not (axis in AXIS_KEYS or axis in MAPPED_AXES or axis in axes or axis == "method"):
                 b.fail(
                     ak,
                     f"unknown axis; built-in axes: method, {', '.join(MAPPED_AXES)}, "
                     f"{', '.join(AXIS_KEYS)}; others need an entry under 'axes' or 'variants'",
                 )
+            variants = axes[axis].variants if axis in axes and axis != "method" else {}
             checked = {}
             for prof, vals in (values if isinstance(values, dict) else {None: values}).items():
                 pk = ak if prof is None else f"{ak}.{prof}"
@@ -306,7 +287,6 @@ def _grid(b: Builder, raw: Any, axes: dict[str, Axis]) -> tuple[dict[str, Any], 
                     b.fail(pk, f"expected a non-empty list of values, got {vals!r}")
                 tp = float if axis in FLOAT_AXES else Scalar
                 vals = [b.value(x, tp, f"{pk}[{j}]") for j, x in enumerate(vals)]
-                variants = axes[axis].variants if axis in axes and axis != "method" else {}
                 for j, x in enumerate(vals):
                     if variants and x not in variants:
                         b.fail(f"{pk}[{j}]", f"{x!r} is not defined under variants.{axis}")
@@ -318,46 +298,41 @@ def _grid(b: Builder, raw: Any, axes: dict[str, Axis]) -> tuple[dict[str, Any], 
     return tuple(blocks)
 
 
+def _tuple(axes: tuple[str, ...] | str) -> tuple[str, ...]:
+    return (axes,) if isinstance(axes, str) else axes
+
+
 def load_experiment(path: str | Path) -> Experiment:
     """Load and validate ``bench/experiments/<id>.yaml`` (structure only; run configs are checked
     when :mod:`bench.plan.expand` builds them)."""
     path = Path(path)
-    b = _builder(path)
-    exp = b.build(Experiment, read_yaml(path))
-    if exp.id != path.stem:
-        b.fail("id", f"got {exp.id!r}, expected the file name {path.stem!r}")
-    claims = tuple(
-        dataclasses.replace(
-            c,
-            per=(c.per,) if isinstance(c.per, str) else c.per,
-            over=(c.over,) if isinstance(c.over, str) else c.over,
-        )
-        for c in exp.claims
-    )
+    b, exp = _load(Experiment, path)
     exp = dataclasses.replace(
         exp,
+        grid=_grid(b, exp.grid, exp.axes),  # the axes' variant names are all it reads
         methods=_named(exp.methods),
         variants={a: _named(vs) for a, vs in exp.variants.items()},
-        claims=claims,
+        claims=tuple(
+            dataclasses.replace(c, per=_tuple(c.per), over=_tuple(c.over)) for c in exp.claims
+        ),
         path=path,
     )
-    exp = dataclasses.replace(exp, grid=_grid(b, exp.grid, exp.axes))
     variants = [(f"methods.{n}", v) for n, v in exp.methods.items()] + [
         (f"variants.{a}.{n}", v) for a, vs in exp.variants.items() for n, v in vs.items()
     ]
     for key, v in [("", None), *variants]:
         for k, expr in (v.derive if v else exp.derive).items():
             check_expression(expr, b.source, f"{key + '.' if key else ''}derive.{k}")
-    ids = [c.id for c in claims]
-    if len(set(ids)) != len(ids):
-        b.fail("claims", f"claim ids must be unique, got {ids}")
+    ids = [c.id for c in exp.claims]
+    _unique(b, "claims", ids)
     names = exp.axis_names()
+    not_an_axis = f"not an axis of this grid ({', '.join(names)})"
     if exp.forest is not None:
         if exp.forest.claim not in ids:
             b.fail("forest.claim", f"no claim {exp.forest.claim!r} (claims: {', '.join(ids)})")
         if exp.forest.axis not in names:
-            b.fail("forest.axis", f"not an axis of this grid ({', '.join(names)})")
-    for i, c in enumerate(claims):
+            b.fail("forest.axis", not_an_axis)
+    for i, c in enumerate(exp.claims):
         key = f"claims[{i}]"
         if c.kind in ("greater", "equal") and not c.b:
             b.fail(f"{key}.b", f"a '{c.kind}' claim compares cells a with cells b; b is required")
@@ -374,7 +349,7 @@ def load_experiment(path: str | Path) -> Experiment:
         for part in ("a", "b"):
             for k in getattr(c, part):
                 if k not in names:
-                    b.fail(f"{key}.{part}.{k}", f"not an axis of this grid ({', '.join(names)})")
+                    b.fail(f"{key}.{part}.{k}", not_an_axis)
         for k in (*c.per, *c.over):
             if k not in names:
                 b.fail(key, f"axis {k!r} in per/over is not an axis of this grid")
@@ -391,20 +366,17 @@ def experiment_path(eid: str) -> Path:
 
 def experiment_ids() -> list[str]:
     """Every experiment under ``bench/experiments``: tables, then figures, each in numeric order,
-    then studies of this suite's own (the reconstruction study)."""
+    then the suite's own studies."""
 
     def order(p: Path) -> tuple[int, int, str]:
-        stem = p.stem
-        digits = "".join(ch for ch in stem if ch.isdigit())
-        kind = 0 if stem.startswith("table") else 1 if stem.startswith("figure") else 2
-        return (kind, int(digits or 0), stem)
+        digits = "".join(ch for ch in p.stem if ch.isdigit())
+        kind = 0 if p.stem.startswith("table") else 1 if p.stem.startswith("figure") else 2
+        return (kind, int(digits or 0), p.stem)
 
     return [p.stem for p in sorted(EXPERIMENTS_DIR.glob("*.yaml"), key=order)]
 
 
-# ------------------------------------------------------------------------------------------------
 # Profiles
-# ------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -422,19 +394,15 @@ class Mapping:
 class Tolerance:
     """How far an aggregate may sit from its reference and still pass, with the reason.
 
-    Two kinds. Against a single reported number (the paper's), a fixed ``abs`` in points.
-    Against a reference that holds every seed's value (the committed quick reference), a
-    statistical test: ``false_alarm`` is the chance that one whole check (every compared cell of
-    an experiment together) fails although nothing changed; see :func:`bench.stats.shift_tolerance`.
-    """
+    Against one reported number (the paper's): a fixed ``abs`` in points. Against a reference of
+    every seed's value: a statistical test whose ``false_alarm`` is the chance that one whole check
+    fails although nothing changed (:func:`bench.stats.shift_tolerance`), assuming a seed std of
+    at least ``floor_std`` (the metric's resolution, e.g. one test image)."""
 
     abs: float = field(default=0.0, metadata=dict(min=0.0))
     reason: str = ""
     false_alarm: float = field(default=0.0, metadata=dict(min=0.0))
-    """> 0: the statistical test, with this false-alarm rate per check (all cells together)."""
     floor_std: float = field(default=0.0, metadata=dict(min=0.0))
-    """Smallest seed std the test assumes (the metric's resolution, e.g. one test image): a
-    cell whose reference seeds happen to agree exactly must not fail on one image."""
 
     def of(self, ref_values: tuple[float, ...], m: int, k: int) -> tuple[float, float]:
         """``(tolerance, per-cell alpha)`` for a fresh mean of ``m`` seeds against reference
@@ -450,86 +418,69 @@ class Tolerance:
 
 @dataclass(frozen=True)
 class Regression:
-    """What ``bench regression`` re-runs and how the reference it compares with was made."""
+    """What ``bench regression`` re-runs (``seeds``, a subset of the committed reference's
+    ``reference_seeds``, which ``bench reference`` runs)."""
 
     experiments: tuple[str, ...] = field(metadata=dict(nonempty=True))
     seeds: tuple[int, ...] = field(metadata=dict(nonempty=True))
-    """The seeds CI re-runs: a subset of the reference's."""
     reference_seeds: tuple[int, ...] = field(metadata=dict(nonempty=True))
-    """The seeds the committed reference holds (``bench reference`` runs them all)."""
 
 
 @dataclass(frozen=True)
 class CompileCost:
-    """The ``--dry-run`` cost model's compile times of a step (``runtime.compile``)."""
+    """Compile times of a ``runtime.compile`` step: ``warm_s`` with its graphs in the compile
+    cache (every run after the first of its kind), ``cold_s`` with nothing cached."""
 
     warm_s: float = field(default=0.0, metadata=dict(min=0.0))
-    """Compile with the graphs in the compile cache (every run after the first of its kind)."""
     cold_s: float = field(default=0.0, metadata=dict(min=0.0))
-    """Compile with nothing cached (once per distinct graph and results folder)."""
 
 
 @dataclass(frozen=True)
 class CostModel:
-    """The ``--dry-run`` estimate of a run (:func:`tssd.cost.run_cost`) from seconds per sample
-    and timestep of a training step; dataset sizes and kinds come from the datasets' specs."""
+    """The ``--dry-run`` estimate of a run (:func:`tssd.cost.run_cost`): seconds per sample and
+    timestep of a training step, times a per-dataset factor (1 when not given)."""
 
     startup_s: float = field(metadata=dict(min=0.0))
     sample_step_s: dict[str, float]
     factors: dict[str, float] = field(default_factory=dict)
-    """Cost of a sample-step of a dataset relative to the architecture's figure (e.g. larger
-    frames); 1 when not given."""
     compile: CompileCost = field(default_factory=CompileCost)
 
 
-SLURM_KEYS = {
-    "partition": str,
-    "timeout_min": int,
-    "gpus_per_node": int,
-    "cpus_per_task": int,
-    "mem_gb": int,
-    "tasks_per_node": int,
-    "nodes": int,
-}
+SLURM_KEYS = {"partition": str} | dict.fromkeys(
+    ("timeout_min", "gpus_per_node", "cpus_per_task", "mem_gb", "tasks_per_node", "nodes"), int
+)
 """The ``slurm`` resources the harness checks; any ``slurm_*`` key passes through to submitit."""
 
 
 @dataclass(frozen=True)
 class FigureStyle:
-    """How figures look (``bench/style.yaml``, a profile's ``style:``, ``$TSSD_FIGURE_STYLE``).
+    """How figures look (``bench/style.yaml`` < a profile's ``style:`` < ``$TSSD_FIGURE_STYLE``);
+    an unset field keeps the layer below's. Never what a figure is drawn from.
 
-    Every field is optional here: an unset (None) field keeps the value of the layer below, and
-    ``bench/style.yaml`` sets them all (:func:`bench.present.figures.load_style`). Nothing here
-    changes what a figure is drawn from, only how it looks (and the display names of datasets)."""
+    ``panel_*``: inches per panel; ``heatmap_range``: points either side of the baseline that the
+    heatmap's colours span; ``forest_clip``: forest interval ends beyond this many times the
+    median end are drawn as arrows; ``dataset_labels``: display names, merged over lower layers."""
 
     panel_width: float | None = field(default=None, metadata=dict(gt=0.0))
-    """Inches per panel."""
     panel_height: float | None = field(default=None, metadata=dict(gt=0.0))
     dpi: int | None = field(default=None, metadata=dict(min=10))
-    """Resolution of the PNG (the PDF is vector)."""
     font_family: str | None = None
     font_scale: float | None = field(default=None, metadata=dict(gt=0.0))
-    """seaborn's font scale on top of ``context``."""
     context: Literal["paper", "notebook", "talk", "poster"] | None = None
     theme: Literal["whitegrid", "darkgrid", "white", "dark", "ticks"] | None = None
     palette: tuple[str, ...] | None = None
-    """Series colours in order (the first series of a comparison is the baseline)."""
     baseline_color: str | None = None
     diverging_cmap: str | None = None
-    """Colour map of the alpha x beta heatmap, centred on the baseline."""
     heatmap_range: float | None = field(default=None, metadata=dict(gt=0.0))
-    """Points either side of the baseline that the heatmap's colour scale spans (fixed, so panels
-    and profiles compare by colour)."""
     forest_clip: float | None = field(default=None, metadata=dict(gt=1.0))
-    """Forest plot: interval ends beyond this many times the median absolute end are outliers,
-    drawn as an arrow to the edge with their value."""
     dataset_labels: dict[str, str] | None = None
-    """Display name per dataset or stand-in name (merged over the lower layers' names)."""
 
 
 @dataclass(frozen=True)
 class Profile:
-    """How every experiment runs under this profile."""
+    """How every experiment runs under this profile. ``equivalence_margin``: the largest
+    difference that counts as no effect (:mod:`bench.analyse.claims`; None: no claim can be
+    equivalent); ``slurm``: the ``slurm`` launcher's resources."""
 
     id: str
     description: str
@@ -546,14 +497,9 @@ class Profile:
     tolerance: Tolerance = field(default=Tolerance(reason="nothing is compared (compare: none)"))
     tolerance_by_dataset: dict[str, Tolerance] = field(default_factory=dict)
     equivalence_margin: float | None = field(default=None, metadata=dict(min=0.0))
-    """Largest difference (metric units, points for accuracy) that counts as no effect: a claim
-    is ``equivalent`` only when every comparison's 95 % interval lies inside +-this
-    (:mod:`bench.analyse.claims`). None: no claim of the profile can be equivalent."""
     regression: Regression | None = None
     slurm: dict[str, Any] = field(default_factory=dict)
-    """Resources of the ``slurm`` launcher's job arrays."""
     style: FigureStyle = field(default_factory=FigureStyle)
-    """Figure style over ``bench/style.yaml`` (:class:`FigureStyle`)."""
     path: Path = field(default=Path(), metadata=dict(skip=True))
 
     def map_value(self, axis: str, value: Scalar) -> Scalar:
@@ -586,18 +532,18 @@ def load_profile(path_or_id: str | Path) -> Profile:
     if not path.suffix:
         path = PROFILES_DIR / f"{path_or_id}.yaml"
         if not path.is_file():
-            known = ", ".join(p.stem for p in sorted(PROFILES_DIR.glob("*.yaml")))
+            known = ", ".join(profile_ids())
             raise SpecError(f"unknown profile {str(path_or_id)!r}; known: {known}")
-    b = _builder(path)
     raw = read_yaml(path)
+    by_dataset = (raw.get("tolerance_by_dataset") or {}).items()
     for key, tol in [("tolerance", raw.get("tolerance"))] + [
-        (f"tolerance_by_dataset.{k}", v) for k, v in (raw.get("tolerance_by_dataset") or {}).items()
+        (f"tolerance_by_dataset.{k}", v) for k, v in by_dataset
     ]:
         if isinstance(tol, dict) and "abs" not in tol and "false_alarm" not in tol:
-            b.fail(key, "expected 'abs' (a fixed tolerance) or 'false_alarm' (a statistical test)")
-    p = b.build(Profile, raw)
-    if p.id != path.stem:
-        b.fail("id", f"got {p.id!r}, expected the file name {path.stem!r}")
+            _builder(path).fail(
+                key, "expected 'abs' (a fixed tolerance) or 'false_alarm' (a statistical test)"
+            )
+    b, p = _load(Profile, path, raw)
     if p.compare != "none" and "tolerance" not in raw:
         b.fail("tolerance", f"compare: {p.compare} needs a tolerance")
     for key, tol in [("tolerance", p.tolerance), *p.tolerance_by_dataset.items()]:
@@ -636,9 +582,7 @@ def profile_ids() -> list[str]:
     return [p.stem for p in sorted(PROFILES_DIR.glob("*.yaml"))]
 
 
-# ------------------------------------------------------------------------------------------------
 # paper_tables: layouts and reported values
-# ------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -688,12 +632,11 @@ class FigureValues:
 
 
 @dataclass(frozen=True)
-class Layout:
-    """A table or figure of the paper as data."""
+class Layout(Titled):
+    """A table or figure of the paper as data. ``baseline``: the keys that make a row a baseline;
+    every other row is shown against the baseline row that agrees with it on its remaining keys,
+    paired by seed (:mod:`bench.present.render`)."""
 
-    id: str
-    kind: Literal["table", "figure"]
-    title: str
     status: Literal["inferred", "transcribed"]
     metric: str = "test_acc"
     unit: str = field(default="%", metadata=OPTIONAL)
@@ -702,9 +645,6 @@ class Layout:
     columns: tuple[Column, ...] = ()
     rows: tuple[Row, ...] = ()
     baseline: dict[str, Scalar] | None = None
-    """The keys that make a row a baseline (``{method: baseline}``): every other row is shown
-    against the baseline row that agrees with it on its remaining keys (``TSSD (T=2)`` against
-    ``Baseline (T=2)``), paired by seed (:mod:`bench.present.render`)."""
     caption: str = field(default="", metadata=OPTIONAL)
     plot: dict[str, Any] = field(default_factory=dict)
     reported: FigureValues = FigureValues()
@@ -714,15 +654,10 @@ class Layout:
 def load_layout(path: str | Path) -> Layout:
     """Load and validate ``paper_tables/<id>.yaml``."""
     path = Path(path)
-    if not path.is_absolute():
-        path = ROOT / path
-    b = _builder(path)
-    lay = b.build(Layout, read_yaml(path))
-    if lay.id != path.stem:
-        b.fail("id", f"got {lay.id!r}, expected the file name {path.stem!r}")
+    path = path if path.is_absolute() else ROOT / path
+    b, lay = _load(Layout, path)
     col_ids = [c.id for c in lay.columns]
-    if len(set(col_ids)) != len(col_ids):
-        b.fail("columns", f"column ids must be unique, got {col_ids}")
+    _unique(b, "columns", col_ids)
     for i, row in enumerate(lay.rows):
         for cid, rep in row.values.items():
             key = f"rows[{i}].values.{cid}"
@@ -738,9 +673,7 @@ def load_layout(path: str | Path) -> Layout:
                 b.fail(f"{key}.value", f"status {rep.status} needs the number")
             if rep.status != "missing" and not rep.source:
                 b.fail(f"{key}.source", f"status {rep.status} needs the source of the number")
-    row_ids = [x.id for x in lay.rows]
-    if len(set(row_ids)) != len(row_ids):
-        b.fail("rows", f"row ids must be unique, got {row_ids}")
+    _unique(b, "rows", [x.id for x in lay.rows])
     if lay.kind == "table" and (not lay.columns or not lay.rows):
         b.fail("columns" if not lay.columns else "rows", "a table needs columns and rows")
     if lay.baseline is not None and not any(
