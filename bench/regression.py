@@ -70,9 +70,8 @@ def regression_of(profile: Profile) -> Regression:
 
 
 def quantities(run_dir: Path, summary: dict[str, Any], epochs: list[dict[str, float]]):
-    """What one finished run shows of its behaviour, by name: test accuracy, firing rates (batch
-    norm can hide a moved threshold from accuracy, not from these), the last epoch's loss terms
-    and, with a T_t teacher pass, the teacher gap (:func:`expected_quantities`)."""
+    """What a finished run shows of its behaviour (:func:`expected_quantities`): firing rates and
+    loss terms move where batch norm hides a broken method from accuracy."""
     q: dict[str, float] = {"test_acc": 100.0 * float(summary["test_acc"])}
     for layer, rate in (summary.get("firing_rates") or {}).items():
         q[f"firing_rate:{layer}"] = float(rate)
@@ -98,8 +97,7 @@ def expected_quantities(method: str) -> list[str]:
 
 
 def teacher_gap(run_dir: Path, summary: dict[str, Any]) -> float:
-    """Accuracy (points) of the run's deployed network at T_t minus at T_s, on its test split
-    (measured on the finished run directory: no config, no config hash changes)."""
+    """Test accuracy (points) of the run's deployed network at T_t minus at T_s."""
     from tssd.api import accuracy_at
 
     ts, tt = int(summary["t_s"]), int(summary["t_t"])
@@ -147,8 +145,7 @@ def seed_rows(plan: Plan, profile: Profile) -> list[dict[str, Any]]:
 
 
 def tolerance_rows(profile: Profile, experiment_id: str, m: int) -> list[dict[str, Any]]:
-    """The check's tolerance, level and power per compared cell, for a fresh mean of ``m`` seeds
-    against the committed reference of ``experiment_id``."""
+    """The check's tolerance, level and power per compared cell, for a mean of ``m`` seeds."""
     refs = file_references(profile, experiment_id)
     refs = {key: ref for key, ref in refs.items() if compared(key[1], profile)}
     k = len(refs)  # every compared (cell, quantity) shares the check's false-alarm rate
@@ -214,25 +211,25 @@ def _runs_provenance(plans: list[Plan]) -> dict[str, Any]:
 
     from tssd.api import read_summary
 
+    keys = ("git_commit", "git_dirty", "device_name", "torch_version")
     seen: Counter = Counter()
     for plan in plans:
         for rid in (rid for cell in plan.cells for rid in cell.runs):
             s = read_summary(plan.runs_dir / rid) or {}
-            commit, dirty = s.get("git_commit", "?"), bool(s.get("git_dirty"))
-            seen[(commit, dirty, s.get("device_name", "?"), s.get("torch_version", "?"))] += 1
-    return {
-        "count": sum(seen.values()),
-        "made_at": [
-            {"git_commit": c, "git_dirty": d, "device_name": n, "torch_version": t, "runs": k}
-            for (c, d, n, t), k in sorted(seen.items())
-        ],
-    }
+            seen[tuple(bool(s.get(k)) if k == "git_dirty" else s.get(k, "?") for k in keys)] += 1
+    made_at = [dict(zip(keys, key, strict=True)) | {"runs": n} for key, n in sorted(seen.items())]
+    return {"count": sum(seen.values()), "made_at": made_at}
+
+
+ABSENT = (
+    "measured by the runs, absent from the reference (a changed network or method: rewrite the "
+    "reference if the change is meant)"
+)
 
 
 def check_rows(plan: Plan, profile: Profile) -> list[dict[str, Any]]:
-    """Per (cell, quantity) of one experiment the fresh mean, the reference's, delta, tolerance
-    and verdict. A quantity only the reference or only the runs hold fails (a changed network
-    needs a new reference); a cell without reference rows is ``no-reference``."""
+    """Per (cell, quantity) of one experiment the fresh and reference means, delta, tolerance and
+    verdict (a quantity only one side holds fails: a changed network needs a new reference)."""
     from bench.analyse.aggregate import read_run
 
     refs = file_references(profile, plan.experiment.id)
@@ -252,30 +249,23 @@ def check_rows(plan: Plan, profile: Profile) -> list[dict[str, Any]]:
             values = [q[metric] for q in by_seed.values() if metric in q]
             mean = mean_std(values)[0] if values else nan
             ref = refs.get((cell.id, metric)) if want else None
+            n = len(values)
             row = {"cell": cell.id, "metric": metric, "unit": unit_of_quantity(metric)}
-            row |= {"n": len(values), "mean": mean, "reported": ref.value if ref else nan}
+            row |= {"n": n, "mean": mean, "reported": ref.value if ref else nan}
             row |= {"delta": nan, "tolerance": nan, "alpha_cell": nan, "cells_in_check": k}
             if failed:
                 why = FAIL, f"run {failed[0]} failed"
             elif not want:
                 why = NO_REFERENCE, "no reference for this cell"
             elif ref is None:
-                why = (
-                    FAIL,
-                    (
-                        "measured by the runs, absent from the reference (a changed network or "
-                        "method: rewrite the reference if the change is meant)"
-                    ),
-                )
+                why = FAIL, ABSENT
             elif not values and by_seed:
                 why = FAIL, "in the reference, no longer measured by the runs"
             elif not values:
                 why = "not-run", "no finished run"
             else:
-                v, delta, tol, reason = verdict(
-                    "ok", mean, len(values), metric, ref, profile, ds, k
-                )
-                alpha = tolerance_of(profile, metric, ds).of(ref.values, len(values), k)[1]
+                v, delta, tol, reason = verdict("ok", mean, n, metric, ref, profile, ds, k)
+                alpha = tolerance_of(profile, metric, ds).of(ref.values, n, k)[1]
                 row |= {"delta": delta, "tolerance": tol, "alpha_cell": alpha}
                 why = (v, reason) if math.isfinite(mean) else (FAIL, "not finite")
             rows.append(row | {"verdict": why[0], "reason": why[1]})
@@ -283,8 +273,7 @@ def check_rows(plan: Plan, profile: Profile) -> list[dict[str, Any]]:
 
 
 def print_check(rows: list[dict[str, Any]], exp_id: str, m: int, false_alarm: float) -> None:
-    """The regression table of one experiment: per cell and quantity mean, reference, delta,
-    tolerance and verdict (passing quantities other than accuracy summarised per cell)."""
+    """The regression table of one experiment (passing quantities besides accuracy counted)."""
     judged = [r for r in rows if r["verdict"] in (PASS, FAIL)]
     if not judged:
         return
@@ -316,9 +305,8 @@ def _g(v: float, spec: str = "9.4g") -> str:
 
 
 def check_reference(sel: Selection) -> None:
-    """Check the committed reference of every regression experiment before anything trains
-    (SpecError, one line): present, holding cells of the plan, each with every compared
-    quantity and at least two seeds' values (the tolerance's spread)."""
+    """Check the reference before anything trains (SpecError): present, holding cells of the
+    plan, each with every compared quantity and at least two seeds (the tolerance's spread)."""
     from bench.pipeline import plans
 
     again = f"rewrite it with `python -m bench reference --profile {sel.profile.id}`"
@@ -343,11 +331,8 @@ def check_reference(sel: Selection) -> None:
         for cell in plan.cells:
             held = {m for c, m in refs if c == cell.id}
             want = expected_quantities(str(cell.key.get("method"))) if held else []
-            lacking = [
-                q
-                for q in want
-                if compared(q, sel.profile) and not any(fnmatch.fnmatchcase(m, q) for m in held)
-            ]
+            want = [q for q in want if compared(q, sel.profile)]
+            lacking = [q for q in want if not any(fnmatch.fnmatchcase(m, q) for m in held)]
             if lacking:
                 raise SpecError(
                     f"{path}: cell {cell.id}: no rows of {', '.join(lacking)}; expected every "

@@ -53,8 +53,7 @@ def mean_ci(values: Sequence[float], level: float = LEVEL) -> tuple[float, float
 
 
 def _welch(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Welch's standard error of ``mean(x) - mean(y)`` and its Satterthwaite degrees of freedom
-    (NaN when the standard error is 0)."""
+    """Welch's standard error of ``mean(x) - mean(y)`` and its degrees of freedom."""
     va, vb = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
     se = math.sqrt(va + vb)
     if se == 0.0:
@@ -110,8 +109,7 @@ class DiffTest:
     df: float = math.nan
 
     def _p(self, diff: float) -> float:
-        """One-sided p-value of a difference ``diff`` above 0 (NaN without an interval; 0 or 1
-        when every seed's difference is the same)."""
+        """One-sided p-value of a difference ``diff`` above 0 (0 or 1 when every seed agrees)."""
         if math.isnan(self.lo):
             return math.nan
         if self.se == 0.0:
@@ -145,9 +143,8 @@ def diff_test(a: Mapping[int, float], b: Mapping[int, float], level: float = LEV
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm's step-down adjusted p-values, in the input's order (NaN stays NaN, not counted).
-
-    Valid whatever the dependence between the tests (a claim's comparisons share cells)."""
+    """Holm's step-down adjusted p-values in the input's order (NaN stays NaN, not counted);
+    valid whatever the dependence between the tests (a claim's comparisons share cells)."""
     finite = sorted((p, i) for i, p in enumerate(pvalues) if not math.isnan(p))
     out = [math.nan] * len(pvalues)
     running = 0.0
@@ -161,17 +158,15 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 
 
 def per_check_alpha(false_alarm: float, k: int) -> float:
-    """Per-comparison level that keeps the chance of any false alarm among ``k`` independent
-    comparisons at ``false_alarm`` (Sidak)."""
+    """Sidak's per-comparison level for a chance ``false_alarm`` of any alarm among ``k``."""
     if not 0.0 < false_alarm < 1.0 or k < 1:
         raise ValueError(f"false_alarm {false_alarm} must be in (0, 1) and k {k} >= 1")
     return 1.0 - (1.0 - false_alarm) ** (1.0 / k)
 
 
 def shift_tolerance(ref_std: float, n_ref: int, m: int, alpha: float) -> float:
-    """Largest ``|mean(fresh) - mean(reference)|`` that passes a two-sided level-``alpha`` t-test
-    (both draws of one normal distribution; only the reference's spread counts, so that a
-    noisier regression cannot widen its own tolerance)."""
+    """Largest ``|mean(fresh) - mean(reference)|`` passing a two-sided level-``alpha`` t-test (one
+    normal distribution; only the reference's spread counts: noise cannot widen the tolerance)."""
     if n_ref < 2 or m < 1:
         return math.nan
     t = t_quantile(1.0 - alpha / 2.0, n_ref - 1)
@@ -181,8 +176,7 @@ def shift_tolerance(ref_std: float, n_ref: int, m: int, alpha: float) -> float:
 def detectable_shift(
     ref_std: float, n_ref: int, m: int, alpha: float, power: float = 0.95
 ) -> float:
-    """Smallest true shift that :func:`shift_tolerance` detects with probability ``power``
-    (noncentral t, both tails)."""
+    """Smallest true shift :func:`shift_tolerance` detects with probability ``power``."""
     from scipy import optimize, stats
 
     if n_ref < 2 or m < 1 or not ref_std > 0:

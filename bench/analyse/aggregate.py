@@ -48,6 +48,7 @@ NB_METRICS = {
 }
 NB_SYNOPS = {"nb_dense": "Dense", "nb_effective_macs": "Effective_MACs"}
 NB_SYNOPS |= {"nb_effective_acs": "Effective_ACs"}
+NB_LAYERS = {"ActivationSparsity": "nb_sparsity", "EffectiveSynOps": "nb_synops"}
 
 
 def run_metrics(summary: dict[str, Any], epochs: list[dict[str, float]]) -> dict[str, float]:
@@ -76,10 +77,7 @@ def run_metrics(summary: dict[str, Any], epochs: list[dict[str, float]]) -> dict
         m["nb_effective_synops"] = m["nb_effective_macs"] + m["nb_effective_acs"]
         m["energy_pj"] = float(nb["energy_pj"])
         # [layer, value] pairs in forward order (a mapping in summaries of its first day)
-        for key, prefix in (
-            ("ActivationSparsity", "nb_sparsity"),
-            ("EffectiveSynOps", "nb_synops"),
-        ):
+        for key, prefix in NB_LAYERS.items():
             layers = nb["by_layer"][key]
             for layer, v in layers.items() if isinstance(layers, dict) else layers:
                 m[f"{prefix}:{layer}"] = float(v)
@@ -87,8 +85,7 @@ def run_metrics(summary: dict[str, Any], epochs: list[dict[str, float]]) -> dict
 
 
 def read_run(plan: Plan, run_id: str, records: dict[str, Record] | None = None) -> RunRecord:
-    """One run of the plan: from ``records`` when given (no record: not run), else from its run
-    directory (:meth:`tssd.rundir.RunDir.state`)."""
+    """One run of the plan: from ``records`` when given (none: not run), else its run directory."""
     run = plan.runs[run_id]
     if records is not None:
         rec = records.get(run_id)
@@ -158,8 +155,7 @@ class Aggregate:
 def aggregate(
     plan: Plan, layout: Layout | None, out_dir: Path, source: dict[str, Record] | None = None
 ) -> Aggregate:
-    """Aggregate ``plan``'s runs and write the CSVs of its experiment into ``out_dir``; the runs
-    come from the run records ``source`` (None: from the run directories)."""
+    """Aggregate ``plan``'s runs (from the records ``source``, else run directories) into CSVs."""
     exp, profile = plan.experiment, plan.profile
     axes = exp.axis_names()
     records = {rid: read_run(plan, rid, source) for rid in plan.runs}
@@ -203,8 +199,7 @@ def aggregate(
             row |= {"status": status, "reported": ref.value if ref else None}
             row |= {"reported_source": ref.source if ref else "", "delta": delta, "tolerance": tol}
             rows.append(row | {"verdict": v, "reason": "; ".join(x for x in (reason, why) if x)})
-    margin = profile.equivalence_margin
-    claims = [evaluate_claim(c, plan.cells, values, margin=margin) for c in exp.claims]
+    claims = [evaluate_claim(c, plan.cells, values, profile.equivalence_margin) for c in exp.claims]
     # per-seed values of every other metric the experiment names, so that a table pairs any of
     # its columns by seed (the NeuroBench counts and energy of table 7, say)
     per_seed = [p for p in exact if p not in RUNS.columns]
@@ -226,16 +221,13 @@ def aggregate(
         frames.write(out_dir / f"{exp.id}_runs.csv", run_rows, RUNS, RUNS.header(extra=per_seed)),
     ]
     if exp.curves:
-        curves = _curves(plan, records, axes)
-        paths.append(
-            frames.write(out_dir / f"{exp.id}_curves.csv", curves, CURVES, CURVES.header(axes))
-        )
+        path, curves = out_dir / f"{exp.id}_curves.csv", _curves(plan, records, axes)
+        paths.append(frames.write(path, curves, CURVES, CURVES.header(axes)))
     return Aggregate(rows, claims, paths)
 
 
 def runs_frame(plan: Plan, records: dict[str, RunRecord]) -> pd.DataFrame:
-    """Every finished run's metrics as one long frame: cell, seed, run_id, metric, value (a
-    cell with a failed run keeps its finished runs here; its aggregate has no number)."""
+    """Every finished run's metrics as one long frame: cell, seed, run_id, metric, value."""
     rows = [
         (cell.id, seed, rid, metric, value)
         for cell in plan.cells
@@ -250,37 +242,28 @@ CURVE_METRICS = {"test_acc": 100.0, "val_acc": 100.0, "train_acc": 100.0, "loss"
 
 
 def _curves(plan: Plan, records: dict[str, RunRecord], axes: list[str]) -> list[dict[str, Any]]:
-    """Mean and std over seeds per cell, metric and epoch, for the epochs every finished run of
-    the cell measured (test accuracy only every ``eval.every`` epochs)."""
-    rows = []
+    """Mean and std over seeds per cell, metric and epoch (epochs every finished run measured)."""
+    data, cells = [], {c.id: c for c in plan.cells}
     for cell in plan.cells:
         fin = [records[r] for r in cell.runs if records[r].status == "finished"]
         if not fin or any(records[r].status == "failed" for r in cell.runs):
             continue
-        frame = pd.DataFrame(
-            [
-                (metric, e + 1, scale * epoch.get(metric, math.nan))
-                for metric, scale in CURVE_METRICS.items()
-                for r in fin
-                for e, epoch in enumerate(r.epochs[: min(len(x.epochs) for x in fin)])
-            ],
-            columns=["metric", "epoch", "value"],
-        )
-        by = frame.groupby(["metric", "epoch"], sort=False)["value"]
-        stats = by.agg(["size", "mean", "std", lambda v: v.isna().any()])
-        stats.columns = ["n", "mean", "std", "unmeasured"]
-        head = {"experiment": plan.experiment.id, "profile": plan.profile.id, "cell": cell.id}
-        rows += [
-            {
-                **head,
-                **axis_text(cell, axes),
-                "metric": metric,
-                "epoch": int(epoch),
-                "n": int(st["n"]),
-                "mean": float(st["mean"]),
-                "std": float(st["std"]) if st["n"] > 1 else math.nan,
-            }
-            for (metric, epoch), st in stats.iterrows()
-            if not st["unmeasured"]  # not measured this epoch (eval.every > 1)
+        n = min(len(r.epochs) for r in fin)
+        data += [
+            (cell.id, metric, e + 1, scale * epoch.get(metric, math.nan))
+            for metric, scale in CURVE_METRICS.items()
+            for r in fin
+            for e, epoch in enumerate(r.epochs[:n])
         ]
-    return rows
+    if not data:
+        return []
+    frame = pd.DataFrame(data, columns=["cell", "metric", "epoch", "value"])
+    by = frame.groupby(["cell", "metric", "epoch"], sort=False)["value"]
+    stats = by.agg(["size", "mean", "std", lambda v: v.isna().any()])
+    head = {"experiment": plan.experiment.id, "profile": plan.profile.id}
+    return [
+        {**head, "cell": cid, **axis_text(cells[cid], axes), "metric": metric}
+        | {"epoch": int(epoch), "n": int(n), "mean": float(mean), "std": float(std)}
+        for (cid, metric, epoch), n, mean, std, unmeasured in stats.itertuples(name=None)
+        if not unmeasured  # not measured this epoch (eval.every > 1); std: NaN for one seed
+    ]

@@ -1,13 +1,10 @@
 """The paper's claims as checks over cells: supported | contradicted | equivalent | inconclusive.
 
-Each comparison of a claim comes from a 95 % Student-t interval over seeds
-(:func:`bench.stats.diff_test`). The verdict is **contradicted** when a comparison is reversed
-(Holm over the claim's reversal tests) or an ``equal`` one differs, else **supported** when all
-hold (never for ``spread``), else **equivalent** when every interval lies inside +-margin, else
-**inconclusive** (bench/README.md, "Verdicts", gives their error rates). Kinds: ``greater`` (each
-``a`` cell against the ``b`` cell of its ``per`` values, never itself), ``monotonic`` (steps
-along ``over`` tested for a drop, last minus first shown), ``spread`` (every pair tested for
-lying further apart than ``bound``, the extreme pair shown) and ``equal`` (identical seeds).
+Each comparison comes from a 95 % Student-t interval over seeds (:func:`bench.stats.diff_test`);
+bench/README.md ("Verdicts") gives the rules and error rates. Kinds: ``greater`` (each ``a`` cell
+against the ``b`` cell of its ``per`` values, never itself), ``monotonic`` (steps along ``over``
+tested for a drop, last minus first shown), ``spread`` (every pair tested for lying further apart
+than ``bound``, the extreme pair shown) and ``equal`` (identical seeds).
 """
 
 from __future__ import annotations
@@ -17,6 +14,7 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from bench.plan.expand import Cell, fmt_value
 from bench.plan.schema import Claim, SpecError
@@ -61,8 +59,7 @@ class ClaimResult:
     comparisons: list[Comparison] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # groups whose a cell is its own b cell
     margin: float = math.nan
-    summary: str = ""
-    """``2/3 hold, 1 unclear`` style one-liner, made from the comparisons unless given."""
+    summary: str = ""  # "2/3 hold, 1 unclear": made from the comparisons unless given
 
     def __post_init__(self) -> None:
         if self.summary:
@@ -80,12 +77,10 @@ class ClaimResult:
         self.summary = out
 
 
-Values = dict[str, dict[str, dict[int, float]]]
-"""cell id -> metric -> {seed: value} of every finished seed."""
+Values = dict[str, dict[str, dict[int, float]]]  # cell id -> metric -> {seed: value}
 
 Get = Callable[[Cell], dict[int, float]]
-Tests = list[tuple[str, float]]
-"""The reversal tests behind one comparison: ``(what, raw one-sided p)``."""
+Tests = list[tuple[str, float]]  # a comparison's reversal tests: (what, raw one-sided p)
 
 
 def claim_margin(claim: Claim, profile_margin: float | None) -> float:
@@ -162,8 +157,7 @@ def _pairs_inside(series: list[dict[int, float]], margin: float) -> bool:
 def evaluate_claim(
     claim: Claim, cells: list[Cell], values: Values, margin: float | None = None
 ) -> ClaimResult:
-    """Evaluate ``claim`` on the cells of one experiment; ``margin`` is the profile's
-    ``equivalence_margin`` (see the module docstring)."""
+    """Evaluate ``claim`` on one experiment's cells (``margin``: the profile's)."""
     m = claim_margin(claim, margin)
     a_cells = [c for c in cells if c.matches(claim.a)]
     b_cells = [c for c in cells if c.matches(claim.b)] if claim.b else []
@@ -272,7 +266,8 @@ def _spread(claim: Claim, group: str, members: list[Cell], get: Get) -> tuple[Co
     if why:
         return Comparison(group, MISSING, note=why), []
     stats = [(_mean(s), c, s) for c, s in zip(members, series, strict=True)]
-    (hi, hi_cell, hi_s), (lo, lo_cell, lo_s) = max(stats, key=_first), min(stats, key=_first)
+    by_mean = itemgetter(0)
+    (hi, hi_cell, hi_s), (lo, lo_cell, lo_s) = max(stats, key=by_mean), min(stats, key=by_mean)
     ends = dict(margin=claim.bound, a_cell=hi_cell.id, b_cell=lo_cell.id)
     c = Comparison(group, UNCLEAR, hi, lo, hi - lo, **ends)
     if any(len(s) < 2 for s in series):
@@ -292,7 +287,3 @@ def _spread(claim: Claim, group: str, members: list[Cell], get: Get) -> tuple[Co
     if c.within_margin:
         c.outcome = WITHIN_MARGIN
     return c, tests
-
-
-def _first(t: tuple) -> float:
-    return t[0]

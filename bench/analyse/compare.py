@@ -89,8 +89,7 @@ def compared(metric: str, profile: Profile) -> bool:
 
 
 def n_compared(refs: Refs, cells: list[Cell], profile: Profile) -> int:
-    """How many (cell, metric) pairs of ``cells`` a check compares with ``refs``: they share its
-    false-alarm rate."""
+    """How many (cell, metric) pairs of ``cells`` a check compares (they share its alarm rate)."""
     ids = {c.id for c in cells}
     return sum(1 for cid, met in refs if cid in ids and compared(met, profile))
 
@@ -168,8 +167,7 @@ def verdict(
     dataset: Scalar | None,
     k: int = 1,
 ) -> tuple[str, float, float, str]:
-    """``(verdict, delta, tolerance, reason)`` of one aggregate of ``n`` seeds, in a check of
-    ``k`` compared cells (which share the false-alarm rate)."""
+    """``(verdict, delta, tolerance, reason)`` of an aggregate of ``n`` seeds (``k`` compared)."""
     nan = math.nan
     if status == "failed":
         return FAIL, nan, nan, "a run failed"

@@ -166,13 +166,11 @@ def write(path: Path, rows: Rows, kind: Kind, columns: list[str] | None = None) 
 def read(path: Path, kind: Kind, missing_ok: bool = False) -> pd.DataFrame:
     """The typed frame of the CSV at ``path`` (empty where it is absent and ``missing_ok``,
     else FileNotFoundError naming the command that writes it)."""
+    if not path.is_file() and missing_ok:
+        return frame([], kind)
     if not path.is_file():
-        if missing_ok:
-            return frame([], kind)
-        raise FileNotFoundError(
-            f"{path}: not found; run `python -m bench run "
-            f"{path.stem.split('_')[0]} --profile {path.parent.name}` first"
-        )
+        cmd = f"python -m bench run {path.stem.split('_')[0]} --profile {path.parent.name}"
+        raise FileNotFoundError(f"{path}: not found; run `{cmd}` first")
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:  # not even a header: no rows
@@ -223,8 +221,7 @@ def _comparison(row: dict[str, Any]) -> Comparison:
 
 
 def claims_from(rows: Rows) -> list[ClaimResult]:
-    """The claims that claims CSV rows hold, in their order (one without its ``all`` row is left
-    out); a claim carries what the CSV holds, its ``margin`` its comparisons'."""
+    """The claims that claims CSV rows hold, in order (one without its ``all`` row: left out)."""
     typed = records(frame(rows, CLAIMS))
     out = []
     for cid in dict.fromkeys(r["claim"] for r in typed):
@@ -246,8 +243,7 @@ def read_claims(path: Path, missing_ok: bool = True) -> list[ClaimResult]:
 
 
 def seed_values(runs: pd.DataFrame, metric: str) -> dict[str, dict[int, float]]:
-    """``cell -> {seed: value}`` of ``metric`` for every finished run of a cell in a runs frame
-    (role ``cell``: a teacher is not the cell's result; no value: left out)."""
+    """``cell -> {seed: value}`` of ``metric`` over the cells' finished runs of a runs frame."""
     out: dict[str, dict[int, float]] = {}
     if metric not in runs.columns or RUNS.dtype(metric) != FLOAT:
         return out

@@ -18,12 +18,7 @@ from typing import Any
 from bench.execute.worker import JobResult, RunJob, execute
 from tssd.api import TRAIN_MODULES
 
-PRELOAD = [
-    "bench.execute.worker",
-    *TRAIN_MODULES,
-    "sklearn.datasets",
-    "sklearn.model_selection",
-]
+PRELOAD = ["bench.execute.worker", *TRAIN_MODULES, "sklearn.datasets", "sklearn.model_selection"]
 """Modules the local fork server imports once (torch, the core, scikit-learn's digits loader)."""
 
 
@@ -68,9 +63,8 @@ def _child(job: RunJob, results) -> None:
 
 
 class LocalLauncher(Launcher):
-    """``workers`` worker processes on this machine, one fresh process per run, forked from a
-    ``forkserver`` that preloads torch and the core: a run starts fast, and its ``peak_mem_mb``
-    (peak RSS) is its own, not that of every earlier run of a long-lived worker."""
+    """A fresh process per run, forked from a server that preloaded torch: a run starts fast and
+    its ``peak_mem_mb`` is its own, not that of every earlier run of a long-lived worker."""
 
     def __init__(self, workers: int, **_: Any):
         if workers < 1:
@@ -79,7 +73,7 @@ class LocalLauncher(Launcher):
         self._ctx = mp.get_context("forkserver")
         self._ctx.set_forkserver_preload(PRELOAD)
         self._results = self._ctx.Queue()
-        self._procs: dict[str, tuple[mp.process.BaseProcess, float]] = {}
+        self._procs: dict[str, mp.process.BaseProcess] = {}
 
     def submit(self, job: RunJob) -> None:  # noqa: D102
         if len(self._procs) >= self._workers:
@@ -88,7 +82,7 @@ class LocalLauncher(Launcher):
             target=_child, args=(job, self._results), name=f"run-{job.run_id}", daemon=False
         )
         p.start()
-        self._procs[job.run_id] = (p, time.time())
+        self._procs[job.run_id] = p
 
     def wait(self, timeout: float) -> list[JobResult]:  # noqa: D102
         out: list[JobResult] = []
@@ -97,7 +91,7 @@ class LocalLauncher(Launcher):
             out += self._drain(max(0.0, min(0.2, deadline - time.time())))
             # A worker that died without reporting (killed, out of memory, segfault). A child
             # flushes its queue before exiting, so a result it sent is drained first.
-            for rid, (p, _) in list(self._procs.items()):
+            for rid, p in list(self._procs.items()):
                 if not p.is_alive() and p.exitcode is not None:
                     out += self._drain(0.0)
                     if rid in self._procs:
@@ -112,22 +106,21 @@ class LocalLauncher(Launcher):
         for r in got:
             proc = self._procs.pop(r.run_id, None)
             if proc is not None:
-                proc[0].join(timeout=30)
+                proc.join(timeout=30)
         return got
 
     def shutdown(self, cancel: bool = False) -> None:  # noqa: D102
-        for p, _ in self._procs.values():
+        for p in self._procs.values():
             if cancel and p.is_alive():
                 p.terminate()
-        for p, _ in self._procs.values():
+        for p in self._procs.values():
             p.join(timeout=10)
         self._procs.clear()
 
 
 @dataclass(frozen=True)
 class LauncherEntry:
-    """A registered launcher: its class (``module:Class``, imported on use) and the optional
-    modules it needs (checked before the first run, :mod:`bench.plan.deps`)."""
+    """A registered launcher: its ``module:Class`` and the optional modules it needs."""
 
     target: str
     needs: tuple[str, ...] = ()
@@ -144,8 +137,7 @@ DEFAULT_LAUNCHER = next(iter(LAUNCHERS))
 
 
 def make_launcher(name: str, workers: int, **options: Any) -> Launcher:
-    """Build the launcher ``name`` with ``workers`` parallel jobs; ``options`` go to its class,
-    which takes what it uses and ignores the rest."""
+    """Build the launcher ``name`` with ``workers`` parallel jobs and the ``options`` it takes."""
     if name not in LAUNCHERS:
         raise ValueError(f"unknown launcher {name!r}; available: {', '.join(LAUNCHERS)}")
     module, cls = LAUNCHERS[name].target.split(":")

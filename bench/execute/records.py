@@ -1,9 +1,7 @@
 """Run records: what every finished (or failed) run of a profile leaves in git (README.md, "Run
-records"), the one source of its tables: ``runs.jsonl`` (per run its ``run_id``, ``status``,
-``reason``, semantic ``config`` and ``summary``, keys sorted) and ``epochs.csv`` (per run and
-epoch, numbers to 7 significant digits), both sorted by run id so that a new run adds lines.
-:func:`load` stops at the first problem with one line naming the file, the line and what was
-expected; a run without a record is "not run", never filled in.
+records"): ``runs.jsonl`` (per run its ``run_id``, ``status``, ``reason``, semantic ``config`` and
+``summary``) and ``epochs.csv`` (per run and epoch, 7 significant digits), sorted by run id.
+:func:`load` stops at the first problem with one line naming the file, line and expectation.
 """
 
 from __future__ import annotations
@@ -199,8 +197,7 @@ def write(directory: Path, records: dict[str, Record]) -> list[Path]:
 
 
 def from_run_dir(run_id: str, run_dir: Path) -> Record | None:
-    """The record of a finished or failed run directory (None for any other state), its epochs
-    rounded as the records file stores them (so it equals the same record read back)."""
+    """The record of a finished or failed run directory (None otherwise), epochs as stored."""
     from tssd.api import RunDir, load_config
 
     d = RunDir(run_dir)
@@ -239,10 +236,8 @@ def remeasured(old: Record, new: Record) -> bool:
 
 
 def upsert(directory: Path, new: list[Record], lock: Path, replace: bool = True) -> list[Path]:
-    """Add ``new`` to the records under ``directory`` under a file lock (two harness processes
-    never lose each other's records). A record of the same run is replaced only with ``replace``
-    (a run that finished in this invocation) or by new after-training measurements: a run found
-    finished on disk never overwrites a committed record, which may come from another machine."""
+    """Add ``new`` to the records under a file lock; one replaces a record of its run only with
+    ``replace`` (it finished here) or by new after-training measurements (remeasured)."""
     from filelock import FileLock
 
     if not new:

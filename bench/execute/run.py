@@ -80,9 +80,8 @@ def fmt_seconds(s: float | None) -> str:
 
 
 class Progress:
-    """Runs done/total, each running run's epoch and an ETA: a live rich bar on a terminal, or in
-    a log (or without rich) a line per finished run and a status line every ``interval_s`` s. The
-    ETA is ours (:meth:`eta`): rich's would extrapolate the bar's rate, blind to cost estimates."""
+    """Runs done, running epochs and our ETA (rich's ignores cost estimates): a live rich bar on a
+    terminal, else a line per finished run and a status line every ``interval_s`` s."""
 
     def __init__(
         self,
@@ -248,8 +247,7 @@ class Progress:
         self.bar.refresh()
 
     def stop(self, keep: bool = False) -> None:
-        """End the live bar: erased (the "done" line replaces it), or kept as it last was (the
-        runner was interrupted: it shows where each run stopped)."""
+        """End the live bar: erased, or (``keep``: interrupted) kept where each run stopped."""
         if self.bar is not None:
             self._refresh()
             self.bar.live.transient = not keep
@@ -272,14 +270,11 @@ def execute_runs(
     recorded: set[str] | None = None,
     on_done: Callable[[PlannedRun], object] | None = None,
 ) -> dict[str, Outcome]:
-    """Execute the ``runs`` (dependencies first) not done yet and return every run's outcome.
+    """Execute the ``runs`` (dependencies first) not done yet; every run's outcome.
 
-    ``launcher`` may be None only when nothing needs running; ``recorded`` runs (done by their
-    committed records) are trained only with ``force``; ``on_done`` gets each run that finished
-    or failed here as soon as it has (the harness writes its record there); a run another harness
-    process holds is retried after ``busy_retry_s``. On an interrupt the running jobs are
-    cancelled (they resume on the next run) and the exception goes on.
-    """
+    ``recorded`` runs (done by their committed records) train only with ``force``; ``on_done``
+    gets each run that finished or failed here at once (the harness writes its record there).
+    An interrupt cancels the running jobs (they resume on the next run) and goes on."""
     from tssd.api import load_plugins
 
     runs_dir.mkdir(parents=True, exist_ok=True)

@@ -116,8 +116,7 @@ class TorchrunLauncher(Launcher):
 
 
 class RunTask:
-    """What one SLURM array task executes: one run job (made ``Checkpointable`` by
-    :func:`_task_class`, so that importing this module does not need submitit)."""
+    """One SLURM array task: one run job (``Checkpointable`` by :func:`_task_class`)."""
 
     def __call__(self, job: RunJob) -> JobResult:  # noqa: D102
         world = int(os.environ.get("SLURM_NTASKS", "1"))
@@ -140,20 +139,13 @@ def _task_class() -> type:
     return CheckpointableRunTask
 
 
-SLURM_DEFAULTS = {
-    "timeout_min": 24 * 60,
-    "gpus_per_node": 1,
-    "cpus_per_task": 8,
-    "mem_gb": 64,
-    "tasks_per_node": 1,
-    "nodes": 1,
-}
+SLURM_DEFAULTS = {"timeout_min": 24 * 60, "gpus_per_node": 1, "cpus_per_task": 8, "mem_gb": 64}
+SLURM_DEFAULTS |= {"tasks_per_node": 1, "nodes": 1}
 
 
 class SlurmLauncher(Launcher):
-    """Runs as one SLURM job array per batch of submissions (submitit): ``workers`` array tasks
-    at once, logs under ``folder``, the profile's ``slurm`` section as ``resources`` (over
-    :data:`SLURM_DEFAULTS`); ``cluster`` None is SLURM, ``local`` or ``debug`` serve tests."""
+    """One SLURM job array per batch of submissions, ``resources`` over :data:`SLURM_DEFAULTS`
+    (``cluster`` None: SLURM; ``local`` or ``debug``: submitit's executors for tests)."""
 
     def __init__(
         self,
@@ -170,12 +162,10 @@ class SlurmLauncher(Launcher):
             params["slurm_partition"] = params.pop("partition")
         self.folder = Path(folder)
         self.executor = submitit.AutoExecutor(folder=str(self.folder / "%j"), cluster=cluster)
-        if cluster in ("local", "debug"):
+        if cluster in ("local", "debug"):  # only what submitit's local executor takes
+            drop = ("gpus_per_node", "mem_gb", "cpus_per_task", "nodes")
             params = {
-                k: v
-                for k, v in params.items()
-                if not k.startswith("slurm_")
-                and k not in ("gpus_per_node", "mem_gb", "cpus_per_task", "nodes")
+                k: v for k, v in params.items() if not k.startswith("slurm_") and k not in drop
             }
         else:
             params["slurm_array_parallelism"] = workers
@@ -183,12 +173,8 @@ class SlurmLauncher(Launcher):
         self._pending: list[RunJob] = []
         self._jobs: dict[str, Any] = {}
         self._task = _task_class()
-
-    @property
-    def capacity(self) -> int:  # noqa: D102
-        # The runner may hand over every ready run at once; the cluster's array parallelism
-        # bounds how many execute together.
-        return 100_000
+        # the runner may hand over every ready run: the array parallelism bounds what executes
+        self._workers = 100_000
 
     def submit(self, job: RunJob) -> None:  # noqa: D102
         self._pending.append(job)

@@ -65,14 +65,12 @@ class JobResult:
 
 
 def lock_path(runs_dir: str | Path, run_id: str) -> Path:
-    """The lock file guarding run ``run_id`` (outside the run directory, which ``--force``
-    empties)."""
+    """The lock file of run ``run_id`` (outside its directory, which ``--force`` empties)."""
     return Path(runs_dir) / ".locks" / f"{run_id}.lock"
 
 
 def train_job(job: RunJob) -> dict[str, Any]:
-    """Train (or resume, or return) the job's run and return its summary: the one way every
-    launcher trains a planned run (a run that fails raises ``RunFailed``)."""
+    """Train (or resume, or return) the job's run: the one way every launcher trains a run."""
     from tssd.api import from_dict, load_plugins, train
 
     load_plugins(job.plugins)
