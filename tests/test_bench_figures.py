@@ -477,22 +477,11 @@ def test_rendering_twice_gives_identical_figdata_and_pdf(tmp_path, monkeypatch):
 # The forest plot: outliers clipped with an arrow and their value, n and interval type per row
 # ------------------------------------------------------------------------------------------------
 
-FOREST_LAYOUT = """\
-id: tinyforest
-kind: table
-title: tiny forest
-status: inferred
-columns:
-  - {id: c10, label: CIFAR10, match: {dataset: cifar10}}
-rows:
-  - {id: b, label: Baseline, match: {method: baseline}}
-"""
-
 FOREST_EXPERIMENT = """\
 id: tinyforest
 kind: table
 title: tiny forest
-layout: LAYOUT
+layout: paper_tables/table1.yaml  # never read: the forest draws from the claims CSV alone
 variants:
   variant:
     default: {label: every choice at its default, set: {}}
@@ -510,9 +499,8 @@ forest: {claim: beats, axis: variant}
 
 def forest_case(out: Path):
     """A three-reading forest experiment and its claims CSV under ``out``; one reading wild."""
-    (out / "tinyforest_layout.yaml").write_text(FOREST_LAYOUT)
     exp_path = out / "tinyforest.yaml"
-    exp_path.write_text(FOREST_EXPERIMENT.replace("LAYOUT", str(out / "tinyforest_layout.yaml")))
+    exp_path.write_text(FOREST_EXPERIMENT)
     claims = [
         {"claim": "beats", "group": "all", "outcome": "inconclusive", "note": "1/3 hold"},
         *(

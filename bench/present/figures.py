@@ -21,11 +21,10 @@ from bench import BENCH_DIR
 from bench.analyse import frames
 from bench.analyse.frames import AGGREGATE, CURVES, FIGDATA, RUNS
 from bench.plan.schema import FigureStyle, Layout, Profile, SpecError, read_yaml, rel
-from tssd.api import Builder, atomic_write_text
+from tssd.api import Builder
 
 STYLE_FILE = BENCH_DIR / "style.yaml"
-STYLE_ENV = "TSSD_FIGURE_STYLE"
-"""Environment variable naming a style YAML file laid over the profile's style."""
+STYLE_ENV = "TSSD_FIGURE_STYLE"  # names a style YAML file laid over the profile's style
 FIGDATA_COLUMNS = FIGDATA.header()
 """``element`` is what a row draws (``mean``, ``baseline``, ``diff``, ``cell``, ``bar``,
 ``dropped`` (not drawn), ``axis`` (limits in lo/hi), ``colour`` (centre in y, limits in lo/hi),
@@ -110,8 +109,7 @@ class FigData:
     def write(self, base: Path) -> Path:
         """Write the rows to ``<base>_figdata.csv`` (:data:`bench.analyse.frames.FIGDATA`)."""
         path = base.with_name(f"{base.name}_figdata.csv")
-        atomic_write_text(path, frames.text(self.rows, FIGDATA, FIGDATA_COLUMNS))
-        return path
+        return frames.write(path, self.rows, FIGDATA, FIGDATA_COLUMNS)
 
 
 def metric_range(metric: str) -> Range | None:
@@ -177,17 +175,6 @@ def _n_text(ns: Iterable[int]) -> str:
         return "n = 0"
     span = f"{vals[0]}" if len(vals) == 1 else f"{vals[0]}\u2013{vals[-1]}"
     return f"n = {span} seed" + ("" if vals == [1] else "s")
-
-
-def _axis_limits(values: Iterable[float], rng: Range | None) -> Range:
-    """Limits that show every value with a margin and never pass the metric's range."""
-    v = [x for x in values if not math.isnan(x)]
-    if not v:
-        return rng if rng else (0.0, 1.0)
-    lo, hi = min(v), max(v)
-    pad = 0.08 * (hi - lo) or 0.5 * (abs(hi) * 0.01 or 1.0)
-    lo, hi = lo - pad, hi + pad
-    return (max(lo, rng[0]), min(hi, rng[1])) if rng is not None else (lo, hi)
 
 
 def _mean_curves(ax, rows: list[Row], labels, colors: dict, marker: str | None) -> None:
@@ -288,14 +275,20 @@ class _Ctx:
         if a and z:
             d, lo, hi, how = diff_ci(a, z)
         n = "" if not how else str(len(a)) if how.startswith("paired") else f"{len(a)} vs {len(z)}"
-        kw.update(lo=lo, hi=hi, n=n, interval=f"95% {how}" if how else "none (no per-seed values)")
-        return self.fd.add(
-            *where, "diff", series, y=d, flag=excludes if lo > 0 or hi < 0 else "", **kw
-        )
+        how = f"95% {how}" if how else "none (no per-seed values)"
+        kw.update(lo=lo, hi=hi, n=n, interval=how, flag=excludes if lo > 0 or hi < 0 else "")
+        return self.fd.add(*where, "diff", series, y=d, **kw)
 
     def ylim(self, ax, where, values, rng, name: str = "y", lo: float | None = None) -> None:
-        """Set y limits that show ``values`` (from ``lo`` when given) and record them."""
-        low, hi = _axis_limits(values, rng)
+        """Set and record y limits that show ``values`` with a margin (from ``lo`` when given),
+        never past the metric's range."""
+        v = [x for x in values if not math.isnan(x)]
+        low, hi = rng or (0.0, 1.0)
+        if v:
+            pad = 0.08 * (max(v) - min(v)) or 0.5 * (abs(max(v)) * 0.01 or 1.0)
+            low, hi = min(v) - pad, max(v) + pad
+            if rng is not None:
+                low, hi = max(low, rng[0]), min(hi, rng[1])
         lo = low if lo is None else lo
         ax.set_ylim(lo, hi)
         self.fd.add(*where, "axis", name, lo=lo, hi=hi)
@@ -332,8 +325,7 @@ def _sweep(c: _Ctx, axes) -> list[str]:
             ax.axhline(b["y"], color=color, ls="--", label=_with_n(blabel, [b["n"]]))
             ax.axhspan(b["lo"], b["hi"], color=color, alpha=0.08, lw=0)
         c.ylim(ax, where, _spans(means + bases), rng)
-        ax.set_ylabel(plot.get("y_label", c.metric))
-        ax.set_xlabel("" if with_diff else x_label)
+        ax.set(ylabel=plot.get("y_label", c.metric), xlabel="" if with_diff else x_label)
         _band_legend(ax)
         if with_diff:
             _diff_panel(c, axes[1][j], where, x_label, colors)
@@ -366,8 +358,7 @@ def _diff_panel(c: _Ctx, ax, where: tuple[str, str], x_label: str, colors) -> No
             mfc, label = color if r["flag"] else "white", legend if i == 0 else None
             ax.errorbar(r["x"], r["y"], err, fmt="o", color=color, mfc=mfc, capsize=3, label=label)
     c.ylim(ax, where, [*_spans(rows), 0.0], None, "y (difference)")
-    ax.set_xlabel(x_label)
-    ax.set_ylabel("\u0394 to baseline (points)")
+    ax.set(xlabel=x_label, ylabel="\u0394 to baseline (points)")
     ax.legend(fontsize="x-small", loc="best")
 
 
@@ -405,8 +396,7 @@ def _grid(c: _Ctx, axes) -> list[str]:
             grid[-1]["t"] = f"{r['mean']:.1f}\n{d['y']:+.1f}{star}"
         cells = pd.DataFrame(grid)
         z = cells.pivot(index="yv", columns="x", values="d").sort_index(ascending=False)
-        text = cells.pivot(index="yv", columns="x", values="t")
-        text = text.reindex(index=z.index, columns=z.columns).fillna("")
+        text = cells.pivot(index="yv", columns="x", values="t").reindex_like(z).fillna("")
         over = z.to_numpy()
         extend = ("neither", "min", "max", "both")[(over < -big).any() + 2 * (over > big).any()]
         scale = {"cmap": style.diverging_cmap, "center": 0.0, "vmin": -big, "vmax": big}
@@ -417,8 +407,7 @@ def _grid(c: _Ctx, axes) -> list[str]:
         for g in (g for g in grid if g["star"]):
             i, k = list(z.index).index(g["yv"]), list(z.columns).index(g["x"])
             ax.add_patch(Rectangle((k, i), 1, 1, fill=False, edgecolor="#000000", lw=2))
-        ax.set_xlabel(plot.get("x_label", xk))
-        ax.set_ylabel(plot.get("y_label", yk))
+        ax.set(xlabel=plot.get("x_label", xk), ylabel=plot.get("y_label", yk))
         ns = _n_text(r["n"] for r in fd.select(where[0], "cell"))
         head = f"baseline {b['mean']:.2f} (white; {_n_text([b['n']])}); cells: {ns}"
         ax.set_title(f"{where[1]}\n{head}", fontsize="small")
@@ -467,8 +456,7 @@ def _curves(c: _Ctx, axes) -> list[str]:
         if dropped:  # under the panel's title, where no curve or legend can cover it
             note = f"{len(dropped)} point(s) not drawn: not evaluated by every seed"
             ax.set_title(f"{where[1]}\n{note}", fontsize="small")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(y_label)
+        ax.set(xlabel="epoch", ylabel=y_label)
         _band_legend(ax, loc="lower right")
     note = f", clipped to [{rng[0]:g}, {rng[1]:g}]" if rng else ""
     caption = [
@@ -517,8 +505,8 @@ def _bars(c: _Ctx, axes) -> list[str]:
                 ax.bar(at, [r["y"] for r in rs], width, yerr=err, label=legend, **look)
             c.ylim(ax, where, [0.0, *(v for r in bars for v in (r["y"], r["hi"]))], rng, lo=0.0)
             ax.set_xticks(xs, layers, rotation=30, ha="right", fontsize="x-small")
-            ax.set_xlabel(plot.get("x_label", "layer"))
-            ax.set_ylabel(spec.get("y_label") or plot.get("y_label", "firing rate"))
+            y_label = spec.get("y_label") or plot.get("y_label", "firing rate")
+            ax.set(xlabel=plot.get("x_label", "layer"), ylabel=y_label)
             ax.grid(alpha=0.3, axis="y")
             ebars = "error bars: 95 % Student-t"
             ax.legend(fontsize="x-small", title=ebars, title_fontsize="x-small")
@@ -549,16 +537,13 @@ def render_figure(
         )
     style = load_style(profile)
     if kind == "curves":
-        rows = frames.records(frames.read(results_dir / f"{name}_curves.csv", CURVES))
-        summary = frames.records(frames.read(results_dir / f"{name}.csv", AGGREGATE))
-        plot = {**plot, "panel_values": _panels(summary, plot.get("panels"))}
-        stands = {s["cell"]: s["stands_for"] for s in reversed(summary)}
-        for r in rows:  # carry stands_for into the curve rows for the panel titles
-            r.setdefault("stands_for", stands.get(r["cell"], ""))
-        n_panels = len(plot["panel_values"])
-    else:
-        rows = frames.records(frames.read(results_dir / f"{name}.csv", AGGREGATE))
-        n_panels = len(_panels(rows, plot.get("panels")))
+        curves = frames.records(frames.read(results_dir / f"{name}_curves.csv", CURVES))
+    rows = frames.records(frames.read(results_dir / f"{name}.csv", AGGREGATE))
+    plot = {**plot, "panel_values": _panels(rows, plot.get("panels"))}
+    if kind == "curves":  # each curve row carries its cell's stands_for, for the panel titles
+        stands = {s["cell"]: s["stands_for"] for s in reversed(rows)}
+        rows = [{"stands_for": stands.get(r["cell"], ""), **r} for r in curves]
+    n_panels = len(plot["panel_values"])
     n_rows, grow = (2 if kind == "sweep" and "baseline" in plot else 1), 0.6
     # a sweep's difference row shares its x axis, drawn lower
     shared = {"sharex": "col", "gridspec_kw": {"height_ratios": [5, 3]}} if n_rows > 1 else {}

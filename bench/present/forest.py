@@ -22,12 +22,9 @@ from bench.present.fmt import interval
 from bench.present.table import Bold, Table, latex_label, to_latex, to_markdown
 from tssd.api import atomic_write_text
 
-AXIS = "value"
-"""The column holding the forest axis's value (e.g. the variant's name)."""
-SHOWN = ("diff", "ci_lo", "ci_hi", "a_mean", "b_mean", "outcome", "note")
-"""What each row takes from its comparison."""
-HOW = re.compile(r"^(paired|Welch) t, (\d+)(?: vs (\d+))? seeds")
-"""The interval note of a claim comparison (:func:`bench.stats.diff_ci`'s ``how``)."""
+AXIS = "value"  # the column holding the forest axis's value (e.g. the variant's name)
+SHOWN = ("diff", "ci_lo", "ci_hi", "a_mean", "b_mean", "outcome", "note")  # from the comparison
+HOW = re.compile(r"^(paired|Welch) t, (\d+)(?: vs (\d+))? seeds")  # bench.stats.diff_ci's how
 CAPTION = (
     "Differences in points with their 95 % Student-t interval, paired by seed where "
     "both cells ran the same seeds, else Welch's (right: the interval type and n seeds per row). "
@@ -49,9 +46,8 @@ def forest_rows(exp: Experiment, profile: Profile, results_dir: Path) -> list[di
         value, ds = key.get(axis, ""), key.get("dataset", "")
         stands = [m.name for m in profile.datasets.values() if m.stand_in == ds]
         label = variants[value].label if value in variants else value
-        shown = {k: getattr(comp, k) for k in SHOWN}
         out.append({"dataset": ds, "stands_for": "|".join(stands), AXIS: value, "label": label})
-        out[-1].update(shown)
+        out[-1].update((k, getattr(comp, k)) for k in SHOWN)
     datasets = list(dict.fromkeys(r["dataset"] for r in out))
     out.sort(key=lambda r: (datasets.index(r["dataset"]), order.get(r[AXIS], len(order))))
     return out
