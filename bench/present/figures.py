@@ -1,10 +1,8 @@
 """Aggregate CSVs -> the paper's figures: the plotted numbers as CSV, then PDF and PNG from them.
 
-Each figure computes every number it draws into ``<id>_figdata.csv`` and draws only from those
-rows: the CSV is the figure's reviewable, byte-stable content (a PNG's bytes change with the font
-renderer). ``plot.type`` in ``paper_tables/<id>.yaml`` picks the kind: :data:`PLOTS`. Bands and
-error bars are the tables' 95 % Student-t intervals (seaborn would recompute them from raw values),
-clipped to the metric's range. How figures look: :func:`load_style`.
+Each figure writes every number it draws to ``<id>_figdata.csv`` and draws only from those rows,
+so the CSV is its reviewable, byte-stable content. Bands and error bars are the tables' 95 %
+Student-t intervals (seaborn would recompute them from raw values), clipped to the metric's range.
 """
 
 from __future__ import annotations
@@ -20,6 +18,7 @@ from typing import Any
 from bench import BENCH_DIR
 from bench.analyse import frames
 from bench.analyse.frames import AGGREGATE, CURVES, FIGDATA, RUNS
+from bench.plan.expand import fmt_value
 from bench.plan.schema import FigureStyle, Layout, Profile, SpecError, read_yaml, rel
 from tssd.api import Builder
 
@@ -35,14 +34,6 @@ Row = dict[str, Any]
 Range = tuple[float, float]
 
 
-def _layer(base: FigureStyle, top: FigureStyle) -> FigureStyle:
-    """``base`` with every field ``top`` sets; dataset labels merged name by name."""
-    changes = {f.name: v for f in fields(top) if (v := getattr(top, f.name)) is not None}
-    if top.dataset_labels is not None:
-        changes["dataset_labels"] = {**(base.dataset_labels or {}), **top.dataset_labels}
-    return replace(base, **changes)
-
-
 def _read_style(path: Path) -> FigureStyle:
     return Builder(rel(path), SpecError, strict_strings=True).build(FigureStyle, read_yaml(path))
 
@@ -55,13 +46,17 @@ def load_style(profile: Profile | None = None, env: dict[str, str] | None = None
     unset = [f.name for f in fields(style) if getattr(style, f.name) is None]
     if unset:
         raise SpecError(f"{rel(STYLE_FILE)}: keys {', '.join(unset)} are required (the defaults)")
-    if profile is not None:
-        style = _layer(style, profile.style)
+    layers = [] if profile is None else [profile.style]
     if env.get(STYLE_ENV):
         path = Path(env[STYLE_ENV]).expanduser()
         if not path.is_file():
             raise SpecError(f"${STYLE_ENV}={env[STYLE_ENV]}: file not found")
-        style = _layer(style, _read_style(path))
+        layers.append(_read_style(path))
+    for top in layers:  # each sets the fields it gives; dataset labels merge name by name
+        changes = {f.name: v for f in fields(top) if (v := getattr(top, f.name)) is not None}
+        if top.dataset_labels is not None:
+            changes["dataset_labels"] = {**(style.dataset_labels or {}), **top.dataset_labels}
+        style = replace(style, **changes)
     import matplotlib
 
     if style.diverging_cmap not in matplotlib.colormaps:
@@ -87,11 +82,8 @@ def themed(style: FigureStyle) -> Iterator[Any]:
         yield plt
 
 
-class FigData:
+class FigData(list):
     """The rows of ``<id>_figdata.csv``, collected in drawing order."""
-
-    def __init__(self) -> None:
-        self.rows: list[Row] = []
 
     def add(self, panel: str, label: str, element: str, series: str = "", **kw: Any) -> Row:
         """Append one row (unknown keys are an error: the columns are the file's contract)."""
@@ -99,17 +91,17 @@ class FigData:
         if extra:
             raise KeyError(f"not figdata columns: {sorted(extra)}")
         row = {"panel": panel, "panel_label": label, "element": element, "series": series, **kw}
-        self.rows.append(row)
+        self.append(row)
         return row
 
     def select(self, panel: str, element: str) -> list[Row]:
         """The rows of one panel and element, in the order they were added."""
-        return [r for r in self.rows if r["panel"] == panel and r["element"] == element]
+        return [r for r in self if r["panel"] == panel and r["element"] == element]
 
     def write(self, base: Path) -> Path:
         """Write the rows to ``<base>_figdata.csv`` (:data:`bench.analyse.frames.FIGDATA`)."""
         path = base.with_name(f"{base.name}_figdata.csv")
-        return frames.write(path, self.rows, FIGDATA, FIGDATA_COLUMNS)
+        return frames.write(path, self, FIGDATA, FIGDATA_COLUMNS)
 
 
 def metric_range(metric: str) -> Range | None:
@@ -152,8 +144,6 @@ def _spans(rows: list[Row]) -> list[float]:
 
 
 def _select(rows: list[Row], match: dict[str, Any]) -> list[Row]:
-    from bench.plan.expand import fmt_value
-
     return [r for r in rows if all(r.get(k, "") == fmt_value(v) for k, v in match.items())]
 
 
@@ -208,8 +198,7 @@ def _not_run_note(ax, rows: list[Row], why: str = "no finished runs") -> None:
     reason = min((r.get("reason", "") for r in failed), default="")
     text = why + (f":\n{reason[:90]}" if reason else "")
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize="small")
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set(xticks=[], yticks=[])
 
 
 def display_name(name: str, profile: Profile, style: FigureStyle) -> str:
@@ -311,7 +300,7 @@ def _sweep(c: _Ctx, axes) -> list[str]:
             at_x = [r for r in _select(ok, series) if r.get(x)]
             for r in sorted(at_x, key=lambda r: float(r[x])):
                 c.point(where, "mean", label, r, rng, x=float(r[x]))
-                if base and with_diff:
+                if base:  # a baseline gives the sweep its difference row
                     name = f"{label} \u2212 {blabel}"
                     c.diff(where, name, r, base[0], "excludes 0", x=float(r[x]))
         if base:
@@ -520,9 +509,8 @@ def _bars(c: _Ctx, axes) -> list[str]:
 
 
 PLOTS = {"sweep": _sweep, "grid": _grid, "curves": _curves, "bars": _bars}
-"""The kinds of figure: figure 3's sweep (means against an axis, the paired difference to the
-baseline below), figure 4's grid (a heatmap of the difference to the baseline), figure 5's curves
-(accuracy per epoch), figure 6's bars (per-layer metrics)."""
+"""``plot.type`` -> how it is drawn: figure 3 (means against an axis, the paired difference to the
+baseline below), 4 (a heatmap of that difference), 5 (accuracy per epoch), 6 (per-layer bars)."""
 
 
 def render_figure(

@@ -1,9 +1,8 @@
 """Differences to a reference row as a table and a forest plot (the reconstruction study).
 
-An experiment with ``forest: {claim: ID, axis: AXIS}`` also gets ``<id>_forest.{csv,tex,md,pdf,
-png}``: one line per comparison of claim ``ID`` (grouped by dataset, named by its ``AXIS`` value's
-label) with the difference of the means, its 95 % interval (paired by seed where both cells ran the
-same seeds) and the seeds. All is read from ``<id>_claims.csv``: rendering re-computes no statistic.
+``forest: {claim: ID, axis: AXIS}`` adds ``<id>_forest.{csv,tex,md,pdf,png}``: per comparison of
+claim ``ID``, by dataset and ``AXIS`` value, the difference of the means with its 95 % interval
+and seeds, all read from ``<id>_claims.csv`` (rendering re-computes no statistic).
 """
 
 from __future__ import annotations
@@ -17,7 +16,8 @@ from typing import Any
 from bench.analyse import frames
 from bench.analyse.frames import FOREST
 from bench.plan.schema import Experiment, Profile
-from bench.present.figures import FigData
+from bench.present import figures
+from bench.present.figures import FigData, display_name, finish, load_style, themed
 from bench.present.fmt import interval
 from bench.present.table import Bold, Table, latex_label, to_latex, to_markdown
 from tssd.api import atomic_write_text
@@ -89,10 +89,8 @@ def _cell(r: dict[str, Any] | None) -> str:
 
 
 def _figdata(rows, datasets, labels: dict[str, str], clip: float, difference) -> FigData:
-    """The forest plot's data: one ``diff`` row per comparison with its n, interval kind and
-    which ends are drawn as arrows at the edge of the x range, one ``axis`` row per panel. The
-    range holds 0 and every difference and interval end except outliers (beyond ``clip`` times
-    the median absolute end), with a margin."""
+    """The forest plot's data: one ``diff`` row per comparison (n, interval kind, ends drawn as
+    arrows), one ``axis`` row per panel: 0 and every end but outliers (``clip`` x median)."""
     ends = [v for r in rows for v in (r["diff"], r["ci_lo"], r["ci_hi"]) if math.isfinite(v)]
     scale = statistics.median(abs(v) for v in ends) if ends else 0.0
     keep = [v for v in ends if abs(v) <= clip * scale] if scale > 0 else ends
@@ -123,14 +121,11 @@ def _figdata(rows, datasets, labels: dict[str, str], clip: float, difference) ->
 def _plot(rows, datasets, title: str, base: Path, profile: Profile, difference) -> list[Path]:
     from matplotlib.transforms import blended_transform_factory
 
-    from bench.present.figures import display_name, finish, load_style, save, themed
-
     style = load_style(profile)
     shown = {ds: display_name(ds, profile, style) for ds in datasets}
     fd = _figdata(rows, datasets, shown, style.forest_clip, difference)
     labels = list(dict.fromkeys(r["label"] for r in rows))
-    pal = list(style.palette)
-    up, down, unclear = pal[2 % len(pal)], pal[1 % len(pal)], pal[0]
+    up, down, unclear = (style.palette[i % len(style.palette)] for i in (2, 1, 0))
     n = max(1, len(datasets))
     size = ((style.panel_width + 0.8) * n + 2.5, 0.42 * len(labels) + 2.2)
     with themed(style) as plt:
@@ -176,4 +171,4 @@ def _plot(rows, datasets, title: str, base: Path, profile: Profile, difference) 
                 ax.set_yticklabels(labels, fontsize="x-small")
                 ax.set_ylim(len(labels) - 0.5, -0.5)
         finish(fig, title, [CAPTION])
-    return [fd.write(base), *save(fig, base, style.dpi)]
+    return [fd.write(base), *figures.save(fig, base, style.dpi)]
