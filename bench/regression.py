@@ -281,8 +281,7 @@ def print_check(rows: list[dict[str, Any]], exp_id: str, m: int, false_alarm: fl
         f"  {exp_id}: {judged[0]['cells_in_check']} (cell, quantity) pairs compared, mean of {m} "
         f"seed(s) each against the reference; false-alarm rate of the whole check {false_alarm:.2%}"
     )
-    width = max(len(r["cell"]) for r in rows)
-    mw = max(len(r["metric"]) for r in rows)
+    width, mw = (max(len(r[k]) for r in rows) for k in ("cell", "metric"))
     print(
         f"    {'cell':<{width}} {'quantity':<{mw}} {'mean':>9} {'ref':>9} {'delta':>9} "
         f"{'tol':>8}  verdict"

@@ -53,7 +53,7 @@ def mean_ci(values: Sequence[float], level: float = LEVEL) -> tuple[float, float
 
 
 def _welch(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Welch's standard error of ``mean(x) - mean(y)`` and its degrees of freedom."""
+    """Welch's standard error of ``mean(x) - mean(y)`` and its degrees of freedom (NaN at 0)."""
     va, vb = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
     se = math.sqrt(va + vb)
     if se == 0.0:

@@ -26,8 +26,7 @@ OUTCOMES = ("holds", "reversed", "differs", "within-margin", "unclear", "missing
 HOLDS, REVERSED, DIFFERS, WITHIN_MARGIN, UNCLEAR, MISSING = OUTCOMES
 
 SUPPORT_ALPHA = REVERSAL_ALPHA = EQUIVALENCE_ALPHA = (1.0 - LEVEL) / 2.0
-"""2.5 %, one end of a 95 % interval: the chance of a false supported (every comparison
-one-sided), contradicted (Holm over the claim's reversals) or equivalent (TOST) verdict."""
+"""2.5 %: the chance of a false supported, contradicted (Holm) or equivalent (TOST) verdict."""
 
 
 @dataclass

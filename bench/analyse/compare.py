@@ -32,8 +32,7 @@ class Reference:
     values: tuple[float, ...] = ()
 
 
-Refs = dict[tuple[str, str], Reference]
-"""(cell id, metric) -> its reference."""
+Refs = dict[tuple[str, str], Reference]  # (cell id, metric) -> its reference
 
 
 @dataclass(frozen=True)
@@ -131,8 +130,7 @@ def file_references(profile: Profile, experiment_id: str) -> Refs:
             )
         for i, row in enumerate(reader, start=2):
             try:
-                v = float(row["value"])
-                int(row["seed"])
+                v, _ = float(row["value"]), int(row["seed"])
             except (TypeError, ValueError):  # TypeError: a short (truncated) row
                 raise SpecError(
                     f"{rel(path)}: line {i}: key 'value'/'seed': got {row['value']!r}/"

@@ -21,11 +21,8 @@ from bench.plan.schema import Claim
 from tssd.api import atomic_write_text
 
 TEXT, FLOAT, INT, BOOL = "str", "float64", "Int64", "boolean"
-AXES = "AXES"
-"""Where a kind's header takes the experiment's axes."""
-
-Rows = Iterable[dict[str, Any]] | pd.DataFrame
-"""A CSV's rows: dicts or a frame, values as text or typed."""
+AXES = "AXES"  # where a kind's header takes the experiment's axes
+Rows = Iterable[dict[str, Any]] | pd.DataFrame  # a CSV's rows: values as text or typed
 
 UNITS = {"test_acc": "%", "train_acc": "%", "val_acc": "%", "nb_acc": "%", "peak_mem_mb": "MB"}
 UNITS |= dict.fromkeys(["wall_s", "train_total_s", "epoch_time_s"], "s")
@@ -47,9 +44,7 @@ class Kind:
 
     def header(self, axes: Iterable[str] = (), extra: Iterable[str] = ()) -> list[str]:
         """The declared columns with ``axes`` in place of :data:`AXES`, then ``extra``."""
-        out = []
-        for c in self.columns:
-            out += list(axes) if c == AXES else [c]
+        out = [name for c in self.columns for name in (axes if c == AXES else [c])]
         return out + [c for c in extra if c not in out]
 
     def dtype(self, column: str) -> str:
@@ -196,10 +191,8 @@ def header_of(path: Path) -> list[str]:
 
 # The claims CSV <-> ClaimResult
 
-ALL = "all"
-"""The ``group`` of a claim's own row (its verdict and summary) in the claims CSV."""
-HEAD = ("kind", "source", "gate", "metric", "text")
-"""The claim's fields that every row of the claims CSV repeats."""
+ALL = "all"  # the group of a claim's own row (its verdict and summary)
+HEAD = ("kind", "source", "gate", "metric", "text")  # the claim's fields every row repeats
 COMPARISON_FIELDS = [f.name for f in dataclasses.fields(Comparison)]
 
 

@@ -6,6 +6,7 @@ job runs. :data:`LAUNCHERS` names them all (``torchrun`` and ``slurm``: :mod:`.s
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import multiprocessing as mp
 import os
@@ -49,12 +50,10 @@ class Launcher(ABC):
 def drain(results, block_s: float) -> list[JobResult]:
     """Every result waiting in the queue ``results``, the first waited for up to ``block_s``."""
     got: list[JobResult] = []
-    try:
+    with contextlib.suppress(queue.Empty):
         got.append(results.get(timeout=block_s) if block_s > 0 else results.get_nowait())
         while True:
             got.append(results.get_nowait())
-    except queue.Empty:
-        pass
     return got
 
 

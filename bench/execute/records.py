@@ -221,8 +221,7 @@ def from_run_dir(run_id: str, run_dir: Path) -> Record | None:
 
 
 REMEASURED = ("neurobench",)
-"""Summary keys measured after training (``python -m tssd metrics``): a run directory that
-differs from its record only there updates the record."""
+"""Summary keys measured after training (``python -m tssd metrics``): new ones update a record."""
 
 
 def remeasured(old: Record, new: Record) -> bool:

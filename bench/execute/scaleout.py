@@ -73,9 +73,8 @@ class TorchrunLauncher(Launcher):
         try:
             run_dir = Path(job.run_dir)
             run_dir.mkdir(parents=True, exist_ok=True)
-            job_file = run_dir / "torchrun_job.json"
+            job_file, log = run_dir / "torchrun_job.json", run_dir / "torchrun.log"
             job_file.write_text(job.to_json())
-            log = run_dir / "torchrun.log"
             cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
             cmd += ["--nproc_per_node", str(self.nproc)]
             cmd += ["-m", "bench.execute.torchrun_entry", str(job_file)]

@@ -1,7 +1,5 @@
-"""What each torchrun rank executes for the ``torchrun`` launcher: one run, data-parallel.
-
-``python -m torch.distributed.run ... -m bench.execute.torchrun_entry JOB.json``: the job file the
-launcher wrote into the run directory (it holds the run's lock meanwhile).
+"""What each torchrun rank executes: the job file the ``torchrun`` launcher wrote into the run
+directory (``python -m torch.distributed.run ... -m bench.execute.torchrun_entry JOB.json``).
 """
 
 from __future__ import annotations

@@ -17,8 +17,6 @@ from typing import Any
 
 from tssd.api import RunDir
 
-__all__ = ["JobResult", "RunJob", "execute", "lock_path", "train_job"]
-
 
 @dataclass(frozen=True)
 class RunJob:
@@ -29,10 +27,8 @@ class RunJob:
     run_dir: str
     lock_path: str
     force: bool = False
-    plugins: tuple[str, ...] = ()
-    """The planner's plugins, loaded again by the worker (which may not see ``TSSD_PLUGINS``)."""
-    parallel_runs: int = 1
-    """Runs executed at once on this machine (``runtime.threads: 0`` shares the cores)."""
+    plugins: tuple[str, ...] = ()  # the planner's, loaded again (TSSD_PLUGINS may not reach here)
+    parallel_runs: int = 1  # runs at once on this machine (runtime.threads 0 shares the cores)
 
     def to_json(self) -> str:
         """The job as JSON (a torchrun job file)."""
@@ -54,8 +50,7 @@ class JobResult:
     error: str = ""
     wall_s: float = 0.0
     trained_epochs: int = 0  # 0 also for a run that failed in its first epoch
-    already_done: bool = False
-    """The run was finished or failed before this job started (e.g. by another harness)."""
+    already_done: bool = False  # finished or failed before this job started (another harness)
 
     @classmethod
     def of(cls, run_id: str, summary: dict[str, Any], **more: Any) -> JobResult:
