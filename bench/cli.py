@@ -31,7 +31,7 @@ from pathlib import Path
 from bench import ROOT
 from bench import pipeline as pl
 from bench.execute.launch import DEFAULT_LAUNCHER, LAUNCHERS
-from bench.plan.schema import SpecError, load_profile, rel
+from bench.plan.schema import SpecError, load_profile, profile_ids, rel
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -42,11 +42,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def parse_seeds(text: str | None) -> list[int] | None:
-    """``--seeds 0,1,2`` -> ``[0, 1, 2]`` (None: the profile's seeds).
-
-    Raises:
-        SpecError: anything but comma-separated integers in 0..2^32-1, each once.
-    """
+    """``--seeds 0,1,2`` -> ``[0, 1, 2]`` (None: the profile's seeds); anything but distinct
+    integers in 0..2^32-1 is a :class:`SpecError`."""
     if text is None:
         return None
     parts = [p.strip() for p in text.split(",")]
@@ -61,12 +58,8 @@ def parse_seeds(text: str | None) -> list[int] | None:
 
 
 def results_dir(text: str) -> Path:
-    """``--results`` as an absolute path, refused when it (or a parent) is a file or cannot be
-    written.
-
-    Raises:
-        SpecError: naming the path and what was expected.
-    """
+    """``--results`` as an absolute path; a :class:`SpecError` when it (or a parent) is a file
+    or cannot be written."""
     path = Path(text).expanduser().resolve()
     probe = path
     while not probe.exists() and probe != probe.parent:
@@ -96,7 +89,7 @@ def _selection(args: argparse.Namespace) -> pl.Selection:
     _check_numbers(args)
     return pl.Selection(
         profile=load_profile(args.profile),
-        experiments=pl.experiments(args.experiments),
+        experiments=pl.experiments(getattr(args, "experiments", [])),
         results=results_dir(args.results),
         data_root=args.data_root,
         seeds=parse_seeds(args.seeds),
@@ -110,18 +103,13 @@ def _options(args: argparse.Namespace) -> pl.RunOptions:
     return pl.RunOptions(**{k: getattr(args, k) for k in names})
 
 
-def cmd_run(args: argparse.Namespace) -> int:  # noqa: D103
-    return pl.run(_selection(args), _options(args))
-
-
-def cmd_aggregate(args: argparse.Namespace) -> int:  # noqa: D103
-    print("\n".join(pl.rewrite(_selection(args), from_runs=True)))
+def _print(lines: list[str]) -> int:
+    print("\n".join(lines))
     return 0
 
 
-def cmd_render(args: argparse.Namespace) -> int:  # noqa: D103
-    print("\n".join(pl.rewrite(_selection(args), from_runs=False)))
-    return 0
+def cmd_rewrite(args: argparse.Namespace) -> int:  # noqa: D103
+    return _print(pl.rewrite(_selection(args), from_runs=args.cmd == "aggregate"))
 
 
 def cmd_check(args: argparse.Namespace) -> int:  # noqa: D103
@@ -133,27 +121,11 @@ def cmd_check(args: argparse.Namespace) -> int:  # noqa: D103
     return 0 if ok else 1
 
 
-def cmd_validate(args: argparse.Namespace) -> int:  # noqa: D103
-    print("\n".join(pl.validate(results_dir(args.results))))
-    return 0
-
-
-def cmd_list(args: argparse.Namespace) -> int:  # noqa: D103
-    print("\n".join(pl.listing()))
-    return 0
-
-
 def cmd_regression(args: argparse.Namespace) -> int:  # noqa: D103
-    from bench.regression import regression
+    from bench.regression import reference, regression
 
-    args.experiments = []
-    return regression(_selection(args), _options(args))
-
-
-def cmd_reference(args: argparse.Namespace) -> int:  # noqa: D103
-    from bench.regression import reference
-
-    args.experiments = []
+    if args.cmd == "regression":
+        return regression(_selection(args), _options(args))
     return reference(_selection(args), _options(args), args.threads)
 
 
@@ -174,18 +146,13 @@ def cmd_report(args: argparse.Namespace) -> int:  # noqa: D103
 
 
 def cmd_records(args: argparse.Namespace) -> int:  # noqa: D103
-    results = Path(args.results).resolve()
-    profile = load_profile(args.profile)
+    results, profile = Path(args.results).resolve(), load_profile(args.profile)
     if args.timing:
-        lines = pl.records_timing(profile, results, since=args.since)
-    else:
-        lines = pl.records_status(profile, results)
-    print("\n".join(lines))
-    return 0
+        return _print(pl.records_timing(profile, results, since=args.since))
+    return _print(pl.records_status(profile, results))
 
 
 def cmd_claims(args: argparse.Namespace) -> int:  # noqa: D103
-    from bench.plan.schema import profile_ids
     from bench.present.report import claims_table
 
     unknown = [p for p in args.profiles if p not in profile_ids()]
@@ -204,40 +171,126 @@ def cmd_claims(args: argparse.Namespace) -> int:  # noqa: D103
     return 0
 
 
-RUNNING = [  # (flags, keyword arguments) of the commands that train
-    (["--workers"], dict(type=int, default=0, help="parallel runs (default: the profile's)")),
-    (["--threads"], dict(type=int, default=0, help="torch threads per run (default: profile's)")),
-    (
-        ["--launcher"],
-        dict(
-            default=DEFAULT_LAUNCHER,
-            choices=list(LAUNCHERS),
-            help="local processes, one torchrun DDP job per run, or a SLURM job "
-            "array through submitit (resources: the profile's slurm section)",
-        ),
+def _arg(*flags: str, **kwargs) -> tuple[tuple[str, ...], dict]:
+    return flags, kwargs
+
+
+PROFILE = _arg("--profile", default="quick", help="quick (default), small or paper")
+RESULTS = _arg(
+    "--results", default=str(ROOT / "results"), help="results directory (default: results/)"
+)
+TABLES = _arg(
+    "experiments",
+    nargs="+",
+    metavar="TABLE",
+    help="experiment ids (table1..table8, figure3..figure6, ...), 'all' or paths to experiment "
+    "YAML files",
+)
+SELECTION = [
+    PROFILE,
+    _arg("--data-root", default=None, help="directory of the real datasets"),
+    _arg("--seeds", default=None, help="comma-separated seeds (default: the profile's)"),
+    _arg(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a run-config field of every run (changes its hash)",
     ),
-    (["--nproc"], dict(type=int, default=2, help="processes (GPUs) per run with torchrun")),
-    (
-        ["--slurm-cluster"],
-        dict(
-            default=None,
-            help="submitit cluster: unset = SLURM; 'local' runs "
-            "the array on this machine (for testing)",
-        ),
-    ),
-    (["--force"], dict(action="store_true", help="redo finished and failed runs")),
-    (["--dry-run"], dict(action="store_true", help="list the runs, state and cost; run nothing")),
-    (
-        ["--estimate"],
-        dict(
-            action="store_true",
-            help="with --dry-run: time training steps on this "
-            "machine (tssd.calibrate, cached) instead of the profile's cost model",
-        ),
-    ),
-    (["--verbose"], dict(action="store_true", help="print every cell's verdict")),
-    (["--log-every"], dict(type=float, default=20.0, help="seconds between status lines in logs")),
+    RESULTS,
 ]
+RUNNING = [  # the commands that train
+    _arg("--workers", type=int, default=0, help="parallel runs (default: the profile's)"),
+    _arg("--threads", type=int, default=0, help="torch threads per run (default: profile's)"),
+    _arg(
+        "--launcher",
+        default=DEFAULT_LAUNCHER,
+        choices=list(LAUNCHERS),
+        help="local processes, one torchrun DDP job per run, or a SLURM job array through "
+        "submitit (resources: the profile's slurm section)",
+    ),
+    _arg("--nproc", type=int, default=2, help="processes (GPUs) per run with torchrun"),
+    _arg(
+        "--slurm-cluster",
+        default=None,
+        help="submitit cluster: unset = SLURM; 'local' runs the array on this machine (for "
+        "testing)",
+    ),
+    _arg("--force", action="store_true", help="redo finished and failed runs"),
+    _arg("--dry-run", action="store_true", help="list the runs, state and cost; run nothing"),
+    _arg(
+        "--estimate",
+        action="store_true",
+        help="with --dry-run: time training steps on this machine (tssd.calibrate, cached) "
+        "instead of the profile's cost model",
+    ),
+    _arg("--verbose", action="store_true", help="print every cell's verdict"),
+    _arg("--log-every", type=float, default=20.0, help="seconds between status lines in logs"),
+]
+COMMANDS = {  # name: (function, help, arguments)
+    "run": (
+        lambda args: pl.run(_selection(args), _options(args)),
+        "run, aggregate, render and report experiments",
+        [TABLES, *SELECTION, *RUNNING],
+    ),
+    "aggregate": (cmd_rewrite, "aggregate and render from run dirs", [TABLES, *SELECTION]),
+    "render": (cmd_rewrite, "render from the aggregate CSVs", [TABLES, *SELECTION]),
+    "check": (cmd_check, "print verdicts; exit 1 on a gating failure", [TABLES, *SELECTION]),
+    "regression": (
+        cmd_regression,
+        "run the CI seeds, test against the reference",
+        [*SELECTION, *RUNNING],
+    ),
+    "reference": (cmd_regression, "rewrite the regression reference", [*SELECTION, *RUNNING]),
+    "validate": (
+        lambda args: _print(pl.validate(results_dir(args.results))),
+        "check every experiment, profile and paper_tables file",
+        [RESULTS],
+    ),
+    "report": (
+        cmd_report,
+        "regenerate every table, claim, figure and REPORT.md of a profile from its run records "
+        "(runs nothing)",
+        [
+            RESULTS,
+            PROFILE,
+            _arg(
+                "--out", default=None, help="write into this folder instead of results/<profile>/"
+            ),
+        ],
+    ),
+    "claims": (
+        cmd_claims,
+        "every claim's verdict, one column per profile",
+        [
+            RESULTS,
+            _arg("--profiles", nargs="+", default=["quick", "small"]),
+            _arg("--readme", action="store_true", help="write it into README.md's table"),
+        ],
+    ),
+    "records": (
+        cmd_records,
+        "what a profile's run records cover: per experiment recorded and missing runs, and "
+        "records no plan claims",
+        [
+            RESULTS,
+            PROFILE,
+            _arg(
+                "--timing",
+                action="store_true",
+                help="instead: the cost model's estimate of each recorded run against its wall "
+                "time",
+            ),
+            _arg(
+                "--since",
+                default="",
+                help="with --timing: only runs started at this ISO time or later, e.g. "
+                "2026-12-07T01:20",
+            ),
+        ],
+    ),
+    "list": (lambda args: _print(pl.listing()), "list experiments and profiles", [RESULTS]),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -248,97 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = p.add_subparsers(dest="cmd", required=True)
-    results = dict(default=str(ROOT / "results"), help="results directory (default: results/)")
-
-    def command(name: str, fn, hlp: str, experiments: bool, running: bool, selection: bool = True):
+    for name, (fn, hlp, arguments) in COMMANDS.items():
         sp = sub.add_parser(name, help=hlp)
-        if experiments:
-            sp.add_argument(
-                "experiments",
-                nargs="+",
-                metavar="TABLE",
-                help="experiment ids (table1..table8, figure3..figure6, ...), 'all' "
-                "or paths to experiment YAML files",
-            )
-        if selection:
-            sp.add_argument("--profile", default="quick", help="quick (default), small or paper")
-            sp.add_argument("--data-root", default=None, help="directory of the real datasets")
-            sp.add_argument(
-                "--seeds", default=None, help="comma-separated seeds (default: the profile's)"
-            )
-            sp.add_argument(
-                "--set",
-                action="append",
-                default=[],
-                metavar="KEY=VALUE",
-                help="override a run-config field of every run (changes its hash)",
-            )
-        sp.add_argument("--results", **results)
-        for flags, kwargs in RUNNING if running else []:
+        for flags, kwargs in arguments:
             sp.add_argument(*flags, **kwargs)
         sp.set_defaults(fn=fn)
-        return sp
-
-    command("run", cmd_run, "run, aggregate, render and report experiments", True, True)
-    command("aggregate", cmd_aggregate, "aggregate and render from run dirs", True, False)
-    command("render", cmd_render, "render from the aggregate CSVs", True, False)
-    command("check", cmd_check, "print verdicts; exit 1 on a gating failure", True, False)
-    command(
-        "regression", cmd_regression, "run the CI seeds, test against the reference", False, True
-    )
-    command("reference", cmd_reference, "rewrite the regression reference", False, True)
-    command(
-        "validate",
-        cmd_validate,
-        "check every experiment, profile and paper_tables file",
-        False,
-        False,
-        selection=False,
-    )
-    rp = command(
-        "report",
-        cmd_report,
-        "regenerate every table, claim, figure and REPORT.md of a profile from its run records "
-        "(runs nothing)",
-        False,
-        False,
-        selection=False,
-    )
-    rp.add_argument("--profile", default="quick", help="quick (default), small or paper")
-    rp.add_argument(
-        "--out", default=None, help="write into this folder instead of results/<profile>/"
-    )
-    cl = command(
-        "claims",
-        cmd_claims,
-        "every claim's verdict, one column per profile",
-        False,
-        False,
-        selection=False,
-    )
-    cl.add_argument("--profiles", nargs="+", default=["quick", "small"])
-    cl.add_argument("--readme", action="store_true", help="write it into README.md's table")
-    rc = command(
-        "records",
-        cmd_records,
-        "what a profile's run records cover: per experiment recorded and missing runs, and "
-        "records no plan claims",
-        False,
-        False,
-        selection=False,
-    )
-    rc.add_argument("--profile", default="quick", help="quick (default), small or paper")
-    rc.add_argument(
-        "--timing",
-        action="store_true",
-        help="instead: the cost model's estimate of each recorded run against its wall time",
-    )
-    rc.add_argument(
-        "--since",
-        default="",
-        help="with --timing: only runs started at this ISO time or later, e.g. 2026-12-07T01:20",
-    )
-    command("list", cmd_list, "list experiments and profiles", False, False, selection=False)
     return p
 
 

@@ -1,4 +1,4 @@
-"""The harness's steps on typed objects: plan, (dry) run, aggregate, render, validate.
+"""The harness's steps on typed objects: plan, (dry) run, aggregate, render, validate, report.
 
 :mod:`bench.cli` parses arguments and calls these; each takes plain values, so they can be
 called from Python as well (tests, notebooks).
@@ -7,6 +7,7 @@ called from Python as well (tests, notebooks).
 from __future__ import annotations
 
 import math
+import operator
 import signal
 import statistics
 import sys
@@ -33,6 +34,14 @@ from bench.plan.schema import (
 )
 from tssd.api import atomic_write_text
 
+DONE = ("finished", "failed")
+NOTHING_TO_DO = (*DONE, "unavailable")
+STEP_GRAPH = operator.attrgetter(
+    *("model.name", "model.width", "method.name", "method.t_s", "method.t_t"),
+    *("data.name", "data.size", "data.batch_size"),
+)
+"""What a compiled step's graph depends on: its network, method and input."""
+
 
 def experiments(names: list[str]) -> list[Experiment]:
     """Experiment ids (``all`` = every one) or paths to experiment YAML files."""
@@ -48,7 +57,10 @@ def experiments(names: list[str]) -> list[Experiment]:
 
 @dataclass
 class Selection:
-    """What to plan: the experiments, under which profile, where, with which overrides."""
+    """What to plan: the experiments, under which profile, where, with which overrides.
+    ``use_records``: runs come from (and go to) the profile's committed records, where a recorded
+    run is done (False for the regression check, which must train today's code); ``out_name``:
+    the output folder under ``results`` (default: the profile's id)."""
 
     profile: Profile
     experiments: list[Experiment]
@@ -58,10 +70,7 @@ class Selection:
     threads: int | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     use_records: bool = True
-    """Runs come from (and go to) the profile's committed records (:mod:`bench.execute.records`): a
-    recorded run is done. False for the regression check, which must train today's code."""
     out_name: str | None = None
-    """The output folder under ``results`` (default: the profile's id)."""
 
     @property
     def runs_dir(self) -> Path:  # noqa: D102
@@ -71,24 +80,16 @@ class Selection:
     def out_dir(self) -> Path:  # noqa: D102
         return self.results / (self.out_name or self.profile.id)
 
-    @property
-    def records_dir(self) -> Path:
-        """Where the profile's run records live."""
-        from bench.execute.records import records_dir
-
-        return records_dir(self.out_dir)
-
     def records(self) -> dict[str, Any] | None:
         """The profile's run records (None when this selection does not use them)."""
-        from bench.execute.records import load
+        from bench.execute.records import load, records_dir
 
-        return load(self.records_dir) if self.use_records else None
+        return load(records_dir(self.out_dir)) if self.use_records else None
 
     def record_runs(self, runs: list[PlannedRun], replace: bool = False) -> list[Path]:
-        """Write the record of each of ``runs`` whose run directory is finished or failed and
-        has none yet (``replace``: or whose record differs: runs that finished just now); no-op
-        without records; returns the files rewritten."""
-        from bench.execute.records import from_run_dir, upsert
+        """Record each of ``runs`` whose run directory is finished or failed and has no record
+        (``replace``: or another one: runs that finished just now); the files rewritten."""
+        from bench.execute.records import from_run_dir, records_dir, upsert
 
         if not self.use_records:
             return []
@@ -99,7 +100,7 @@ class Selection:
             and (rec := from_run_dir(r.run_id, self.runs_dir / r.run_id)) is not None
         ]
         lock = self.runs_dir / ".locks" / f"records-{self.out_dir.name}.lock"
-        return upsert(self.records_dir, new, lock, replace=replace)
+        return upsert(records_dir(self.out_dir), new, lock, replace=replace)
 
 
 def plans(sel: Selection) -> list[tuple[Plan, Layout]]:
@@ -113,17 +114,9 @@ def plans(sel: Selection) -> list[tuple[Plan, Layout]]:
         # every run would otherwise be planned against it and fail one by one
         what = "is a file" if Path(root).expanduser().exists() else "does not exist"
         raise SpecError(f"--data-root {root}: {what}; expected the directory holding the datasets")
-    out = []
+    out, opts = [], dict(data_root=root, seeds=sel.seeds, threads=sel.threads)
     for exp in sel.experiments:
-        plan = expand(
-            exp,
-            sel.profile,
-            runs_dir=sel.runs_dir,
-            data_root=root,
-            seeds=sel.seeds,
-            threads=sel.threads,
-            overrides=sel.overrides,
-        )
+        plan = expand(exp, sel.profile, runs_dir=sel.runs_dir, overrides=sel.overrides, **opts)
         layout = load_layout(exp.layout)
         if layout.kind == "table":
             positions(layout, sel.profile, plan.cells)
@@ -141,13 +134,13 @@ def all_runs(planned: list[tuple[Plan, Layout]]) -> list[PlannedRun]:
 
 
 def require_optional(
-    exps: list[Experiment], layouts: list[Layout], launcher: str | None, running: bool
+    exps: list[Experiment], planned: list, launcher: str | None = None, running: bool = False
 ) -> None:
     """Fail in one line, before the first run, when a module the command will need is missing."""
     from bench.plan.deps import require
 
     pictures = [
-        e.id for e, lay in zip(exps, layouts, strict=True) if lay.kind == "figure" or e.forest
+        e.id for e, (_, lay) in zip(exps, planned, strict=True) if lay.kind == "figure" or e.forest
     ]
     needs = {m: f"rendering {', '.join(pictures)}" for m in ("matplotlib", "seaborn") if pictures}
     if running:
@@ -180,19 +173,34 @@ def write_macros(profile: Profile, out_dir: Path) -> Path:
     return p
 
 
+def _states(sel: Selection, runs: list[PlannedRun], record: bool = False, force: bool = False):
+    """Each run's state and, separately, the states of the runs done by their records (not
+    trained again without ``force``); a recorded run whose directory an unrecorded run needs (a
+    KD teacher's ``inference.pt``) and is not there is trained again. ``record``: first record
+    the runs finished here before their records existed."""
+    from bench.execute.run import RunState, run_state
+
+    states = {r.run_id: run_state(r, sel.runs_dir) for r in runs}
+    if record:
+        sel.record_runs([r for r in runs if states[r.run_id].status in DONE])
+    records = sel.records() if not force else None
+    done = {r.run_id for r in runs if r.run_id in (records or {})}
+    need_dir = {d for r in runs if r.run_id not in done for d in r.deps}
+    recorded = {
+        rid: RunState(records[rid].status, error=records[rid].reason)
+        for rid in done
+        if not (rid in need_dir and states[rid].status not in DONE)
+    }
+    pending = {rid for rid, st in (states | recorded).items() if st.status not in NOTHING_TO_DO}
+    return states | recorded, recorded, pending
+
+
 def dry_run(sel: Selection, planned, workers: int, estimate: bool) -> None:
     """Print every run with its state and estimated cost (calibrated steps with ``estimate``)."""
-    from bench.execute.run import calibrated_seconds, fmt_seconds, run_state
+    from bench.execute.run import calibrated_seconds, fmt_seconds
 
-    runs, runs_dir, profile = all_runs(planned), sel.runs_dir, sel.profile
-    states = {r.run_id: run_state(r, runs_dir) for r in runs}
-    recorded = recorded_states(sel, runs, states)
-    states.update(recorded)
-    pending = {
-        r.run_id
-        for r in runs
-        if states[r.run_id].status not in ("finished", "failed", "unavailable")
-    }
+    runs, profile = all_runs(planned), sel.profile
+    states, recorded, pending = _states(sel, runs)
     if estimate:
         by_id = {r.run_id: r for r in runs}
         print("calibrating: timing a few training steps per distinct run shape (cached)...")
@@ -225,19 +233,23 @@ def dry_run(sel: Selection, planned, workers: int, estimate: bool) -> None:
             f"{r.run_id:<24} {r.role:<8} {state:<26} {est:>7}  {r.name}"
             + (f"  [{r.unavailable}]" if r.unavailable else "")
         )
-    cold, graphs = cold_compile_extra(
-        [r for r in runs if r.run_id in pending and states[r.run_id].epochs_done == 0], profile
+    # the first run of each distinct compiled step compiles cold (filling the results folder's
+    # compile cache); every run's estimate holds a warm compile
+    graphs = len(
+        {
+            STEP_GRAPH(r.cfg)
+            for r in runs
+            if r.run_id in pending and states[r.run_id].epochs_done == 0 and r.cfg.runtime.compile
+        }
     )
-    total += cold
+    total += max(0.0, profile.cost.compile.cold_s - profile.cost.compile.warm_s) * graphs
     print(
         f"to run: {len(pending)} runs, estimated {fmt_seconds(total)} of compute "
         f"(~{fmt_seconds(total / max(1, workers))} on {workers} workers)"
         + (f"; {unknown} without an estimate" if unknown else "")
         + (f"; compiled: {graphs} distinct step graphs compile cold once" if graphs else "")
     )
-    if estimate:
-        # Device-hours per table (a run shared by several tables counts in each of them; the
-        # whole-paper line counts it once), measured on this machine's device.
+    if estimate:  # a run shared by tables counts in each table, once in the whole-paper line
         import torch
 
         device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
@@ -248,69 +260,38 @@ def dry_run(sel: Selection, planned, workers: int, estimate: bool) -> None:
         print(f"  {'all':<10} {total / 3600:10.2f} h  (shared runs counted once)")
 
 
-def cold_compile_extra(runs, profile) -> tuple[float, int]:
-    """Seconds the first run of each distinct compiled step adds to its warm compile (a cold
-    compile fills the results folder's compile cache; every later run of the kind compiles warm,
-    which each run's estimate holds), and how many distinct steps there are. A step is its
-    network, method and input: what the compiled graph depends on."""
-    kinds = set()
-    for r in runs:
-        if not r.cfg.runtime.compile:
-            continue
-        m, model, data = r.cfg.method, r.cfg.model, r.cfg.data
-        kinds.add(
-            (model.name, model.width, m.name, m.t_s, m.t_t, data.name, data.size, data.batch_size)
-        )
-    extra = max(0.0, profile.cost.compile.cold_s - profile.cost.compile.warm_s)
-    return extra * len(kinds), len(kinds)
+@dataclass
+class RunOptions:
+    """How runs execute (the ``run``, ``regression`` and ``reference`` commands' flags)."""
+
+    workers: int = 0
+    launcher: str = DEFAULT_LAUNCHER
+    nproc: int = 2
+    slurm_cluster: str | None = None
+    force: bool = False
+    dry_run: bool = False
+    estimate: bool = False
+    verbose: bool = False
+    log_every: float = 20.0
 
 
-def recorded_states(sel: Selection, runs: list[PlannedRun], states: dict) -> dict:
-    """The runs done by their records (a committed run is not trained again without
-    ``--force``), as run states; a recorded run whose run directory another run needs (a KD
-    teacher, whose ``inference.pt`` its students load) is trained again when that run is not
-    recorded yet."""
-    from bench.execute.run import RunState
-
-    records = sel.records()
-    if not records:
-        return {}
-    done = {r.run_id for r in runs if r.run_id in records}
-    need_dir = {d for r in runs if r.run_id not in done for d in r.deps}
-    return {
-        rid: RunState(records[rid].status, error=records[rid].reason)
-        for rid in done
-        if not (rid in need_dir and states[rid].status not in ("finished", "failed"))
-    }
-
-
-def _raise_interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
-def execute(sel: Selection, planned, launcher_name: str, workers: int, **options: Any) -> bool:
+def execute(sel: Selection, planned, opts: RunOptions, workers: int) -> bool:
     """Run what is not cached; False when interrupted (finished runs are kept, the others
     resume on the next call)."""
     from bench.execute.launch import make_launcher
-    from bench.execute.run import Progress, execute_runs, run_state
+    from bench.execute.run import Progress, execute_runs
 
-    force, log_every = options.pop("force", False), options.pop("log_every", 20.0)
-    runs = all_runs(planned)
-    states = {r.run_id: run_state(r, sel.runs_dir) for r in runs}
-    # runs finished here before their records existed get them now
-    sel.record_runs([r for r in runs if states[r.run_id].status in ("finished", "failed")])
-    recorded = recorded_states(sel, runs, states) if not force else {}
-    states.update(recorded)
-    todo = force or any(
-        s.status not in ("finished", "failed", "unavailable") for s in states.values()
-    )
-    launcher = make_launcher(launcher_name, workers, **options) if todo else None
+    force, runs, every = opts.force, all_runs(planned), opts.log_every
+    states, recorded, pending = _states(sel, runs, record=True, force=force)
+    options = dict(nproc=opts.nproc, folder=sel.results / "slurm", resources=sel.profile.slurm)
+    options["cluster"] = opts.slurm_cluster
+    launcher = make_launcher(opts.launcher, workers, **options) if force or pending else None
     exps = [p.experiment.id for p, _ in planned]
     label = f"{'+'.join(exps) if len(exps) < 4 else f'{len(exps)} experiments'} {sel.profile.id}"
     progress = Progress(
-        label, runs, states, workers, sel.runs_dir, interval_s=log_every, recorded=set(recorded)
+        label, runs, states, workers, sel.runs_dir, interval_s=every, recorded=set(recorded)
     )
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         execute_runs(
             runs,
@@ -342,13 +323,11 @@ def validate(results: Path) -> list[str]:
     from bench.plan.expand import expand
 
     index = load_index()
-    n_layouts = 0
-    for p in sorted(PAPER_TABLES_DIR.glob("*.yaml")):
-        if p.name != "index.yaml":
-            load_layout(p)
-            n_layouts += 1
-            if p.stem not in index:
-                raise SpecError(f"{rel(p)}: not listed in paper_tables/index.yaml")
+    layouts = [p for p in sorted(PAPER_TABLES_DIR.glob("*.yaml")) if p.name != "index.yaml"]
+    for p in layouts:
+        load_layout(p)
+        if p.stem not in index:
+            raise SpecError(f"{rel(p)}: not listed in paper_tables/index.yaml")
     for eid, entry in index.items():
         key = f"paper_tables/index.yaml: key 'entries.{eid}"
         if entry.layout and not (PAPER_TABLES_DIR / entry.layout).is_file():
@@ -383,25 +362,10 @@ def validate(results: Path) -> list[str]:
         for eid in prof.regression.experiments if prof.regression else ():
             experiment_path(eid)
     lines.append(
-        f"validated {n_layouts} paper_tables files, {len(index)} index entries, "
+        f"validated {len(layouts)} paper_tables files, {len(index)} index entries, "
         f"{len(profiles)} profiles, {len(experiment_ids())} experiments"
     )
     return lines
-
-
-@dataclass
-class RunOptions:
-    """How runs execute (the ``run``, ``regression`` and ``reference`` commands' flags)."""
-
-    workers: int = 0
-    launcher: str = DEFAULT_LAUNCHER
-    nproc: int = 2
-    slurm_cluster: str | None = None
-    force: bool = False
-    dry_run: bool = False
-    estimate: bool = False
-    verbose: bool = False
-    log_every: float = 20.0
 
 
 def run(sel: Selection, opts: RunOptions) -> int:
@@ -416,16 +380,8 @@ def run(sel: Selection, opts: RunOptions) -> int:
     if opts.dry_run:
         dry_run(sel, planned, workers, opts.estimate)
         return 0
-    require_optional(sel.experiments, [lay for _, lay in planned], opts.launcher, True)
-    options = {
-        "nproc": opts.nproc,
-        "folder": sel.results / "slurm",
-        "resources": sel.profile.slurm,
-        "cluster": opts.slurm_cluster,
-        "force": opts.force,
-        "log_every": opts.log_every,
-    }
-    if not execute(sel, planned, opts.launcher, workers, **options):
+    require_optional(sel.experiments, planned, opts.launcher, running=True)
+    if not execute(sel, planned, opts, workers):
         return 130
     ok = True
     source = sel.records()
@@ -446,11 +402,8 @@ def rewrite(sel: Selection, from_runs: bool) -> list[str]:
 
     layouts = [(None, load_layout(e.layout)) for e in sel.experiments]
     planned = plans(sel) if from_runs else layouts
-    require_optional(sel.experiments, [lay for _, lay in planned], None, False)
-    lines = []
-    if from_runs:
-        written = sel.record_runs(all_runs(planned))
-        lines += [f"wrote {rel(p)}" for p in written]
+    require_optional(sel.experiments, planned)
+    lines = [f"wrote {rel(p)}" for p in sel.record_runs(all_runs(planned))] if from_runs else []
     source = sel.records() if from_runs else None
     for exp, (plan, layout) in zip(sel.experiments, planned, strict=True):
         paths = aggregate(plan, layout, sel.out_dir, source).paths if plan is not None else []
@@ -459,24 +412,24 @@ def rewrite(sel: Selection, from_runs: bool) -> list[str]:
     return [*lines, f"wrote {rel(write_macros(sel.profile, sel.out_dir))}"]
 
 
-def regenerate(profile: Profile, results: Path, out_dir: Path | None = None) -> list[Path]:
-    """Every output of ``profile`` from its run records alone: each experiment's CSVs, table or
-    figure, ``macros.tex`` and ``REPORT.md``, into ``out_dir`` (default ``results/<profile>``).
-    Runs nothing and reads no run directory, so a fresh clone regenerates the committed files
-    byte for byte (tests/test_records.py checks it).
-
-    Raises:
-        RecordError: a record file fails its checks (one line naming file and line).
-    """
-    from bench.analyse.aggregate import aggregate
+def _recorded(profile: Profile, results: Path) -> tuple[dict[str, Any], list[tuple[Plan, Layout]]]:
+    """The run records of ``profile`` under ``results``, and the plans of every experiment."""
     from bench.execute.records import load, records_dir
+
+    records = load(records_dir(results / profile.id))
+    return records, plans(Selection(profile, experiments(["all"]), results))
+
+
+def regenerate(profile: Profile, results: Path, out_dir: Path | None = None) -> list[Path]:
+    """Every output of ``profile`` from its run records alone (CSVs, tables, figures,
+    ``macros.tex``, ``REPORT.md``) into ``out_dir`` (default ``results/<profile>``). Reads no
+    run directory, so a fresh clone regenerates the committed files byte for byte."""
+    from bench.analyse.aggregate import aggregate
     from bench.present.report import write_report
 
     out = out_dir or results / profile.id
-    source = load(records_dir(results / profile.id))
-    sel = Selection(profile, experiments(["all"]), results)
-    planned = plans(sel)
-    require_optional(sel.experiments, [lay for _, lay in planned], None, False)
+    source, planned = _recorded(profile, results)
+    require_optional([p.experiment for p, _ in planned], planned)
     paths: list[Path] = []
     for plan, layout in planned:
         paths += aggregate(plan, layout, out, source).paths
@@ -498,25 +451,21 @@ def listing() -> list[str]:
 
 
 def records_status(profile: Profile, results: Path) -> list[str]:
-    """What a profile's run records cover: per experiment, its planned runs, how many are
-    recorded (finished, failed) and how many are missing; then the records no plan claims (left
-    by a plan that changed: a config field added without a migration of the records, seeds
-    dropped), which no table shows."""
-    from bench.execute.records import load, records_dir
+    """Per experiment, its planned runs and how many are recorded (finished, failed) or missing;
+    then the records no plan claims (left by a plan that changed), which no table shows."""
+    from bench.execute.records import records_dir
 
-    records = load(records_dir(results / profile.id))
-    sel = Selection(profile, experiments(["all"]), results)
+    records, planned = _recorded(profile, results)
     claimed: set[str] = set()
     lines = [f"{len(records)} run records in {rel(records_dir(results / profile.id))}"]
-    for plan, _ in plans(sel):
+    for plan, _ in planned:
         ids = [r.run_id for r in plan.ordered_runs()]
         claimed.update(ids)
-        fin = sum(1 for i in ids if i in records and records[i].status == "finished")
-        failed = sum(1 for i in ids if i in records and records[i].status == "failed")
-        missing = len(ids) - fin - failed
+        status = [records[i].status for i in ids if i in records]
+        fin, failed = status.count("finished"), status.count("failed")
         lines.append(
             f"  {plan.experiment.id:<15} {len(ids):>4} runs: {fin:>4} finished, {failed} failed, "
-            f"{missing:>4} not run"
+            f"{len(ids) - fin - failed:>4} not run"
         )
     orphans = sorted(set(records) - claimed)
     lines.append(f"{len(orphans)} records no plan of profile {profile.id} claims")
@@ -528,37 +477,32 @@ def records_status(profile: Profile, results: Path) -> list[str]:
 
 
 STEADY_SPREAD = 1.3
-"""A run is steady when the upper quartile of its training epochs' times is at most 1.3x the
-lower: no pause (SIGSTOP) or load over a stretch of the run. Quartiles, not extremes: single
-epochs vary by 10-30 % on an idle machine (the neighbour run of a 2-worker harness starting or
-finishing). Only steady runs judge the cost model; a load present throughout is not seen, so
-judge it on runs of an otherwise idle machine."""
+"""A run is steady when the upper quartile of its training epochs' times is at most this times
+the lower (no pause or load over a stretch of it); only steady runs judge the cost model."""
+PAUSED_EPOCH = 2.0
+"""An epoch over this times the median held a pause (which leaves the quartiles alone)."""
 
 
 def records_timing(
     profile: Profile, results: Path, tolerance: float = 0.2, since: str = ""
 ) -> list[str]:
-    """The cost model's estimate of every recorded finished run (``--dry-run``'s, for the
-    profile's workers in parallel) against its measured ``wall_s``, and whether the run was
-    steady (:data:`STEADY_SPREAD`); the last line: how many steady runs the estimate meets within
-    ``tolerance``. ``since`` (an ISO time): only runs started then or later (a window in which
-    the machine is known to have been otherwise idle)."""
-    from bench.execute.records import load, records_dir
+    """The cost model's estimate of every recorded finished run (``--dry-run``'s) against its
+    measured ``wall_s`` and whether the run was steady; the last line: how many steady runs it
+    meets within ``tolerance``. ``since`` (ISO time): only runs started then or later."""
     from bench.execute.run import fmt_seconds
 
-    records = load(records_dir(results / profile.id))
+    records, planned = _recorded(profile, results)
     rows: dict[str, tuple[str, float, float, str]] = {}
-    for plan, _ in plans(Selection(profile, experiments(["all"]), results)):
+    for plan, _ in planned:
         for run in plan.ordered_runs():
             rec = records.get(run.run_id)
             if rec is None or rec.status != "finished" or run.est_s is None:
                 continue
             if since and str(rec.summary.get("started", "")) < since:
                 continue
-            # epochs that only trained (an evaluation adds up to 0.8 of an epoch: small
-            # baseline), else (every epoch evaluates) all but the last, which also tests
+            # the epochs that only trained (an evaluation-free epoch holds NaN there), else
+            # (every epoch evaluates) all but the last, which also tests
             body = rec.epochs[:-1]
-            # (an epoch without an evaluation holds NaN there: records load empty cells as NaN)
             quiet = [
                 e
                 for e in body
@@ -592,11 +536,6 @@ def records_timing(
         why = "every one was paused or shared its cores" if rows else "no recorded run selected"
         lines.append(f"steady runs: none ({why})")
     return lines
-
-
-PAUSED_EPOCH = 2.0
-"""An epoch over twice the median epoch held a pause (a SIGSTOP inside one epoch leaves the
-quartiles alone)."""
 
 
 def _unsteady(times: list[float]) -> str:
