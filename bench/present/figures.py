@@ -229,8 +229,8 @@ class _Ctx:
         if not self.axis:
             return ""
         stands = next((r.get("stands_for", "") for r in rows if r.get(self.axis) == value), "")
-        axis = f"{self.axis}="
-        names = [p.split("=", 1)[1].split("|") for p in stands.split(";") if p.startswith(axis)]
+        key = f"{self.axis}="
+        names = [p.split("=", 1)[1].split("|") for p in stands.split(";") if p.startswith(key)]
         names = names[0] if names and names[0] != [value] else []
         if self.axis == "dataset":
             value, *names = (display_name(n, self.profile, self.style) for n in (value, *names))

@@ -17,7 +17,6 @@ from bench.analyse import frames
 from bench.analyse.frames import FOREST
 from bench.plan.schema import Experiment, Profile
 from bench.present import figures
-from bench.present.figures import FigData, display_name, finish, load_style, themed
 from bench.present.fmt import interval
 from bench.present.table import Bold, Table, latex_label, to_latex, to_markdown
 from tssd.api import atomic_write_text
@@ -88,7 +87,7 @@ def _cell(r: dict[str, Any] | None) -> str:
     return "not run" if math.isnan(r["diff"]) else interval(r["diff"], r["ci_lo"], r["ci_hi"])
 
 
-def _figdata(rows, datasets, labels: dict[str, str], clip: float, difference) -> FigData:
+def _figdata(rows, datasets, labels: dict[str, str], clip: float, difference) -> figures.FigData:
     """The forest plot's data: one ``diff`` row per comparison (n, interval kind, ends drawn as
     arrows), one ``axis`` row per panel: 0 and every end but outliers (``clip`` x median)."""
     ends = [v for r in rows for v in (r["diff"], r["ci_lo"], r["ci_hi"]) if math.isfinite(v)]
@@ -97,7 +96,7 @@ def _figdata(rows, datasets, labels: dict[str, str], clip: float, difference) ->
     lo_x, hi_x = min([0.0, *keep]), max([0.0, *keep])
     pad = 0.08 * (hi_x - lo_x) or 0.5
     lo_x, hi_x = (lo_x - pad, hi_x + pad) if ends else (-1.0, 1.0)
-    fd = FigData()
+    fd = figures.FigData()
     for ds in datasets:
         where = (ds, labels.get(ds, ds))
         for r in (r for r in rows if r["dataset"] == ds):
@@ -121,14 +120,14 @@ def _figdata(rows, datasets, labels: dict[str, str], clip: float, difference) ->
 def _plot(rows, datasets, title: str, base: Path, profile: Profile, difference) -> list[Path]:
     from matplotlib.transforms import blended_transform_factory
 
-    style = load_style(profile)
-    shown = {ds: display_name(ds, profile, style) for ds in datasets}
+    style = figures.load_style(profile)
+    shown = {ds: figures.display_name(ds, profile, style) for ds in datasets}
     fd = _figdata(rows, datasets, shown, style.forest_clip, difference)
     labels = list(dict.fromkeys(r["label"] for r in rows))
     up, down, unclear = (style.palette[i % len(style.palette)] for i in (2, 1, 0))
     n = max(1, len(datasets))
     size = ((style.panel_width + 0.8) * n + 2.5, 0.42 * len(labels) + 2.2)
-    with themed(style) as plt:
+    with figures.themed(style) as plt:
         fig, axes = plt.subplots(1, n, figsize=size, sharey=True, squeeze=False)
         for j, (ax, ds) in enumerate(zip(axes[0], datasets or [""], strict=False)):
             (lim,) = fd.select(ds, "axis") or [{"lo": -1.0, "hi": 1.0}]
@@ -170,5 +169,5 @@ def _plot(rows, datasets, title: str, base: Path, profile: Profile, difference) 
                 ax.set_yticks(range(len(labels)))
                 ax.set_yticklabels(labels, fontsize="x-small")
                 ax.set_ylim(len(labels) - 0.5, -0.5)
-        finish(fig, title, [CAPTION])
+        figures.finish(fig, title, [CAPTION])
     return [fd.write(base), *figures.save(fig, base, style.dpi)]
