@@ -187,6 +187,17 @@ def test_profiles_load_and_map():
         load_profile("fast")
 
 
+@pytest.mark.parametrize("value", ["'0.5'", "[0.5]", "3"])
+def test_tolerance_by_dataset_that_is_no_mapping_is_one_line(tmp_path, value):
+    """Not a mapping: a SpecError naming the file and key, not an AttributeError."""
+    text = (ROOT / "bench" / "profiles" / "quick.yaml").read_text()
+    assert "tolerance_by_dataset" not in text
+    prof = tmp_path / "quick.yaml"
+    prof.write_text(text + f"\ntolerance_by_dataset: {value}\n")
+    with pytest.raises(SpecError, match=r"quick\.yaml: key 'tolerance_by_dataset': expected a map"):
+        load_profile(prof)
+
+
 def test_tolerance_from_reference_spread():
     """Statistical tolerance: t-quantile x the reference std (floored) x sqrt(1/m + 1/n)."""
     from bench.stats import per_check_alpha, t_quantile

@@ -535,7 +535,10 @@ def load_profile(path_or_id: str | Path) -> Profile:
             known = ", ".join(profile_ids())
             raise SpecError(f"unknown profile {str(path_or_id)!r}; known: {known}")
     raw = read_yaml(path)
-    by_dataset = (raw.get("tolerance_by_dataset") or {}).items()
+    by_dataset = raw.get("tolerance_by_dataset") or {}
+    if not isinstance(by_dataset, dict):
+        _builder(path).fail("tolerance_by_dataset", f"expected a mapping, got {by_dataset!r}")
+    by_dataset = by_dataset.items()
     for key, tol in [("tolerance", raw.get("tolerance"))] + [
         (f"tolerance_by_dataset.{k}", v) for k, v in by_dataset
     ]:
