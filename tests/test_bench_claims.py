@@ -66,26 +66,18 @@ def test_greater_supported_contradicted_inconclusive():
     t1, b1 = make_cell(method="tssd", dataset="x"), make_cell(method="baseline", dataset="x")
     t2, b2 = make_cell(method="tssd", dataset="y"), make_cell(method="baseline", dataset="y")
     cells = [t1, b1, t2, b2]
-    clear_win = values(
-        [
-            (t1, [99, 99.2, 99.1]),
-            (b1, [97, 97.2, 97.1]),
-            (t2, [90, 90.5, 90.2]),
-            (b2, [80, 80.5, 80.2]),
-        ]
-    )
+
+    def x_wins_and_y_tssd(y_tssd: list[float]):
+        """tssd wins on x by 2 points; on y it scores ``y_tssd`` against 80, 80.5, 80.2."""
+        base = [(t1, [99, 99.2, 99.1]), (b1, [97, 97.2, 97.1])]
+        return values([*base, (t2, y_tssd), (b2, [80, 80.5, 80.2])])
+
+    clear_win = x_wins_and_y_tssd([90, 90.5, 90.2])
     res = evaluate_claim(claim(), cells, clear_win)
     assert res.verdict == SUPPORTED and [c.outcome for c in res.comparisons] == ["holds"] * 2
     assert res.comparisons[0].diff == pytest.approx(2.0)
     assert (res.comparisons[0].a_cell, res.comparisons[0].b_cell) == (t1.id, b1.id)
-    loss = values(
-        [
-            (t1, [99, 99.2, 99.1]),
-            (b1, [97, 97.2, 97.1]),
-            (t2, [70, 70.5, 70.2]),
-            (b2, [80, 80.5, 80.2]),
-        ]
-    )
+    loss = x_wins_and_y_tssd([70, 70.5, 70.2])
     res = evaluate_claim(claim(), cells, loss)
     assert res.verdict == CONTRADICTED
     assert [c.outcome for c in res.comparisons] == ["holds", "reversed"]
@@ -167,7 +159,8 @@ STRONG = [-2.0, -2.1, -1.9, -2.05, -1.95]  # p < 1e-6
 NULL = [0.3, -0.4, 0.1, -0.2, 0.25]  # no difference to speak of
 
 
-def _claim_of(diff_sets):
+def _cells_and_values(diff_sets):
+    """A tssd and a baseline cell per dataset ``d<i>``, paired per seed with ``diff_sets[i]``."""
     cells, vals = [], []
     for i, diffs in enumerate(diff_sets):
         a, b = (
@@ -177,6 +170,11 @@ def _claim_of(diff_sets):
         va, vb = _paired(diffs)
         cells += [a, b]
         vals += [(a, va), (b, vb)]
+    return cells, vals
+
+
+def _claim_of(diff_sets):
+    cells, vals = _cells_and_values(diff_sets)
     return evaluate_claim(claim(), cells, values(vals))
 
 
@@ -224,15 +222,7 @@ def test_holm_keeps_false_contradictions_of_an_18_comparison_claim_at_its_level(
 def test_equivalence_needs_every_interval_inside_the_margin():
     inside = [0.1, -0.1, 0.05, 0.0, -0.05]  # interval about [-0.10, +0.10]
     wide = [0.6, -0.5, 0.3, -0.4, 0.2]  # interval about [-0.55, +0.63]: crosses +-0.5
-    cells, vals = [], []
-    for i, diffs in enumerate([inside, inside]):
-        a, b = (
-            make_cell(method="tssd", dataset=f"d{i}"),
-            make_cell(method="baseline", dataset=f"d{i}"),
-        )
-        va, vb = _paired(diffs)
-        cells += [a, b]
-        vals += [(a, va), (b, vb)]
+    cells, vals = _cells_and_values([inside, inside])
     res = evaluate_claim(claim(), cells, values(vals), margin=0.5)
     assert res.verdict == EQUIVALENT
     assert [c.outcome for c in res.comparisons] == ["within-margin"] * 2

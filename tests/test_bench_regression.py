@@ -46,6 +46,17 @@ def _ref_dir() -> Path:
     return ROOT / load_profile("quick").reference_dir
 
 
+def _quick_with_reference(prof: Path, ref_dir: Path) -> Path:
+    """The quick profile written to ``prof`` with its reference in ``ref_dir`` (both made)."""
+    ref_dir.mkdir(parents=True, exist_ok=True)
+    prof.parent.mkdir(parents=True, exist_ok=True)
+    text = (ROOT / "bench" / "profiles" / "quick.yaml").read_text()
+    old = "reference_dir: results/reference/quick"
+    assert old in text
+    prof.write_text(text.replace(old, f"reference_dir: {ref_dir}"))
+    return prof
+
+
 @pytest.mark.unit
 def test_reference_holds_every_seed_of_every_cell_with_provenance():
     profile = load_profile("quick")
@@ -241,12 +252,7 @@ def test_quantities_of_a_run_name_every_layer_and_loss_term():
 
 @pytest.mark.unit
 def test_a_reference_in_the_old_aggregate_format_is_refused(tmp_path):
-    profile = load_profile("quick")
-    text = (ROOT / "bench" / "profiles" / "quick.yaml").read_text()
-    prof = tmp_path / "quick.yaml"
-    prof.write_text(
-        text.replace(f"reference_dir: {profile.reference_dir}", f"reference_dir: {tmp_path}")
-    )
+    prof = _quick_with_reference(tmp_path / "quick.yaml", tmp_path)
     (tmp_path / "table1.csv").write_text("cell,metric,unit,n,mean,std\nx,test_acc,%,3,99,0.5\n")
     with pytest.raises(Exception, match=r"columns \['seed', 'value'\] missing"):
         file_references(load_profile(prof), "table1")
@@ -255,14 +261,8 @@ def test_a_reference_in_the_old_aggregate_format_is_refused(tmp_path):
 @pytest.mark.smoke
 def test_check_passes_on_the_same_runs_and_fails_when_a_cell_moves(tmp_path, capsys):
     """Real harness, tiny experiment, a reference of ten seeds around the measured values."""
-    prof_text = (ROOT / "bench" / "profiles" / "quick.yaml").read_text()
     ref_dir = tmp_path / "ref"
-    ref_dir.mkdir()
-    (tmp_path / "p").mkdir()
-    prof = tmp_path / "p" / "quick.yaml"
-    prof.write_text(
-        prof_text.replace("reference_dir: results/reference/quick", f"reference_dir: {ref_dir}")
-    )
+    prof = _quick_with_reference(tmp_path / "p" / "quick.yaml", ref_dir)
     exp, res = tiny(tmp_path), str(tmp_path / "results")
     common = ["--profile", str(prof), "--results", res, "--seeds", "0,1"]
     assert cli.main(["run", exp, *common]) == 0
@@ -309,12 +309,8 @@ def test_an_accuracy_only_reference_is_refused_before_anything_trains(tmp_path, 
     committed = reference_path(load_profile("quick"), "table1").read_text().splitlines()
     acc = [committed[0], *(line for line in committed[1:] if ",test_acc," in line)]
     assert 1 < len(acc) < len(committed)
-    text = (ROOT / "bench" / "profiles" / "quick.yaml").read_text()
-    ref = tmp_path / "ref"
-    ref.mkdir()
-    (ref / "table1.csv").write_text("\n".join(acc) + "\n")
-    prof = tmp_path / "quick.yaml"
-    prof.write_text(text.replace("reference_dir: results/reference/quick", f"reference_dir: {ref}"))
+    prof = _quick_with_reference(tmp_path / "quick.yaml", tmp_path / "ref")
+    (tmp_path / "ref" / "table1.csv").write_text("\n".join(acc) + "\n")
     res = tmp_path / "res"
     assert cli.main(["regression", "--profile", str(prof), "--results", str(res)]) == 2
     err = capsys.readouterr().err
@@ -328,14 +324,8 @@ def test_behaviour_moved_fails_while_accuracy_passes(tmp_path):
     code (``seed_rows``) from two seeds, widened to ten seeds around each mean. The same runs
     pass every quantity; a firing rate or a loss term moved fails that pair alone; a quantity
     the reference lacks or no longer measured fails."""
-    prof_text = (ROOT / "bench" / "profiles" / "quick.yaml").read_text()
     ref_dir = tmp_path / "ref"
-    ref_dir.mkdir()
-    (tmp_path / "p").mkdir()
-    prof = tmp_path / "p" / "quick.yaml"
-    prof.write_text(
-        prof_text.replace("reference_dir: results/reference/quick", f"reference_dir: {ref_dir}")
-    )
+    prof = _quick_with_reference(tmp_path / "p" / "quick.yaml", ref_dir)
     exp, res = tiny(tmp_path), tmp_path / "results"
     run = ["run", exp, "--profile", str(prof), "--results", str(res), "--seeds", "0,1"]
     assert cli.main(run) == 0

@@ -47,13 +47,18 @@ class Launcher(ABC):
         """Release resources; with ``cancel``, stop running jobs (they resume on the next run)."""
 
 
-def drain(results, block_s: float) -> list[JobResult]:
-    """Every result waiting in the queue ``results``, the first waited for up to ``block_s``."""
+def drain(results, block_s: float, workers: dict[str, Any]) -> list[JobResult]:
+    """Every result waiting in the queue ``results``, the first waited for up to ``block_s``;
+    the worker (process or thread) of each leaves ``workers`` and is joined."""
     got: list[JobResult] = []
     with contextlib.suppress(queue.Empty):
         got.append(results.get(timeout=block_s) if block_s > 0 else results.get_nowait())
         while True:
             got.append(results.get_nowait())
+    for r in got:
+        worker = workers.pop(r.run_id, None)
+        if worker is not None:
+            worker.join(timeout=30)
     return got
 
 
@@ -87,26 +92,18 @@ class LocalLauncher(Launcher):
         out: list[JobResult] = []
         deadline = time.time() + timeout
         while True:
-            out += self._drain(max(0.0, min(0.2, deadline - time.time())))
+            out += drain(self._results, max(0.0, min(0.2, deadline - time.time())), self._procs)
             # A worker that died without reporting (killed, out of memory, segfault). A child
             # flushes its queue before exiting, so a result it sent is drained first.
             for rid, p in list(self._procs.items()):
                 if not p.is_alive() and p.exitcode is not None:
-                    out += self._drain(0.0)
+                    out += drain(self._results, 0.0, self._procs)
                     if rid in self._procs:
                         self._procs.pop(rid)
                         why = f"worker process exited with code {p.exitcode} without a result"
                         out.append(JobResult(rid, "error", why))
             if out or time.time() >= deadline or not self._procs:
                 return out
-
-    def _drain(self, block_s: float) -> list[JobResult]:
-        got = drain(self._results, block_s)
-        for r in got:
-            proc = self._procs.pop(r.run_id, None)
-            if proc is not None:
-                proc.join(timeout=30)
-        return got
 
     def shutdown(self, cancel: bool = False) -> None:  # noqa: D102
         for p in self._procs.values():

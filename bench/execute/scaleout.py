@@ -97,12 +97,7 @@ class TorchrunLauncher(Launcher):
             lock.release()
 
     def wait(self, timeout: float) -> list[JobResult]:  # noqa: D102
-        out = drain(self._results, max(0.0, timeout))
-        for r in out:
-            t = self._threads.pop(r.run_id, None)
-            if t is not None:
-                t.join(timeout=30)
-        return out
+        return drain(self._results, max(0.0, timeout), self._threads)
 
     def shutdown(self, cancel: bool = False) -> None:  # noqa: D102
         if cancel:
