@@ -39,8 +39,7 @@ def _read_style(path: Path) -> FigureStyle:
 
 
 def load_style(profile: Profile | None = None, env: dict[str, str] | None = None) -> FigureStyle:
-    """``bench/style.yaml``, then the profile's ``style:``, then the file named by
-    ``$TSSD_FIGURE_STYLE`` (in ``env``, default ``os.environ``), each overriding what it sets."""
+    """``bench/style.yaml`` < the profile's ``style:`` < the file ``$TSSD_FIGURE_STYLE`` names."""
     env = os.environ if env is None else env
     style = _read_style(STYLE_FILE)
     unset = [f.name for f in fields(style) if getattr(style, f.name) is None]
@@ -244,8 +243,7 @@ class _Ctx:
             yield ax, _select(rows, {self.axis: panel}) if self.axis else rows, (panel, title)
 
     def colors(self, baseline_first: bool) -> dict[str, str]:
-        pal = list(self.style.palette)
-        cols = [self.style.baseline_color, *pal] if baseline_first else pal
+        cols = [self.style.baseline_color] * baseline_first + list(self.style.palette)
         return {lab: cols[i % len(cols)] for i, lab in enumerate(self.labels)}
 
     def point(self, where, element: str, series: str, r: Row, rng, ci=None, **kw) -> Row:
@@ -269,8 +267,7 @@ class _Ctx:
         return self.fd.add(*where, "diff", series, y=d, **kw)
 
     def ylim(self, ax, where, values, rng, name: str = "y", lo: float | None = None) -> None:
-        """Set and record y limits that show ``values`` with a margin (from ``lo`` when given),
-        never past the metric's range."""
+        """Set and record y limits: ``values`` with a margin (from ``lo``), inside ``rng``."""
         v = [x for x in values if not math.isnan(x)]
         low, hi = rng or (0.0, 1.0)
         if v:
@@ -559,8 +556,7 @@ def render_figure(
 
 
 def finish(fig, title: str, lines: list[str]) -> None:
-    """Give ``fig`` its title and, under its panels, its caption, both wrapped to the figure's
-    width; the figure grows by the caption's height so the panels keep theirs."""
+    """Title ``fig`` and caption it under its panels, growing it so the panels keep their size."""
     import textwrap
 
     from matplotlib.font_manager import FontProperties
@@ -581,8 +577,8 @@ def finish(fig, title: str, lines: list[str]) -> None:
 
 
 def save(fig, base: Path, dpi: int = 150) -> list[Path]:
-    """Write ``fig`` as ``<base>.pdf`` and ``<base>.png`` (each through a temporary file and a
-    rename) and close it; the PDF gets no creation date, so the same figure gives the same bytes."""
+    """Write ``fig`` as ``<base>.pdf`` and ``.png`` (atomically; no date, so the same figure gives
+    the same bytes) and close it."""
     import matplotlib.pyplot as plt
 
     out = [base.with_suffix(".pdf"), base.with_suffix(".png")]
