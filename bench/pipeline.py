@@ -479,8 +479,6 @@ def records_status(profile: Profile, results: Path) -> list[str]:
 STEADY_SPREAD = 1.3
 """A run is steady when the upper quartile of its training epochs' times is at most this times
 the lower (no pause or load over a stretch of it); only steady runs judge the cost model."""
-PAUSED_EPOCH = 2.0
-"""An epoch over this times the median held a pause (which leaves the quartiles alone)."""
 
 
 def records_timing(
@@ -540,6 +538,8 @@ def records_timing(
 
 def _unsteady(times: list[float]) -> str:
     """Why a run's epoch ``times`` do not judge the cost model ("" when steady)."""
+    from bench.execute.run import PAUSED_EPOCH
+
     if len(times) < 2:
         return "too few epochs"
     if max(times) > PAUSED_EPOCH * statistics.median(times):

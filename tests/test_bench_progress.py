@@ -177,3 +177,37 @@ def test_a_terminal_without_rich_gets_the_log_lines(tmp_path, monkeypatch):
     out = Terminal()
     drive(out, tmp_path, clock)
     assert out.getvalue() == LOG.format(d=tmp_path)
+
+
+def test_a_paused_run_does_not_stretch_the_eta(tmp_path, monkeypatch):
+    """A run held by SIGSTOP for an hour inside one epoch: the ETA's actual/estimated ratio
+    counts its epochs as they ran, not the hour (the same 2x-median rule as records --timing)."""
+    clock = Clock()
+    monkeypatch.setattr(runner, "time", clock)
+
+    def finish(times: list[float]) -> float:
+        runs = [fake_run("p"), fake_run("q")]
+        states = {"p": RunState("new"), "q": RunState("new")}
+        prog = Progress("t", runs, states, 1, tmp_path, stream=io.StringIO())
+        prog.started(runs[0])
+        d = tmp_path / "p"
+        d.mkdir(exist_ok=True)
+        rows = "".join(f"{i},{t}\n" for i, t in enumerate(times, 1))
+        (d / "epochs.csv").write_text("epoch,epoch_time_s\n" + rows)
+        clock.now += sum(times)
+        prog.finished(runs[0], Outcome("p", "finished"))
+        return prog.eta()
+
+    steady = finish([50.0, 50.0, 50.0, 50.0])  # 200 s against an estimate of 100 s
+    paused = finish([50.0, 3650.0, 50.0, 50.0])  # the same run, stopped an hour in epoch 2
+    assert steady == pytest.approx(200.0)  # q: its 100 s estimate x the measured 2.0
+    assert paused == pytest.approx(steady)
+    unreadable = finish([50.0, 3650.0])  # too few epochs to trust a median: wall time as it is
+    assert unreadable == pytest.approx(3700.0)
+
+
+def test_paused_seconds_counts_only_what_a_paused_epoch_took_beyond_the_median():
+    assert runner.paused_seconds([10.0, 11.0, 9.0, 10.0]) == 0.0
+    assert runner.paused_seconds([10.0, 18.0, 10.0]) == 0.0  # an evaluation epoch, not a pause
+    assert runner.paused_seconds([10.0, 70.0, 10.0, 10.0]) == pytest.approx(60.0)
+    assert runner.paused_seconds([10.0, 500.0]) == 0.0

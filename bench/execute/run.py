@@ -8,7 +8,9 @@ the run directories, whatever the :class:`~bench.execute.launch.Launcher`.
 
 from __future__ import annotations
 
+import csv
 import io
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -65,6 +67,29 @@ def short(message: str, limit: int = 160) -> str:
     """The first line of an error message, cut to ``limit`` characters."""
     first = message.strip().splitlines()[0] if message.strip() else ""
     return first if len(first) <= limit else first[: limit - 3] + "..."
+
+
+PAUSED_EPOCH = 2.0
+"""An epoch over this times the run's median epoch held a pause (SIGSTOP, a suspended machine)."""
+
+
+def paused_seconds(times: list[float]) -> float:
+    """Seconds of pause in a run's epoch ``times``: what each epoch over :data:`PAUSED_EPOCH` x
+    the median took beyond the median (0 with fewer than 3 epochs: no median to trust)."""
+    if len(times) < 3:
+        return 0.0
+    med = statistics.median(times)
+    return sum(t - med for t in times if t > PAUSED_EPOCH * med)
+
+
+def epoch_times(run_dir: Path, start: int = 0) -> list[float]:
+    """``epoch_time_s`` of the epochs after the first ``start`` in a run directory's epochs.csv
+    (empty when absent or unreadable: the ETA then takes the wall time as it is)."""
+    try:
+        with open(run_dir / "epochs.csv", newline="") as f:
+            return [float(r["epoch_time_s"]) for r in csv.DictReader(f)][start:]
+    except (OSError, KeyError, ValueError, TypeError):
+        return []
 
 
 def fmt_seconds(s: float | None) -> str:
@@ -205,8 +230,13 @@ class Progress:
         t0 = self.running.pop(run.run_id, None)
         self.done[run.run_id] = outcome
         if t0 is not None and outcome.status == "finished":
+            # the ETA's actual/estimated ratio, blind to pauses: a run stopped for an hour
+            # (kill -STOP while benchmarking) must not make every run left look an hour longer
+            st = self.states.get(run.run_id)
+            start = st.epochs_done if st and st.status == "partial" else 0
+            pause = paused_seconds(epoch_times(self.runs_dir / run.run_id, start))
             self.est_done += self._left(run.run_id)
-            self.actual_done += time.time() - t0
+            self.actual_done += max(0.0, time.time() - t0 - pause)
         if outcome.cached and outcome.status == "finished":
             return
         what = outcome.status + (" earlier" if outcome.cached else "")
