@@ -110,6 +110,27 @@ def test_greater_threshold_and_broadcast_partner():
     assert res.verdict == CONTRADICTED
 
 
+def test_greater_without_b_tests_the_metric_itself_against_zero():
+    """Figure 3's teacher_above_student: a metric that is itself a difference (the network at
+    T_t minus at T_s), one-sample per cell; a cell whose runs lack it is missing, not zero."""
+    import dataclasses
+
+    c = dataclasses.replace(claim(per=("dataset", "t_t")), b={}, metric="teacher_gap")
+    up, flat, down, none = (make_cell(method="tssd", dataset="x", t_t=t) for t in (3, 4, 6, 8))
+    vals = values(
+        [(up, [0.8, 1.0, 1.2]), (flat, [-0.5, 0.4, 0.1]), (down, [-2.0, -2.2, -1.9])],
+        metric="teacher_gap",
+    )
+    res = evaluate_claim(c, [up, flat, down, none], vals)
+    got = {r.group: r for r in res.comparisons}
+    assert [r.outcome for r in res.comparisons] == ["holds", "unclear", "reversed", "missing"]
+    assert got["dataset=x,t_t=3"].diff == pytest.approx(1.0)
+    assert got["dataset=x,t_t=3"].b_cell == "" and got["dataset=x,t_t=3"].b_mean == 0.0
+    assert res.verdict == CONTRADICTED
+    only_up = evaluate_claim(c, [up], vals)
+    assert only_up.verdict == SUPPORTED
+
+
 def test_variants_against_the_fixed_default_of_their_dataset_never_against_itself():
     cells = [
         make_cell(method="tssd", dataset=d, variant=v)

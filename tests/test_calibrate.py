@@ -32,13 +32,20 @@ def test_calibration_is_measured_cached_and_scales_the_estimate(tmp_path, monkey
     # an evaluation batch
     cal = {"sec_per_step": 1.0, "sec_per_eval_batch": 0.5}
     no_nb = {**cfg.to_dict(), "eval": {"neurobench": False}}
-    # 10 epochs of training; test accuracy after each of them (the last is the final one)
+    # 10 epochs of training; test accuracy after each of them (the last is the final one), and
+    # once at the teacher's T_t = 4, at twice the cost of a pass at T_s = 2
+    tt = 360 / 64 * 4 / 2
     est = estimate(from_dict(no_nb), cal, startup_s=3.0)
-    assert (est.train_s, est.test_s, est.val_s, est.startup_s) == (450.0, 10 * 360 / 64, 0, 3.0)
-    assert est.total_s == 3.0 + 450.0 + 10 * 360 / 64
+    assert (est.train_s, est.test_s, est.val_s, est.startup_s) == (
+        450.0,
+        10 * 360 / 64 + tt,
+        0,
+        3.0,
+    )
+    assert est.total_s == 3.0 + 450.0 + 10 * 360 / 64 + tt
     # every 4 epochs: after epochs 4 and 8 and after the last (10)
     sparse = from_dict({**no_nb, "eval": {"every": 4, "neurobench": False}})
-    assert estimate(sparse, cal).test_s == 3 * 360 / 64
+    assert estimate(sparse, cal).test_s == 3 * 360 / 64 + tt
     # a class-balanced training subset is counted as such: 10 x 20 images = 7 steps of 32
     sub = from_dict(
         {

@@ -111,6 +111,9 @@ def test_exported_model_loads_alone_and_costs_what_the_baseline_costs(tiny_cfg, 
     s_tssd = train(tiny_cfg(), tmp_path / "tssd")
     s_base = train(tiny_cfg(method__name="baseline"), tmp_path / "base")
     assert s_tssd["weak_head_params"] > 0
+    # the teacher's T_t is measured by every run that trains at it, with no eval.timesteps set
+    # (figure 3's teacher_gap); a baseline trains at T_s only
+    assert set(s_tssd["test_acc_by_timesteps"]) == {"4"} and s_base["test_acc_by_timesteps"] == {}
     assert s_tssd["params"] == s_base["params"]
     assert s_tssd["macs_per_sample"] == s_base["macs_per_sample"]
     m_tssd = load_inference(tmp_path / "tssd" / "inference.pt")

@@ -86,7 +86,8 @@ class EvalConfig:
     """What is measured besides test accuracy at t_s."""
 
     timesteps: list[int] = field(default_factory=list)
-    """Extra inference timesteps whose final test accuracy is recorded (table 6)."""
+    """Extra inference timesteps whose final test accuracy is recorded (table 6); a method with
+    a teacher pass records its T_t as well (:meth:`RunConfig.extra_eval_timesteps`)."""
     firing_rates: bool = True
     """Record each spiking layer's mean firing rate on the test set after the last epoch."""
     every: int = 1
@@ -217,6 +218,13 @@ class RunConfig:
         return tuple(
             sorted({*METHODS[self.method.name].timesteps(self.method), *self.eval.timesteps})
         )
+
+    def extra_eval_timesteps(self) -> tuple[int, ...]:
+        """The timestep counts whose final test accuracy a run records besides T_s: every
+        ``eval.timesteps`` and every other count its method trains at (a teacher's T_t, so that
+        Figure 3's teacher is measured in the records, not re-evaluated from a checkpoint)."""
+        trained = set(self.timesteps_needed()) - {self.method.t_s}
+        return tuple(sorted({*self.eval.timesteps, *trained}))
 
 
 NOT_HASHED_EVAL = ("neurobench", "neurobench_samples", "energy_pj_per_ac", "energy_pj_per_mac")

@@ -9,7 +9,7 @@ give a :class:`StepCost`; :func:`run_cost` counts what a run does with it, the w
 * ``epochs x ceil(n_train / batch)`` training steps;
 * evaluations: with a validation split, validation every ``eval.every`` epochs and after the
   last, and the test set once after the last epoch; without one, the test set when due;
-  ``eval.timesteps`` adds one test pass per extra T (its cost scaled by T / T_s);
+  ``eval.timesteps`` and a teacher's T_t add one test pass per extra T (its cost scaled by T / T_s);
 * NeuroBench after training (``eval.neurobench``, when installed): ``neurobench_samples`` test
   images at about 5x a plain evaluation (:class:`tssd.config.EvalConfig`);
 * ``runtime.compile``: a warm compile of the step's graphs per run (the compile cache holds them
@@ -83,7 +83,7 @@ def run_cost(cfg, shape, cost: StepCost, *, neurobench: bool | None = None) -> R
     else:
         val_images, test_images = 0, due * shape.n_test
     t_s = cfg.method.t_s
-    test_images += sum(shape.n_test * t / t_s for t in sorted(set(cfg.eval.timesteps)))
+    test_images += sum(shape.n_test * t / t_s for t in cfg.extra_eval_timesteps())
     if neurobench is None:
         neurobench = neurobench_installed()
     nb = 0.0

@@ -101,7 +101,8 @@ class Metrics:
     """Validation accuracy after the last epoch (runs with a validation split only)."""
     val_loss: float | None = None
     test_acc_by_timesteps: dict[str, float] | None = None
-    """Final test accuracy at each extra inference timestep (``eval.timesteps``), keyed by T."""
+    """Final test accuracy at each extra inference timestep, keyed by T: ``eval.timesteps`` and a
+    teacher's T_t (:meth:`tssd.config.RunConfig.extra_eval_timesteps`)."""
     firing_rates: dict[str, float] | None = None
     """Mean firing rate of each spiking layer on the test set after the last epoch."""
     params: int = 0

@@ -587,7 +587,7 @@ def _run(
 
     if start_epoch >= epochs:  # resumed after the last epoch's checkpoint
         final = tr.evaluate(cfg.method.t_s, record_rates=cfg.eval.firing_rates)
-    extra = {str(t): tr.evaluate(t)["acc"] for t in sorted(set(cfg.eval.timesteps))}
+    extra = {str(t): tr.evaluate(t)["acc"] for t in cfg.extra_eval_timesteps()}
     x_probe = _probe_input(tr, cfg.method.t_s)
     metrics = Metrics(
         epochs=epochs,

@@ -60,8 +60,11 @@ def run_metrics(summary: dict[str, Any], epochs: list[dict[str, float]]) -> dict
     if summary.get("val_acc") is not None:
         m["val_acc"] = 100.0 * summary["val_acc"]
     m["train_params"] = m["params"] + m["weak_head_params"]
-    for t, acc in (summary.get("test_acc_by_timesteps") or {}).items():
+    by_t = summary.get("test_acc_by_timesteps") or {}
+    for t, acc in by_t.items():
         m[f"test_acc_T{t}"] = 100.0 * acc
+    if str(summary.get("t_t")) in by_t:  # the network at T_t (a teacher's) minus at T_s
+        m["teacher_gap"] = 100.0 * (by_t[str(summary["t_t"])] - summary["test_acc"])
     rates = summary.get("firing_rates") or {}
     m |= {f"firing_rate:{layer}": float(rate) for layer, rate in rates.items()}
     if rates:

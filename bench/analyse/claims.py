@@ -2,9 +2,10 @@
 
 Each comparison comes from a 95 % Student-t interval over seeds (:func:`bench.stats.diff_test`);
 bench/README.md ("Verdicts") gives the rules and error rates. Kinds: ``greater`` (each ``a`` cell
-against the ``b`` cell of its ``per`` values, never itself), ``monotonic`` (steps along ``over``
-tested for a drop, last minus first shown), ``spread`` (every pair tested for lying further apart
-than ``bound``, the extreme pair shown) and ``equal`` (identical seeds).
+against the ``b`` cell of its ``per`` values, never itself; with no ``b``, against 0),
+``monotonic`` (steps along ``over`` tested for a drop, last minus first shown), ``spread`` (every
+pair tested for lying further apart than ``bound``, the extreme pair shown) and ``equal``
+(identical seeds).
 """
 
 from __future__ import annotations
@@ -115,10 +116,14 @@ def _partner(claim: Claim, a: Cell, bs: list[Cell]) -> Cell | None:
 
 
 def _greater(
-    claim: Claim, group: str, a: Cell, b: Cell, get: Get, margin: float
+    claim: Claim, group: str, a: Cell, b: Cell | None, get: Get, margin: float
 ) -> tuple[Comparison, Tests]:
-    va, vb = get(a), get(b)
-    c = Comparison(group, MISSING, _mean(va), _mean(vb), margin=margin, a_cell=a.id, b_cell=b.id)
+    """``a`` against ``b`` paired by seed; without ``b``, ``a``'s metric against 0 (a one-sample
+    interval: a metric that is itself a difference, e.g. ``teacher_gap``)."""
+    va = get(a)
+    vb = get(b) if b is not None else {seed: 0.0 for seed in va}
+    b_id = b.id if b is not None else ""
+    c = Comparison(group, MISSING, _mean(va), _mean(vb), margin=margin, a_cell=a.id, b_cell=b_id)
     if not va or not vb:
         c.note = "a cell has no finished run"
         return c, []
@@ -163,7 +168,10 @@ def evaluate_claim(
     get: Get = lambda c: values.get(c.id, {}).get(claim.metric, {})  # noqa: E731
     comps: list[tuple[Comparison, Tests]] = []
     skipped: list[str] = []
-    if claim.kind in ("greater", "equal"):
+    if claim.kind == "greater" and not claim.b:  # a's metric itself above the threshold
+        for a in a_cells:
+            comps.append(_greater(claim, _label(a, claim.per or list(a.key)), a, None, get, m))
+    elif claim.kind in ("greater", "equal"):
         for a in a_cells:
             b = _partner(claim, a, b_cells)
             group = _label(a, claim.per or list(a.key))

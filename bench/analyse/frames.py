@@ -25,6 +25,7 @@ AXES = "AXES"  # where a kind's header takes the experiment's axes
 Rows = Iterable[dict[str, Any]] | pd.DataFrame  # a CSV's rows: values as text or typed
 
 UNITS = {"test_acc": "%", "train_acc": "%", "val_acc": "%", "nb_acc": "%", "peak_mem_mb": "MB"}
+UNITS["teacher_gap"] = "%"  # points: the network at T_t minus itself at T_s
 UNITS |= dict.fromkeys(["wall_s", "train_total_s", "epoch_time_s"], "s")
 
 

@@ -334,8 +334,8 @@ def load_experiment(path: str | Path) -> Experiment:
             b.fail("forest.axis", not_an_axis)
     for i, c in enumerate(exp.claims):
         key = f"claims[{i}]"
-        if c.kind in ("greater", "equal") and not c.b:
-            b.fail(f"{key}.b", f"a '{c.kind}' claim compares cells a with cells b; b is required")
+        if c.kind == "equal" and not c.b:
+            b.fail(f"{key}.b", "an 'equal' claim compares cells a with cells b; b is required")
         if c.kind in ("monotonic", "spread") and not c.over:
             b.fail(f"{key}.over", f"a '{c.kind}' claim needs the axis (or axes) it runs over")
         if c.kind == "spread" and c.bound == 0.0:
