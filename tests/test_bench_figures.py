@@ -216,10 +216,10 @@ GRID_GAIN = {  # (alpha, beta) -> per-seed change from the baseline
 }
 
 
-def figure4_csvs(out: Path) -> None:
+def figure4_csvs(out: Path, gains: dict | None = None) -> None:
     rows = [agg_row("b", GRID_BASE, method="baseline", dataset="digits", alpha="", beta="")]
     runs = run_rows("b", GRID_BASE)
-    for (a, b), gain in GRID_GAIN.items():
+    for (a, b), gain in (gains or GRID_GAIN).items():
         seeds = {s: GRID_BASE[s] + g for s, g in zip(GRID_BASE, gain, strict=True)}
         cell = f"t-{a}-{b}"
         rows.append(agg_row(cell, seeds, method="tssd", dataset="digits", alpha=a, beta=b))
@@ -260,6 +260,20 @@ def test_grid_is_centred_on_the_baseline_and_marks_cells_whose_interval_excludes
     stars = [t for t in fig["texts"] if t.endswith("*")]
     assert len(stars) == len(marked)
     assert any("95 % Student-t interval of the difference" in t for t in fig["texts"])
+
+
+def test_a_grid_with_holes_says_what_a_blank_cell_means(tmp_path, drawn):
+    """The small profile's plus-shaped alpha x beta grid leaves the corners blank."""
+    blank = "Blank: no finished run there, or not in this profile's grid."
+    figure4_csvs(tmp_path)
+    render_figure(load_layout("paper_tables/figure4.yaml"), QUICK, tmp_path)
+    assert not any(blank in t for t in drawn["figure4"]["texts"])  # the full grid: no hole
+    corner = {k: v for k, v in GRID_GAIN.items() if k != (0.5, 0.5)}
+    figure4_csvs(tmp_path, corner)
+    render_figure(load_layout("paper_tables/figure4.yaml"), QUICK, tmp_path)
+    assert any(blank in t for t in drawn["figure4"]["texts"])
+    fd = read_rows(tmp_path / "figure4_figdata.csv")
+    assert len([r for r in fd if r["element"] == "cell"]) == 3
 
 
 def test_grid_colour_range_comes_from_the_style(tmp_path):

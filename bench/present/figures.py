@@ -358,6 +358,7 @@ def _grid(c: _Ctx, axes) -> list[str]:
     rows, rng = c.metric_rows()
     xk, yk = plot["x"], plot["y"]
     xs, ys = plot.get("x_symbol", xk), plot.get("y_symbol", yk)
+    blank = False  # a panel with a hole: a cell not run, or not in this profile's grid
     for ax, prow, where in c.panels(axes[0], rows):
         ok = _ok(_select(prow, plot["series"][0]))
         base = _ok(_select(prow, plot.get("baseline", {})))
@@ -384,6 +385,7 @@ def _grid(c: _Ctx, axes) -> list[str]:
         z = cells.pivot(index="yv", columns="x", values="d").sort_index(ascending=False)
         text = cells.pivot(index="yv", columns="x", values="t").reindex_like(z).fillna("")
         over = z.to_numpy()
+        blank |= bool(z.isna().to_numpy().any())
         extend = ("neither", "min", "max", "both")[(over < -big).any() + 2 * (over > big).any()]
         scale = {"cmap": style.diverging_cmap, "center": 0.0, "vmin": -big, "vmax": big}
         annot = {"annot": text, "fmt": "", "annot_kws": {"fontsize": "x-small"}}
@@ -397,11 +399,13 @@ def _grid(c: _Ctx, axes) -> list[str]:
         ns = _n_text(r["n"] for r in fd.select(where[0], "cell"))
         head = f"baseline {b['mean']:.2f} (white; {_n_text([b['n']])}); cells: {ns}"
         ax.set_title(f"{where[1]}\n{head}", fontsize="small")
+    holes = ["Blank: no finished run there, or not in this profile's grid."] if blank else []
     return [
         f"Colour: cell mean \u2212 baseline mean (points) on a fixed scale of \u00b1{big:g}, "
         "white at the baseline. Numbers: the cell's mean and its difference.",
         "Outlined, *: the 95 % Student-t interval of the difference (paired by seed; Welch "
         "where the seeds differ) excludes 0.",
+        *holes,
     ]
 
 
