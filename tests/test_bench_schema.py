@@ -108,7 +108,8 @@ def test_bad_grid_names_the_key(tmp_path, extra, pattern):
             "{id: c, kind: better, text: t, a: {method: tssd}}",
             r"key 'claims\[0\]\.kind': got 'better'",
         ),
-        ("{id: c, kind: greater, text: t, a: {method: tssd}}", r"key 'claims\[0\]\.b'"),
+        # an 'equal' claim needs b; a 'greater' claim without b tests its metric against 0
+        ("{id: c, kind: equal, text: t, a: {method: tssd}}", r"key 'claims\[0\]\.b'"),
         (
             "{id: c, kind: greater, text: t, a: {t_t: 4}, b: {method: x}}",
             r"key 'claims\[0\]\.a\.t_t': not an axis",
