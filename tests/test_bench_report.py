@@ -395,3 +395,21 @@ def test_the_readme_gets_both_generated_blocks_and_the_report_its_findings(tmp_p
     assert "Decided: 1 claims (those with at least one comparison" in report
     assert "verdicts: 1 supported, 0 contradicted, 0 equivalent, 0 inconclusive" in report
     assert "- table1: TSSD is above the baseline on every dataset: supported on small" in report
+
+
+def test_verbose_verdicts_print_intervals_like_the_tables(capsys):
+    """``bench check --verbose``: a difference that rounds to zero has no sign (never -0.00)."""
+    from bench.analyse.claims import ClaimResult, Comparison
+    from bench.plan.schema import Claim
+    from bench.present.verdicts import print_summary
+
+    claim = Claim(id="c", kind="greater", text="t", a={"method": "tssd"}, b={"method": "x"})
+    comps = [
+        Comparison("dataset=d", "unclear", diff=-0.001, ci_lo=-0.004, ci_hi=0.3),
+        Comparison("dataset=e", "missing"),
+    ]
+    ok = print_summary("e", "quick", [], [ClaimResult(claim, "inconclusive", comps)], True)
+    out = capsys.readouterr().out
+    assert ok and "-0.00" not in out
+    assert "dataset=d: unclear diff +0.00 [+0.00, +0.30]" in out
+    assert "dataset=e: missing diff n/a" in out

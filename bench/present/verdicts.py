@@ -15,7 +15,7 @@ from typing import Any
 from bench.analyse import frames
 from bench.analyse.claims import CONTRADICTED, ClaimResult
 from bench.plan.schema import Experiment
-from bench.present.fmt import plain
+from bench.present.fmt import interval, plain
 
 _NUMBERS = (("mean", "mean", 9, ".2f"), ("std", "std", 7, ".2f"), ("reported", "ref", 9, ".2f"))
 _NUMBERS += (("delta", "delta", 7, "+.2f"), ("tolerance", "tol", 6, ".2f"))
@@ -46,9 +46,9 @@ def print_summary(
         gate = ", gating" if c.gate else ""
         print(f"  claim {c.id} [{c.source}{gate}]: {v.upper()} ({res.summary}) - {c.text}")
         for g in res.comparisons if verbose else []:
-            ci = f"[{g.ci_lo:+.2f}, {g.ci_hi:+.2f}]" if not math.isnan(g.ci_lo) else ""
             p = f" Holm p {g.p_holm:.3g}" if not math.isnan(g.p_holm) else ""
-            print(f"      {g.group}: {g.outcome} diff {plain(g.diff, '+.2f')} {ci}{p} {g.note}")
+            diff = interval(g.diff, g.ci_lo, g.ci_hi)  # never -0.00, as in the tables
+            print(f"      {g.group}: {g.outcome} diff {diff}{p} {g.note}")
         # a gating claim fails only on evidence against it, never on too little evidence
         ok &= not (c.gate and v == CONTRADICTED)
     return ok
