@@ -160,6 +160,9 @@ def cmd_claims(args: argparse.Namespace) -> int:  # noqa: D103
         raise SpecError(
             f"--profiles: unknown profile {unknown[0]!r}; known: {', '.join(profile_ids())}"
         )
+    twice = [p for i, p in enumerate(args.profiles) if p in args.profiles[:i]]
+    if twice:  # one column per profile: a repeated name would leave a column without cells
+        raise SpecError(f"--profiles: {twice[0]!r} is given twice; name each profile once")
     table = claims_table(args.profiles, results_dir(args.results))
     if args.readme:
         from bench.present.report import write_readme

@@ -121,9 +121,14 @@ def test_greater_without_b_tests_the_metric_itself_against_zero():
         [(up, [0.8, 1.0, 1.2]), (flat, [-0.5, 0.4, 0.1]), (down, [-2.0, -2.2, -1.9])],
         metric="teacher_gap",
     )
-    res = evaluate_claim(c, [up, flat, down, none], vals)
+    old = make_cell(method="tssd", dataset="x", t_t=10)  # finished before teacher_gap existed
+    vals |= values([(old, [90.0, 91.0, 92.0])])
+    res = evaluate_claim(c, [up, flat, down, none, old], vals)
     got = {r.group: r for r in res.comparisons}
-    assert [r.outcome for r in res.comparisons] == ["holds", "unclear", "reversed", "missing"]
+    outcomes = [r.outcome for r in res.comparisons]
+    assert outcomes == ["holds", "unclear", "reversed", "missing", "missing"]
+    assert got["dataset=x,t_t=8"].note == "a cell has no finished run"
+    assert got["dataset=x,t_t=10"].note == "its runs did not record teacher_gap"
     assert got["dataset=x,t_t=3"].diff == pytest.approx(1.0)
     assert got["dataset=x,t_t=3"].b_cell == "" and got["dataset=x,t_t=3"].b_mean == 0.0
     assert res.verdict == CONTRADICTED

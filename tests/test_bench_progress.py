@@ -198,16 +198,20 @@ def test_a_paused_run_does_not_stretch_the_eta(tmp_path, monkeypatch):
         prog.finished(runs[0], Outcome("p", "finished"))
         return prog.eta()
 
-    steady = finish([50.0, 50.0, 50.0, 50.0])  # 200 s against an estimate of 100 s
-    paused = finish([50.0, 3650.0, 50.0, 50.0])  # the same run, stopped an hour in epoch 2
+    steady = finish([40.0, 40.0, 40.0, 40.0, 40.0])  # 200 s against an estimate of 100 s
+    paused = finish([40.0, 3640.0, 40.0, 40.0, 40.0])  # the same run, stopped an hour in epoch 2
     assert steady == pytest.approx(200.0)  # q: its 100 s estimate x the measured 2.0
     assert paused == pytest.approx(steady)
+    tested = finish([40.0, 40.0, 40.0, 40.0, 140.0])  # the last epoch also tests: not a pause
+    assert tested == pytest.approx(300.0)
     unreadable = finish([50.0, 3650.0])  # too few epochs to trust a median: wall time as it is
     assert unreadable == pytest.approx(3700.0)
 
 
 def test_paused_seconds_counts_only_what_a_paused_epoch_took_beyond_the_median():
-    assert runner.paused_seconds([10.0, 11.0, 9.0, 10.0]) == 0.0
-    assert runner.paused_seconds([10.0, 18.0, 10.0]) == 0.0  # an evaluation epoch, not a pause
-    assert runner.paused_seconds([10.0, 70.0, 10.0, 10.0]) == pytest.approx(60.0)
-    assert runner.paused_seconds([10.0, 500.0]) == 0.0
+    assert runner.paused_seconds([10.0, 11.0, 9.0, 10.0, 10.0]) == 0.0
+    assert runner.paused_seconds([10.0, 10.0, 18.0, 10.0, 10.0]) == 0.0  # one that validates
+    assert runner.paused_seconds([10.0, 70.0, 10.0, 10.0, 10.0]) == pytest.approx(60.0)
+    # a cold compile in the first epoch and the final test in the last are not pauses
+    assert runner.paused_seconds([200.0, 10.0, 10.0, 10.0, 60.0]) == 0.0
+    assert runner.paused_seconds([10.0, 500.0, 10.0]) == 0.0  # too few epochs in between

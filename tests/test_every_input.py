@@ -281,6 +281,9 @@ def test_claims_with_a_misspelt_profile(tmp_path, capsys):
     argv = ["claims", "--profiles", "quick", "smal", "--results", str(tmp_path)]
     code, line = run_cli(bench_cli.main, argv, capsys)
     assert code == 2 and "--profiles: unknown profile 'smal'" in line and "small" in line
+    argv = ["claims", "--profiles", "quick", "quick", "--results", str(tmp_path)]
+    code, line = run_cli(bench_cli.main, argv, capsys)
+    assert code == 2 and "--profiles: 'quick' is given twice" in line
 
 
 # ---- 4. a run directory is verified before it is trusted ---------------------------------------

@@ -26,6 +26,7 @@ SUPPORTED, CONTRADICTED, EQUIVALENT, INCONCLUSIVE = VERDICTS
 OUTCOMES = ("holds", "reversed", "differs", "within-margin", "unclear", "missing")
 HOLDS, REVERSED, DIFFERS, WITHIN_MARGIN, UNCLEAR, MISSING = OUTCOMES
 
+NO_RUN = "a cell has no finished run"
 SUPPORT_ALPHA = REVERSAL_ALPHA = EQUIVALENCE_ALPHA = (1.0 - LEVEL) / 2.0
 """2.5 %: the chance of a false supported, contradicted (Holm) or equivalent (TOST) verdict."""
 
@@ -116,7 +117,13 @@ def _partner(claim: Claim, a: Cell, bs: list[Cell]) -> Cell | None:
 
 
 def _greater(
-    claim: Claim, group: str, a: Cell, b: Cell | None, get: Get, margin: float
+    claim: Claim,
+    group: str,
+    a: Cell,
+    b: Cell | None,
+    get: Get,
+    margin: float,
+    absent: Callable[[Cell], str],
 ) -> tuple[Comparison, Tests]:
     """``a`` against ``b`` paired by seed; without ``b``, ``a``'s metric against 0 (a one-sample
     interval: a metric that is itself a difference, e.g. ``teacher_gap``)."""
@@ -125,7 +132,7 @@ def _greater(
     b_id = b.id if b is not None else ""
     c = Comparison(group, MISSING, _mean(va), _mean(vb), margin=margin, a_cell=a.id, b_cell=b_id)
     if not va or not vb:
-        c.note = "a cell has no finished run"
+        c.note = absent(a if not va else b)
         return c, []
     t = diff_test(va, vb)
     c.outcome, c.diff, c.ci_lo, c.ci_hi, c.note = UNCLEAR, t.d, t.lo, t.hi, t.how
@@ -142,7 +149,7 @@ def _greater(
 
 def _equal(group: str, a: Cell, b: Cell, get: Get) -> tuple[Comparison, Tests]:
     va, vb = list(get(a).values()), list(get(b).values())
-    c = Comparison(group, MISSING, note="a cell has no finished run", a_cell=a.id, b_cell=b.id)
+    c = Comparison(group, MISSING, note=NO_RUN, a_cell=a.id, b_cell=b.id)
     if va and vb:
         same = len(set(va) | set(vb)) == 1
         c.outcome = HOLDS if same else DIFFERS
@@ -166,11 +173,17 @@ def evaluate_claim(
     a_cells = [c for c in cells if c.matches(claim.a)]
     b_cells = [c for c in cells if c.matches(claim.b)] if claim.b else []
     get: Get = lambda c: values.get(c.id, {}).get(claim.metric, {})  # noqa: E731
+
+    def absent(c: Cell) -> str:  # finished runs recorded before a metric existed lack it
+        ran = any(values.get(c.id, {}).values())
+        return f"its runs did not record {claim.metric}" if ran else NO_RUN
+
     comps: list[tuple[Comparison, Tests]] = []
     skipped: list[str] = []
     if claim.kind == "greater" and not claim.b:  # a's metric itself above the threshold
         for a in a_cells:
-            comps.append(_greater(claim, _label(a, claim.per or list(a.key)), a, None, get, m))
+            group = _label(a, claim.per or list(a.key))
+            comps.append(_greater(claim, group, a, None, get, m, absent))
     elif claim.kind in ("greater", "equal"):
         for a in a_cells:
             b = _partner(claim, a, b_cells)
@@ -180,7 +193,7 @@ def evaluate_claim(
             elif b.id == a.id:  # a cell against itself: +0.00 [+0.00, +0.00], never evidence
                 skipped.append(group)
             elif claim.kind == "greater":
-                comps.append(_greater(claim, group, a, b, get, m))
+                comps.append(_greater(claim, group, a, b, get, m, absent))
             else:
                 comps.append(_equal(group, a, b, get))
     else:

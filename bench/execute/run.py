@@ -75,11 +75,13 @@ PAUSED_EPOCH = 2.0
 
 def paused_seconds(times: list[float]) -> float:
     """Seconds of pause in a run's epoch ``times``: what each epoch over :data:`PAUSED_EPOCH` x
-    the median took beyond the median (0 with fewer than 3 epochs: no median to trust)."""
-    if len(times) < 3:
+    the median took beyond the median. The first epoch (warm-up, a cold compile) and the last
+    (it also tests) are long by design and never counted; 0 with fewer than 3 epochs between."""
+    inner = times[1:-1]
+    if len(inner) < 3:
         return 0.0
-    med = statistics.median(times)
-    return sum(t - med for t in times if t > PAUSED_EPOCH * med)
+    med = statistics.median(inner)
+    return sum(t - med for t in inner if t > PAUSED_EPOCH * med)
 
 
 def epoch_times(run_dir: Path, start: int = 0) -> list[float]:
