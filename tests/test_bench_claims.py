@@ -128,7 +128,7 @@ def test_greater_without_b_tests_the_metric_itself_against_zero():
     outcomes = [r.outcome for r in res.comparisons]
     assert outcomes == ["holds", "unclear", "reversed", "missing", "missing"]
     assert got["dataset=x,t_t=8"].note == "a cell has no finished run"
-    assert got["dataset=x,t_t=10"].note == "its runs did not record teacher_gap"
+    assert got["dataset=x,t_t=10"].note == "a cell has runs that did not record teacher_gap"
     assert got["dataset=x,t_t=3"].diff == pytest.approx(1.0)
     assert got["dataset=x,t_t=3"].b_cell == "" and got["dataset=x,t_t=3"].b_mean == 0.0
     assert res.verdict == CONTRADICTED

@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import itemgetter
 
@@ -26,7 +25,6 @@ SUPPORTED, CONTRADICTED, EQUIVALENT, INCONCLUSIVE = VERDICTS
 OUTCOMES = ("holds", "reversed", "differs", "within-margin", "unclear", "missing")
 HOLDS, REVERSED, DIFFERS, WITHIN_MARGIN, UNCLEAR, MISSING = OUTCOMES
 
-NO_RUN = "a cell has no finished run"
 SUPPORT_ALPHA = REVERSAL_ALPHA = EQUIVALENCE_ALPHA = (1.0 - LEVEL) / 2.0
 """2.5 %: the chance of a false supported, contradicted (Holm) or equivalent (TOST) verdict."""
 
@@ -80,7 +78,24 @@ class ClaimResult:
 
 Values = dict[str, dict[str, dict[int, float]]]  # cell id -> metric -> {seed: value}
 
-Get = Callable[[Cell], dict[int, float]]
+
+@dataclass(frozen=True)
+class Get:
+    """A claim's metric per cell: ``get(cell)`` -> {seed: value} (empty: none recorded)."""
+
+    values: Values
+    metric: str
+
+    def __call__(self, c: Cell) -> dict[int, float]:  # noqa: D102
+        return self.values.get(c.id, {}).get(self.metric, {})
+
+    def absent(self, c: Cell) -> str:
+        """Why ``c`` has no value: no finished run, or runs recorded before the metric existed."""
+        if any(self.values.get(c.id, {}).values()):
+            return f"has runs that did not record {self.metric}"
+        return "has no finished run"
+
+
 Tests = list[tuple[str, float]]  # a comparison's reversal tests: (what, raw one-sided p)
 
 
@@ -123,7 +138,6 @@ def _greater(
     b: Cell | None,
     get: Get,
     margin: float,
-    absent: Callable[[Cell], str],
 ) -> tuple[Comparison, Tests]:
     """``a`` against ``b`` paired by seed; without ``b``, ``a``'s metric against 0 (a one-sample
     interval: a metric that is itself a difference, e.g. ``teacher_gap``)."""
@@ -132,7 +146,7 @@ def _greater(
     b_id = b.id if b is not None else ""
     c = Comparison(group, MISSING, _mean(va), _mean(vb), margin=margin, a_cell=a.id, b_cell=b_id)
     if not va or not vb:
-        c.note = absent(a if not va else b)
+        c.note = f"a cell {get.absent(a if not va else b)}"
         return c, []
     t = diff_test(va, vb)
     c.outcome, c.diff, c.ci_lo, c.ci_hi, c.note = UNCLEAR, t.d, t.lo, t.hi, t.how
@@ -149,12 +163,14 @@ def _greater(
 
 def _equal(group: str, a: Cell, b: Cell, get: Get) -> tuple[Comparison, Tests]:
     va, vb = list(get(a).values()), list(get(b).values())
-    c = Comparison(group, MISSING, note=NO_RUN, a_cell=a.id, b_cell=b.id)
-    if va and vb:
-        same = len(set(va) | set(vb)) == 1
-        c.outcome = HOLDS if same else DIFFERS
-        c.a_mean, c.b_mean, c.diff = va[0], vb[0], va[0] - vb[0]
-        c.note = "" if same else f"a={sorted(set(va))}, b={sorted(set(vb))}"
+    c = Comparison(group, MISSING, a_cell=a.id, b_cell=b.id)
+    if not va or not vb:
+        c.note = f"a cell {get.absent(a if not va else b)}"
+        return c, []
+    same = len(set(va) | set(vb)) == 1
+    c.outcome = HOLDS if same else DIFFERS
+    c.a_mean, c.b_mean, c.diff = va[0], vb[0], va[0] - vb[0]
+    c.note = "" if same else f"a={sorted(set(va))}, b={sorted(set(vb))}"
     return c, []
 
 
@@ -172,18 +188,13 @@ def evaluate_claim(
     m = claim_margin(claim, margin)
     a_cells = [c for c in cells if c.matches(claim.a)]
     b_cells = [c for c in cells if c.matches(claim.b)] if claim.b else []
-    get: Get = lambda c: values.get(c.id, {}).get(claim.metric, {})  # noqa: E731
-
-    def absent(c: Cell) -> str:  # finished runs recorded before a metric existed lack it
-        ran = any(values.get(c.id, {}).values())
-        return f"its runs did not record {claim.metric}" if ran else NO_RUN
-
+    get = Get(values, claim.metric)
     comps: list[tuple[Comparison, Tests]] = []
     skipped: list[str] = []
     if claim.kind == "greater" and not claim.b:  # a's metric itself above the threshold
         for a in a_cells:
             group = _label(a, claim.per or list(a.key))
-            comps.append(_greater(claim, group, a, None, get, m, absent))
+            comps.append(_greater(claim, group, a, None, get, m))
     elif claim.kind in ("greater", "equal"):
         for a in a_cells:
             b = _partner(claim, a, b_cells)
@@ -193,7 +204,7 @@ def evaluate_claim(
             elif b.id == a.id:  # a cell against itself: +0.00 [+0.00, +0.00], never evidence
                 skipped.append(group)
             elif claim.kind == "greater":
-                comps.append(_greater(claim, group, a, b, get, m, absent))
+                comps.append(_greater(claim, group, a, b, get, m))
             else:
                 comps.append(_equal(group, a, b, get))
     else:
@@ -244,8 +255,8 @@ def _series(members: list[Cell], get: Get) -> tuple[list[dict[int, float]], str]
     series = [get(c) for c in members]
     if len(members) < 2:
         return series, "fewer than two cells"
-    missing = [c.id for c, s in zip(members, series, strict=True) if not s]
-    return series, f"cell {missing[0]} has no finished run" if missing else ""
+    missing = [c for c, s in zip(members, series, strict=True) if not s]
+    return series, f"cell {missing[0].id} {get.absent(missing[0])}" if missing else ""
 
 
 def _monotonic(

@@ -8,7 +8,6 @@ the run directories, whatever the :class:`~bench.execute.launch.Launcher`.
 
 from __future__ import annotations
 
-import csv
 import io
 import statistics
 import sys
@@ -82,16 +81,6 @@ def paused_seconds(times: list[float]) -> float:
         return 0.0
     med = statistics.median(inner)
     return sum(t - med for t in inner if t > PAUSED_EPOCH * med)
-
-
-def epoch_times(run_dir: Path, start: int = 0) -> list[float]:
-    """``epoch_time_s`` of the epochs after the first ``start`` in a run directory's epochs.csv
-    (empty when absent or unreadable: the ETA then takes the wall time as it is)."""
-    try:
-        with open(run_dir / "epochs.csv", newline="") as f:
-            return [float(r["epoch_time_s"]) for r in csv.DictReader(f)][start:]
-    except (OSError, KeyError, ValueError, TypeError):
-        return []
 
 
 def fmt_seconds(s: float | None) -> str:
@@ -236,7 +225,8 @@ class Progress:
             # (kill -STOP while benchmarking) must not make every run left look an hour longer
             st = self.states.get(run.run_id)
             start = st.epochs_done if st and st.status == "partial" else 0
-            pause = paused_seconds(epoch_times(self.runs_dir / run.run_id, start))
+            rows = RunDir(self.runs_dir / run.run_id).read_epochs()[start:]
+            pause = paused_seconds([e["epoch_time_s"] for e in rows if "epoch_time_s" in e])
             self.est_done += self._left(run.run_id)
             self.actual_done += max(0.0, time.time() - t0 - pause)
         if outcome.cached and outcome.status == "finished":
