@@ -67,8 +67,8 @@ def format_status(st: DatasetStatus) -> str:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Register ``data check`` on the ``python -m tssd`` sub-command parser."""
-    d = sub.add_parser("data", help="dataset tools (data check)")
+    """Register ``data check`` and ``data stats`` on the ``python -m tssd`` sub-command parser."""
+    d = sub.add_parser("data", help="dataset tools (data check, data stats)")
     dsub = d.add_subparsers(dest="data_cmd", required=True)
     c = dsub.add_parser("check", help="is each dataset present, complete and valid?")
     c.add_argument("--data-root", required=True, help="the directory holding the datasets")
@@ -93,6 +93,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     c.add_argument("--json", action="store_true", help="print one JSON document")
     c.set_defaults(fn=main)
+    s = dsub.add_parser(
+        "stats", help="what a run's input holds at each number of timesteps T (tssd.data.stats)"
+    )
+    s.add_argument("config", nargs="?", help="run config YAML (defaults when omitted)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    s.add_argument(
+        "--timesteps", help="comma-separated T, e.g. 5,7,10 (default: the run's T_s and T_t)"
+    )
+    s.add_argument("--split", choices=["test", "val", "train"], default="test")
+    s.add_argument("--limit", type=int, default=0, help="measure the first N samples (0: all)")
+    s.add_argument("--json", action="store_true", help="print one JSON document")
+    s.set_defaults(fn=_stats)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from tssd.data.stats import main as stats_main  # loads a run config: imported on use
+
+    return stats_main(args)
 
 
 def main(args: argparse.Namespace) -> int:
