@@ -55,7 +55,10 @@ def test_cli_prints_one_json_line_per_run(finished, capsys):
     [
         (["{missing}"], "config.yaml: not found (expected a finished run directory)"),
         (["{run}", "--timesteps", "2,x"], "--timesteps: got '2,x', expected comma-separated"),
-        (["{run}", "--timesteps", "0"], "--timesteps: got [0], expected integers >= 1"),
+        (
+            ["{run}", "--timesteps", "0"],
+            "--timesteps: got '0', expected comma-separated integers in 1..1024",
+        ),
     ],
     ids=["not-a-run", "not-integers", "zero"],
 )

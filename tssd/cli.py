@@ -16,10 +16,7 @@ import sys
 import typing
 from pathlib import Path
 
-from tssd.config import ConfigError, dump_yaml, load_config
-
-MAX_TIMESTEPS = 1024
-"""Most timesteps ``evaluate`` runs a network for (the paper's longest is 10)."""
+from tssd.config import ConfigError, dump_yaml, load_config, parse_timesteps
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -126,13 +123,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from tssd.evaluate import accuracy_at
 
-    expected = f"expected comma-separated integers in 1..{MAX_TIMESTEPS}, e.g. 2,4"
-    try:
-        steps = tuple(int(t) for t in args.timesteps.split(",") if t.strip())
-    except ValueError:
-        raise ConfigError(f"--timesteps: got {args.timesteps!r}, {expected}") from None
-    if any(t > MAX_TIMESTEPS for t in steps):  # below 1: accuracy_at says so
-        raise ConfigError(f"--timesteps: got {args.timesteps!r}, {expected}")
+    steps = parse_timesteps(args.timesteps)
     if not 0 <= args.threads <= 4096:
         raise ConfigError(f"--threads: got {args.threads}, expected an integer in 0..4096")
     if args.threads:

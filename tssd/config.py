@@ -245,6 +245,26 @@ def _deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
+MAX_TIMESTEPS = 1024
+"""Most timesteps a command line accepts (``evaluate --timesteps``, ``data stats --timesteps``)."""
+
+
+def parse_timesteps(text: str, flag: str = "--timesteps") -> tuple[int, ...]:
+    """``"5,7,10"`` -> ``(5, 7, 10)``, in the given order without repeats; ``""`` -> ``()``.
+
+    Raises:
+        ConfigError: naming ``flag``, what it got and what was expected.
+    """
+    expected = f"expected comma-separated integers in 1..{MAX_TIMESTEPS}, e.g. 2,4"
+    try:
+        steps = tuple(dict.fromkeys(int(t) for t in text.split(",") if t.strip()))
+    except ValueError:
+        raise ConfigError(f"{flag}: got {text!r}, {expected}") from None
+    if any(not 1 <= t <= MAX_TIMESTEPS for t in steps):
+        raise ConfigError(f"{flag}: got {text!r}, {expected}")
+    return steps
+
+
 MAX_EXTENDS = 16
 """Longest chain of ``extends:`` followed (the suite's configs use at most 2)."""
 

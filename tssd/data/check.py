@@ -1,4 +1,5 @@
 """``python -m tssd data check --data-root DIR``: is each dataset present, complete and valid?
+(``data stats``, registered here too, lives in :mod:`tssd.data.stats`.)
 
 For every dataset the suite knows it prints where it was found (or every place searched), the
 sample counts against the official ones (DVS-Gesture: the trial lists against the official 98 /

@@ -26,11 +26,8 @@ from collections.abc import Iterator
 
 import torch
 
-from tssd.config import ConfigError, load_config
+from tssd.config import ConfigError, load_config, parse_timesteps
 from tssd.data.base import TensorSplit, build_dataset, iterate_batches
-
-MAX_TIMESTEPS = 1024
-"""Most timesteps measured (the same bound as ``python -m tssd evaluate --timesteps``)."""
 
 CHUNK_ENTRIES = 1 << 22
 """Input entries converted to float64 at once (32 MiB)."""
@@ -39,22 +36,6 @@ KIND_TEXT = {
     "static": "static: the same image at every step",
     "event": "events: one stream cut into T frames",
 }
-
-
-def parse_timesteps(text: str) -> tuple[int, ...]:
-    """``"5,7,10"`` -> ``(5, 7, 10)`` (sorted, without repeats).
-
-    Raises:
-        ConfigError: naming ``--timesteps`` and what was expected.
-    """
-    expected = f"expected comma-separated integers in 1..{MAX_TIMESTEPS}, e.g. 5,7,10"
-    try:
-        steps = {int(t) for t in text.split(",") if t.strip()}
-    except ValueError:
-        raise ConfigError(f"--timesteps: got {text!r}, {expected}") from None
-    if not steps or any(not 1 <= t <= MAX_TIMESTEPS for t in steps):
-        raise ConfigError(f"--timesteps: got {text!r}, {expected}")
-    return tuple(sorted(steps))
 
 
 def _input_chunks(split, n: int, per_sample_entries: int) -> Iterator:
@@ -166,7 +147,7 @@ def main(args: argparse.Namespace) -> int:
     """Run ``data stats``; bad input raises :class:`ConfigError` or a ``DataError`` (exit 2)."""
     cfg = load_config(args.config, args.set)
     source = args.config or "<defaults>"
-    steps = parse_timesteps(args.timesteps) if args.timesteps else cfg.timesteps_needed()
+    steps = tuple(sorted(parse_timesteps(args.timesteps or ""))) or cfg.timesteps_needed()
     if args.limit < 0:
         raise ConfigError(f"--limit: got {args.limit}, expected an integer >= 0 (0: all)")
     data = dataclasses.replace(cfg.data, augment=False)
