@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -293,6 +294,23 @@ def test_monotonic():
     res = evaluate_claim(c, cells, level, margin=0.5)
     assert res.verdict == EQUIVALENT and res.comparisons[0].outcome == "within-margin"
     assert (res.comparisons[0].a_cell, res.comparisons[0].b_cell) == (cells[2].id, cells[0].id)
+
+
+def test_the_profile_margin_is_in_accuracy_points_and_applies_only_to_them():
+    """A firing rate or a time within +-0.5 "points" is no evidence of no effect: a claim on a
+    metric not in accuracy points gets an equivalence verdict only from its own margin."""
+    cells = [make_cell(method=m, dataset="x") for m in ("baseline", "tssd")]
+    rates = [[0.20, 0.21, 0.22], [0.201, 0.208, 0.2215]]  # differences +-0.002: tiny, unclear
+    for metric, margin in [("test_acc", 0.5), ("teacher_gap", 0.5), ("test_acc_T4", 0.5)]:
+        assert claim_margin(replace(claim(), metric=metric), 0.5) == margin
+    for metric in ("mean_firing_rate", "train_total_s", "nb_effective_synops"):
+        c = replace(claim(), metric=metric)
+        near = values(zip(cells, rates, strict=True), metric=metric)
+        assert math.isnan(claim_margin(c, 0.5))
+        assert evaluate_claim(c, cells, near, margin=0.5).verdict == INCONCLUSIVE
+        own = replace(c, margin=0.05)
+        assert claim_margin(own, 0.5) == 0.05
+        assert evaluate_claim(own, cells, near, margin=0.5).verdict == EQUIVALENT
 
 
 def test_spread_is_an_equivalence_claim_with_its_bound_as_margin():

@@ -99,13 +99,27 @@ class Get:
 Tests = list[tuple[str, float]]  # a comparison's reversal tests: (what, raw one-sided p)
 
 
+UNITS = {"test_acc": "%", "train_acc": "%", "val_acc": "%", "nb_acc": "%", "peak_mem_mb": "MB"}
+UNITS["teacher_gap"] = "%"  # points: the network at T_t minus itself at T_s
+UNITS |= dict.fromkeys(["wall_s", "train_total_s", "epoch_time_s"], "s")
+
+
+def unit_of(metric: str) -> str:
+    """Display unit of a metric ("%": accuracy points; the aggregate's ``unit`` column)."""
+    return "%" if metric.startswith("test_acc_T") else UNITS.get(metric, "")
+
+
 def claim_margin(claim: Claim, profile_margin: float | None) -> float:
-    """The equivalence margin of ``claim`` (NaN: none; see the module docstring)."""
+    """The equivalence margin of ``claim`` (NaN: none): its own ``margin``, else the profile's,
+    which is in accuracy points and so applies only to a metric in points (a firing rate or a
+    time declares its own, or has no equivalence verdict)."""
     if claim.kind == "equal":
         return math.nan
     if claim.kind == "spread":
         return claim.bound
-    m = claim.margin if claim.margin is not None else profile_margin
+    m = claim.margin
+    if m is None and unit_of(claim.metric) == "%":
+        m = profile_margin
     return math.nan if m is None or m == 0.0 else float(m)
 
 

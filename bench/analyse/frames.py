@@ -24,16 +24,6 @@ TEXT, FLOAT, INT, BOOL = "str", "float64", "Int64", "boolean"
 AXES = "AXES"  # where a kind's header takes the experiment's axes
 Rows = Iterable[dict[str, Any]] | pd.DataFrame  # a CSV's rows: values as text or typed
 
-UNITS = {"test_acc": "%", "train_acc": "%", "val_acc": "%", "nb_acc": "%", "peak_mem_mb": "MB"}
-UNITS["teacher_gap"] = "%"  # points: the network at T_t minus itself at T_s
-UNITS |= dict.fromkeys(["wall_s", "train_total_s", "epoch_time_s"], "s")
-
-
-def unit_of(metric: str) -> str:
-    """Display unit of a metric (the aggregate's ``unit`` column)."""
-    return "%" if metric.startswith("test_acc_T") else UNITS.get(metric, "")
-
-
 @dataclass(frozen=True)
 class Kind:
     """One kind of CSV: its columns and their dtypes, and how its numbers are written."""

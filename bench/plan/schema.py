@@ -479,8 +479,9 @@ class FigureStyle:
 @dataclass(frozen=True)
 class Profile:
     """How every experiment runs under this profile. ``equivalence_margin``: the largest
-    difference that counts as no effect (:mod:`bench.analyse.claims`; None: no claim can be
-    equivalent); ``slurm``: the ``slurm`` launcher's resources."""
+    difference in accuracy points that counts as no effect, for claims on a metric in points
+    (:mod:`bench.analyse.claims`; None: no claim can be equivalent); ``slurm``: the ``slurm``
+    launcher's resources."""
 
     id: str
     description: str
