@@ -97,10 +97,14 @@ def expected_quantities(method: str) -> list[str]:
 
 
 def teacher_gap(run_dir: Path, summary: dict[str, Any]) -> float:
-    """Test accuracy (points) of the run's deployed network at T_t minus at T_s."""
+    """Test accuracy (points) of the run's deployed network at T_t minus at T_s: from the
+    summary's T_t test pass, or, for a run recorded before it had one, by re-evaluating."""
+    ts, tt = int(summary["t_s"]), int(summary["t_t"])
+    at_tt = (summary.get("test_acc_by_timesteps") or {}).get(str(tt))
+    if at_tt is not None:
+        return 100.0 * (float(at_tt) - float(summary["test_acc"]))
     from tssd.api import accuracy_at
 
-    ts, tt = int(summary["t_s"]), int(summary["t_t"])
     acc = accuracy_at(run_dir, (ts, tt))
     return acc[tt] - acc[ts]
 

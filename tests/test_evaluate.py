@@ -68,3 +68,17 @@ def test_bad_input_is_one_line_and_exit_2(finished, tmp_path, capsys, args, expe
     assert main(["evaluate", *argv]) == 2
     err = capsys.readouterr().err
     assert expected in err and len(err.strip().splitlines()) == 1
+
+
+def test_regression_teacher_gap_reads_the_summary_as_re_evaluating_would(finished):
+    """The regression check takes a TSSD run's teacher gap from its recorded T_t test pass; a run
+    recorded before that pass existed is re-evaluated, to the same number."""
+    from bench.regression import teacher_gap
+
+    out, summary = finished
+    before = {k: v for k, v in summary.items() if k != "test_acc_by_timesteps"}
+    recorded = teacher_gap(out, summary)
+    assert recorded == pytest.approx(
+        100 * (summary["test_acc_by_timesteps"]["4"] - summary["test_acc"])
+    )
+    assert recorded == pytest.approx(teacher_gap(out, before), abs=1e-9)
