@@ -189,6 +189,35 @@ def test_sweep_bands_stay_in_range_and_the_panel_below_pairs_by_seed(tmp_path, d
     assert "teacher timesteps T_t" in fig["xlabels"]
 
 
+def test_the_teacher_at_t_t_is_drawn_beside_tssd_and_never_compared(tmp_path, drawn):
+    """Figure 3's second series is the same TSSD runs' network at T_t (``teacher_acc``): a mean
+    line with its band, but no difference to the baseline (only the plot's metric has one)."""
+    figure3_csvs(tmp_path)
+    rows = read_rows(tmp_path / "figure3.csv")
+    teacher = {4: {0: 96.5, 1: 98.0, 2: 99.6}, 6: {0: 95.9, 1: 97.3}}
+    rows += [
+        agg_row(
+            f"t-digits_dvs-{t}", s, "teacher_acc", method="tssd", dataset="digits_dvs", t_s=2, t_t=t
+        )
+        for t, s in teacher.items()
+    ]
+    write_csv(tmp_path / "figure3.csv", rows)
+    render_figure(load_layout("paper_tables/figure3.yaml"), QUICK, tmp_path)
+    fd = read_rows(tmp_path / "figure3_figdata.csv")
+    label = "its network at T_t (the teacher)"
+    got = {r["x"]: r for r in fd if r["series"] == label}
+    assert {(r["panel"], r["element"]) for r in got.values()} == {("digits_dvs", "mean")}
+    for t, seeds in teacher.items():
+        lo, hi = mean_ci(list(seeds.values()))
+        row = got[str(t)]
+        assert (fnum(row["y"]), fnum(row["lo"]), fnum(row["hi"])) == pytest.approx(
+            (mean_std(list(seeds.values()))[0], lo, min(hi, 100.0))
+        )
+    assert not [r for r in fd if r["element"] == "diff" and label in r["series"]]
+    assert len([r for r in fd if r["element"] == "diff"]) == 4  # TSSD's, as without the teacher
+    assert f"{label}, n = 2\u20133 seeds" in drawn["figure3"]["legends"]
+
+
 def test_differences_never_pair_another_metrics_seeds(tmp_path):
     figure3_csvs(tmp_path)  # its runs CSV holds test accuracy only
     rows = read_rows(tmp_path / "figure3.csv")

@@ -63,8 +63,9 @@ def run_metrics(summary: dict[str, Any], epochs: list[dict[str, float]]) -> dict
     by_t = summary.get("test_acc_by_timesteps") or {}
     for t, acc in by_t.items():
         m[f"test_acc_T{t}"] = 100.0 * acc
-    if str(summary.get("t_t")) in by_t:  # the network at T_t (a teacher's) minus at T_s
-        m["teacher_gap"] = 100.0 * (by_t[str(summary["t_t"])] - summary["test_acc"])
+    if str(summary.get("t_t")) in by_t:  # the network at T_t (a teacher's), and minus at T_s
+        m["teacher_acc"] = 100.0 * by_t[str(summary["t_t"])]
+        m["teacher_gap"] = m["teacher_acc"] - 100.0 * summary["test_acc"]
     rates = summary.get("firing_rates") or {}
     m |= {f"firing_rate:{layer}": float(rate) for layer, rate in rates.items()}
     if rates:

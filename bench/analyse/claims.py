@@ -100,7 +100,7 @@ Tests = list[tuple[str, float]]  # a comparison's reversal tests: (what, raw one
 
 
 UNITS = {"test_acc": "%", "train_acc": "%", "val_acc": "%", "nb_acc": "%", "peak_mem_mb": "MB"}
-UNITS["teacher_gap"] = "%"  # points: the network at T_t minus itself at T_s
+UNITS |= {"teacher_acc": "%", "teacher_gap": "%"}  # the network at T_t, and minus itself at T_s
 UNITS |= dict.fromkeys(["wall_s", "train_total_s", "epoch_time_s"], "s")
 
 

@@ -24,6 +24,7 @@ TEXT, FLOAT, INT, BOOL = "str", "float64", "Int64", "boolean"
 AXES = "AXES"  # where a kind's header takes the experiment's axes
 Rows = Iterable[dict[str, Any]] | pd.DataFrame  # a CSV's rows: values as text or typed
 
+
 @dataclass(frozen=True)
 class Kind:
     """One kind of CSV: its columns and their dtypes, and how its numbers are written."""

@@ -294,10 +294,14 @@ def _sweep(c: _Ctx, axes) -> list[str]:
             continue
         base = _select(ok, plot["baseline"])[:1] if "baseline" in plot else []
         for series, label in zip(plot["series"], c.labels, strict=True):
-            at_x = [r for r in _select(ok, series) if r.get(x)]
+            # a series naming its own metric draws another quantity of the same runs (figure 3:
+            # the network at T_t, the teacher); only the plot's metric is compared with the baseline
+            own = "metric" in series
+            pool = _ok(_select(c.rows, {c.axis: where[0]} if c.axis else {})) if own else ok
+            at_x = [r for r in _select(pool, series) if r.get(x)]
             for r in sorted(at_x, key=lambda r: float(r[x])):
                 c.point(where, "mean", label, r, rng, x=float(r[x]))
-                if base:  # a baseline gives the sweep its difference row
+                if base and not own:  # a baseline gives the sweep its difference row
                     name = f"{label} \u2212 {blabel}"
                     c.diff(where, name, r, base[0], "excludes 0", x=float(r[x]))
         if base:
