@@ -310,6 +310,13 @@ def test_the_expected_false_verdicts_count_claims_by_what_they_could_be_called()
         "supported": 3,
         "contradicted": 3,
     }
+    # a claim on a firing rate has no margin (the profile's is in accuracy points): never
+    # equivalent, whatever margin the profile declares
+    rates = [{**r, "metric": "mean_firing_rate", "margin": ""} for r in SUPPORTED_ROWS]
+    assert dict(false_verdicts([_claim(rates)], 0.5).at_risk) == {
+        "supported": 1,
+        "contradicted": 1,
+    }
     text = "\n".join(_decided_section_from_csvs(claims, decided_section))
     assert "Decided: 5 claims" in text and "over 7 comparisons with an interval" in text
     assert "= 0.025 x 3 + 0.025 x 4 + 0.025 x 4 = **0.28**" in text

@@ -121,6 +121,7 @@ def test_cli_table_and_json(dvs_root, write_config, capsys):
         (["--set", "data.nope=1"], ["data.nope"]),
         (["--timesteps", "0,2"], ["--timesteps", "'0,2'"]),
         (["--timesteps", "two"], ["--timesteps", "'two'"]),
+        (["--timesteps", " , "], ["--timesteps", "' , '"]),  # no T at all: not the default
         (["--limit", "-1"], ["--limit", ">= 0"]),
     ],
 )

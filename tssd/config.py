@@ -260,7 +260,7 @@ def parse_timesteps(text: str, flag: str = "--timesteps") -> tuple[int, ...]:
         steps = tuple(dict.fromkeys(int(t) for t in text.split(",") if t.strip()))
     except ValueError:
         raise ConfigError(f"{flag}: got {text!r}, {expected}") from None
-    if any(not 1 <= t <= MAX_TIMESTEPS for t in steps):
+    if (text.strip() and not steps) or any(not 1 <= t <= MAX_TIMESTEPS for t in steps):
         raise ConfigError(f"{flag}: got {text!r}, {expected}")
     return steps
 

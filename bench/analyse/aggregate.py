@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from bench.analyse import frames
-from bench.analyse.claims import ClaimResult, evaluate_claim, unit_of
+from bench.analyse.claims import ClaimResult, evaluate_claim
 from bench.analyse.compare import n_compared, references, verdict
 from bench.analyse.frames import AGGREGATE, CLAIMS, CURVES, RUNS
+from bench.analyse.units import unit_of
 from bench.plan.expand import Cell, Plan, fmt_value
 from bench.plan.schema import Layout
 from bench.stats import mean_ci, mean_std

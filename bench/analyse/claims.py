@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from operator import itemgetter
 
+from bench.analyse.units import unit_of
 from bench.plan.expand import Cell, fmt_value
 from bench.plan.schema import Claim, SpecError
 from bench.stats import LEVEL, diff_test, holm, mean_std
@@ -97,16 +98,6 @@ class Get:
 
 
 Tests = list[tuple[str, float]]  # a comparison's reversal tests: (what, raw one-sided p)
-
-
-UNITS = {"test_acc": "%", "train_acc": "%", "val_acc": "%", "nb_acc": "%", "peak_mem_mb": "MB"}
-UNITS |= {"teacher_acc": "%", "teacher_gap": "%"}  # the network at T_t, and minus itself at T_s
-UNITS |= dict.fromkeys(["wall_s", "train_total_s", "epoch_time_s"], "s")
-
-
-def unit_of(metric: str) -> str:
-    """Display unit of a metric ("%": accuracy points; the aggregate's ``unit`` column)."""
-    return "%" if metric.startswith("test_acc_T") else UNITS.get(metric, "")
 
 
 def claim_margin(claim: Claim, profile_margin: float | None) -> float:

@@ -296,11 +296,12 @@ def _sweep(c: _Ctx, axes) -> list[str]:
         for series, label in zip(plot["series"], c.labels, strict=True):
             # a series naming its own metric draws another quantity of the same runs (figure 3:
             # the network at T_t, the teacher); only the plot's metric is compared with the baseline
-            own = "metric" in series
+            own = series.get("metric", c.metric) != c.metric
             pool = _ok(_select(c.rows, {c.axis: where[0]} if c.axis else {})) if own else ok
             at_x = [r for r in _select(pool, series) if r.get(x)]
+            s_rng = metric_range(series["metric"]) if own else rng
             for r in sorted(at_x, key=lambda r: float(r[x])):
-                c.point(where, "mean", label, r, rng, x=float(r[x]))
+                c.point(where, "mean", label, r, s_rng, x=float(r[x]))
                 if base and not own:  # a baseline gives the sweep its difference row
                     name = f"{label} \u2212 {blabel}"
                     c.diff(where, name, r, base[0], "excludes 0", x=float(r[x]))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from bench.analyse.claims import unit_of
+from bench.analyse.units import unit_of
 
 _COUNTS = (
     "params train_params weak_head_params macs_per_sample nb_params nb_footprint nb_dense "

@@ -15,6 +15,7 @@ from pathlib import Path
 from bench.analyse import claims as cl
 from bench.analyse import frames
 from bench.analyse.claims import ClaimResult, Comparison
+from bench.analyse.units import unit_of
 from bench.plan.schema import Claim, experiment_ids, experiment_path, load_experiment, load_profile
 from bench.present.fmt import duration, interval, missing
 from bench.present.table import Bold, Table, to_markdown
@@ -230,7 +231,7 @@ def verdict_phrase(res: ClaimResult | None, profile: str) -> str:
         n = f"{len(rev)} of {len(groups)}"
         return f"contradicted on {profile}: {n} comparisons reversed ({_detail(rev, holm=True)})"
     if v == cl.EQUIVALENT:
-        unit = (" point" if m == 1 else " points") if res.claim.metric.endswith("_acc") else ""
+        unit = (" point" if m == 1 else " points") if unit_of(res.claim.metric) == "%" else ""
         pm = f"±{m:g}{unit}"
         effect = "insensitive" if res.claim.kind == "spread" else "no effect"
         return f"equivalent within {pm} on {profile}, i.e. {effect} beyond {pm} ({detail})"
@@ -287,7 +288,8 @@ def false_verdicts(claims: list[ClaimResult], margin: float | None) -> FalseVerd
         out.claims += 1
         out.comparisons += len(with_ci)
         out.issued[res.verdict] += 1
-        m = margin if math.isnan(res.margin) and margin else res.margin
+        # the margin the claim was decided with; else (a CSV without one) what it would get
+        m = res.margin if not math.isnan(res.margin) else cl.claim_margin(res.claim, margin)
         # exact equal claims cannot be wrong by chance; spread claims cannot be supported
         can = [] if kind == "equal" else [cl.CONTRADICTED, cl.EQUIVALENT]
         if kind not in ("equal", "spread"):

@@ -1,4 +1,5 @@
 """``python -m tssd data check --data-root DIR``: is each dataset present, complete and valid?
+
 (``data stats``, registered here too, lives in :mod:`tssd.data.stats`.)
 
 For every dataset the suite knows it prints where it was found (or every place searched), the
@@ -100,7 +101,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("config", nargs="?", help="run config YAML (defaults when omitted)")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     s.add_argument(
-        "--timesteps", help="comma-separated T, e.g. 5,7,10 (default: the run's T_s and T_t)"
+        "--timesteps", help="comma-separated T, e.g. 5,7,10 (default: every T the run evaluates at)"
     )
     s.add_argument("--split", choices=["test", "val", "train"], default="test")
     s.add_argument("--limit", type=int, default=0, help="measure the first N samples (0: all)")

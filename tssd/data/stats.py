@@ -62,7 +62,7 @@ def measure(split, timesteps: tuple[int, ...], limit: int = 0) -> list[dict]:
     Each row: ``T``, ``samples``, ``input_total`` (sum of ``|x|`` over the samples and their T
     steps), ``input_per_sample``, ``input_per_step`` (mean over samples and steps),
     ``nonzero_per_step`` (mean fraction of a step's entries that are nonzero) and
-    ``ratio_to_smallest_t`` (``input_per_sample`` over the smallest T's).
+    ``ratio_to_smallest_t`` (``input_per_sample`` over the smallest T's; None when that is 0).
 
     Static inputs (``[N, C, H, W]``, repeated at every step) are measured once and scaled by T;
     event inputs (``{T: [N, T, C, H, W]}``) are measured in every framing.
@@ -107,7 +107,7 @@ def measure(split, timesteps: tuple[int, ...], limit: int = 0) -> list[dict]:
         )
     base = rows[0]["input_per_sample"] if rows else 0.0
     for r in rows:
-        r["ratio_to_smallest_t"] = r["input_per_sample"] / base if base else float("nan")
+        r["ratio_to_smallest_t"] = r["input_per_sample"] / base if base else None  # JSON null
     return rows
 
 
@@ -125,7 +125,11 @@ def format_table(head: dict, rows: list[dict]) -> str:
         lines.append(
             f"{r['T']:>5} {r['samples']:>8} {r['input_per_sample']:>14.2f} "
             f"{r['input_per_step']:>12.2f} {r['nonzero_per_step']:>13.4f} "
-            f"{r['ratio_to_smallest_t']:>7.3f}"
+            + (
+                f"{r['ratio_to_smallest_t']:>7.3f}"
+                if r["ratio_to_smallest_t"] is not None
+                else "    n/a"
+            )
         )
     return "\n".join(lines)
 
