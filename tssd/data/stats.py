@@ -27,7 +27,7 @@ from collections.abc import Iterator
 import torch
 
 from tssd.config import ConfigError, load_config, parse_timesteps
-from tssd.data.base import TensorSplit, build_dataset, iterate_batches
+from tssd.data.base import build_dataset, iterate_batches
 
 CHUNK_ENTRIES = 1 << 22
 """Input entries converted to float64 at once (32 MiB)."""
@@ -41,12 +41,8 @@ KIND_TEXT = {
 def _input_chunks(split, n: int, per_sample_entries: int) -> Iterator:
     """The first ``n`` inputs of ``split``, a chunk at a time (a tensor, or a dict by T)."""
     chunk = max(1, CHUNK_ENTRIES // max(1, per_sample_entries))
-    if isinstance(split, TensorSplit):
-        for a in range(0, n, chunk):
-            yield split.take(torch.arange(a, min(n, a + chunk)))[0]
-        return
     seen = 0
-    for x, _ in iterate_batches(split, min(chunk, 256)):
+    for x, _ in iterate_batches(split, chunk):  # in order; a TensorSplit by indexing
         size = len(next(iter(x.values())) if isinstance(x, dict) else x)
         if seen + size > n:
             x = {t: v[: n - seen] for t, v in x.items()} if isinstance(x, dict) else x[: n - seen]
