@@ -40,7 +40,7 @@ def t_cdf(x: float, df: float) -> float:
     return float(stats.t.cdf(x, df))
 
 
-def mean_ci(values: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
+def mean_ci(values: Sequence[float]) -> tuple[float, float]:
     """Student-t interval of the mean (the value itself for one value, NaN for none)."""
     v = np.asarray(list(values), dtype=float)
     if v.size == 0:
@@ -48,7 +48,7 @@ def mean_ci(values: Sequence[float], level: float = LEVEL) -> tuple[float, float
     if v.size == 1:
         return float(v[0]), float(v[0])
     m, s = float(v.mean()), float(v.std(ddof=1))
-    h = t_quantile(0.5 + level / 2.0, v.size - 1) * s / math.sqrt(v.size)
+    h = t_quantile(0.5 + LEVEL / 2.0, v.size - 1) * s / math.sqrt(v.size)
     return m - h, m + h
 
 
@@ -61,7 +61,7 @@ def _welch(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return se, float((va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1)))
 
 
-def welch_ci(a: Sequence[float], b: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
+def welch_ci(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
     """Welch interval of ``mean(a) - mean(b)`` for independent samples (NaN below 2 each)."""
     x, y = np.asarray(list(a), float), np.asarray(list(b), float)
     if x.size < 2 or y.size < 2:
@@ -70,7 +70,7 @@ def welch_ci(a: Sequence[float], b: Sequence[float], level: float = LEVEL) -> tu
     se, df = _welch(x, y)
     if se == 0.0:
         return d, d
-    h = t_quantile(0.5 + level / 2.0, df) * se
+    h = t_quantile(0.5 + LEVEL / 2.0, df) * se
     return d - h, d + h
 
 
@@ -79,9 +79,7 @@ def paired(a: Mapping[int, float], b: Mapping[int, float]) -> list[tuple[float, 
     return [(a[s], b[s]) for s in sorted(set(a) & set(b))]
 
 
-def diff_ci(
-    a: Mapping[int, float], b: Mapping[int, float], level: float = LEVEL
-) -> tuple[float, float, float, str]:
+def diff_ci(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[float, float, float, str]:
     """``(mean(a) - mean(b), lo, hi, how)`` of two cells' ``{seed: value}``: paired when they
     share at least two seeds and neither has others, else Welch's."""
     va, vb = list(a.values()), list(b.values())
@@ -90,9 +88,9 @@ def diff_ci(
     d = float(np.mean(va) - np.mean(vb))
     pairs = paired(a, b)
     if len(pairs) >= 2 and len(pairs) == len(va) == len(vb):
-        lo, hi = mean_ci([x - y for x, y in pairs], level)
+        lo, hi = mean_ci([x - y for x, y in pairs])
         return d, lo, hi, f"paired t, {len(pairs)} seeds"
-    lo, hi = welch_ci(va, vb, level)
+    lo, hi = welch_ci(va, vb)
     return d, lo, hi, f"Welch t, {len(va)} vs {len(vb)} seeds"
 
 
@@ -129,9 +127,9 @@ class DiffTest:
         return -margin < self.lo and self.hi < margin  # False for a NaN end or margin
 
 
-def diff_test(a: Mapping[int, float], b: Mapping[int, float], level: float = LEVEL) -> DiffTest:
+def diff_test(a: Mapping[int, float], b: Mapping[int, float]) -> DiffTest:
     """:func:`diff_ci` with the standard error and degrees of freedom of the same interval."""
-    d, lo, hi, how = diff_ci(a, b, level)
+    d, lo, hi, how = diff_ci(a, b)
     if math.isnan(lo):
         return DiffTest(d, lo, hi, how)
     if how.startswith("paired"):

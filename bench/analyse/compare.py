@@ -111,9 +111,6 @@ def reference_path(profile: Profile, experiment_id: str) -> Path:
     return ROOT / profile.reference_dir / f"{experiment_id}.csv"
 
 
-REFERENCE_COLUMNS = REFERENCE.header()  # plus the experiment's axes after ``cell``
-
-
 def file_references(profile: Profile, experiment_id: str) -> Refs:
     """Every seed's value in the committed reference (none without one)."""
     path = reference_path(profile, experiment_id)
@@ -122,11 +119,12 @@ def file_references(profile: Profile, experiment_id: str) -> Refs:
     values: dict[tuple[str, str], list[float]] = {}
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
-        missing = [c for c in REFERENCE_COLUMNS if c not in (reader.fieldnames or [])]
+        want = REFERENCE.header()  # the experiment's axes, after ``cell``, are not required
+        missing = [c for c in want if c not in (reader.fieldnames or [])]
         if missing:
             raise SpecError(
                 f"{rel(path)}: columns {missing} missing; expected one row per seed with "
-                f"{', '.join(REFERENCE_COLUMNS)} (rewrite it with `python -m bench reference`)"
+                f"{', '.join(want)} (rewrite it with `python -m bench reference`)"
             )
         for i, row in enumerate(reader, start=2):
             try:

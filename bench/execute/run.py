@@ -8,7 +8,6 @@ the run directories, whatever the :class:`~bench.execute.launch.Launcher`.
 
 from __future__ import annotations
 
-import io
 import statistics
 import sys
 import time
@@ -280,15 +279,16 @@ class Progress:
         self._line(f"[{self.label}] {self._counts()} | done")
 
 
+POLL_S, BUSY_RETRY_S = 1.0, 2.0  # how often the runner polls; when it retries a busy run
+
+
 def execute_runs(
     runs: list[PlannedRun],
     runs_dir: Path,
     launcher: Launcher | None,
     *,
+    progress: Progress,
     force: bool = False,
-    progress: Progress | None = None,
-    poll_s: float = 1.0,
-    busy_retry_s: float = 2.0,
     recorded: set[str] | None = None,
     on_done: Callable[[PlannedRun], object] | None = None,
 ) -> dict[str, Outcome]:
@@ -300,9 +300,6 @@ def execute_runs(
     from tssd.api import load_plugins
 
     runs_dir.mkdir(parents=True, exist_ok=True)
-    if progress is None:  # silence: a display that writes nowhere
-        states = {r.run_id: run_state(r, runs_dir) for r in runs}
-        progress = Progress("", runs, states, 1, runs_dir, stream=io.StringIO())
     by_id, states = {r.run_id: r for r in runs}, progress.states
     outcomes: dict[str, Outcome] = {}
     pending: list[PlannedRun] = []
@@ -356,14 +353,14 @@ def execute_runs(
                 progress.started(r)
             if not in_flight:
                 if pending:
-                    time.sleep(min(busy_retry_s, poll_s))
+                    time.sleep(POLL_S)
                     continue
                 break
-            for res in launcher.wait(poll_s):
+            for res in launcher.wait(POLL_S):
                 in_flight.discard(res.run_id)
                 r = by_id[res.run_id]
                 if res.status == "busy":
-                    retry_at[r.run_id] = time.time() + busy_retry_s
+                    retry_at[r.run_id] = time.time() + BUSY_RETRY_S
                     pending.insert(0, r)
                     progress.running.pop(r.run_id, None)
                     continue

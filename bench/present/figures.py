@@ -38,18 +38,17 @@ def _read_style(path: Path) -> FigureStyle:
     return Builder(rel(path), SpecError, strict_strings=True).build(FigureStyle, read_yaml(path))
 
 
-def load_style(profile: Profile | None = None, env: dict[str, str] | None = None) -> FigureStyle:
+def load_style(profile: Profile) -> FigureStyle:
     """``bench/style.yaml`` < the profile's ``style:`` < the file ``$TSSD_FIGURE_STYLE`` names."""
-    env = os.environ if env is None else env
     style = _read_style(STYLE_FILE)
     unset = [f.name for f in fields(style) if getattr(style, f.name) is None]
     if unset:
         raise SpecError(f"{rel(STYLE_FILE)}: keys {', '.join(unset)} are required (the defaults)")
-    layers = [] if profile is None else [profile.style]
-    if env.get(STYLE_ENV):
-        path = Path(env[STYLE_ENV]).expanduser()
+    layers = [profile.style]
+    if os.environ.get(STYLE_ENV):
+        path = Path(os.environ[STYLE_ENV]).expanduser()
         if not path.is_file():
-            raise SpecError(f"${STYLE_ENV}={env[STYLE_ENV]}: file not found")
+            raise SpecError(f"${STYLE_ENV}={os.environ[STYLE_ENV]}: file not found")
         layers.append(_read_style(path))
     for top in layers:  # each sets the fields it gives; dataset labels merge name by name
         changes = {f.name: v for f in fields(top) if (v := getattr(top, f.name)) is not None}
