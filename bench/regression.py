@@ -26,12 +26,12 @@ from bench.analyse.compare import (
     PASS,
     compared,
     file_references,
-    in_points,
     n_compared,
     reference_path,
     tolerance_of,
     verdict,
 )
+from bench.analyse.units import unit_of
 from bench.pipeline import RunOptions, Selection
 from bench.plan.expand import Cell, Plan
 from bench.plan.schema import Profile, Regression, SpecError, rel
@@ -109,11 +109,6 @@ def teacher_gap(run_dir: Path, summary: dict[str, Any]) -> float:
     return acc[tt] - acc[ts]
 
 
-def unit_of_quantity(metric: str) -> str:
-    """``%`` for the quantities in points (:func:`bench.analyse.compare.in_points`), else none."""
-    return "%" if in_points(metric) else ""
-
-
 def _runs(
     plan: Plan, profile: Profile, every: bool
 ) -> Iterator[tuple[Cell, int, dict[str, float]]]:
@@ -142,7 +137,7 @@ def seed_rows(plan: Plan, profile: Profile) -> list[dict[str, Any]]:
     axes = plan.experiment.axis_names()
     return [
         {"cell": cell.id, **axis_text(cell, axes), "metric": metric}
-        | {"unit": unit_of_quantity(metric), "seed": seed, "value": value}
+        | {"unit": unit_of(metric), "seed": seed, "value": value}
         for cell, seed, q in _runs(plan, profile, every=True)
         for metric, value in q.items()
     ]
@@ -254,7 +249,7 @@ def check_rows(plan: Plan, profile: Profile) -> list[dict[str, Any]]:
             mean = mean_std(values)[0] if values else nan
             ref = refs.get((cell.id, metric)) if want else None
             n = len(values)
-            row = {"cell": cell.id, "metric": metric, "unit": unit_of_quantity(metric)}
+            row = {"cell": cell.id, "metric": metric, "unit": unit_of(metric)}
             row |= {"n": n, "mean": mean, "reported": ref.value if ref else nan}
             row |= {"delta": nan, "tolerance": nan, "alpha_cell": nan, "cells_in_check": k}
             if failed:

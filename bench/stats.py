@@ -40,6 +40,14 @@ def t_cdf(x: float, df: float) -> float:
     return float(stats.t.cdf(x, df))
 
 
+def t_interval(mean: float, std: float, n: int) -> tuple[float, float]:
+    """Student-t interval of a mean from its std and n (NaN below two values)."""
+    if n < 2 or math.isnan(std):
+        return math.nan, math.nan
+    h = t_quantile(0.5 + LEVEL / 2.0, n - 1) * std / math.sqrt(n)
+    return mean - h, mean + h
+
+
 def mean_ci(values: Sequence[float]) -> tuple[float, float]:
     """Student-t interval of the mean (the value itself for one value, NaN for none)."""
     v = np.asarray(list(values), dtype=float)
@@ -47,9 +55,7 @@ def mean_ci(values: Sequence[float]) -> tuple[float, float]:
         return math.nan, math.nan
     if v.size == 1:
         return float(v[0]), float(v[0])
-    m, s = float(v.mean()), float(v.std(ddof=1))
-    h = t_quantile(0.5 + LEVEL / 2.0, v.size - 1) * s / math.sqrt(v.size)
-    return m - h, m + h
+    return t_interval(float(v.mean()), float(v.std(ddof=1)), v.size)
 
 
 def _welch(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.execute.launch import Launcher, drain
-from bench.execute.worker import JobResult, RunJob, execute, train_job
+from bench.execute.worker import JobResult, RunJob, execute, train_job, try_lock
 from tssd.api import TERMINAL, RunDir
 
 
@@ -61,13 +61,8 @@ class TorchrunLauncher(Launcher):
         t.start()
 
     def _run(self, job: RunJob) -> None:
-        from filelock import FileLock, Timeout
-
-        Path(job.lock_path).parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(job.lock_path)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
+        lock = try_lock(job)
+        if lock is None:
             self._results.put(JobResult(job.run_id, "busy", "another harness process runs it"))
             return
         try:

@@ -64,6 +64,19 @@ def lock_path(runs_dir: str | Path, run_id: str) -> Path:
     return Path(runs_dir) / ".locks" / f"{run_id}.lock"
 
 
+def try_lock(job: RunJob) -> Any:
+    """The job's run lock, acquired without waiting; None when another process holds it."""
+    from filelock import FileLock, Timeout
+
+    Path(job.lock_path).parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(job.lock_path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return None
+    return lock
+
+
 def train_job(job: RunJob) -> dict[str, Any]:
     """Train (or resume, or return) the job's run: the one way every launcher trains a run."""
     from tssd.api import from_dict, load_plugins, train
@@ -75,15 +88,10 @@ def train_job(job: RunJob) -> dict[str, Any]:
 
 def execute(job: RunJob) -> JobResult:
     """Run (or resume, or return) one job; never raises for a failing run."""
-    from filelock import FileLock, Timeout
-
     from tssd.api import PARALLEL_RUNS_ENV, DataError, DatasetUnavailable, RunFailed
 
-    Path(job.lock_path).parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(job.lock_path)
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
+    lock = try_lock(job)
+    if lock is None:
         return JobResult(job.run_id, "busy", "another harness process is running it")
     run_dir = RunDir(job.run_dir)
     try:

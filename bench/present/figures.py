@@ -20,6 +20,7 @@ from bench.analyse import frames
 from bench.analyse.frames import AGGREGATE, CURVES, FIGDATA, RUNS
 from bench.plan.expand import fmt_value
 from bench.plan.schema import FigureStyle, Layout, Profile, SpecError, read_yaml, rel
+from bench.stats import diff_ci, t_interval
 from tssd.api import Builder
 
 STYLE_FILE = BENCH_DIR / "style.yaml"
@@ -121,16 +122,6 @@ def clip_interval(lo: float, hi: float, rng: Range | None) -> tuple[float, float
     if hi > rng[1]:
         hi, cut = rng[1], [*cut, f"hi clipped at {rng[1]:g}"]
     return lo, hi, "; ".join(cut)
-
-
-def t_interval(mean: float, std: float, n: int) -> Range:
-    """The 95 % Student-t interval of a mean from its std and n (NaN below two values)."""
-    from bench.stats import LEVEL, t_quantile
-
-    if n < 2 or math.isnan(std):
-        return math.nan, math.nan
-    h = t_quantile(0.5 + LEVEL / 2.0, n - 1) * std / math.sqrt(n)
-    return mean - h, mean + h
 
 
 def _ok(rows: list[Row]) -> list[Row]:
@@ -254,8 +245,6 @@ class _Ctx:
     def diff(self, where, series: str, r: Row, b: Row, excludes: str, **kw) -> Row:
         """Row ``r`` minus baseline row ``b``, the 95 % interval paired by seed (Welch's where the
         seeds differ; none without seeds), flagged ``excludes`` when the interval excludes 0."""
-        from bench.stats import diff_ci
-
         a, z = self.seeds.get(r["cell"]), self.seeds.get(b["cell"])
         d, lo, hi, how = r["mean"] - b["mean"], math.nan, math.nan, ""
         if a and z:
