@@ -1,8 +1,5 @@
-"""The harness's steps on typed objects: plan, (dry) run, aggregate, render, validate, report.
-
-:mod:`bench.cli` parses arguments and calls these; each takes plain values, so they can be
-called from Python as well (tests, notebooks).
-"""
+"""The harness's steps on typed objects (plan, run, aggregate, render, validate, report), called
+by :mod:`bench.cli` and from Python."""
 
 from __future__ import annotations
 
@@ -57,10 +54,9 @@ def experiments(names: list[str]) -> list[Experiment]:
 
 @dataclass
 class Selection:
-    """What to plan: the experiments, under which profile, where, with which overrides.
-    ``use_records``: runs come from (and go to) the profile's committed records, where a recorded
-    run is done (False for the regression check, which must train today's code); ``out_name``:
-    the output folder under ``results`` (default: the profile's id)."""
+    """What to plan: experiments, profile, where, overrides. ``use_records``: a recorded run is
+    done (False for the regression check, which trains today's code); ``out_name``: the output
+    folder under ``results`` (default: the profile's id)."""
 
     profile: Profile
     experiments: list[Experiment]
@@ -174,10 +170,9 @@ def write_macros(profile: Profile, out_dir: Path) -> Path:
 
 
 def _states(sel: Selection, runs: list[PlannedRun], record: bool = False, force: bool = False):
-    """Each run's state and, separately, the states of the runs done by their records (not
-    trained again without ``force``); a recorded run whose directory an unrecorded run needs (a
-    KD teacher's ``inference.pt``) and is not there is trained again. ``record``: first record
-    the runs finished here before their records existed."""
+    """Each run's state, the states of the runs done by their records, and the runs to do. A
+    recorded KD teacher whose ``inference.pt`` an unrecorded student needs, and is not here, is
+    trained again. ``record``: first record the runs finished here without a record."""
     from bench.execute.run import RunState, run_state
 
     states = {r.run_id: run_state(r, sel.runs_dir) for r in runs}
@@ -413,7 +408,6 @@ def rewrite(sel: Selection, from_runs: bool) -> list[str]:
 
 
 def _recorded(profile: Profile, results: Path) -> tuple[dict[str, Any], list[tuple[Plan, Layout]]]:
-    """The run records of ``profile`` under ``results``, and the plans of every experiment."""
     from bench.execute.records import load, records_dir
 
     records = load(records_dir(results / profile.id))
@@ -421,9 +415,8 @@ def _recorded(profile: Profile, results: Path) -> tuple[dict[str, Any], list[tup
 
 
 def regenerate(profile: Profile, results: Path, out_dir: Path | None = None) -> list[Path]:
-    """Every output of ``profile`` from its run records alone (CSVs, tables, figures,
-    ``macros.tex``, ``REPORT.md``) into ``out_dir`` (default ``results/<profile>``). Reads no
-    run directory, so a fresh clone regenerates the committed files byte for byte."""
+    """Every output of ``profile`` (CSVs, tables, figures, ``macros.tex``, ``REPORT.md``) from its
+    run records alone, into ``out_dir`` (default ``results/<profile>``)."""
     from bench.analyse.aggregate import aggregate
     from bench.present.report import write_report
 

@@ -1,10 +1,5 @@
-"""The CI regression check and its reference: every seed's value, a test sized from their spread.
-
-``bench reference`` writes every reference seed's quantities (``<id>.csv``), the tolerances they
-imply (``<id>_tolerance.csv``) and ``provenance.json``; ``bench regression`` trains the CI's seeds
-and fails when a (cell, quantity) mean leaves its tolerance (all pairs share one false-alarm
-rate). Another CPU moves a run like a new seed: the test never relies on bit-identity.
-"""
+"""The CI regression check (``bench regression``) and its reference (``bench reference``): fresh
+means tested against every reference seed's value (README.md, "Tests")."""
 
 from __future__ import annotations
 

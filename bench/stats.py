@@ -1,8 +1,6 @@
-"""Statistics over seeds: Student-t intervals (exact for normal seed spreads at any n >= 2, where
-a bootstrap of 3 to 10 seeds covers far less than it claims), paired by seed when two cells ran
-the same seeds, else Welch's; the claims' tests (p-values from the same intervals, Holm); the
-regression check's tolerance and power.
-"""
+"""Statistics over seeds: Student-t intervals (paired by seed, else Welch's), their p-values,
+Holm, the regression check's tolerance and power. Why t, not a bootstrap: bench/README.md,
+"Verdicts"."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Run records -> ``results/<profile>/<id>.csv`` (+ claims, runs and curves CSVs).
-
-From the committed run records, so every file regenerates byte-identical on a fresh clone (only
-the regression check reads run directories). One row per (cell, metric): n, mean, std, Student-t
-95 % interval, reference, delta, tolerance and verdict; a cell with a failed run has no number.
-"""
+"""Run records -> ``<id>.csv`` (one row per cell and metric; a cell with a failed run has no
+number) and its claims, runs and curves CSVs."""
 
 from __future__ import annotations
 

@@ -1,12 +1,6 @@
-"""The paper's claims as checks over cells: supported | contradicted | equivalent | inconclusive.
-
-Each comparison comes from a 95 % Student-t interval over seeds (:func:`bench.stats.diff_test`);
-bench/README.md ("Verdicts") gives the rules and error rates. Kinds: ``greater`` (each ``a`` cell
-against the ``b`` cell of its ``per`` values, never itself; with no ``b``, against 0),
-``monotonic`` (steps along ``over`` tested for a drop, last minus first shown), ``spread`` (every
-pair tested for lying further apart than ``bound``, the extreme pair shown) and ``equal``
-(identical seeds).
-"""
+"""The paper's claims as checks over cells (rules and error rates: bench/README.md, "Verdicts").
+Kinds: ``greater`` (``a`` against its ``b`` cell, or 0), ``monotonic`` (steps along ``over`` tested
+for a drop), ``spread`` (every pair within ``bound``) and ``equal`` (identical seeds)."""
 
 from __future__ import annotations
 
@@ -101,9 +95,8 @@ Tests = list[tuple[str, float]]  # a comparison's reversal tests: (what, raw one
 
 
 def claim_margin(claim: Claim, profile_margin: float | None) -> float:
-    """The equivalence margin of ``claim`` (NaN: none): its own ``margin``, else the profile's,
-    which is in accuracy points and so applies only to a metric in points (a firing rate or a
-    time declares its own, or has no equivalence verdict)."""
+    """The equivalence margin of ``claim`` (NaN: none): its own, else the profile's, which is in
+    accuracy points and so applies only to a metric in points."""
     if claim.kind == "equal":
         return math.nan
     if claim.kind == "spread":
@@ -180,7 +173,6 @@ def _equal(group: str, a: Cell, b: Cell, get: Get) -> tuple[Comparison, Tests]:
 
 
 def _pairs_inside(series: list[dict[int, float]], margin: float) -> bool:
-    """True when every pair of cells has its difference's interval inside +-margin."""
     return not math.isnan(margin) and all(
         diff_test(x, y).inside(margin) for x, y in itertools.combinations(series, 2)
     )

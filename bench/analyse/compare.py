@@ -1,10 +1,5 @@
-"""References and verdicts: what each aggregate is compared with, and whether it passes.
-
-A profile's ``compare`` picks the reference: ``paper`` (``paper_tables/<id>.yaml``),
-``reference`` (every seed's value in the committed regression reference, tested with
-:func:`bench.stats.shift_tolerance`) or ``none``. Verdicts: ``pass``, ``fail`` (outside the
-tolerance, or a run failed), ``no-reference`` or ``not-run``.
-"""
+"""References and verdicts: what an aggregate is compared with (the profile's ``compare``:
+``paper``, ``reference`` or ``none``) and whether it passes."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""The results CSVs as typed pandas frames: each kind's columns and dtypes, one writer, one reader.
-
-Every CSV the harness writes is a :class:`Kind` (its columns, each text, float, nullable integer
-or nullable boolean), written and read with those dtypes; floats get ten significant digits (the
-same bytes on every platform), and a declared column a file lacks reads as empty.
-"""
+"""Every results CSV as a typed pandas frame: each kind's columns and dtypes, one writer, one
+reader (bench/README.md, "Results files")."""
 
 from __future__ import annotations
 

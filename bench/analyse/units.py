@@ -1,5 +1,4 @@
-"""Units of the metrics: "%" marks accuracy points, which an equivalence margin is written in
-(:func:`bench.analyse.claims.claim_margin`); the aggregate's ``unit`` column and the formatting."""
+"""Units of the metrics: "%" marks accuracy points, the unit an equivalence margin is in."""
 
 from __future__ import annotations
 

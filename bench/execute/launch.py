@@ -1,8 +1,4 @@
-"""Launchers: where and how run jobs execute. The runner only sees :class:`Launcher`.
-
-Progress is not a launcher's business: the runner reads each run's ``epochs.csv`` wherever the
-job runs. :data:`LAUNCHERS` names them all (``torchrun`` and ``slurm``: :mod:`.scaleout`).
-"""
+"""Launchers: where run jobs execute (the runner sees only :class:`Launcher`); the local one."""
 
 from __future__ import annotations
 
@@ -127,9 +123,7 @@ LAUNCHERS: dict[str, LauncherEntry] = {
     "torchrun": LauncherEntry("bench.execute.scaleout:TorchrunLauncher"),
     "slurm": LauncherEntry("bench.execute.scaleout:SlurmLauncher", needs=("submitit",)),
 }
-"""Launchers by the name ``--launcher`` takes; the first is the default."""
-
-DEFAULT_LAUNCHER = next(iter(LAUNCHERS))
+DEFAULT_LAUNCHER = next(iter(LAUNCHERS))  # ``--launcher``'s default: the first
 
 
 def make_launcher(name: str, workers: int, **options: Any) -> Launcher:

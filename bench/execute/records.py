@@ -1,8 +1,5 @@
-"""Run records: what every finished (or failed) run of a profile leaves in git (README.md, "Run
-records"): ``runs.jsonl`` (per run its ``run_id``, ``status``, ``reason``, semantic ``config`` and
-``summary``) and ``epochs.csv`` (per run and epoch, 7 significant digits), sorted by run id.
-:func:`load` stops at the first problem with one line naming the file, line and expectation.
-"""
+"""Run records: ``runs.jsonl`` and ``epochs.csv``, written as runs finish and checked on load
+(bench/README.md, "Run records")."""
 
 from __future__ import annotations
 
@@ -26,7 +23,6 @@ KEYS = ("config", "reason", "run_id", "status", "summary")
 FINISHED_KEYS = ("test_acc", "train_acc", "test_loss", "params", "macs_per_sample", "wall_s")
 """What a finished run's summary must hold for the tables (tssd.rundir's required metrics)."""
 EPOCH_KEYS = ("run_id", "epoch", "loss", "train_acc", "test_acc", "epoch_time_s")
-"""Columns every epochs.csv of records must have."""
 
 
 class RecordError(SpecError):

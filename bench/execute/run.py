@@ -1,10 +1,5 @@
-"""The runner: plan -> runs executed through a launcher, with caching, resuming and progress.
-
-A finished run (``<results>/runs/<config-hash>/``) is never redone unless ``--force``, a failed
-one stays failed (a non-finite loss would recur), an interrupted one resumes from its last
-checkpoint, any other is retried; a cell whose teacher failed is not run. Progress is read from
-the run directories, whatever the :class:`~bench.execute.launch.Launcher`.
-"""
+"""The runner: plan -> runs through a launcher, cached, resumed, with progress (bench/README.md,
+"Runs")."""
 
 from __future__ import annotations
 
@@ -255,7 +250,6 @@ class Progress:
         )
 
     def _refresh(self) -> None:
-        """Bring the bar's rows up to date with the running runs and redraw it."""
         for rid in self.rows.keys() - self.running.keys():  # finished, or back in the queue
             self.bar.remove_task(self.rows.pop(rid))
         for rid in self.running:
@@ -292,11 +286,9 @@ def execute_runs(
     recorded: set[str] | None = None,
     on_done: Callable[[PlannedRun], object] | None = None,
 ) -> dict[str, Outcome]:
-    """Execute the ``runs`` (dependencies first) not done yet; every run's outcome.
-
-    ``recorded`` runs (done by their committed records) train only with ``force``; ``on_done``
-    gets each run that finished or failed here at once (the harness writes its record there).
-    An interrupt cancels the running jobs (they resume on the next run) and goes on."""
+    """Execute the ``runs`` not done yet, dependencies first; every run's outcome. ``recorded``
+    runs train only with ``force``; ``on_done`` gets each run that finished or failed here (its
+    record is written there). An interrupt cancels the running jobs (they resume next time)."""
     from tssd.api import load_plugins
 
     runs_dir.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,5 @@
-"""Scale-out launchers for the paper profile: ``torchrun`` and ``slurm`` (submitit job arrays).
-
-``torchrun``: each run one data-parallel job of ``nproc`` processes on this machine. ``slurm``:
-one array task per run, requeued by submitit when preempted or timed out (it resumes from its
-last checkpoint); a task with ``tasks_per_node > 1`` is one DDP run over its tasks.
-"""
+"""The ``torchrun`` (a DDP job per run) and ``slurm`` (submitit arrays, requeued runs resume
+from their checkpoint) launchers."""
 
 from __future__ import annotations
 

@@ -1,6 +1,4 @@
-"""What each torchrun rank executes: the job file the ``torchrun`` launcher wrote into the run
-directory (``python -m torch.distributed.run ... -m bench.execute.torchrun_entry JOB.json``).
-"""
+"""What each torchrun rank runs: the job file the ``torchrun`` launcher wrote."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""What runs inside a worker: one run job, under a per-run lock, through ``tssd.train``.
-
-Every launcher executes this, so it imports only the core. The lock (an OS file lock, released
-when its process dies) lets two harness processes share a results directory: the second gets
-``busy`` and waits for the first one's result on disk.
-"""
+"""One run job inside any launcher (so it imports only the core), through ``tssd.train``, under a
+per-run file lock: a second harness process on the same results directory gets ``busy``."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The harness's optional dependencies (``pip install -e '.[harness]'``), checked before the first
-run instead of after the last: each command asks only for what it will use."""
+"""The harness's optional dependencies, checked before the first run, not after the last."""
 
 from __future__ import annotations
 

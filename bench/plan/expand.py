@@ -1,14 +1,6 @@
-"""Experiment x profile -> cells -> hashed run configs (the plan the runner executes).
-
-A *cell* is one grid point after the profile has mapped paper datasets and architectures to what
-it runs (``cifar10`` -> ``digits`` in ``quick``); grid points that map to one cell are one cell,
-labelled with the stand-in (``stands_for`` keeps the paper names). A cell has one run per seed,
-named by its config hash, so a run shared by cells or tables is planned, run and cached once. A
-teacher (knowledge distillation) is a run of its own whose hash goes into the cell's config, so
-the cell's hash follows the teacher's. Runs are planned on the built, canonical
-:class:`tssd.config.RunConfig` (fields the method does not read at their defaults), so a run
-hashes alike whichever table plans it, and like one trained with ``python -m tssd train``.
-"""
+"""Experiment x profile -> cells -> hashed run configs. Grid points that map to one stand-in
+are one cell (``stands_for`` keeps the paper's names); a run shared by cells or tables is planned
+once, hashed on its canonical :class:`tssd.config.RunConfig`."""
 
 from __future__ import annotations
 
@@ -200,12 +192,10 @@ def expand(
     threads: int | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> Plan:
-    """The :class:`Plan` of ``exp`` under ``profile``, its runs under ``runs_dir`` (also where
-    ``kd`` looks up teachers). ``data_root``, ``seeds`` and ``threads`` replace the profile's;
-    ``overrides`` (``--set``, dotted keys) apply last to every run, teachers included, and so
-    change the hashes. A missing mapping or an invalid config is a :class:`SpecError` naming
-    file, cell and key; a run of a plugin named in ``TSSD_PLUGINS`` plans like the suite's own.
-    """
+    """The :class:`Plan` of ``exp`` under ``profile``, its runs under ``runs_dir`` (where ``kd``
+    finds its teachers); ``data_root``, ``seeds`` and ``threads`` replace the profile's and
+    ``overrides`` (``--set``) apply last to every run. SpecError: a missing mapping or an invalid
+    config, naming file, cell and key."""
     from tssd.api import ConfigError, from_dict, load_plugins
 
     try:

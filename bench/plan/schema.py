@@ -1,11 +1,5 @@
-"""The harness's data files as validated, immutable objects.
-
-``bench/experiments/<id>.yaml``: what to run for one table or figure, and the paper's claims as
-named checks (:class:`Experiment`); ``bench/profiles/<id>.yaml``: how to run it (:class:`Profile`);
-``paper_tables/<id>.yaml`` and ``index.yaml``: the paper's tables as data (:class:`Layout`,
-:class:`IndexEntry`). Every loader reads through :class:`tssd.typed.Builder`: unknown keys and
-wrong types are a :class:`SpecError` naming the file, the dotted key and what was expected.
-"""
+"""The harness's data files (experiments, profiles, paper tables) as validated, immutable objects;
+an error names the file, the dotted key and what was expected."""
 
 from __future__ import annotations
 
@@ -163,10 +157,8 @@ class AxisKey:
 
 @dataclass(frozen=True)
 class Claim:
-    """One of the paper's claims as a named check over the cells (:mod:`bench.analyse.claims`).
-
-    ``bound``: a ``spread`` claim's largest spread, also its equivalence margin; ``margin``: the
-    claim's equivalence margin instead of the profile's (0 turns equivalence off for it)."""
+    """One of the paper's claims as a named check over the cells (bench/README.md, "Verdicts");
+    a ``margin`` of 0 turns equivalence off for it."""
 
     id: str
     kind: Literal["greater", "monotonic", "spread", "equal"]
@@ -392,12 +384,9 @@ class Mapping:
 
 @dataclass(frozen=True)
 class Tolerance:
-    """How far an aggregate may sit from its reference and still pass, with the reason.
-
-    Against one reported number (the paper's): a fixed ``abs`` in points. Against a reference of
-    every seed's value: a statistical test whose ``false_alarm`` is the chance that one whole check
-    fails although nothing changed (:func:`bench.stats.shift_tolerance`), assuming a seed std of
-    at least ``floor_std`` (the metric's resolution, e.g. one test image)."""
+    """How far an aggregate may sit from its reference and pass, and why: a fixed ``abs`` against
+    one reported number, or, against every seed's value, a t-test whose ``false_alarm`` is a whole
+    check's, with a seed std of at least ``floor_std`` (bench/profiles/quick.yaml)."""
 
     abs: float = field(default=0.0, metadata=dict(min=0.0))
     reason: str = ""
@@ -454,12 +443,8 @@ SLURM_KEYS = {"partition": str} | dict.fromkeys(
 
 @dataclass(frozen=True)
 class FigureStyle:
-    """How figures look (``bench/style.yaml`` < a profile's ``style:`` < ``$TSSD_FIGURE_STYLE``);
-    an unset field keeps the layer below's. Never what a figure is drawn from.
-
-    ``panel_*``: inches per panel; ``heatmap_range``: points either side of the baseline that the
-    heatmap's colours span; ``forest_clip``: forest interval ends beyond this many times the
-    median end are drawn as arrows; ``dataset_labels``: display names, merged over lower layers."""
+    """How figures look, never what they are drawn from (its layers and keys: bench/style.yaml);
+    an unset field keeps the layer below's."""
 
     panel_width: float | None = field(default=None, metadata=dict(gt=0.0))
     panel_height: float | None = field(default=None, metadata=dict(gt=0.0))
@@ -478,10 +463,7 @@ class FigureStyle:
 
 @dataclass(frozen=True)
 class Profile:
-    """How every experiment runs under this profile. ``equivalence_margin``: the largest
-    difference in accuracy points that counts as no effect, for claims on a metric in points
-    (:mod:`bench.analyse.claims`; None: no claim can be equivalent); ``slurm``: the ``slurm``
-    launcher's resources."""
+    """How every experiment runs under this profile (``bench/profiles/<id>.yaml``)."""
 
     id: str
     description: str
@@ -637,9 +619,8 @@ class FigureValues:
 
 @dataclass(frozen=True)
 class Layout(Titled):
-    """A table or figure of the paper as data. ``baseline``: the keys that make a row a baseline;
-    every other row is shown against the baseline row that agrees with it on its remaining keys,
-    paired by seed (:mod:`bench.present.render`)."""
+    """A table or figure of the paper as data (``baseline``: the keys that make a row a baseline,
+    which the other rows are shown against: bench/README.md, "Tables")."""
 
     status: Literal["inferred", "transcribed"]
     metric: str = "test_acc"

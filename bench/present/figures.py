@@ -1,9 +1,6 @@
-"""Aggregate CSVs -> the paper's figures: the plotted numbers as CSV, then PDF and PNG from them.
-
-Each figure writes every number it draws to ``<id>_figdata.csv`` and draws only from those rows,
-so the CSV is its reviewable, byte-stable content. Bands and error bars are the tables' 95 %
-Student-t intervals (seaborn would recompute them from raw values), clipped to the metric's range.
-"""
+"""Aggregate CSVs -> the paper's figures: every drawn number to ``<id>_figdata.csv`` first, PDF
+and PNG drawn from those rows only; bands are the tables' 95 % Student-t intervals clipped to the
+metric's range (not seaborn's, which it would recompute from raw values)."""
 
 from __future__ import annotations
 
@@ -174,7 +171,6 @@ def _mean_curves(ax, rows: list[Row], labels, colors: dict, marker: str | None) 
 
 
 def _band_legend(ax, loc: str = "best") -> None:
-    """The axis's legend with one more entry naming what the shaded bands are."""
     from matplotlib.patches import Patch
 
     handles, labels = ax.get_legend_handles_labels()

@@ -1,8 +1,5 @@
-"""Every number a reader sees (tables, reports, figures, printed verdicts), each formatter once.
-
-A missing number (NaN or None) is ``n/a`` in a table or sentence and ``-`` in a printed column;
-a difference never shows as ``-0.00``. CSV cells are :mod:`bench.analyse.frames`' to write.
-"""
+"""Every number a reader sees, each formatter once (missing: ``n/a``, ``-`` in printed columns;
+never ``-0.00``)."""
 
 from __future__ import annotations
 

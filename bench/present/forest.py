@@ -1,9 +1,5 @@
-"""Differences to a reference row as a table and a forest plot (the reconstruction study).
-
-``forest: {claim: ID, axis: AXIS}`` adds ``<id>_forest.{csv,tex,md,pdf,png}``: per comparison of
-claim ``ID``, by dataset and ``AXIS`` value, the difference of the means with its 95 % interval
-and seeds, all read from ``<id>_claims.csv`` (rendering re-computes no statistic).
-"""
+"""A claim's comparisons (``forest: {claim, axis}``) as a table and a forest plot, all read from
+``<id>_claims.csv`` (the reconstruction study)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""Aggregate CSVs -> LaTeX (booktabs) tables, their Markdown twins and ``macros.tex``.
-
-Each column shows up to four :data:`SUBCOLUMNS`: ours (mean ± std over seeds), the reference
-(the paper's, or the committed reference under a stand-in profile), ours - reference, and ours -
-the row's baseline with its paired 95 % interval; one with no value in any row is left out, said
-once in the caption. Output is a function of the CSVs, layout and profile, byte for byte.
-"""
+"""Aggregate CSVs -> LaTeX (booktabs) and Markdown tables and ``macros.tex`` (bench/README.md,
+"Tables")."""
 
 from __future__ import annotations
 
@@ -217,10 +212,9 @@ def _grid(
 
 
 def _mark_best(col: tuple[Entry, ...], rule: str, paper: bool) -> None:
-    """Bold the row whose paired 95 % interval against every other row with finished runs lies
-    above 0 (below for ``min``): an intersection-union test, so no multiplicity correction, and
-    a row not truly best is bold with probability at most 2.5 %. Under ``paper`` the best
-    reported value is bolded too, as the paper does."""
+    """Bold the row whose paired 95 % interval against every other row lies above 0 (below for
+    ``min``): an intersection-union test, so a row not truly best is bold with probability at most
+    2.5 % without a correction. Under ``paper`` the best reported value is bold too."""
 
     def better(a: dict[int, float], b: dict[int, float]) -> bool:
         _, lo, hi, _ = diff_ci(a, b)  # an undefined interval is never better
@@ -240,8 +234,7 @@ def _mark_best(col: tuple[Entry, ...], rule: str, paper: bool) -> None:
 def build_table(
     layout: Layout, profile: Profile, agg: Frame, runs: Frame | None = None
 ) -> tb.Table:
-    """The table :func:`render_latex` and :func:`render_markdown` write: under each column the
-    subcolumns some row has a value in (``ours`` always: ``not run`` or ``failed`` at least).
+    """The table both writers write: under each column the subcolumns some row has a value in;
     ``runs`` (``<id>_runs.csv``) gives the per-seed values behind differences and bold."""
     rows = frames.records(frames.frame(agg, AGGREGATE))
     drows, dcols = display_rows(layout, profile), display_columns(layout, profile)

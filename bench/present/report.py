@@ -1,7 +1,5 @@
-"""``REPORT.md`` (every table, claim and figure of one profile, from its CSVs and rendered files)
-and the README's claims table and findings. Prose about results is generated from the verdicts
-(:func:`claim_sentence`): only ``equivalent`` is ever worded "no effect" or "insensitive".
-"""
+"""``REPORT.md`` of a profile and the README's claims table and findings, prose generated from
+the verdicts (:func:`claim_sentence`)."""
 
 from __future__ import annotations
 
@@ -65,9 +63,8 @@ def _provenance(results_dir: Path, eids: list[str]) -> tuple[list[str], dict[str
 
 
 def write_report(profile_id: str, results: Path, out_dir: Path | None = None) -> Path:
-    """Write ``<results>/<profile>/REPORT.md`` (or ``<out_dir>/REPORT.md``); return its path.
-    Its text is a function of the CSVs alone (no date, host or commit of its own), so it
-    regenerates byte-identically from the run records."""
+    """Write ``<results>/<profile>/REPORT.md`` (or ``<out_dir>/REPORT.md``); return its path. No
+    date, host or commit of its own: it regenerates byte-identically from the records."""
     profile = load_profile(profile_id)
     out_dir = out_dir or results / profile.id
     shipped = experiment_ids()
@@ -211,9 +208,7 @@ def _detail(groups: list[Comparison], holm: bool = False) -> str:
 
 
 def verdict_phrase(res: ClaimResult | None, profile: str) -> str:
-    """One profile's part of a claim's sentence (None: not run): ``supported on P (...)``,
-    ``contradicted on P: n of m comparisons reversed (...)``, ``equivalent within ±M on P, i.e.
-    no effect beyond ±M (...)`` or ``inconclusive on P (outcome counts: ...)``."""
+    """One profile's part of a claim's sentence (``res`` None: not run)."""
     if res is None or _not_run(res):
         return f"not run on {profile}"
     v, groups = res.verdict, res.comparisons
@@ -274,10 +269,8 @@ class FalseVerdicts:
 
 
 def false_verdicts(claims: list[ClaimResult], margin: float | None) -> FalseVerdicts:
-    """Count decided claims and comparisons and bound the expected false verdicts: a claim can
-    be wrong in each verdict v it can receive, with probability at most ``LEVELS[v]``, so the
-    sum over claims is a union bound, whatever the truth and dependence of the claims.
-    ``margin``: the profile's, for a claim whose CSV holds none."""
+    """Decided claims and comparisons, and a union bound on the expected false verdicts (each
+    verdict v a claim can receive, at most ``LEVELS[v]``); ``margin``: the profile's."""
     out = FalseVerdicts()
     for res in claims:
         kind, groups = res.claim.kind, res.comparisons

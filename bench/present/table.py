@@ -1,7 +1,4 @@
-"""One table model, written as LaTeX (booktabs) or Markdown: the paper's tables, the forest
-table, and every table of ``REPORT.md`` and the README. A :class:`Table` is plain text; the
-writers escape it (a LaTeX table needs only :data:`PREAMBLE`).
-"""
+"""The one table model, written as LaTeX (booktabs) or Markdown; the writers escape its text."""
 
 from __future__ import annotations
 
@@ -39,11 +36,8 @@ LATEX_SPECIAL = (
 
 
 def latex_escape(text: str) -> str:
-    """``text`` as LaTeX that typesets it with no package beyond :data:`PREAMBLE`.
-
-    ASCII and Latin-1 letters pass through, whitespace is a space; any other character raises
-    ValueError naming the text, so a label that would stop pdflatex fails when rendered.
-    """
+    """``text`` as LaTeX needing no package beyond :data:`PREAMBLE`; a character not in ASCII,
+    Latin-1 or :data:`LATEX_SPECIAL` raises ValueError (it would stop pdflatex later)."""
     out = []
     for ch in text:
         plain = (ch.isascii() and ch.isprintable()) or "\u00c0" <= ch <= "\u00ff"

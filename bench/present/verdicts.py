@@ -1,8 +1,5 @@
-"""The verdicts of one experiment, printed: cells (pass/fail against their reference) and claims.
-
-``bench run`` prints them from the aggregate it just made, ``bench check`` from the CSVs (each
-claim's gating flag typed from the experiment's definition, not from CSV text).
-"""
+"""One experiment's verdicts printed: by ``bench run`` from its aggregate, by ``bench check``
+from the CSVs."""
 
 from __future__ import annotations
 
@@ -55,8 +52,8 @@ def print_summary(
 
 
 def check(exp: Experiment, out_dir: Path, profile: str) -> bool:
-    """Print the verdicts of ``exp`` from its CSVs; False when a gating cell or claim fails.
-    Verdicts and comparisons are the claims CSV's, never re-decided here."""
+    """Print the verdicts of ``exp`` from its CSVs (never re-decided; each claim, gate included,
+    as the experiment defines it); False when a gating cell or claim fails."""
     try:
         rows = frames.records(frames.read(out_dir / f"{exp.id}.csv", frames.AGGREGATE))
     except FileNotFoundError as exc:
