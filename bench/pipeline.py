@@ -250,7 +250,10 @@ def dry_run(sel: Selection, planned, workers: int, estimate: bool) -> None:
         device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
         print(f"estimated {device}-hours of the runs still to do (calibrated on this device):")
         for plan, _ in planned:
-            secs = sum(r.est_s or 0.0 for r in plan.ordered_runs() if r.run_id in pending)
+            # by id: a run shared with an earlier experiment was calibrated as that one's object
+            secs = sum(
+                by_id[r.run_id].est_s or 0.0 for r in plan.ordered_runs() if r.run_id in pending
+            )
             print(f"  {plan.experiment.id:<10} {secs / 3600:10.2f} h")
         print(f"  {'all':<10} {total / 3600:10.2f} h  (shared runs counted once)")
 

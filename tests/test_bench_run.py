@@ -195,3 +195,19 @@ def test_progress_line_shows_runs_epoch_and_eta(tmp_path):
     text = out.getvalue()
     assert "2 runs: 0 cached, 2 to run" in text
     assert f"{runs[0].name} epoch 1/2" in text and "0/2 runs" in text and "ETA" in text
+
+
+def test_estimate_prices_a_run_shared_by_two_experiments_in_each_from_its_calibration(
+    tmp_path, capsys, monkeypatch
+):
+    """``--dry-run --estimate`` per experiment: Figure 5 reuses Table 1's runs, so each of its
+    lines must sum the calibrated seconds (not the profile's cost model) of the runs it holds."""
+    from bench.execute import run as run_mod
+
+    monkeypatch.setattr(run_mod, "calibrated_seconds", lambda run, runs, startup_s: 360.0)
+    args = ["run", "table1", "figure5", "--profile", "quick", "--seeds", "0"]
+    assert cli.main([*args, "--results", str(tmp_path), "--dry-run", "--estimate"]) == 0
+    out = capsys.readouterr().out
+    hours = {line.split()[0]: float(line.split()[1]) for line in out.splitlines() if " h" in line}
+    # table1: 10 runs; figure5: 4 of them; each calibrated at 360 s = 0.1 h
+    assert hours == {"table1": 1.0, "figure5": 0.4, "all": 1.0}
