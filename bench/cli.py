@@ -148,7 +148,7 @@ def cmd_report(args: argparse.Namespace) -> int:  # noqa: D103
 def cmd_records(args: argparse.Namespace) -> int:  # noqa: D103
     results, profile = Path(args.results).resolve(), load_profile(args.profile)
     if args.timing:
-        return _print(pl.records_timing(profile, results, since=args.since))
+        return _print(pl.records_timing(profile, results, since=args.since, estimate=args.estimate))
     return _print(pl.records_status(profile, results))
 
 
@@ -283,6 +283,12 @@ COMMANDS = {  # name: (function, help, arguments)
                 action="store_true",
                 help="instead: the cost model's estimate of each recorded run against its wall "
                 "time",
+            ),
+            _arg(
+                "--estimate",
+                action="store_true",
+                help="with --timing: the calibrated estimate of --dry-run --estimate (timed "
+                "training steps on this machine) instead of the profile's cost model",
             ),
             _arg(
                 "--since",

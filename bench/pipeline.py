@@ -478,34 +478,36 @@ the lower (no pause or load over a stretch of it); only steady runs judge the co
 
 
 def records_timing(
-    profile: Profile, results: Path, tolerance: float = 0.2, since: str = ""
+    profile: Profile, results: Path, tolerance: float = 0.2, since: str = "", estimate=False
 ) -> list[str]:
-    """The cost model's estimate of every recorded finished run (``--dry-run``'s) against its
-    measured ``wall_s`` and whether the run was steady; the last line: how many steady runs it
-    meets within ``tolerance``. ``since`` (ISO time): only runs started then or later."""
-    from bench.execute.run import fmt_seconds
+    """The cost model's estimate of every recorded finished run (``--dry-run``'s; with
+    ``estimate``, ``--dry-run --estimate``'s calibrated one) against its measured ``wall_s`` and
+    whether the run was steady; the last line: how many steady runs it meets within
+    ``tolerance``. ``since`` (ISO time): only runs started then or later."""
+    from bench.execute.run import calibrated_seconds, fmt_seconds
 
     records, planned = _recorded(profile, results)
+    by_id = {r.run_id: r for r in all_runs(planned)}
     rows: dict[str, tuple[str, float, float, str]] = {}
-    for plan, _ in planned:
-        for run in plan.ordered_runs():
-            rec = records.get(run.run_id)
-            if rec is None or rec.status != "finished" or run.est_s is None:
-                continue
-            if since and str(rec.summary.get("started", "")) < since:
-                continue
-            # the epochs that only trained (an evaluation-free epoch holds NaN there), else
-            # (every epoch evaluates) all but the last, which also tests
-            body = rec.epochs[:-1]
-            quiet = [
-                e
-                for e in body
-                if math.isnan(e.get("val_acc", math.nan)) and math.isnan(e["test_acc"])
-            ]
-            unsteady = _unsteady([e["epoch_time_s"] for e in quiet or body])
-            rows[run.run_id] = (run.name, run.est_s, float(rec.summary["wall_s"]), unsteady)
+    for run in by_id.values():
+        rec = records.get(run.run_id)
+        if rec is None or rec.status != "finished" or run.est_s is None:
+            continue
+        if since and str(rec.summary.get("started", "")) < since:
+            continue
+        if estimate:
+            run.est_s = calibrated_seconds(run, by_id, profile.cost.startup_s)
+        # the epochs that only trained (an evaluation-free epoch holds NaN there), else
+        # (every epoch evaluates) all but the last, which also tests
+        body = rec.epochs[:-1]
+        quiet = [
+            e for e in body if math.isnan(e.get("val_acc", math.nan)) and math.isnan(e["test_acc"])
+        ]
+        unsteady = _unsteady([e["epoch_time_s"] for e in quiet or body])
+        rows[run.run_id] = (run.name, run.est_s, float(rec.summary["wall_s"]), unsteady)
+    model = "calibrated estimate (--estimate)" if estimate else "cost model"
     lines = [
-        f"cost model of profile {profile.id} ({profile.workers} run(s) in parallel) against "
+        f"{model} of profile {profile.id} ({profile.workers} run(s) in parallel) against "
         f"{len(rows)} recorded runs" + (f" started since {since}" if since else "") + "; "
         f"steady: the quartiles of a run's epoch times within {STEADY_SPREAD}x",
         f"  {'run':<48} {'estimate':>9} {'measured':>9} {'error':>7}  steady",

@@ -325,3 +325,17 @@ def test_records_timing_since_keeps_the_runs_started_in_a_window():
     none = records_timing(quick, ROOT / "results", since="9999")
     assert "started since 9999" in none[0] and none[-1].startswith("steady runs: none")
     assert len(none) == 3 < len(every)
+
+
+def test_records_timing_estimate_judges_the_calibrated_estimate(monkeypatch):
+    """`bench records --timing --estimate`: the estimate column is --dry-run --estimate's
+    (calibrated on this machine; stubbed here), not the profile's cost model."""
+    from bench.execute import run as run_mod
+    from bench.pipeline import records_timing
+    from bench.plan.schema import load_profile
+
+    monkeypatch.setattr(run_mod, "calibrated_seconds", lambda run, runs, startup_s: 3600.0)
+    lines = records_timing(load_profile("quick"), ROOT / "results", estimate=True)
+    assert lines[0].startswith("calibrated estimate (--estimate) of profile quick")
+    rows = lines[2:-1]
+    assert rows and all(ln.split()[1] == "1h00m" for ln in rows)
