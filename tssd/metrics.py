@@ -1,26 +1,12 @@
 """NeuroBench metrics of a deployed network: the field's own measure of what inference costs.
 
-The network measured is the exported one (``inference.pt``: the student at T_s, no weak head),
-rebuilt by :func:`tssd.export.load_inference`, in eval mode, without gradients, after training:
-measuring never touches a trained weight or the training's random state. It runs through
-NeuroBench's own ``Benchmark`` (``neurobench`` 2.3.0, Yik et al., Nature Communications 2025):
-the network wrapped in ``neurobench.models.TorchModel``, the suite's neuron class registered with
-``add_activation_module(SpikingNeuron)`` (unregistered, NeuroBench's ``ActivationSparsity``
-silently returns 0), predictions post-processed with ``argmax(-1)``.
+:func:`measure` runs NeuroBench 2.3.0's own ``Benchmark`` on the exported network
+(``inference.pt``), in eval mode, without gradients, after training: measuring never touches a
+trained weight or the training's random state. NeuroBench reports a failed metric as ``None`` or
+``0.0`` instead of raising; :func:`measure` turns any such failure into :class:`NeuroBenchError`
+naming the metric and the run.
 
-Measured (:data:`STATIC`, :data:`WORKLOAD`): ParameterCount, Footprint, ConnectionSparsity;
-ActivationSparsity (overall and per spiking layer), SynapticOperations (Dense, Effective_MACs,
-Effective_ACs per inference, i.e. per sample over its T_s timesteps; per connection layer too)
-and ClassificationAccuracy, on the first ``samples`` test images in the split's fixed order
-(``eval.neurobench_samples``; 0 = all). From the effective operations an energy estimate per
-inference: ``ACs * pj_per_ac + MACs * pj_per_mac`` (:data:`ENERGY_SOURCE`).
-
-NeuroBench does not raise when a metric fails: it prints the error and reports the metric as
-``None`` (static) or ``0.0`` (workload). :func:`measure` reads what NeuroBench printed and checks
-what it returned, and turns any such failure into :class:`NeuroBenchError` naming the metric
-and the run.
-
-Left out, with the reason (:data:`LEFT_OUT`): MembraneUpdates and NeuronOperations.
+What is measured: README, "NeuroBench metrics"; how NeuroBench is driven: docs/metrics.md.
 """
 
 from __future__ import annotations
@@ -201,13 +187,8 @@ def measure(
         test_size: the size of the split the samples come from (recorded).
 
     Returns:
-        The ``summary.json`` entry: ``version``, ``timesteps``, ``samples``, ``test_size``,
-        ``metrics`` (NeuroBench's names and values; SynapticOperations a dict of
-        :data:`SYNOPS_KEYS`), ``by_layer`` (``ActivationSparsity`` per spiking layer and
-        ``EffectiveSynOps`` per connection layer: ``[name in the network, value]`` pairs in
-        forward order),
-        ``energy_pj`` per inference, ``pj_per_ac``, ``pj_per_mac``, ``energy_source``,
-        ``wall_s``.
+        The ``summary.json`` entry: ``metrics`` (NeuroBench's names and values), ``by_layer``,
+        ``energy_pj`` per inference and what was measured how; every key: docs/metrics.md.
 
     Raises:
         NeuroBenchUnavailable: neurobench is not installed.

@@ -1,12 +1,9 @@
 """One training run: a config in, a run directory out.
 
-Run directory layout (the contract the harness reads; its format is :mod:`tssd.rundir`)::
-
-    config.yaml      the resolved config (every field, defaults included)
-    epochs.csv       one row per finished epoch (a loss column per term of the method)
-    checkpoint.pt    model, weak head, optimiser, scheduler and RNG states after the last epoch
-    summary.json     status (running | finished | failed), final metrics and provenance
-    inference.pt     the exported inference network (T_s steps, no weak head); finished runs only
+The run directory's files (``config.yaml``, ``epochs.csv``, ``checkpoint.pt``, ``summary.json``,
+``inference.pt``) and their format are :mod:`tssd.rundir`'s. ``epochs.csv`` has a loss column per
+term of the method; ``checkpoint.pt`` holds the model, weak head, optimiser, scheduler and RNG
+states after the last epoch; ``inference.pt`` is the T_s-step network without the weak head.
 
 Re-running on the same directory resumes from the checkpoint; a finished run is returned as is
 (``force=True`` redoes it). A NaN or infinite loss stops the run with status ``failed``; a failed

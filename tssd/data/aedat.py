@@ -1,39 +1,16 @@
 r"""Vectorised readers of the two AEDAT versions the paper's event datasets use.
 
-No maintained reader library both installs and imports here for these versions: ``aedat`` and
-``dv`` decode AEDAT 4 only (``dv``'s ``LegacyAedatFile`` reads 2.0/3.x one event at a time in
-Python and assumes DAVIS address bits), and ``tonic``'s raw readers return undecoded addresses and
-need h5py, librosa, scipy and more to import. So the two formats are read here with numpy.
+AEDAT 2.0 (CIFAR10-DVS) and AEDAT 3.1 (DVS128 Gesture) are read here with numpy because no
+maintained reader library both installs and imports here for these versions. CIFAR10-DVS events
+are mapped to spikingjelly 2.0's orientation, so our ``events_np`` equals a spikingjelly cache;
+external (non-pixel) events and events without the valid mark are dropped. Of each AEDAT 3.1
+packet we read the first eventNumber slots and skip the rest of its eventCapacity slots, as the
+format defines them (spikingjelly's ``load_aedat_v3`` decodes all eventCapacity slots: the two
+agree on full packets of valid events). :func:`scan_aedat2` and :func:`scan_aedat31` check a
+file's headers against its size without decoding events (for ``data check``).
 
-AEDAT 2.0 (CIFAR10-DVS; iniVation, "AEDAT 2.0" and "AEDAT 1.0 / DVS128" format pages): ASCII
-header lines starting with ``#`` (the first is ``#!AER-DAT2.0``), then 8-byte big-endian events,
-a 32-bit address and a 32-bit microsecond timestamp. DVS128 address bits: 0 polarity (1 = ON),
-1-7 x, 8-14 y (origin lower left), 15 external (non-pixel) event. The CIFAR10-DVS recordings are
-mapped to ``(x, y, p) = (127 - y_raw, 127 - x_raw, 1 - p_raw)``, the mapping of spikingjelly 2.0's
-``datasets/cifar10_dvs.py::_load_origin_data``, so our ``events_np`` equals a spikingjelly cache
-(spikingjelly keeps bit-15 events; we drop them as the format says they are not pixel events).
-
-AEDAT 3.1 (DVS128 Gesture; iniVation "AEDAT 3.1" page and libcaer ``events/common.h``,
-``events/polarity.h``): ASCII header ending with ``#!END-HEADER\r\n``, then packets, each a
-28-byte little-endian header (int16 eventType, int16 eventSource, int32 eventSize, eventTSOffset,
-eventTSOverflow, eventCapacity, eventNumber, eventValid) followed by eventCapacity * eventSize
-bytes. Polarity events (type 1) are 8 bytes: uint32 data (bit 0 valid mark, bit 1 polarity,
-bits 2-16 y, bits 17-31 x; origin upper left) and int32 timestamp; the 64-bit timestamp is
-``eventTSOverflow << 31 | timestamp``. Events without the valid mark are dropped, as the format
-specifies; other packet types (special, frame, IMU) are skipped.
-
-eventNumber below eventCapacity: a packet holds eventCapacity slots (its body is always
-``eventCapacity * eventSize`` bytes), of which the first eventNumber hold events (valid or
-invalidated) and the rest are unused memory (jAER / libcaer: eventNumber counts the events present,
-eventValid the valid ones among them). We read the first eventNumber slots and skip the rest.
-spikingjelly 2.0's ``load_aedat_v3`` instead decodes all eventCapacity slots and ignores the valid
-mark; the two agree on files whose packets are full (eventNumber == eventCapacity) and hold only
-valid events, and on any other file ours follows the format (a spikingjelly cache of such a file
-would hold the unused slots' contents as events).
-
-Cheap checks (:func:`scan_aedat2`, :func:`scan_aedat31`) read only the header and, for 3.1, each
-packet header, and check that the file's size fits what they declare, so ``data check`` can look
-at every file without decoding its events.
+Both binary layouts, their sources and the eventNumber / eventCapacity question in full:
+docs/datasets.md, section ``tssd/data/aedat.py``.
 """
 
 from __future__ import annotations
@@ -45,6 +22,8 @@ import numpy as np
 from tssd.data.events import DatasetCorrupt
 
 AEDAT31_END = b"#!END-HEADER"
+# AEDAT 3.1 packet header: 28 bytes, little-endian, followed by eventCapacity * eventSize bytes of
+# events, of which the first eventNumber slots are in use (layout: docs/datasets.md).
 PACKET_HEADER = np.dtype(
     [
         ("type", "<i2"),
@@ -177,6 +156,8 @@ def read_cifar10_dvs(path: Path) -> dict[str, np.ndarray]:
         ``{"t", "x", "y", "p"}``: t int64 microseconds, x/y in [0, 127], p in {0, 1}.
     """
     addr, ts = read_aedat2_raw(path)
+    # DVS128 address bits: 0 polarity (1 = ON), 1-7 x, 8-14 y (origin lower left), 15 external;
+    # mapped to (127 - y_raw, 127 - x_raw, 1 - p_raw) as spikingjelly 2.0 maps them.
     pixel = (addr & 0x8000) == 0  # bit 15: external event, not a pixel
     addr, ts = addr[pixel], ts[pixel]
     p_raw = addr & 0x1
@@ -284,6 +265,8 @@ def read_aedat31_polarity(path: Path) -> dict[str, np.ndarray]:
         }
     ev = np.concatenate(chunks)
     over = np.concatenate(overflows)
+    # Polarity event: uint32 data (bit 0 valid mark, bit 1 polarity, bits 2-16 y, bits 17-31 x;
+    # origin upper left), int32 timestamp; the 64-bit time is eventTSOverflow << 31 | timestamp.
     keep = (ev["data"] & 0x1) == 1
     data, ts, over = ev["data"][keep], ev["ts"][keep].astype(np.int64), over[keep]
     if len(ts) and ts.min() < 0:

@@ -1,32 +1,14 @@
 """CIFAR10-DVS: 10,000 DVS128 recordings (1,000 per class) of CIFAR10 images, AEDAT 2.0 files.
 
-Layout (spikingjelly's; the folder is ``<data.root>/cifar10_dvs`` or ``CIFAR10DVS``, or
-``data.options.path``), any of these stages being enough::
+Read from spikingjelly's layout under ``<data.root>/cifar10_dvs`` (or ``CIFAR10DVS``, or
+``data.options.path``): the zips, the extracted ``.aedat`` files or a ``events_np`` cache, any
+stage being enough. There is no official split: ``data.split`` chooses one (``random:<s>:<r>``,
+default ``random:0:0.9``, or ``per_class:<N>``) and every result records it with its hash.
+Class folders found one level off are reported with the move that fixes them, never read in
+place.
 
-    download/<class>.zip                    the 10 archives from figshare (extracted on first use)
-    extract/<class>/cifar10_<class>_<i>.aedat     the recordings
-    events_np/<class>/cifar10_<class>_<i>.npz     decoded events (a spikingjelly cache is reused)
-    frames_number_<T>_split_by_<mode>/...         frames [T, 2, 128, 128], made on demand
-
-Labels are the class folder names in CIFAR10 order (airplane ... truck). There is no official
-split; ``data.split`` chooses one and every result records it with its hash:
-
-* ``random:<seed>:<ratio>`` (default ``random:0:0.9``, the authors' 90/10): within each class the
-  recordings, in natural file order, are shuffled by ``numpy.random.default_rng(seed)`` (one
-  generator, classes in label order) and the first ``round(ratio * n)`` train;
-* ``per_class:<N>``: the first ``N`` recordings of each class by file index (0 ... N-1) are the
-  test set, the rest train (``per_class:100`` is spikingjelly's TEBN split).
-
-Options: ``path``, ``split_by`` (number | time), ``resize`` (bilinear | area | nearest, 128 ->
-``data.size``, default 48), ``flip`` (default true) and ``max_shift`` (default 4 px) for
-``data.augment``, ``workers`` (conversion threads, 0 = up to 8), ``expect``: ``full`` (default)
-refuses to convert or read a tree without exactly 1,000 recordings in each of the 10 classes,
-before anything is marked complete; ``subset`` accepts any number per class (a split that leaves
-the train or test set empty is still an error).
-
-Class folders found one level off (``<dir>/<class>/*.aedat`` without ``extract/``, ``*.npz``
-without ``events_np/``, the zips without ``download/``, an extra folder level inside
-``extract/``) are reported with the move that fixes them, never read in place.
+The layout, the split rules and the options: docs/datasets.md, section
+``tssd/data/cifar10_dvs.py``.
 """
 
 from __future__ import annotations

@@ -2,25 +2,11 @@
 
 The quick profile's stand-in for CIFAR10-DVS and DVS-Gesture: the same event pipeline (event files,
 frames by a fixed number of frames, ``{T: [T, 2, H, W]}`` samples) on data every machine has.
-Same stratified train/test split as ``digits`` (1,437 / 360 images).
+Same stratified train/test split as ``digits`` (1,437 / 360 images). Options: the emulator's
+parameters (:class:`~tssd.data.emulator.EmulatorParams`), ``split_by``, ``resize`` and
+``max_shift``; streams and frames are cached in spikingjelly's layout.
 
-Options (``data.options``), with defaults:
-
-* the emulator's parameters (:class:`~tssd.data.emulator.EmulatorParams`): ``sensor`` 16,
-  ``digit_px`` 12, ``saccade_px`` 2.0, ``saccades`` 3, ``saccade_us`` 100000, ``steps`` 8,
-  ``threshold`` 0.2, ``threshold_sigma`` 0.0, ``log_eps`` 0.1, ``noise_rate_hz`` 0.0, ``seed`` 0.
-  The 16x16 sensor keeps a micro_cnn epoch around a second on two CPU cores; ``sensor: 24`` (with
-  ``digit_px: 18``) gives a finer stream at about twice the cost;
-* ``split_by``: ``number`` (default) or ``time``, how a stream is cut into frames;
-* ``resize``: ``bilinear`` | ``area`` | ``nearest``, used only when ``data.size`` differs from
-  the sensor size;
-* ``max_shift``: translation range in pixels of ``data.augment`` (default 1; digits are not
-  mirrored, a flipped digit is another symbol).
-
-Cache: ``<data.root or $TSSD_CACHE or ~/.cache/tssd>/digits_dvs/<key>/`` with
-``events_np/{train,test}/<label>/digit_<index>.npz`` and
-``frames_number_<T>_split_by_<mode>/...`` (spikingjelly's layout), ``<key>`` a hash of the emulator
-parameters and version. Each directory is written atomically (see :mod:`tssd.data.cache`).
+Option defaults and the cache: docs/datasets.md, section ``tssd/data/digits_dvs.py``.
 """
 
 from __future__ import annotations

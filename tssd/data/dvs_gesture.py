@@ -1,28 +1,13 @@
 """DVS128 Gesture: 11 gestures recorded by a DVS128 as AEDAT 3.1 files, one file per trial.
 
-Layout (spikingjelly's; the folder is ``<data.root>/dvs_gesture`` or ``DVS128Gesture``, or
-``data.options.path``), any of these stages being enough::
+Read from spikingjelly's layout under ``<data.root>/dvs_gesture`` (or ``DVS128Gesture``, or
+``data.options.path``): the IBM archive, the extracted trials with their label CSVs and the
+official trial lists, or a ``events_np`` cache, any stage being enough. Each labelled segment of
+a trial is one sample (spikingjelly's naming: 1,176 train / 288 test samples); the split is the
+official trial lists. Trials found one level off are reported with the move that fixes them.
 
-    download/DvsGesture.tar.gz                            the IBM archive (extracted on first use)
-    extract/DvsGesture/userNN_<lighting>.aedat            one recording per trial
-    extract/DvsGesture/userNN_<lighting>_labels.csv       class,startTime_usec,endTime_usec rows
-    extract/DvsGesture/trials_to_train.txt, trials_to_test.txt    the official split (file names)
-    events_np/{train,test}/<label>/<trial>_<k>.npz        one sample per labelled segment
-    frames_number_<T>_split_by_<mode>/...                 frames [T, 2, 128, 128], made on demand
-
-Each CSV row cuts the events with ``start <= t < end`` into one sample of label ``class - 1``;
-``<k>`` counts the samples of that label within the trial (spikingjelly's naming, which gives its
-1,176 train / 288 test samples). The split is the official trial lists.
-
-Options: ``path``, ``split_by`` (number | time), ``resize`` (bilinear | area | nearest, 128 ->
-``data.size``, default 48), ``flip`` (default false: mirroring swaps left- and right-hand
-gestures) and ``max_shift`` (default 4 px) for ``data.augment``, ``workers`` (conversion threads,
-0 = up to 8), ``expect``: ``full`` (default) refuses trial lists other than the official 98 train
-/ 24 test trials and sample counts other than 1,176 / 288, before anything is marked complete;
-``subset`` accepts whatever the lists name (every listed trial must still be there).
-
-The trials found one level off (``<dir>/DvsGesture/`` without ``extract/``, the files right in
-``extract/``, the archive without ``download/``) are reported with the move that fixes them.
+The layout, how samples are cut and the options: docs/datasets.md, section
+``tssd/data/dvs_gesture.py``.
 """
 
 from __future__ import annotations

@@ -3,26 +3,11 @@
 The ``small`` profile's event stand-in for CIFAR10-DVS and DVS-Gesture: real images (the
 official Fashion-MNIST files, see :mod:`tssd.data.mnist`) seen by an emulated event camera during
 saccades (:mod:`tssd.data.emulator`), integrated into frames ``{T: [T, 2, S, S]}`` like every
-event dataset of the suite. Same split as ``fashion_mnist`` (the training subset of
-``train_per_class`` images per class, the full 10,000 test images).
+event dataset of the suite. Same split as ``fashion_mnist``. Frames are cached one file per split
+(streams are not kept: the emulator is deterministic and re-emulates them).
 
-Options (``data.options``), with defaults: the emulator's parameters (``sensor`` 16,
-``digit_px`` 14, ``saccade_px`` 2.0, ``saccades`` 3, ``saccade_us`` 100000, ``steps`` 8,
-``threshold`` 0.2, ``threshold_sigma`` 0.0, ``log_eps`` 0.1, ``noise_rate_hz`` 0.0, ``seed`` 0),
-``train_per_class`` (0 = all 6,000), ``expect`` (``full``, the default, refuses source files
-holding fewer images than the official 60,000 / 10,000; ``subset`` uses the images present, as
-for ``fashion_mnist``), ``split_by`` (``number`` | ``time``), ``resize`` (when
-``data.size`` differs from the sensor) and ``max_shift`` (translation range of
-``data.augment``); they and their checks are declared in :mod:`tssd.data.catalog`.
-
-Cache: ``<data.root or $TSSD_CACHE or ~/.cache/tssd>/fashion_dvs/<key>/`` with
-``frames_number_<T>_split_by_<mode>/{train,test}.npy`` (``uint16`` counts ``[N, T, 2, S, S]``),
-``<key>`` a hash of the emulator parameters, its version, the subset and the source files'
-sizes. Each directory is written atomically with a completion marker (:mod:`tssd.data.cache`).
-One file per split instead of one per sample (``digits_dvs``' spikingjelly layout): 70,000
-little files would take minutes to write and to read back. The streams themselves are not kept
-(about 25 bytes an event, 0.5 GB for 20,000 images): the emulator is deterministic, so a new
-framing re-emulates them (about 20 s per 20,000 images).
+Options with their defaults, and the cache's layout and costs: docs/datasets.md, section
+``tssd/data/fashion_dvs.py``.
 """
 
 from __future__ import annotations

@@ -1,35 +1,14 @@
 """MNIST and Fashion-MNIST from their official IDX files: ``mnist`` and ``fashion_mnist``.
 
 Both are 28x28 grey images in 10 classes with the official split of 60,000 training and 10,000
-test images. The four files (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
-``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each optionally ``.gz``) are looked for,
-in this order, in:
+test images, read from the four official files (optionally ``.gz``) under ``<data.root>/<name>/``,
+torchvision's layout, or (Fashion-MNIST) Debian's ``dataset-fashion-mnist``. Options
+(``data.options``): ``train_per_class``, ``val_per_class``, ``resize``, ``expect``; they and the
+datasets' sizes are declared in :mod:`tssd.data.catalog`. Images are scaled to [0, 1] and
+standardised with the training subset's mean and std.
 
-* ``<data.root>/<name>/`` (``mnist`` or ``fashion_mnist``), ``<data.root>/<name>/raw/``;
-* torchvision's layout: ``<data.root>/MNIST/raw/`` or ``<data.root>/FashionMNIST/raw/``;
-* Fashion-MNIST only: ``/usr/share/datasets/fashion-mnist/``, where Debian's package
-  ``dataset-fashion-mnist`` installs them (``apt-get install dataset-fashion-mnist``).
-
-Options (``data.options``):
-
-* ``train_per_class`` (default 0 = all 6,000): a class-balanced subset of the training set,
-  the first N images of each class in a fixed random order (seed 0), so every run and every
-  seed trains on the same images; recorded in the split description and its hash. The test set
-  is always the full official one.
-* ``val_per_class`` (default 0 = no validation split): a class-balanced validation split of
-  N images per class, the next N images of each class in the same fixed order, so it never
-  overlaps the ``train_per_class`` subset (needs ``train_per_class`` > 0: the validation images
-  are training images the run does not train on). Choices are made on it, never on the test set.
-* ``resize``: ``area`` (default) or ``bilinear``, used when ``data.size`` is not 28.
-* ``expect``: ``full`` (default): files holding fewer images than the official 60,000 / 10,000
-  are refused, naming the file and the counts; ``subset`` accepts them (a test set, a sample).
-
-A folder under ``data.root`` holding some of the four files but not all is an error naming the
-missing ones: the search never falls back to another copy (the system's) past a partial one.
-
-Images are scaled to [0, 1] and standardised with the training subset's mean and std (the
-analog of CIFAR's per-channel normalisation); direct encoding repeats them over the timesteps.
-Both datasets' facts (sizes, options and their checks) are declared in :mod:`tssd.data.catalog`.
+Search order, what each option does, and normalisation: docs/datasets.md, section
+``tssd/data/mnist.py``.
 """
 
 from __future__ import annotations

@@ -1,39 +1,15 @@
 """The fused multi-step LIF: one autograd operator over the whole ``[T, ...]`` sequence.
 
-The reference loop (:func:`tssd.neurons.native.lif_reference`) lets autograd record every step: T
-times a handful of graph nodes, several of them saving a full-size float tensor, and a backward
-that walks them one by one. :func:`lif_fused` instead
+:func:`lif_fused` is the native backend's eager default. It runs the forward recurrence without
+building an autograd graph, keeps only the masks its hand-written backward through time needs
+(``H`` itself for a hard reset whose reset term is differentiated), works in cache-sized column
+blocks on parallel threads, and is registered as a torch custom operator, so ``torch.compile``
+treats the LIF as one opaque operation.
 
-* runs the forward recurrence in a loop that builds no graph, writing spikes straight into the
-  output and keeping only what the hand-written backward needs: the surrogate window
-  ``|H - theta| < a/2`` as ``bool`` (1 byte per neuron and step) for soft reset, plus the spikes as
-  ``bool`` for a hard reset with ``detach_reset``. A hard reset whose reset term is differentiated
-  needs ``H`` itself (``dV/dH`` contains ``v_reset - H``), so it saves ``H`` and recomputes the
-  window and the spikes from it;
-* walks the neurons in column blocks, all T steps of one block before the next, so the membrane
-  state and the temporaries of a block stay in the CPU cache and only the input, the spikes and
-  the saved masks travel to and from main memory; column ranges run on parallel threads;
-* back-propagates through time by hand (below) with the same floating-point operations, in the
-  same order, as autograd applies to the reference, so spikes are identical and gradients agree
-  bit for bit (tests/test_fused.py checks every reset / detach / width / tau combination);
-* is registered as a torch custom operator with an autograd formula, so ``torch.compile`` of a
-  model treats the LIF as one opaque operation.
-
-Exactness is by construction, not by luck: ``H >= theta`` has the sign of the rounded
-``H - theta``; a product with a spike in {0, 1} is exact, so ``H - S theta`` rounds like the
-reference and the hard reset ``H (1 - S) + S v_reset`` equals ``(H - H S) + v_reset S``; when the
-decay is a power of two (tau = 2: 0.5) ``decay * V`` is exact, so the one-operation
-``X + decay * V`` (which may use a fused multiply-add) rounds like the reference's multiply then
-add (other decays take the two-operation path); the window test is done either as the reference
-does it or, where its float end points were found by :func:`_window_bounds`, as
-``clamp(H, lo, hi) == H`` (the same set of floats, checked float by float in the tests).
-
-Backward through time, per step (``g`` = rectangular surrogate ``1/a`` inside the window, ``gV``
-the gradient arriving at ``V[t]`` from step t+1, ``gS`` the gradient of the output spike)::
-
-    soft:  dL/dH = gV + (gS - theta gV) g                      (detach_reset: gV + gS g)
-    hard:  dL/dH = gV (1 - S) + ((gS + v_reset gV) - H gV) g   (detach_reset: gV (1 - S) + gS g)
-    dL/dX[t] = dL/dH[t];   gV[t-1] = decay dL/dH[t];   gV[T-1] = 0
+Exactness: it applies the same floating-point operations, in the same order, as autograd applies
+to :func:`tssd.neurons.native.lif_reference`, so spikes are identical and gradients agree bit for
+bit (tests/test_fused.py). Design, why it is exact and the backward formulas: docs/neurons.md,
+section ``tssd/neurons/fused.py``.
 """
 
 from __future__ import annotations

@@ -1,27 +1,14 @@
 """The snntorch 1.0.0 backend: the paper's LIF on ``snntorch.Leaky`` with the reset done here.
 
-Why the adapter applies the reset itself (``Leaky(reset_mechanism="none")``): snntorch's own soft
-reset is not the paper's neuron. Its ``Leaky`` computes the reset from the *previous* step's
-membrane (``reset = Heaviside(mem[t-1] - theta)``) and subtracts it *after* the decay,
-``mem[t] = beta * mem[t-1] + x[t] - reset * theta``, so the threshold is subtracted one step late
-and undecayed, where the paper subtracts it in the step that fired, before the next decay
-(``V[t] = H[t] - S[t] theta``, ``H[t+1] = beta V[t] + x[t+1]``). On random inputs 4-8 % of the
-spikes differ. With ``reset_mechanism="none"`` the library does the charge
-``H = beta * mem + x`` (``beta = 1 - 1/tau``, no ``1/tau`` on the input) and the fire, and this
-adapter applies the paper's soft or hard reset to ``H`` and feeds the result back as ``mem``.
+snntorch's own soft reset is not the paper's neuron (it subtracts the threshold one step late and
+undecayed), so the layer uses ``Leaky(reset_mechanism="none")`` for the charge and the fire and
+applies the paper's soft or hard reset itself. A hard reset to a ``v_reset`` other than 0 cannot
+be expressed and is rejected. Every call starts from ``mem = 0``; the layer is removed from
+snntorch's global instance list and its buffers are non-persistent, so ``state_dict`` keys are
+the same on every backend.
 
-Firing: snntorch's spike functions all fire at ``H - theta > 0``. With ``fire_at_equality`` (the
-paper) the adapter passes the native rectangular spike function (``H - theta >= 0``) as
-``spike_grad``, the library's documented extension point; with ``fire_at_equality=False`` it uses
-snntorch's own ``surrogate.custom_surrogate`` with the rectangular gradient. A hard reset to a
-``v_reset`` other than 0 cannot be expressed (``Leaky`` leaks toward 0) and is rejected.
-
-State and isolation: every call starts from ``mem = 0`` passed explicitly, and the layer removes
-itself from ``snntorch.SpikingNeuron.instances``, the class-global list that
-``snntorch.utils.reset`` and ``Leaky.reset_hidden`` walk: another network's global reset can then
-never touch this layer's state, and the list does not keep every layer ever built alive. The
-library's buffers (beta, threshold, ...) are made non-persistent, so a model's ``state_dict`` has
-the same keys on every backend and weights move between backends with ``load_state_dict``.
+The details (why, firing at equality, state and isolation): docs/neurons.md, section
+``tssd/neurons/snntorch.py``.
 """
 
 from __future__ import annotations

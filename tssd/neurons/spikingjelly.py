@@ -1,27 +1,14 @@
 """The spikingjelly 2.0.0 backend: the paper's LIF as a multi-step ``LIFNode``.
 
-Mapping of :class:`~tssd.neurons.spec.NeuronSpec` onto the library (its sources are the truth):
+:class:`~tssd.neurons.spec.NeuronSpec` maps onto ``LIFNode(decay_input=False, step_mode="m")``
+with ``surrogate.Rect(alpha=1/width)``; ``fire_at_equality=False`` cannot be expressed and is
+rejected. Spikes and gradients are bit-identical to the native reference for tau a power of two,
+soft reset or a hard reset to 0, and a power-of-two surrogate width (tests/test_backends.py);
+otherwise equal up to float rounding. Only ``spikingjelly.activation_based.neuron`` and
+``.surrogate`` are imported (``spikingjelly.datasets`` would import torchvision).
 
-* ``decay_input=False``: spikingjelly then charges ``H = V - (V - V_reset) / tau + X``, which is the
-  paper's ``H = (1 - 1/tau) V + X`` with no ``1/tau`` on the input (``V_reset`` counts as 0 for
-  soft reset).
-* soft reset -> ``v_reset=None`` (``V = H - S * theta``); hard reset -> ``v_reset=float(v_reset)``
-  (``V = S * v_reset + (1 - S) * H``, starting from ``v_reset``).
-* ``surrogate.Rect(alpha=1/width)``: gradient ``alpha`` where ``|H - theta| < 0.5/alpha``, i.e. the
-  paper's rectangle of width ``a`` and height ``1/a``; its forward is a heaviside firing at
-  ``H >= theta`` (``fire_at_equality=False`` cannot be expressed and is rejected).
-* ``detach_reset`` maps one to one; ``step_mode="m"`` runs the whole ``[T, ...]`` sequence per call.
-* tau and the thresholds are passed as Python floats: the library asserts on their types.
-
-Numerics: for tau a power of two (the paper's tau = 2), soft reset or a hard reset to 0, and a
-surrogate width that is a power of two (0.5, 1), every operation rounds exactly like the native
-reference, so spikes and gradients are bit-identical (tests/test_backends.py). Otherwise the
-charge ``V - V/tau`` and the surrogate height ``alpha = 1/width`` round differently from
-``(1 - 1/tau) V`` and ``1/width``: equal up to float rounding, not bit for bit.
-
-Only ``spikingjelly.activation_based.neuron`` and ``.surrogate`` are imported: they need torch,
-numpy and loguru (``spikingjelly.datasets`` would import torchvision, which must not be installed
-next to the pinned CPU torch).
+The mapping parameter by parameter and the numerics: docs/neurons.md, section
+``tssd/neurons/spikingjelly.py``.
 """
 
 from __future__ import annotations
