@@ -117,7 +117,36 @@ def plans(sel: Selection) -> list[tuple[Plan, Layout]]:
         if layout.kind == "table":
             positions(layout, sel.profile, plan.cells)
         out.append((plan, layout))
+    _shared_runs_agree(out)
     return out
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out |= _flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v}
+    return out
+
+
+def _shared_runs_agree(planned: list[tuple[Plan, Layout]]) -> None:
+    """Experiments that share a run (one config hash) must agree on its fields outside the hash
+    (e.g. ``eval.every``): the run trains once, so one of them would silently lose its setting."""
+    seen: dict[str, tuple[str, dict[str, Any]]] = {}
+    for plan, _ in planned:
+        exp = plan.experiment
+        for r in plan.ordered_runs():
+            cfg = _flat({k: v for k, v in r.cfg.to_dict().items() if k != "name"})
+            if r.run_id not in seen:
+                seen[r.run_id] = (exp.id, cfg)
+                continue
+            other, first = seen[r.run_id]
+            for key in sorted(set(first) | set(cfg)):
+                if first.get(key) != cfg.get(key):
+                    raise SpecError(
+                        f"{rel(exp.path)}: run {r.name} ({r.run_id}) is also planned by {other} "
+                        f"with {key}={first.get(key)!r}, here {cfg.get(key)!r}; experiments that "
+                        "share a run must agree on the fields outside its hash"
+                    )
 
 
 def all_runs(planned: list[tuple[Plan, Layout]]) -> list[PlannedRun]:

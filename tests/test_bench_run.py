@@ -211,3 +211,26 @@ def test_estimate_prices_a_run_shared_by_two_experiments_in_each_from_its_calibr
     hours = {line.split()[0]: float(line.split()[1]) for line in out.splitlines() if " h" in line}
     # table1: 10 runs; figure5: 4 of them; each calibrated at 360 s = 0.1 h
     assert hours == {"table1": 1.0, "figure5": 0.4, "all": 1.0}
+
+
+def test_experiments_sharing_a_run_must_agree_outside_its_hash(tmp_path, capsys):
+    """Figure 5 reuses Table 1's runs; a copy of it that validates at another interval
+    (``eval.every`` is not in the run hash) would lose that setting to Table 1's run, silently.
+    The plan refuses it in one line naming the file, the run and the field, before any run."""
+    text = (ROOT / "bench" / "experiments" / "figure5.yaml").read_text()
+    exp = tmp_path / "figure5_every3.yaml"
+    exp.write_text(
+        text.replace("id: figure5", "id: figure5_every3")
+        + "profiles:\n  quick: {set: {eval.every: 3}}\n"
+    )
+    args = ["run", "table1", str(exp), "--profile", "quick", "--seeds", "0", "--dry-run"]
+    assert cli.main([*args, "--results", str(tmp_path / "results")]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "figure5_every3.yaml" in err[0] and "also planned by table1" in err[0]
+    assert "eval.every=" in err[0] and "here 3" in err[0]
+    assert not (tmp_path / "results" / "runs").exists()  # nothing started
+    # agreeing copies plan fine
+    copy = tmp_path / "figure5_copy.yaml"
+    copy.write_text(text.replace("id: figure5", "id: figure5_copy"))
+    args[2] = str(copy)
+    assert cli.main([*args, "--results", str(tmp_path / "results")]) == 0
