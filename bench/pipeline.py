@@ -448,7 +448,8 @@ def _recorded(profile: Profile, results: Path) -> tuple[dict[str, Any], list[tup
 
 def regenerate(profile: Profile, results: Path, out_dir: Path | None = None) -> list[Path]:
     """Every output of ``profile`` (CSVs, tables, figures, ``macros.tex``, ``REPORT.md``) from its
-    run records alone, into ``out_dir`` (default ``results/<profile>``)."""
+    run records alone, into ``out_dir`` (default ``results/<profile>``): no run directory is read,
+    so a fresh clone regenerates the committed files byte for byte."""
     from bench.analyse.aggregate import aggregate
     from bench.present.report import write_report
 
@@ -507,7 +508,7 @@ the lower (no pause or load over a stretch of it); only steady runs judge the co
 
 
 def records_timing(
-    profile: Profile, results: Path, tolerance: float = 0.2, since: str = "", estimate=False
+    profile: Profile, results: Path, tolerance: float = 0.2, since: str = "", estimate: bool = False
 ) -> list[str]:
     """The cost model's estimate of every recorded finished run (``--dry-run``'s; with
     ``estimate``, ``--dry-run --estimate``'s calibrated one) against its measured ``wall_s`` and
