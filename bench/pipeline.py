@@ -219,21 +219,28 @@ def _states(sel: Selection, runs: list[PlannedRun], record: bool = False, force:
     return states | recorded, recorded, pending
 
 
+def _calibrate(runs: list[PlannedRun], by_id: dict[str, PlannedRun], profile: Profile) -> None:
+    """Replace each run's cost-model estimate by ``--estimate``'s, from training steps timed on
+    this machine; a run with no calibration keeps the cost model's, and says so."""
+    from bench.execute.run import calibrated_seconds
+
+    for r in runs:
+        try:
+            r.est_s = calibrated_seconds(r, by_id, profile.cost.startup_s)
+        except KeyError as exc:
+            print(f"  {r.name}: no calibration ({exc}); using the profile's cost model")
+
+
 def dry_run(sel: Selection, planned, workers: int, estimate: bool) -> None:
     """Print every run with its state and estimated cost (calibrated steps with ``estimate``)."""
-    from bench.execute.run import calibrated_seconds, fmt_seconds
+    from bench.execute.run import fmt_seconds
 
     runs, profile = all_runs(planned), sel.profile
     states, recorded, pending = _states(sel, runs)
     if estimate:
         by_id = {r.run_id: r for r in runs}
         print("calibrating: timing a few training steps per distinct run shape (cached)...")
-        for r in runs:
-            if r.run_id in pending:
-                try:
-                    r.est_s = calibrated_seconds(r, by_id, profile.cost.startup_s)
-                except KeyError as exc:
-                    print(f"  {r.name}: no calibration ({exc}); using the profile's cost model")
+        _calibrate([r for r in runs if r.run_id in pending], by_id, profile)
     print(
         f"{len(runs)} runs for {', '.join(p.experiment.id for p, _ in planned)} under profile "
         f"{profile.id} (runs shared between cells and tables counted once)"
@@ -514,19 +521,23 @@ def records_timing(
     ``estimate``, ``--dry-run --estimate``'s calibrated one) against its measured ``wall_s`` and
     whether the run was steady; the last line: how many steady runs it meets within
     ``tolerance``. ``since`` (ISO time): only runs started then or later."""
-    from bench.execute.run import calibrated_seconds, fmt_seconds
+    from bench.execute.run import fmt_seconds
 
     records, planned = _recorded(profile, results)
     by_id = {r.run_id: r for r in all_runs(planned)}
+    judged = [
+        r
+        for r in by_id.values()
+        if (rec := records.get(r.run_id)) is not None
+        and rec.status == "finished"
+        and r.est_s is not None
+        and not (since and str(rec.summary.get("started", "")) < since)
+    ]
+    if estimate:
+        _calibrate(judged, by_id, profile)
     rows: dict[str, tuple[str, float, float, str]] = {}
-    for run in by_id.values():
-        rec = records.get(run.run_id)
-        if rec is None or rec.status != "finished" or run.est_s is None:
-            continue
-        if since and str(rec.summary.get("started", "")) < since:
-            continue
-        if estimate:
-            run.est_s = calibrated_seconds(run, by_id, profile.cost.startup_s)
+    for run in judged:
+        rec = records[run.run_id]
         # the epochs that only trained (an evaluation-free epoch holds NaN there), else
         # (every epoch evaluates) all but the last, which also tests
         body = rec.epochs[:-1]
