@@ -470,15 +470,16 @@ def measure(benchmark, request: pytest.FixtureRequest):
 @pytest.fixture
 def record_median(request: pytest.FixtureRequest) -> Callable[[str, str, list[float]], None]:
     """``record_median(group, name, seconds)``: record the median of times a test took itself
-    (when several workloads take turns within one measured round) under ``<group>/<name>``."""
+    (when several workloads take turns within one measured round) under ``<group>/<name>``; no
+    times (timing disabled) record it as not timed."""
     record: Record = request.config.stash[RECORD]
 
     def run(group: str, name: str, seconds: list[float]) -> None:
-        if seconds:
-            record.measurements[f"{group}/{name}"] = Measurement(
-                statistics.median(seconds), rounds=len(seconds), note="taking turns"
-            )
-            _write(record, complete=False)
+        median = statistics.median(seconds) if seconds else None
+        record.measurements[f"{group}/{name}"] = Measurement(
+            median, rounds=len(seconds), note="taking turns"
+        )
+        _write(record, complete=False)
 
     return run
 

@@ -111,7 +111,7 @@ def test_small_step_per_backend(measure, record_median, fresh_dynamo, settings, 
     finally:
         torch.set_num_threads(before)
     for backend, ts in times.items():
-        record_median(group, backend, ts[-m.rounds :])
+        record_median(group, backend, ts[-m.rounds :] if m.rounds else [])  # 0: not timed
 
 
 MODES = ("cold", "warm", "eager", "compiled")
