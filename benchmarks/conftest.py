@@ -168,6 +168,9 @@ RATIOS: list[Ratio] = [
               f"table/{kind} 2 workers x 1 thread", f"table/{kind} 1 worker x 2 threads")
         for kind in RUN_KINDS
     ],
+    # issue 22: Table 7's training-cost claim with its runs timed under the same conditions
+    Ratio("runs", "Table 7: KD + its ANN teacher / TSSD, whole small runs in turn (1 thread)",
+          "cost/kd with its ann teacher", "cost/tssd"),
     # issue 19 item 2: what a small run's evaluations cost, against one training epoch
     *[
         Ratio("eval", f"{kind}: one {part} pass / one training epoch", f"eval/{kind} {part}",
@@ -211,6 +214,10 @@ VALUES: list[Value] = [
         Value("runs", f"whole small run, {kind}, {mode} (1 thread)", f"run/{kind} {mode}", "s")
         for kind in RUN_KINDS
         for mode in ("eager", "compiled-warm")
+    ],
+    *[
+        Value("runs", f"Table 7's runs (1 thread): {what}", f"cost/{what}", "s")
+        for what in ("kd with its ann teacher", "tssd")
     ],
     *[
         Value("eval", f"{kind}: {part} (1 thread)", f"eval/{kind} {part}", "s")

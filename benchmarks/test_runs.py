@@ -16,6 +16,9 @@ events emulated from it; the tests skip when Fashion-MNIST is not installed.
   throughput, and the whole runs above give the absolute times), either at once in two processes
   of one thread each or one after the other with two threads each; the time until both finished.
 
+* ``cost/...``: Table 7's training-cost claim timed under one set of conditions: its ANN teacher,
+  KD from it and TSSD (seed 0, Fashion-MNIST), whole runs one after another on one thread.
+
 * ``eval/<kind> <part>``: what a run spends outside training, against one training epoch of the
   same run (1 thread): one pass over the validation split, one over the test set, and NeuroBench's
   pass over ``eval.neurobench_samples`` test images (issue 19 item 2: validation every
@@ -173,6 +176,69 @@ def test_table_layout(measure, settings, kind, layout, tmp_path):
         setup,
         f"2 runs x {confs[0]['optim']['epochs']} epochs",
     )
+
+
+COST_ROLES = ("ann teacher", "kd", "tssd")
+"""Table 7's training-cost claim: KD's run plus its ANN teacher's against TSSD's."""
+
+
+def table7_configs(runs_dir: Path) -> dict[str, tuple[str, dict]]:
+    """The small profile's Table 7 runs of seed 0 on Fashion-MNIST, planned into ``runs_dir``:
+    ``{role: (run id, config)}`` for :data:`COST_ROLES` (the KD run finds its teacher there)."""
+    from bench.plan.expand import expand
+    from bench.plan.schema import experiment_path, load_experiment, load_profile
+
+    plan = expand(
+        load_experiment(experiment_path("table7")),
+        load_profile("small"),
+        runs_dir=str(runs_dir),
+        seeds=[0],
+    )
+    found = {}
+    for rid, run in plan.runs.items():
+        c = run.config
+        if c["data"]["name"] != "fashion_mnist":
+            continue
+        if run.unavailable:
+            pytest.skip(run.unavailable)
+        role = "ann teacher" if run.role == "teacher" else c["method"]["name"]
+        if role in COST_ROLES:
+            found[role] = (rid, copy.deepcopy(c))
+    assert set(found) == set(COST_ROLES), f"table7 on small plans {sorted(found)}"
+    return found
+
+
+def test_table7_training_cost(measure, record_median, settings, tmp_path):
+    """Table 7's runs whose wall times its claim "KD's training time including its teacher is
+    above TSSD's" compares, trained one after another on one thread: the ANN teacher, KD from it,
+    TSSD. The run records time the same runs under whatever load each met; here all three meet
+    the same."""
+    runs_dir = tmp_path / "runs"
+    confs = table7_configs(runs_dir)
+    epochs = QUICK_EPOCHS if settings.quick else None
+    seconds: dict[str, float] = {}
+
+    def in_turn() -> None:
+        for role in COST_ROLES:
+            rid, conf = confs[role]
+            start = time.perf_counter()
+            _train(_one_thread(conf, epochs=epochs), runs_dir / rid)
+            seconds[role] = time.perf_counter() - start
+
+    m = measure(
+        "cost",
+        "table 7's runs, one after another",
+        in_turn,
+        kind="run",
+        rounds=1,
+        warmup=0,
+        memory=False,
+        note=f"{epochs or confs['tssd'][1]['optim']['epochs']} epochs, 1 thread",
+    )
+    timed = bool(m.rounds)  # else --benchmark-disable: not timed
+    kd_total = seconds["ann teacher"] + seconds["kd"]
+    record_median("cost", "kd with its ann teacher", [kd_total] if timed else [])
+    record_median("cost", "tssd", [seconds["tssd"]] if timed else [])
 
 
 EVAL_PARTS = ("train epoch", "validation", "test", "neurobench")
