@@ -206,6 +206,28 @@ def test_the_readme_claims_and_findings_regenerate_from_the_records(regenerated)
     assert _block(readme, FINDINGS_START, FINDINGS_END) == findings_text(list(COMMITTED), tmp)
 
 
+INTERVAL = re.compile(r"[+-]\d+\.\d\d\s+\[[+-]\d+\.\d\d,\s+[+-]\d+\.\d\d\]")
+"""A difference with its 95 % interval as the reports write it: ``+0.49 [+0.24, +0.74]``."""
+
+
+def test_every_interval_the_readme_prose_quotes_is_one_a_report_states(regenerated):
+    """The README's hand-written paragraphs quote differences with their intervals. Each must be
+    one that a report regenerated from the records states, so records that move a number fail
+    here until the prose says what they say."""
+    from bench.present.report import FINDINGS_END, FINDINGS_START, README_END, README_START
+
+    prose = (ROOT / "README.md").read_text()
+    for start, end in ((README_START, README_END), (FINDINGS_START, FINDINGS_END)):
+        prose = prose.replace(_block(prose, start, end), "")  # the generated blocks
+    reports = " ".join(
+        " ".join((regenerated / p / "REPORT.md").read_text().split()) for p in COMMITTED
+    )
+    quoted = [" ".join(m.group(0).split()) for m in INTERVAL.finditer(prose)]
+    assert len(quoted) >= 4, f"README.md: only {quoted} found; has the prose or the format moved?"
+    stale = [q for q in quoted if q not in reports]
+    assert stale == [], f"README.md: its prose quotes intervals no report states: {stale}"
+
+
 def test_all_committed_records_together_stay_under_10_mb():
     """The issue's budget for run records in git: every profile's records together."""
     total = sum(
