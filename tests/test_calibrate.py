@@ -68,6 +68,8 @@ def test_key_separates_what_changes_the_cost():
         {"model": {"name": "vgg9"}, "data": {"name": "digits"}},
         {"runtime": {"amp": "bf16"}},
         {"runtime": {"compile": True}},
+        {"model": {"weak_head": {"stage": "0"}}},
+        {"model": {"weak_head": {"channels": 16}}},
     ):
         assert calibration_key(from_dict({**base, **over}), torch.device("cpu")) != k, over
 

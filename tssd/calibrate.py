@@ -63,10 +63,14 @@ def calibration_key(cfg: RunConfig, device: torch.device) -> str:
     m = cfg.method
     t_t = m.t_t if METHODS[m.name].uses_teacher_steps else 0
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    # the weak head's position and width: after the first stage it works on the largest feature
+    # maps, a narrow one costs less (left out, every TSSD shape took the first head's timing)
+    head = cfg.model.weak_head
+    head_key = f"|head-{head.stage}-c{head.channels}" if METHODS[m.name].uses_weak_head else ""
     return (
         f"{name}|torch{torch.__version__}|{cfg.model.name}|w{cfg.model.width}|{m.name}|"
         f"ts{m.t_s}|tt{t_t}|b{cfg.data.batch_size}|{s.in_channels}x{s.input_size}|"
-        f"{cfg.neuron.backend}|amp-{cfg.runtime.amp}|{m.student_input}"
+        f"{cfg.neuron.backend}|amp-{cfg.runtime.amp}|{m.student_input}{head_key}"
         + ("|compiled" if cfg.runtime.compile else "")
     )
 
