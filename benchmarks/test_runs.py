@@ -53,21 +53,28 @@ QUICK_EPOCHS = 2
 TABLE_EPOCHS = 3
 
 
-def small_config(kind: str, seed: int = 0) -> dict:
-    """The small profile's Table 1 run of ``kind`` and ``seed`` (a validated config dict); the
-    test skips when the harness plans it as unavailable here (no Fashion-MNIST)."""
+def _small_plan(experiment: str, runs_dir: str, seed: int) -> dict:
+    """The harness's plan of ``experiment`` on the small profile for one seed: ``{run id:
+    PlannedRun}``, each run's ``runtime.runs_root`` set to ``runs_dir``."""
     from bench.plan.expand import expand
     from bench.plan.schema import experiment_path, load_experiment, load_profile
 
+    plan = expand(
+        load_experiment(experiment_path(experiment)),
+        load_profile("small"),
+        runs_dir=runs_dir,
+        seeds=[seed],
+    )
+    return plan.runs
+
+
+def small_config(kind: str, seed: int = 0) -> dict:
+    """The small profile's Table 1 run of ``kind`` and ``seed`` (a validated config dict); the
+    test skips when the harness plans it as unavailable here (no Fashion-MNIST)."""
     dataset, method = KINDS[kind]
     with tempfile.TemporaryDirectory() as runs:
-        plan = expand(
-            load_experiment(experiment_path("table1")),
-            load_profile("small"),
-            runs_dir=runs,
-            seeds=[seed],
-        )
-    for run in plan.runs.values():
+        planned = _small_plan("table1", runs, seed)
+    for run in planned.values():
         c = run.config
         if c["data"]["name"] == dataset and c["method"]["name"] == method and not run.deps:
             if run.unavailable:
@@ -185,17 +192,8 @@ COST_ROLES = ("ann teacher", "kd", "tssd")
 def table7_configs(runs_dir: Path) -> dict[str, tuple[str, dict]]:
     """The small profile's Table 7 runs of seed 0 on Fashion-MNIST, planned into ``runs_dir``:
     ``{role: (run id, config)}`` for :data:`COST_ROLES` (the KD run finds its teacher there)."""
-    from bench.plan.expand import expand
-    from bench.plan.schema import experiment_path, load_experiment, load_profile
-
-    plan = expand(
-        load_experiment(experiment_path("table7")),
-        load_profile("small"),
-        runs_dir=str(runs_dir),
-        seeds=[0],
-    )
     found = {}
-    for rid, run in plan.runs.items():
+    for rid, run in _small_plan("table7", str(runs_dir), 0).items():
         c = run.config
         if c["data"]["name"] != "fashion_mnist":
             continue
