@@ -219,14 +219,17 @@ def _states(sel: Selection, runs: list[PlannedRun], record: bool = False, force:
     return states | recorded, recorded, pending
 
 
-def _calibrate(runs: list[PlannedRun], by_id: dict[str, PlannedRun], profile: Profile) -> None:
+def _calibrate(
+    runs: list[PlannedRun], by_id: dict[str, PlannedRun], profile: Profile, workers: int
+) -> None:
     """Replace each run's cost-model estimate by ``--estimate``'s, from training steps timed on
-    this machine; a run with no calibration keeps the cost model's, and says so."""
+    this machine with ``workers`` runs at once; a run with no calibration keeps the cost model's,
+    and says so."""
     from bench.execute.run import calibrated_seconds
 
     for r in runs:
         try:
-            r.est_s = calibrated_seconds(r, by_id, profile.cost.startup_s)
+            r.est_s = calibrated_seconds(r, by_id, profile.cost.startup_s, workers)
         except KeyError as exc:
             print(f"  {r.name}: no calibration ({exc}); using the profile's cost model")
 
@@ -240,7 +243,7 @@ def dry_run(sel: Selection, planned, workers: int, estimate: bool) -> None:
     if estimate:
         by_id = {r.run_id: r for r in runs}
         print("calibrating: timing a few training steps per distinct run shape (cached)...")
-        _calibrate([r for r in runs if r.run_id in pending], by_id, profile)
+        _calibrate([r for r in runs if r.run_id in pending], by_id, profile, workers)
     print(
         f"{len(runs)} runs for {', '.join(p.experiment.id for p, _ in planned)} under profile "
         f"{profile.id} (runs shared between cells and tables counted once)"
@@ -534,7 +537,9 @@ def records_timing(
         and not (since and str(rec.summary.get("started", "")) < since)
     ]
     if estimate:
-        _calibrate(judged, by_id, profile)
+        from bench.execute.launch import default_workers
+
+        _calibrate(judged, by_id, profile, default_workers(profile.workers))
     rows: dict[str, tuple[str, float, float, str]] = {}
     for run in judged:
         rec = records[run.run_id]

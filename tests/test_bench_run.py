@@ -204,7 +204,7 @@ def test_estimate_prices_a_run_shared_by_two_experiments_in_each_from_its_calibr
     lines must sum the calibrated seconds (not the profile's cost model) of the runs it holds."""
     from bench.execute import run as run_mod
 
-    monkeypatch.setattr(run_mod, "calibrated_seconds", lambda run, runs, startup_s: 360.0)
+    monkeypatch.setattr(run_mod, "calibrated_seconds", lambda *_: 360.0)
     args = ["run", "table1", "figure5", "--profile", "quick", "--seeds", "0"]
     assert cli.main([*args, "--results", str(tmp_path), "--dry-run", "--estimate"]) == 0
     out = capsys.readouterr().out

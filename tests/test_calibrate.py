@@ -30,7 +30,7 @@ def test_calibration_is_measured_cached_and_scales_the_estimate(tmp_path, monkey
     assert calibrate(cfg, "cpu") == first
     # digits: 1437 train / 360 test samples -> 45 steps of 32 per epoch; an image costs 1/32 of
     # an evaluation batch
-    cal = {"sec_per_step": 1.0, "sec_per_eval_batch": 0.5}
+    cal = {"sec_per_step": 1.0, "sec_per_eval_batch": 0.5, "eval_batch": 32}
     no_nb = {**cfg.to_dict(), "eval": {"neurobench": False}}
     # 10 epochs of training; test accuracy after each of them (the last is the final one), and
     # once at the teacher's T_t = 4, at twice the cost of a pass at T_s = 2
@@ -92,3 +92,32 @@ def test_a_compiled_calibration_measures_cold_and_warm_compiles(tmp_path, monkey
     assert any((tmp_path / "cc").rglob("*.py")), "nothing was written to the compile cache"
     est = estimate(cfg, cal)
     assert est.compile_s == cal["warm_compile_s"]
+
+
+def test_a_cpu_step_is_timed_as_the_harness_trains_it(tmp_path, monkeypatch):
+    """On the CPU the key holds the threads a run gets and how many runs train at once, and a
+    calibration for 2 runs at once times its step while another process trains the same step."""
+    import torch
+
+    monkeypatch.setenv("TSSD_CACHE", str(tmp_path))
+    cfg = from_dict(
+        {
+            "method": {"name": "baseline", "t_s": 2},
+            "model": {"name": "micro_cnn", "width": 4},
+            "data": {"batch_size": 16},
+            "runtime": {"threads": 1},
+        }
+    )
+    cpu = torch.device("cpu")
+    assert calibration_key(cfg, cpu).endswith("|th1|runs1")
+    assert calibration_key(cfg, cpu, parallel_runs=2).endswith("|th1|runs2")
+    two = calibrate(cfg, "cpu", steps=20, parallel_runs=2)
+    assert two["key"].endswith("|runs2") and two["parallel_runs"] == 2
+    assert two["neighbour_steps"] > 0, "no other run trained while the step was timed"
+    assert two["threads"] == 1 and two["eval_batch"] == cfg.data.test_batch_size
+    alone = calibrate(cfg, "cpu", steps=2)
+    assert alone["parallel_runs"] == 1 and alone["neighbour_steps"] == 0
+    assert set(json.loads((tmp_path / "calibration.json").read_text())) == {
+        two["key"],
+        alone["key"],
+    }

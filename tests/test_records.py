@@ -356,7 +356,7 @@ def test_records_timing_estimate_judges_the_calibrated_estimate(monkeypatch):
     from bench.pipeline import records_timing
     from bench.plan.schema import load_profile
 
-    monkeypatch.setattr(run_mod, "calibrated_seconds", lambda run, runs, startup_s: 3600.0)
+    monkeypatch.setattr(run_mod, "calibrated_seconds", lambda *_: 3600.0)
     lines = records_timing(load_profile("quick"), ROOT / "results", estimate=True)
     assert lines[0].startswith("calibrated estimate (--estimate) of profile quick")
     rows = lines[2:-1]

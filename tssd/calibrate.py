@@ -9,11 +9,18 @@ all of them, so a calibration runs once per machine. A compiled calibration also
 step's cold compile (nothing cached) and its warm compile (the on-disk cache holding its graphs,
 the process's in-memory state emptied, as in a new worker). :func:`step_cost` turns a calibration
 into the :class:`tssd.cost.StepCost` that :func:`tssd.cost.run_cost` prices a run with.
+
+On the CPU a step is timed the way the harness trains it: with ``parallel_runs`` runs at once,
+each on its share of the cores (``runtime.threads: 0``), the others played by copies of the same
+step in other processes. Timed alone, the step took the cores the load average left it (2 threads
+on idle cores where a harness run gets 1) and never met the other run's memory traffic: the
+estimate ran 15-30 % short on event runs (README, "Benchmarks").
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import time
 from pathlib import Path
@@ -26,6 +33,7 @@ from tssd.cost import RunCost, StepCost, run_cost
 from tssd.data.base import DATASETS, DatasetShape
 from tssd.data.base import shape_of as data_shape_of
 from tssd.fileio import atomic_write_text
+from tssd.host import available_cpus
 from tssd.methods import METHODS
 from tssd.models import build_for_run, encode_static
 from tssd.runtime import (
@@ -36,7 +44,7 @@ from tssd.runtime import (
     use_compile_cache,
 )
 from tssd.steps import StepContext
-from tssd.train import StepModule
+from tssd.train import StepModule, make_optimizer
 
 
 def cache_path() -> Path:
@@ -57,8 +65,16 @@ def shape_of(cfg: RunConfig) -> DatasetShape:
     return data_shape_of(cfg.data)
 
 
-def calibration_key(cfg: RunConfig, device: torch.device) -> str:
-    """Everything that changes the cost of one training step."""
+def calibration_threads(cfg: RunConfig, parallel_runs: int = 1) -> int:
+    """The intra-op threads a run of ``cfg`` trains with when ``parallel_runs`` runs share this
+    machine: ``runtime.threads``, or (0) its share of the cores, as the harness's workers give it
+    (the load average left out: a calibration must not depend on what else ran then)."""
+    return cfg.runtime.threads or max(1, available_cpus() // max(1, parallel_runs))
+
+
+def calibration_key(cfg: RunConfig, device: torch.device, parallel_runs: int = 1) -> str:
+    """Everything that changes the cost of one training step (on the CPU: the threads it gets and
+    how many runs train beside it)."""
     s = shape_of(cfg)
     m = cfg.method
     t_t = m.t_t if METHODS[m.name].uses_teacher_steps else 0
@@ -70,79 +86,156 @@ def calibration_key(cfg: RunConfig, device: torch.device) -> str:
     return (
         f"{name}|torch{torch.__version__}|{cfg.model.name}|w{cfg.model.width}|{m.name}|"
         f"ts{m.t_s}|tt{t_t}|b{cfg.data.batch_size}|{s.in_channels}x{s.input_size}|"
-        f"{cfg.neuron.backend}|amp-{cfg.runtime.amp}|{m.student_input}{head_key}"
+        f"{cfg.neuron.backend}|amp-{cfg.runtime.amp}|{m.student_input}{head_key}|"
+        f"{cfg.optim.name}|eval-b{cfg.data.test_batch_size}"
         + ("|compiled" if cfg.runtime.compile else "")
+        + (
+            f"|th{calibration_threads(cfg, parallel_runs)}|runs{max(1, parallel_runs)}"
+            if device.type == "cpu"
+            else ""
+        )
     )
 
 
-def measure_step(cfg: RunConfig, device: torch.device, steps: int = 3, warmup: int = 1) -> dict:
-    """Median seconds of one training step (forward, backward, optimiser) of ``cfg``'s method on
-    synthetic inputs of the dataset's shape, and the peak memory while doing it."""
-    s = shape_of(cfg)
-    m = cfg.method
-    spec = METHODS[m.name]
-    if spec.uses_external_teacher:
-        # The frozen teacher's forward adds roughly one no-grad pass; calibrate the student only
-        # and let the caller add the teacher's share from its own calibration.
-        spec = METHODS["baseline"]
-    model, stage, head = build_for_run(cfg, s, spec.uses_weak_head)
-    model.to(device)
-    if head is not None:
-        head.to(device)
-    params = list(model.parameters()) + (list(head.parameters()) if head else [])
-    opt = torch.optim.SGD(params, lr=1e-3, momentum=0.9)
-    b = cfg.data.batch_size
-    shape = (s.in_channels, s.input_size, s.input_size)
-    if s.kind == "static":
-        x: Any = torch.randn(b, *shape, device=device)
-    else:
-        x = {t: (torch.rand(b, t, *shape, device=device) < 0.1).float() for t in spec.timesteps(m)}
-    y = torch.randint(0, s.num_classes, (b,), device=device)
-    ctx = StepContext(model, head, m, stage, s.kind)
-    runner = StepModule(model, head, spec.step, ctx)
-    compile_s: dict[str, float] = {}
-    if cfg.runtime.compile:
-        use_compile_cache(cfg.runtime.compile_cache)
-        compile_s = _compile_times(runner, x, y, device)
-        runner = torch.compile(runner, dynamic=False)  # warm: graphs cached on disk now
+class _Fixture:
+    """One training step of ``cfg``'s method on synthetic inputs of the dataset's shape, built as
+    :class:`tssd.train.Trainer` builds it (network, weak head, step module, the run's optimiser),
+    and the deployed network's evaluation input at T_s."""
 
-    def one_step() -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.runtime.amp == "bf16"):
-            loss = runner(x, y)[0]
-        opt.zero_grad(set_to_none=True)
+    def __init__(self, cfg: RunConfig, device: torch.device):
+        s = shape_of(cfg)
+        m = cfg.method
+        spec = METHODS[m.name]
+        if spec.uses_external_teacher:
+            # The frozen teacher's forward adds roughly one no-grad pass; calibrate the student
+            # only and let the caller add the teacher's share from its own calibration.
+            spec = METHODS["baseline"]
+        self.model, stage, head = build_for_run(cfg, s, spec.uses_weak_head)
+        self.model.to(device)
+        if head is not None:
+            head.to(device)
+        params = list(self.model.parameters()) + (list(head.parameters()) if head else [])
+        self.opt = make_optimizer(params, cfg.optim)
+        b, shape = cfg.data.batch_size, (s.in_channels, s.input_size, s.input_size)
+        if s.kind == "static":
+            self.x: Any = torch.randn(b, *shape, device=device)
+        else:
+            self.x = {
+                t: (torch.rand(b, t, *shape, device=device) < 0.1).float()
+                for t in spec.timesteps(m)
+            }
+        self.y = torch.randint(0, s.num_classes, (b,), device=device)
+        self.runner = StepModule(
+            self.model, head, spec.step, StepContext(self.model, head, m, stage, s.kind)
+        )
+        self.cfg, self.device, self.static = cfg, device, s.kind == "static"
+
+    def step(self) -> None:
+        """One training step: forward, backward, optimiser."""
+        amp = self.cfg.runtime.amp == "bf16"
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=amp):
+            loss = self.runner(self.x, self.y)[0]
+        self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
+        self.opt.step()
 
+    def eval_input(self, batch: int) -> torch.Tensor:
+        """``batch`` samples for the deployed network at T_s, ``[T_s, batch, ...]``."""
+        t_s = self.cfg.method.t_s
+        x = encode_static(self.x, t_s) if self.static else self.x[t_s].transpose(0, 1)
+        reps = -(-batch // x.shape[1])
+        return x.repeat(1, reps, *[1] * (x.dim() - 2))[:, :batch].contiguous()
+
+
+def _neighbour(config: dict, threads: int, ready: Any, stop: Any, count: Any) -> None:
+    """Another run training beside the timed one (a process of its own): the same step, on
+    ``threads`` threads, until ``stop`` is set; ``ready`` once warmed up; ``count``: its steps."""
+    from tssd.config import from_dict
+
+    torch.set_num_threads(threads)
+    fixture = _Fixture(from_dict(config, "calibration"), torch.device("cpu"))
+    fixture.step()
+    ready.release()
+    while not stop.is_set():
+        fixture.step()
+        with count.get_lock():
+            count.value += 1
+
+
+def _timed(fn, steps: int, warmup: int, device: torch.device) -> float:
+    """Median seconds of ``fn`` over ``steps`` calls after ``warmup``."""
     times = []
-    reset_peak_memory(device)
     for i in range(warmup + steps):
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         t0 = time.perf_counter()
-        one_step()
+        fn()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         if i >= warmup:
             times.append(time.perf_counter() - t0)
-    peak = peak_memory_mb(device)
-    # Evaluation: the deployed network's forward at t_s, no gradient (a separate measurement:
-    # its share of a training step ranged from 0.15 for TSSD to 0.43 for the baseline on CPU).
-    model.eval()
-    x_eval = encode_static(x, m.t_s) if s.kind == "static" else x[m.t_s].transpose(0, 1)
-    eval_times = []
-    with torch.no_grad():
-        for i in range(warmup + steps):
-            t0 = time.perf_counter()
-            model(x_eval)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            if i >= warmup:
-                eval_times.append(time.perf_counter() - t0)
-    times.sort()
-    eval_times.sort()
+    return sorted(times)[len(times) // 2]
+
+
+def measure_step(
+    cfg: RunConfig,
+    device: torch.device,
+    steps: int = 8,
+    warmup: int = 2,
+    parallel_runs: int = 1,
+) -> dict:
+    """Median seconds of one training step (forward, backward, optimiser) of ``cfg``'s method on
+    synthetic inputs of the dataset's shape, and of one evaluation batch of ``data.
+    test_batch_size`` at T_s, with the peak memory while doing it. On the CPU both are timed on
+    :func:`calibration_threads` threads while ``parallel_runs - 1`` other processes train the
+    same step, as the harness's other workers would."""
+    fixture = _Fixture(cfg, device)
+    compile_s: dict[str, float] = {}
+    if cfg.runtime.compile:
+        use_compile_cache(cfg.runtime.compile_cache)
+        compile_s = _compile_times(fixture.runner, fixture.x, fixture.y, device)
+        fixture.runner = torch.compile(fixture.runner, dynamic=False)  # warm: graphs cached now
+    others = max(0, parallel_runs - 1) if device.type == "cpu" else 0
+    threads = calibration_threads(cfg, parallel_runs)
+    mp = multiprocessing.get_context("spawn")
+    ready, stop, count = mp.Semaphore(0), mp.Event(), mp.Value("q", 0)
+    args = (cfg.to_dict(), threads, ready, stop, count)
+    procs = [mp.Process(target=_neighbour, args=args, daemon=True) for _ in range(others)]
+    before = torch.get_num_threads()
+    try:
+        for p in procs:
+            p.start()
+        for _ in procs:
+            if not ready.acquire(timeout=300):
+                raise RuntimeError("calibration: a neighbour run did not start within 300 s")
+        if device.type == "cpu":
+            torch.set_num_threads(threads)
+        reset_peak_memory(device)
+        counted = count.value
+        sec_per_step = _timed(fixture.step, steps, warmup, device)
+        peak = peak_memory_mb(device)
+        # Evaluation: the deployed network's forward at t_s, no gradient, at the test batch size
+        # (a separate measurement: its share of a training step ranged from 0.15 for TSSD to 0.43
+        # for the baseline on CPU).
+        fixture.model.eval()
+        x_eval = fixture.eval_input(cfg.data.test_batch_size)
+        with torch.no_grad():
+            sec_per_eval = _timed(lambda: fixture.model(x_eval), steps, warmup, device)
+        neighbour_steps = count.value - counted
+    finally:
+        stop.set()
+        for p in procs:
+            p.join(timeout=60)
+            if p.is_alive():
+                p.kill()
+        torch.set_num_threads(before)
     return {
-        "sec_per_step": times[len(times) // 2],
-        "sec_per_eval_batch": eval_times[len(eval_times) // 2],
+        "sec_per_step": sec_per_step,
+        "sec_per_eval_batch": sec_per_eval,
+        "eval_batch": cfg.data.test_batch_size,
+        "threads": threads if device.type == "cpu" else 0,
+        "parallel_runs": others + 1,
+        "neighbour_steps": neighbour_steps,  # the others' steps while this one was timed
         **compile_s,
         "peak_mem_mb": peak,
         "steps": steps,
@@ -176,15 +269,20 @@ def _compile_times(step: StepModule, x: Any, y: torch.Tensor, device: torch.devi
 
 
 def calibrate(
-    cfg: RunConfig, device: str | torch.device = "auto", steps: int = 3, refresh: bool = False
+    cfg: RunConfig,
+    device: str | torch.device = "auto",
+    steps: int = 8,
+    refresh: bool = False,
+    parallel_runs: int = 1,
 ) -> dict:
-    """Cached :func:`measure_step` for ``cfg`` on ``device``."""
+    """Cached :func:`measure_step` for ``cfg`` on ``device``, with ``parallel_runs`` runs training
+    at once (the harness's workers)."""
     dev = resolve_device(device) if isinstance(device, str) else device
-    key = calibration_key(cfg, dev)
+    key = calibration_key(cfg, dev, parallel_runs)
     path = cache_path()
     cache = json.loads(path.read_text()) if path.is_file() else {}
     if key not in cache or refresh:
-        cache[key] = measure_step(cfg, dev, steps=steps)
+        cache[key] = measure_step(cfg, dev, steps=steps, parallel_runs=parallel_runs)
         # Re-read before writing: another process may have added keys meanwhile.
         latest = json.loads(path.read_text()) if path.is_file() else {}
         latest[key] = cache[key]
@@ -192,11 +290,11 @@ def calibrate(
     return {"key": key, **cache[key]}
 
 
-def step_cost(calibration: dict, batch_size: int, startup_s: float = 0.0) -> StepCost:
-    """The :class:`~tssd.cost.StepCost` of a calibration (measured at ``batch_size``)."""
+def step_cost(calibration: dict, startup_s: float = 0.0) -> StepCost:
+    """The :class:`~tssd.cost.StepCost` of a calibration."""
     return StepCost(
         train_step_s=calibration["sec_per_step"],
-        eval_image_s=calibration["sec_per_eval_batch"] / batch_size,
+        eval_image_s=calibration["sec_per_eval_batch"] / calibration["eval_batch"],
         warm_compile_s=calibration.get("warm_compile_s", 0.0),
         cold_compile_s=calibration.get("cold_compile_s", 0.0),
         startup_s=startup_s,
@@ -206,4 +304,4 @@ def step_cost(calibration: dict, batch_size: int, startup_s: float = 0.0) -> Ste
 def estimate(cfg: RunConfig, calibration: dict, startup_s: float = 0.0) -> RunCost:
     """A whole run's cost from a calibration of its step (:func:`tssd.cost.run_cost`; data
     loading is in ``startup_s``)."""
-    return run_cost(cfg, shape_of(cfg), step_cost(calibration, cfg.data.batch_size, startup_s))
+    return run_cost(cfg, shape_of(cfg), step_cost(calibration, startup_s))

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from tssd import data as data_mod
-from tssd.config import RunConfig, dump_yaml
+from tssd.config import OptimConfig, RunConfig, dump_yaml
 from tssd.deferred import resolve
 from tssd.distributed import DistInfo, all_sum, barrier, broadcast_flag
 from tssd.distributed import setup as dist_setup
@@ -156,6 +156,13 @@ def _progress_printer(stream=sys.stdout) -> Callable[[dict[str, Any]], None]:
     return show
 
 
+def make_optimizer(params: list[torch.nn.Parameter], o: OptimConfig) -> torch.optim.Optimizer:
+    """The optimiser ``optim`` names (SGD with momentum, or AdamW) over ``params``."""
+    if o.name == "sgd":
+        return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+    return torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
+
+
 class StepModule(nn.Module):
     """The network, the weak head and the method's step as one module, so that DDP wraps a single
     forward and synchronises the gradients of both (the head exists only in training). A step
@@ -230,12 +237,7 @@ class Trainer:
             self.runner = torch.compile(self.runner, dynamic=False)
         params = [p for p in self.step_module.parameters() if p.requires_grad]
         o = cfg.optim
-        if o.name == "sgd":
-            self.opt = torch.optim.SGD(
-                params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay
-            )
-        else:
-            self.opt = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
+        self.opt = make_optimizer(params, o)
         if o.schedule == "step":
             self.sched = torch.optim.lr_scheduler.StepLR(self.opt, o.step_size, o.gamma)
         elif o.schedule == "cosine":

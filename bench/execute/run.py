@@ -40,20 +40,23 @@ def run_state(run: PlannedRun, runs_dir: Path) -> RunState:
     return RunDir(runs_dir / run.run_id).state(run.run_id, deep=True)
 
 
-def calibrated_seconds(run: PlannedRun, runs: dict[str, PlannedRun], startup_s: float) -> float:
-    """A run's time from training steps measured on this machine (:mod:`tssd.calibrate`) with
-    its own thread count, plus a KD run's teacher forward passes (KeyError: unknown dataset)."""
-    from tssd.api import calibrate, estimate, shape_of, torch_threads
+def calibrated_seconds(
+    run: PlannedRun, runs: dict[str, PlannedRun], startup_s: float, parallel_runs: int = 1
+) -> float:
+    """A run's time from training steps measured on this machine (:mod:`tssd.calibrate`) as the
+    harness trains it, ``parallel_runs`` at once, plus a KD run's teacher forward passes
+    (KeyError: unknown dataset)."""
+    from tssd.api import calibrate, estimate, shape_of
 
     cfg = run.cfg
-    with torch_threads(cfg.runtime.threads):
-        est = estimate(cfg, calibrate(cfg, cfg.runtime.device), startup_s).total_s
-        for dep in run.deps:
-            tcfg = runs[dep].cfg
-            cal = calibrate(tcfg, tcfg.runtime.device)
-            images = shape_of(cfg.data).n_train * cfg.optim.epochs
-            est += images * cal["sec_per_eval_batch"] / tcfg.data.batch_size
-    return est
+    est = estimate(cfg, calibrate(cfg, cfg.runtime.device, parallel_runs=parallel_runs), startup_s)
+    seconds = est.total_s
+    for dep in run.deps:
+        tcfg = runs[dep].cfg
+        cal = calibrate(tcfg, tcfg.runtime.device, parallel_runs=parallel_runs)
+        images = shape_of(cfg.data).n_train * cfg.optim.epochs
+        seconds += images * cal["sec_per_eval_batch"] / cal["eval_batch"]
+    return seconds
 
 
 def short(message: str, limit: int = 160) -> str:
