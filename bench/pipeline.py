@@ -226,11 +226,12 @@ def _calibrate(
     this machine with ``workers`` runs at once; a run with no calibration keeps the cost model's,
     and says so."""
     from bench.execute.run import calibrated_seconds
+    from tssd.api import CalibrationFailed
 
     for r in runs:
         try:
             r.est_s = calibrated_seconds(r, by_id, profile.cost.startup_s, workers)
-        except KeyError as exc:
+        except (KeyError, CalibrationFailed) as exc:
             print(f"  {r.name}: no calibration ({exc}); using the profile's cost model")
 
 

@@ -70,8 +70,22 @@ def test_key_separates_what_changes_the_cost():
         {"runtime": {"compile": True}},
         {"model": {"weak_head": {"stage": "0"}}},
         {"model": {"weak_head": {"channels": 16}}},
+        {"optim": {"name": "adamw"}},
+        {"data": {"test_batch_size": 128}},
+        {"runtime": {"threads": 3}},
     ):
         assert calibration_key(from_dict({**base, **over}), torch.device("cpu")) != k, over
+    assert calibration_key(from_dict(base), torch.device("cpu"), parallel_runs=2) != k
+
+
+def test_a_run_gets_its_share_of_the_cores(monkeypatch):
+    """``runtime.threads: 0`` is the cores divided among the runs at once, never the load."""
+    from tssd import calibrate as cal
+
+    monkeypatch.setattr(cal, "available_cpus", lambda: 8)
+    auto = from_dict({})
+    assert [cal.calibration_threads(auto, n) for n in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    assert cal.calibration_threads(from_dict({"runtime": {"threads": 3}}), 2) == 3
 
 
 @pytest.mark.slow
@@ -109,6 +123,7 @@ def test_a_cpu_step_is_timed_as_the_harness_trains_it(tmp_path, monkeypatch):
         }
     )
     cpu = torch.device("cpu")
+    threads = torch.get_num_threads()
     assert calibration_key(cfg, cpu).endswith("|th1|runs1")
     assert calibration_key(cfg, cpu, parallel_runs=2).endswith("|th1|runs2")
     two = calibrate(cfg, "cpu", steps=20, parallel_runs=2)
@@ -117,7 +132,24 @@ def test_a_cpu_step_is_timed_as_the_harness_trains_it(tmp_path, monkeypatch):
     assert two["threads"] == 1 and two["eval_batch"] == cfg.data.test_batch_size
     alone = calibrate(cfg, "cpu", steps=2)
     assert alone["parallel_runs"] == 1 and alone["neighbour_steps"] == 0
+    assert torch.get_num_threads() == threads, "the caller's thread count was not restored"
     assert set(json.loads((tmp_path / "calibration.json").read_text())) == {
         two["key"],
         alone["key"],
     }
+
+
+def test_a_neighbour_that_does_not_warm_up_is_a_clear_error(tmp_path, monkeypatch):
+    """No warm neighbour in time: CalibrationFailed (the harness then falls back to the cost
+    model), nothing cached, no process left behind."""
+    import multiprocessing
+
+    from tssd import calibrate as cal
+
+    monkeypatch.setenv("TSSD_CACHE", str(tmp_path))
+    monkeypatch.setattr(cal, "NEIGHBOUR_START_S", 0.0)
+    cfg = from_dict({"model": {"name": "micro_cnn", "width": 4}, "runtime": {"threads": 1}})
+    with pytest.raises(cal.CalibrationFailed, match="did not warm up within 0 s"):
+        calibrate(cfg, "cpu", steps=1, parallel_runs=2)
+    assert not (tmp_path / "calibration.json").exists()
+    assert multiprocessing.active_children() == []

@@ -55,6 +55,7 @@ imported when a run is built), so the harness plans, hashes and reports without 
 
 TORCH: dict[str, str] = {
     "calibrate": "tssd.calibrate",
+    "CalibrationFailed": "tssd.calibrate",
     "estimate": "tssd.calibrate",
     "torch_threads": "tssd.runtime",
     "train": "tssd.train",

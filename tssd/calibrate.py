@@ -19,10 +19,13 @@ estimate ran 15-30 % short on event runs (README, "Benchmarks").
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
+import signal
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +44,14 @@ from tssd.runtime import (
     peak_memory_mb,
     reset_peak_memory,
     resolve_device,
+    torch_threads,
     use_compile_cache,
 )
 from tssd.steps import StepContext
 from tssd.train import StepModule, make_optimizer
+
+NEIGHBOUR_START_S = 300.0
+"""How long a neighbour run of a calibration may take to start and warm up."""
 
 
 def cache_path() -> Path:
@@ -147,11 +154,17 @@ class _Fixture:
         return x.repeat(1, reps, *[1] * (x.dim() - 2))[:, :batch].contiguous()
 
 
+class CalibrationFailed(RuntimeError):
+    """A step could not be timed as the harness trains it (a neighbour run did not start)."""
+
+
 def _neighbour(config: dict, threads: int, ready: Any, stop: Any, count: Any) -> None:
-    """Another run training beside the timed one (a process of its own): the same step, on
-    ``threads`` threads, until ``stop`` is set; ``ready`` once warmed up; ``count``: its steps."""
+    """Another run training beside the timed one (a process of its own): the same step (eager),
+    on ``threads`` threads, until ``stop`` is set; ``ready`` once warmed up; ``count``: its
+    steps. Ctrl-C is the timed process's to handle: it sets ``stop``."""
     from tssd.config import from_dict
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
     fixture = _Fixture(from_dict(config, "calibration"), torch.device("cpu"))
     fixture.step()
@@ -160,6 +173,47 @@ def _neighbour(config: dict, threads: int, ready: Any, stop: Any, count: Any) ->
         fixture.step()
         with count.get_lock():
             count.value += 1
+
+
+@contextlib.contextmanager
+def _neighbours(cfg: RunConfig, threads: int, n: int) -> Iterator[Callable[[], int]]:
+    """``n`` neighbour runs (:func:`_neighbour`) training while the block runs; yields a
+    function that counts their steps so far.
+
+    Raises:
+        CalibrationFailed: a neighbour exited, or was not warmed up within
+            :data:`NEIGHBOUR_START_S`.
+    """
+    if n == 0:
+        yield lambda: 0
+        return
+    mp = multiprocessing.get_context("spawn")
+    ready, stop, count = mp.Semaphore(0), mp.Event(), mp.Value("q", 0)
+    args = (cfg.to_dict(), threads, ready, stop, count)
+    procs = [mp.Process(target=_neighbour, args=args, daemon=True) for _ in range(n)]
+    try:
+        for p in procs:
+            p.start()
+        deadline, warm = time.monotonic() + NEIGHBOUR_START_S, 0
+        while warm < n:
+            if ready.acquire(timeout=1.0):
+                warm += 1
+            elif any(p.exitcode is not None for p in procs) or time.monotonic() > deadline:
+                exited = any(p.exitcode is not None for p in procs)
+                raise CalibrationFailed(
+                    "a neighbour run of the calibration (a second process training the same "
+                    f"step) {'exited' if exited else 'did not warm up'} within "
+                    f"{NEIGHBOUR_START_S:.0f} s"
+                )
+        yield lambda: count.value
+    finally:
+        stop.set()
+        for p in procs:
+            if p.pid is None:  # never started
+                continue
+            p.join(timeout=60)
+            if p.is_alive():
+                p.kill()
 
 
 def _timed(fn, steps: int, warmup: int, device: torch.device) -> float:
@@ -185,57 +239,46 @@ def measure_step(
     parallel_runs: int = 1,
 ) -> dict:
     """Median seconds of one training step (forward, backward, optimiser) of ``cfg``'s method on
-    synthetic inputs of the dataset's shape, and of one evaluation batch of ``data.
-    test_batch_size`` at T_s, with the peak memory while doing it. On the CPU both are timed on
-    :func:`calibration_threads` threads while ``parallel_runs - 1`` other processes train the
-    same step, as the harness's other workers would."""
+    synthetic inputs of the dataset's shape, of the deployed network's forward at T_s on a batch
+    of ``data.test_batch_size`` (evaluation) and of ``data.batch_size`` (a frozen teacher's
+    share of a knowledge-distillation step), with the peak memory while training. On the CPU all
+    are timed on :func:`calibration_threads` threads while ``parallel_runs - 1`` other
+    processes train the same step eagerly, as the harness's other workers would.
+
+    Raises:
+        CalibrationFailed: a neighbour run did not start.
+    """
     fixture = _Fixture(cfg, device)
-    compile_s: dict[str, float] = {}
-    if cfg.runtime.compile:
-        use_compile_cache(cfg.runtime.compile_cache)
-        compile_s = _compile_times(fixture.runner, fixture.x, fixture.y, device)
-        fixture.runner = torch.compile(fixture.runner, dynamic=False)  # warm: graphs cached now
     others = max(0, parallel_runs - 1) if device.type == "cpu" else 0
     threads = calibration_threads(cfg, parallel_runs)
-    mp = multiprocessing.get_context("spawn")
-    ready, stop, count = mp.Semaphore(0), mp.Event(), mp.Value("q", 0)
-    args = (cfg.to_dict(), threads, ready, stop, count)
-    procs = [mp.Process(target=_neighbour, args=args, daemon=True) for _ in range(others)]
-    before = torch.get_num_threads()
-    try:
-        for p in procs:
-            p.start()
-        for _ in procs:
-            if not ready.acquire(timeout=300):
-                raise RuntimeError("calibration: a neighbour run did not start within 300 s")
-        if device.type == "cpu":
-            torch.set_num_threads(threads)
-        reset_peak_memory(device)
-        counted = count.value
-        sec_per_step = _timed(fixture.step, steps, warmup, device)
-        peak = peak_memory_mb(device)
-        # Evaluation: the deployed network's forward at t_s, no gradient, at the test batch size
-        # (a separate measurement: its share of a training step ranged from 0.15 for TSSD to 0.43
-        # for the baseline on CPU).
-        fixture.model.eval()
-        x_eval = fixture.eval_input(cfg.data.test_batch_size)
-        with torch.no_grad():
-            sec_per_eval = _timed(lambda: fixture.model(x_eval), steps, warmup, device)
-        neighbour_steps = count.value - counted
-    finally:
-        stop.set()
-        for p in procs:
-            p.join(timeout=60)
-            if p.is_alive():
-                p.kill()
-        torch.set_num_threads(before)
+    compile_s: dict[str, float] = {}
+    with torch_threads(threads if device.type == "cpu" else 0):
+        if cfg.runtime.compile:
+            use_compile_cache(cfg.runtime.compile_cache)
+            compile_s = _compile_times(fixture.runner, fixture.x, fixture.y, device)
+            fixture.runner = torch.compile(fixture.runner, dynamic=False)  # warm: graphs cached
+        with _neighbours(cfg, threads, others) as neighbour_steps:
+            reset_peak_memory(device)
+            counted = neighbour_steps()
+            sec_per_step = _timed(fixture.step, steps, warmup, device)
+            peak = peak_memory_mb(device)
+            # the deployed network's forward at t_s, no gradient (its share of a training step
+            # ranged from 0.15 for TSSD to 0.43 for the baseline on CPU)
+            fixture.model.eval()
+            forward_s = {}
+            with torch.no_grad():
+                for batch in dict.fromkeys((cfg.data.test_batch_size, cfg.data.batch_size)):
+                    x = fixture.eval_input(batch)
+                    forward_s[batch] = _timed(lambda x=x: fixture.model(x), steps, warmup, device)
+            during = neighbour_steps() - counted
     return {
         "sec_per_step": sec_per_step,
-        "sec_per_eval_batch": sec_per_eval,
+        "sec_per_eval_batch": forward_s[cfg.data.test_batch_size],
         "eval_batch": cfg.data.test_batch_size,
+        "sec_per_forward_batch": forward_s[cfg.data.batch_size],
         "threads": threads if device.type == "cpu" else 0,
         "parallel_runs": others + 1,
-        "neighbour_steps": neighbour_steps,  # the others' steps while this one was timed
+        "neighbour_steps": during,  # the others' steps while this one was timed
         **compile_s,
         "peak_mem_mb": peak,
         "steps": steps,

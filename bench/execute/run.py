@@ -45,7 +45,7 @@ def calibrated_seconds(
 ) -> float:
     """A run's time from training steps measured on this machine (:mod:`tssd.calibrate`) as the
     harness trains it, ``parallel_runs`` at once, plus a KD run's teacher forward passes
-    (KeyError: unknown dataset)."""
+    (KeyError: unknown dataset; CalibrationFailed: a step could not be timed that way)."""
     from tssd.api import calibrate, estimate, shape_of
 
     cfg = run.cfg
@@ -55,7 +55,7 @@ def calibrated_seconds(
         tcfg = runs[dep].cfg
         cal = calibrate(tcfg, tcfg.runtime.device, parallel_runs=parallel_runs)
         images = shape_of(cfg.data).n_train * cfg.optim.epochs
-        seconds += images * cal["sec_per_eval_batch"] / cal["eval_batch"]
+        seconds += images * cal["sec_per_forward_batch"] / tcfg.data.batch_size
     return seconds
 
 
