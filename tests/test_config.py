@@ -72,6 +72,44 @@ def test_hash_ignores_name_and_runtime_but_not_semantics():
     assert len(a.hash()) == 12
 
 
+def test_a_field_added_later_hashes_only_when_set():
+    """``model.weak_head.fraction`` at its default leaves every earlier run id as it was (the
+    committed records' ids are checked against their configs in tests/test_records.py)."""
+    from tssd.config import config_hash
+
+    tssd = {"method": {"name": "tssd", "t_s": 2, "t_t": 4}}
+    default = from_dict(tssd)
+    semantic = default.semantic_dict()
+    assert "fraction" not in semantic["model"]["weak_head"]
+    assert default.hash() == config_hash(semantic)
+    quarter = from_dict({**tssd, "model": {"weak_head": {"fraction": 0.25}}})
+    assert quarter.semantic_dict()["model"]["weak_head"]["fraction"] == 0.25
+    assert quarter.hash() != default.hash()
+
+
+@pytest.mark.parametrize(
+    ("head", "stage_channels", "hidden"),
+    [
+        ({}, 16, 16),
+        ({"channels": 8}, 16, 8),
+        ({"fraction": 0.25}, 16, 4),
+        ({"fraction": 0.25}, 64, 16),
+        ({"fraction": 0.01}, 16, 1),
+    ],
+)
+def test_a_weak_head_fraction_is_of_the_attached_feature(head, stage_channels, hidden):
+    cfg = from_dict({"method": {"name": "tssd"}, "model": {"weak_head": head}})
+    assert cfg.model.weak_head.hidden(stage_channels) == hidden
+
+
+@pytest.mark.parametrize(
+    "head", [{"fraction": 1.5}, {"fraction": -0.1}, {"fraction": 0.5, "channels": 8}]
+)
+def test_a_bad_weak_head_fraction_names_its_key(head):
+    with pytest.raises(ConfigError, match=r"'model.weak_head.fraction'.*\[0, 1\], and 0 when"):
+        from_dict({"method": {"name": "tssd"}, "model": {"weak_head": head}})
+
+
 def test_override_must_be_key_value():
     with pytest.raises(ConfigError, match="not of the form key=value"):
         apply_overrides({}, ["method.alpha"])
@@ -109,3 +147,14 @@ def test_auto_threads_share_the_free_cores(monkeypatch):
         import torch
 
         assert torch.get_num_threads() == 2
+
+
+def test_the_built_weak_head_has_the_fraction_of_its_stage():
+    from tssd.data.base import shape_of
+    from tssd.models import build_for_run
+
+    cfg = from_dict({"method": {"name": "tssd"}, "model": {"weak_head": {"fraction": 0.5}}})
+    model, stage, head = build_for_run(cfg, shape_of(cfg.data), True)
+    conv = head.conv[0]
+    assert conv.in_channels == model.stage_channels[stage]
+    assert conv.out_channels == model.stage_channels[stage] // 2

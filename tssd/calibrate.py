@@ -89,7 +89,11 @@ def calibration_key(cfg: RunConfig, device: torch.device, parallel_runs: int = 1
     # the weak head's position and width: after the first stage it works on the largest feature
     # maps, a narrow one costs less (left out, every TSSD shape took the first head's timing)
     head = cfg.model.weak_head
-    head_key = f"|head-{head.stage}-c{head.channels}" if METHODS[m.name].uses_weak_head else ""
+    head_key = (
+        f"|head-{head.stage}-c{head.channels}" + (f"-f{head.fraction:g}" if head.fraction else "")
+        if METHODS[m.name].uses_weak_head
+        else ""
+    )
     return (
         f"{name}|torch{torch.__version__}|{cfg.model.name}|w{cfg.model.width}|{m.name}|"
         f"ts{m.t_s}|tt{t_t}|b{cfg.data.batch_size}|{s.in_channels}x{s.input_size}|"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,7 +180,8 @@ class RunConfig:
         what is measured beside training; none changes a weight or a final metric
         (tests/test_fused.py, tests/test_compiled_lif.py, tests/test_train.py). The fields the
         method does not read are reset to their defaults (:meth:`canonical`), not dropped, so
-        they never split a run id and older run ids stay valid.
+        they never split a run id and older run ids stay valid; a field added later is dropped
+        at its default (:data:`ADDED_FIELDS`) for the same reason.
         """
         d = self.canonical().to_dict()
         d.pop("name")
@@ -188,6 +190,11 @@ class RunConfig:
         d["neuron"].pop("native_impl", None)
         for key in ("every", *NOT_HASHED_EVAL):
             d["eval"].pop(key, None)
+        for path, default in ADDED_FIELDS.items():  # at their default, older run ids hold
+            *parents, key = path.split(".")
+            node = functools.reduce(dict.__getitem__, parents, d)
+            if node[key] == default:
+                node.pop(key)
         return d
 
     def canonical(self) -> RunConfig:
@@ -230,6 +237,10 @@ class RunConfig:
 NOT_HASHED_EVAL = ("neurobench", "neurobench_samples", "energy_pj_per_ac", "energy_pj_per_mac")
 """The NeuroBench settings (:class:`EvalConfig`): what is measured after training, on the
 exported network; no weight and no other metric depends on them."""
+
+ADDED_FIELDS = {"model.weak_head.fraction": 0.0}
+"""Fields added after runs were recorded, with their defaults: a run at the default hashes as
+it did before the field existed (:meth:`RunConfig.semantic_dict`)."""
 
 _DEFAULT_SECTIONS = {"method": MethodConfig(), "model": ModelConfig()}
 """Where :meth:`RunConfig.canonical` takes the default of a field a method does not read."""
@@ -383,7 +394,7 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from exc
     d, o, r = cfg.data, cfg.optim, cfg.runtime
-    heads = cfg.model.weak_head.channels
+    heads, fraction = cfg.model.weak_head.channels, cfg.model.weak_head.fraction
     dev = r.device
     # (key, value, whether it is out of range, what is expected), checked in this order
     ranges = [
@@ -393,6 +404,12 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
         ("data.size", d.size, d.size < 0, "an integer >= 0 (0 = the default)"),
         ("model.width", cfg.model.width, cfg.model.width < 0, "an integer >= 0 (0 = the default)"),
         ("model.weak_head.channels", heads, heads < 0, ">= 0"),
+        (
+            "model.weak_head.fraction",
+            fraction,
+            not 0.0 <= fraction <= 1.0 or (fraction and heads),
+            "a number in [0, 1], and 0 when model.weak_head.channels is set",
+        ),
         ("optim.lr", o.lr, o.lr <= 0, "a number > 0"),
         ("optim.epochs", o.epochs, o.epochs < 1, "an integer >= 1"),
         ("optim.weight_decay", o.weight_decay, o.weight_decay < 0, "a number >= 0"),

@@ -27,7 +27,19 @@ class WeakHeadConfig:
 
     'middle', PAPER.md's default (the reconstruction study's ``head_stage1``: after stage 1)."""
     channels: int = 0
-    """Hidden channels of the head's conv; 0 = the channel count of the attached feature."""
+    """Hidden channels of the head's conv; 0 = ``fraction`` of the attached feature's."""
+    fraction: float = 0.0
+    """With ``channels`` 0: the head's hidden channels as this fraction of the attached
+    feature's (rounded, at least 1), so that one setting means the same width at every stage
+    and network width; 0 = all of them."""
+
+    def hidden(self, feature_channels: int) -> int:
+        """The head's hidden channels on a feature of ``feature_channels`` channels."""
+        if self.channels:
+            return self.channels
+        if self.fraction:
+            return max(1, round(feature_channels * self.fraction))
+        return feature_channels
 
 
 @dataclass
@@ -100,7 +112,8 @@ def build_for_run(
     from tssd.models.heads import WeakClassifier
 
     stage = model.resolve_stage(cfg.model.weak_head.stage)
+    channels = model.stage_channels[stage]
     head = WeakClassifier(
-        model.stage_channels[stage], data.num_classes, cfg.neuron, cfg.model.weak_head.channels
+        channels, data.num_classes, cfg.neuron, cfg.model.weak_head.hidden(channels)
     )
     return model, stage, head
