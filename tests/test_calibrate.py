@@ -28,6 +28,11 @@ def test_calibration_is_measured_cached_and_scales_the_estimate(tmp_path, monkey
     assert list(cached) == [first["key"]]
     # a second call reads the cache instead of measuring again (same numbers, to the bit)
     assert calibrate(cfg, "cpu") == first
+    # an entry written before a measured field existed is measured again
+    del cached[first["key"]]["sec_per_forward_batch"]
+    (tmp_path / "calibration.json").write_text(json.dumps(cached))
+    again = calibrate(cfg, "cpu", steps=2)
+    assert again["sec_per_forward_batch"] > 0  # KeyError had it been read from the old entry
     # digits: 1437 train / 360 test samples -> 45 steps of 32 per epoch; an image costs 1/32 of
     # an evaluation batch
     cal = {"sec_per_step": 1.0, "sec_per_eval_batch": 0.5, "eval_batch": 32}

@@ -50,6 +50,10 @@ from tssd.runtime import (
 from tssd.steps import StepContext
 from tssd.train import StepModule, make_optimizer
 
+MEASURED = ("sec_per_step", "sec_per_eval_batch", "eval_batch", "sec_per_forward_batch")
+"""What a cached calibration must hold; an entry written before one of them existed is measured
+again."""
+
 NEIGHBOUR_START_S = 300.0
 """How long a neighbour run of a calibration may take to start and warm up."""
 
@@ -328,7 +332,7 @@ def calibrate(
     key = calibration_key(cfg, dev, parallel_runs)
     path = cache_path()
     cache = json.loads(path.read_text()) if path.is_file() else {}
-    if key not in cache or refresh:
+    if refresh or not all(k in cache.get(key, {}) for k in MEASURED):  # older entries lack some
         cache[key] = measure_step(cfg, dev, steps=steps, parallel_runs=parallel_runs)
         # Re-read before writing: another process may have added keys meanwhile.
         latest = json.loads(path.read_text()) if path.is_file() else {}
