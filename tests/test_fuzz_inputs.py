@@ -51,6 +51,7 @@ DOTTED = [f"{s}.{k}" for s, ks in CONFIG_KEYS.items() if ks for k in ks] + [
     "seed",
     "model.weak_head.stage",
     "model.weak_head.channels",
+    "model.weak_head.fraction",
     "data.options.val_per_class",
     "data.options.expect",
     "nosuch.key",

@@ -407,8 +407,9 @@ def validate(cfg: RunConfig, source: str = "<config>") -> None:
         (
             "model.weak_head.fraction",
             fraction,
-            not 0.0 <= fraction <= 1.0 or (fraction and heads),
-            "a number in [0, 1], and 0 when model.weak_head.channels is set",
+            not 0.0 <= fraction < 1.0 or (fraction and heads),
+            f"a number in [0, 1) (0: all channels), and 0 while model.weak_head.channels is set "
+            f"(it is {heads})",
         ),
         ("optim.lr", o.lr, o.lr <= 0, "a number > 0"),
         ("optim.epochs", o.epochs, o.epochs < 1, "an integer >= 1"),

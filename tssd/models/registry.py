@@ -6,6 +6,7 @@ The built-in ones are declared here by name (:class:`~tssd.deferred.Deferred`): 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -29,16 +30,16 @@ class WeakHeadConfig:
     channels: int = 0
     """Hidden channels of the head's conv; 0 = ``fraction`` of the attached feature's."""
     fraction: float = 0.0
-    """With ``channels`` 0: the head's hidden channels as this fraction of the attached
-    feature's (rounded, at least 1), so that one setting means the same width at every stage
-    and network width; 0 = all of them."""
+    """With ``channels`` 0: the head's hidden channels as this fraction (below 1) of the
+    attached feature's (rounded half up, at least 1), so that one setting means the same width
+    at every stage and network width; 0 = all of them."""
 
     def hidden(self, feature_channels: int) -> int:
         """The head's hidden channels on a feature of ``feature_channels`` channels."""
         if self.channels:
             return self.channels
         if self.fraction:
-            return max(1, round(feature_channels * self.fraction))
+            return max(1, math.floor(feature_channels * self.fraction + 0.5))
         return feature_channels
 
 
