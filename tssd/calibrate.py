@@ -126,11 +126,6 @@ class _Fixture:
             # only and let the caller add the teacher's share from its own calibration.
             spec = METHODS["baseline"]
         self.model, stage, head = build_for_run(cfg, s, spec.uses_weak_head)
-        self.model.to(device)
-        if head is not None:
-            head.to(device)
-        params = list(self.model.parameters()) + (list(head.parameters()) if head else [])
-        self.opt = make_optimizer(params, cfg.optim)
         b, shape = cfg.data.batch_size, (s.in_channels, s.input_size, s.input_size)
         if s.kind == "static":
             self.x: Any = torch.randn(b, *shape, device=device)
@@ -142,6 +137,10 @@ class _Fixture:
         self.y = torch.randint(0, s.num_classes, (b,), device=device)
         self.runner = StepModule(
             self.model, head, spec.step, StepContext(self.model, head, m, stage, s.kind)
+        ).to(device)
+        # the trainable parameters of network and head, as Trainer hands them to its optimiser
+        self.opt = make_optimizer(
+            [p for p in self.runner.parameters() if p.requires_grad], cfg.optim
         )
         self.cfg, self.device, self.static = cfg, device, s.kind == "static"
 
@@ -206,8 +205,9 @@ def _neighbours(cfg: RunConfig, threads: int, n: int) -> Iterator[Callable[[], i
         while warm < n:
             if ready.acquire(timeout=1.0):
                 warm += 1
-            elif any(p.exitcode is not None for p in procs) or time.monotonic() > deadline:
-                exited = any(p.exitcode is not None for p in procs)
+                continue
+            exited = any(p.exitcode is not None for p in procs)
+            if exited or time.monotonic() > deadline:
                 raise CalibrationFailed(
                     "a neighbour run of the calibration (a second process training the same "
                     f"step) {'exited' if exited else 'did not warm up'} within "
