@@ -457,6 +457,12 @@ def _recorded(profile: Profile, results: Path) -> tuple[dict[str, Any], list[tup
     return records, plans(Selection(profile, experiments(["all"]), results))
 
 
+def unclaimed(records: dict[str, Any], planned: list[tuple[Plan, Layout]]) -> list[str]:
+    """The ids of the records no plan claims (a changed plan's leftovers), sorted."""
+    claimed = {r.run_id for plan, _ in planned for r in plan.ordered_runs()}
+    return sorted(set(records) - claimed)
+
+
 def regenerate(profile: Profile, results: Path, out_dir: Path | None = None) -> list[Path]:
     """Every output of ``profile`` (CSVs, tables, figures, ``macros.tex``, ``REPORT.md``) from its
     run records alone, into ``out_dir`` (default ``results/<profile>``): no run directory is read,
@@ -472,7 +478,8 @@ def regenerate(profile: Profile, results: Path, out_dir: Path | None = None) -> 
         paths += aggregate(plan, layout, out, source).paths
         paths += render(plan.experiment, layout, profile, out)
     paths.append(write_macros(profile, out))
-    paths.append(write_report(profile.id, out.parent, out_dir=out))
+    orphans = len(unclaimed(source, planned))
+    paths.append(write_report(profile.id, out.parent, out_dir=out, unclaimed=orphans))
     return paths
 
 
@@ -493,18 +500,16 @@ def records_status(profile: Profile, results: Path) -> list[str]:
     from bench.execute.records import records_dir
 
     records, planned = _recorded(profile, results)
-    claimed: set[str] = set()
     lines = [f"{len(records)} run records in {rel(records_dir(results / profile.id))}"]
     for plan, _ in planned:
         ids = [r.run_id for r in plan.ordered_runs()]
-        claimed.update(ids)
         status = [records[i].status for i in ids if i in records]
         fin, failed = status.count("finished"), status.count("failed")
         lines.append(
             f"  {plan.experiment.id:<15} {len(ids):>4} runs: {fin:>4} finished, {failed} failed, "
             f"{len(ids) - fin - failed:>4} not run"
         )
-    orphans = sorted(set(records) - claimed)
+    orphans = unclaimed(records, planned)
     lines.append(f"{len(orphans)} records no plan of profile {profile.id} claims")
     for rid in orphans:
         c = records[rid].config

@@ -241,8 +241,9 @@ def test_all_committed_records_together_stay_under_10_mb():
 
 def test_records_no_plan_claims_are_listed(two_runs, tmp_path):
     """A record left by a plan that changed shows in `bench records`, never silently in a table."""
-    from bench.pipeline import records_status
+    from bench.pipeline import _recorded, records_status, unclaimed
     from bench.plan.schema import load_profile
+    from bench.present.report import write_report
 
     _, recs = two_runs
     rc.write(tmp_path / "quick" / rc.RECORDS, recs)
@@ -252,6 +253,12 @@ def test_records_no_plan_claims_are_listed(two_runs, tmp_path):
     assert all(any(ln.strip().startswith(rid) for ln in lines) for rid in recs)
     table2 = next(ln for ln in lines if ln.strip().startswith("table2"))
     assert "18 runs:    0 finished, 0 failed,   18 not run" in table2
+    # ... and REPORT.md counts them, so the report says what its tables leave out
+    assert unclaimed(*_recorded(load_profile("quick"), tmp_path)) == sorted(recs)
+    report = write_report("quick", tmp_path, unclaimed=2).read_text()
+    assert "- records no plan claims (a changed plan's leftovers, in no table): 2; " in report
+    assert "`python -m bench records --profile quick` lists them" in report
+    assert "in no table): none\n" in write_report("quick", tmp_path).read_text()
 
 
 def test_a_run_directory_found_on_disk_never_overwrites_a_committed_record(two_runs, tmp_path):

@@ -62,9 +62,12 @@ def _provenance(results_dir: Path, eids: list[str]) -> tuple[list[str], dict[str
     ], wall
 
 
-def write_report(profile_id: str, results: Path, out_dir: Path | None = None) -> Path:
+def write_report(
+    profile_id: str, results: Path, out_dir: Path | None = None, unclaimed: int = 0
+) -> Path:
     """Write ``<results>/<profile>/REPORT.md`` (or ``<out_dir>/REPORT.md``); return its path. No
-    date, host or commit of its own: it regenerates byte-identically from the records."""
+    date, host or commit of its own: it regenerates byte-identically from the records.
+    ``unclaimed``: how many records no plan claims (kept, listed by ``bench records``)."""
     profile = load_profile(profile_id)
     out_dir = out_dir or results / profile.id
     shipped = experiment_ids()
@@ -81,6 +84,11 @@ def write_report(profile_id: str, results: Path, out_dir: Path | None = None) ->
     ]
     head = ["experiment", "claim", "source", "verdict", "per group: difference [95 % interval]"]
     walls = ", ".join(f"{e} {duration(w)}" for e, w in wall.items()) or "none"
+    orphans = "- records no plan claims (a changed plan's leftovers, in no table): " + (
+        f"{unclaimed}; `python -m bench records --profile {profile.id}` lists them"
+        if unclaimed
+        else "none"
+    )
 
     def section(title: str, *body: str) -> list[str]:
         return [title, "", *body, ""]
@@ -96,6 +104,7 @@ def write_report(profile_id: str, results: Path, out_dir: Path | None = None) ->
             *prov,
             "- summed run wall time per experiment (a run shared by several counts in each): "
             + walls,
+            orphans,
         ),
         *section("## Claims", *decided_section(out_dir, eids, profile.equivalence_margin)),
         *section(
