@@ -60,7 +60,7 @@ def _run(session: nox.Session, *args: str) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit, backend-parity and smoke tests (slow and GPU tests excluded: -- -m slow adds them)."""
+    """Unit, backend-parity and smoke tests (slow and GPU tests excluded; -- -m slow runs those)."""
     _run(session, "-m", "pytest", "-q", *session.posargs)
 
 

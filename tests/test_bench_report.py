@@ -162,6 +162,33 @@ def test_claims_table_counts_the_comparisons_that_did_not_run(tmp_path):
     assert line.endswith("| supported (fashion_mnist +0.47 [+0.04, +0.90]; 1 not run) |")
 
 
+def test_a_claim_whose_runs_lack_its_metric_reads_not_measured_not_not_run(tmp_path):
+    """Quick has no validation split: its reconstruction runs finished but record no val_acc,
+    which the README must not call "not run"."""
+    from bench.analyse.frames import read_claims
+    from bench.present.report import verdict_phrase
+
+    quick = tmp_path / "quick"
+    quick.mkdir()
+    path = quick / "reconstruction_claims.csv"
+
+    def claims(note):
+        head = "claim,group,metric,verdict,outcome,diff,ci_lo,ci_hi,note\n"
+        rows = ["default_beats_baseline,all,val_acc,inconclusive,inconclusive,,,,"] + [
+            f"default_beats_baseline,dataset={d},val_acc,inconclusive,missing,,,,{note}"
+            for d in ("digits", "digits_dvs")
+        ]
+        path.write_text(head + "\n".join(rows) + "\n")
+        return read_claims(path)[0]
+
+    res = claims("a cell has runs that did not record val_acc")
+    table = claims_table(["quick"], tmp_path).splitlines()
+    line = next(ln for ln in table if "| TSSD with every choice at its default is above" in ln)
+    assert line.endswith("| not measured (no val_acc) |")
+    assert verdict_phrase(res, "quick") == "not measured (no val_acc) on quick"
+    assert verdict_phrase(claims("a cell has no finished run"), "quick") == "not run on quick"
+
+
 # ------------------------------------------------------------------------------------------------
 # Prose from verdicts and the expected number of false verdicts (no training: CSV rows only)
 # ------------------------------------------------------------------------------------------------

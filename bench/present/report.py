@@ -157,7 +157,7 @@ def claims_table(profiles: list[str], results: Path) -> str:
 
     def cell(res: ClaimResult | None) -> str:
         if res is None or _not_run(res):
-            return "not run"
+            return _unmeasured(res)
         return res.verdict + (f" ({d})" if (d := _detail(res.comparisons)) else "")
 
     rows = [
@@ -199,8 +199,17 @@ def write_readme(readme: Path, profiles: list[str], results: Path) -> None:
 
 
 def _not_run(res: ClaimResult) -> bool:
-    """Aggregated, but no comparison had a finished run."""
+    """Aggregated, but no comparison had a value (no finished run, or runs without the metric)."""
     return bool(res.comparisons) and all(g.outcome == cl.MISSING for g in res.comparisons)
+
+
+def _unmeasured(res: ClaimResult | None) -> str:
+    """Why a claim has nothing to compare: ``not run``, or ``not measured (no <metric>)`` when its
+    runs finished without recording the claim's metric (quick has no validation split, so its
+    runs record no ``val_acc``)."""
+    if res is not None and any("did not record" in g.note for g in res.comparisons):
+        return f"not measured (no {res.claim.metric})"
+    return "not run"
 
 
 def _detail(groups: list[Comparison], holm: bool = False) -> str:
@@ -219,7 +228,7 @@ def _detail(groups: list[Comparison], holm: bool = False) -> str:
 def verdict_phrase(res: ClaimResult | None, profile: str) -> str:
     """One profile's part of a claim's sentence (``res`` None: not run)."""
     if res is None or _not_run(res):
-        return f"not run on {profile}"
+        return f"{_unmeasured(res)} on {profile}"
     v, groups = res.verdict, res.comparisons
     if v not in cl.VERDICTS:
         raise ValueError(
