@@ -7,6 +7,13 @@ import pytest
 from tssd.config import from_dict
 
 
+@pytest.fixture(autouse=True)
+def _own_calibration_cache(tmp_path_factory, monkeypatch):
+    """No test reads or writes the user's step calibrations (``~/.cache/tssd``): the harness's
+    ETA and ``--estimate`` would otherwise depend on what this machine once timed."""
+    monkeypatch.setenv("TSSD_CACHE", str(tmp_path_factory.mktemp("tssd_cache")))
+
+
 @pytest.fixture
 def tiny_cfg():
     """Factory of small, fast run configs (micro_cnn width 8 on digits), with dotted overrides."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from tssd.calibrate import calibrate, calibration_key, estimate
 from tssd.config import from_dict
@@ -158,3 +159,36 @@ def test_a_neighbour_that_does_not_warm_up_is_a_clear_error(tmp_path, monkeypatc
         calibrate(cfg, "cpu", steps=1, parallel_runs=2)
     assert not (tmp_path / "calibration.json").exists()
     assert multiprocessing.active_children() == []
+
+
+def test_the_harness_eta_uses_cached_calibrations_and_never_times_a_step(tmp_path, monkeypatch):
+    """`bench run` prices its runs for the ETA from this machine's cached step timings where it
+    has them (the cost model runs ~40 % pessimistic on `small`), the cost model elsewhere, and
+    times nothing: a calibration beside the runs it prices would slow them and read them wrong."""
+    from bench.pipeline import Selection, _calibrate, experiments, plans
+    from bench.plan.schema import load_profile
+    from tssd import calibrate as cal_mod
+
+    def no_timing(*_, **__):
+        raise AssertionError("the harness timed a step")
+
+    monkeypatch.setattr(cal_mod, "measure_step", no_timing)
+    monkeypatch.setenv("TSSD_CACHE", str(tmp_path))
+    quick = load_profile("quick")
+    sel = Selection(quick, experiments(["table2"]), tmp_path, seeds=[0])
+    runs = [r for plan, _ in plans(sel) for r in plan.ordered_runs()]
+    model = {r.run_id: r.est_s for r in runs}
+    by_id = {r.run_id: r for r in runs}
+    _calibrate(runs, by_id, quick, 2, measure=False)  # an empty cache: the cost model stays
+    assert {r.run_id: r.est_s for r in runs} == model
+    first = runs[0]
+    entry = {"sec_per_step": 0.5, "sec_per_eval_batch": 0.25, "eval_batch": 256}
+    entry["sec_per_forward_batch"] = 0.1
+    key = calibration_key(first.cfg, torch.device("cpu"), 2)
+    (tmp_path / "calibration.json").write_text(json.dumps({key: entry}))
+    _calibrate(runs, by_id, quick, 2, measure=False)
+    assert first.est_s == pytest.approx(estimate(first.cfg, entry, quick.cost.startup_s).total_s)
+    assert first.est_s != model[first.run_id]
+    shared = [r for r in runs[1:] if calibration_key(r.cfg, torch.device("cpu"), 2) == key]
+    others = [r for r in runs[1:] if r not in shared]
+    assert others and all(r.est_s == model[r.run_id] for r in others)

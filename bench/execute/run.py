@@ -41,19 +41,24 @@ def run_state(run: PlannedRun, runs_dir: Path) -> RunState:
 
 
 def calibrated_seconds(
-    run: PlannedRun, runs: dict[str, PlannedRun], startup_s: float, parallel_runs: int = 1
+    run: PlannedRun,
+    runs: dict[str, PlannedRun],
+    startup_s: float,
+    parallel_runs: int = 1,
+    measure: bool = True,
 ) -> float:
     """A run's time from training steps measured on this machine (:mod:`tssd.calibrate`) as the
     harness trains it, ``parallel_runs`` at once, plus a KD run's teacher forward passes
-    (KeyError: unknown dataset; CalibrationFailed: a step could not be timed that way)."""
+    (KeyError: unknown dataset; CalibrationFailed: a step could not be timed that way, or is not
+    cached and ``measure`` is False)."""
     from tssd.api import calibrate, estimate, shape_of
 
     cfg = run.cfg
-    est = estimate(cfg, calibrate(cfg, cfg.runtime.device, parallel_runs=parallel_runs), startup_s)
-    seconds = est.total_s
+    cal = calibrate(cfg, cfg.runtime.device, parallel_runs=parallel_runs, measure=measure)
+    seconds = estimate(cfg, cal, startup_s).total_s
     for dep in run.deps:
         tcfg = runs[dep].cfg
-        cal = calibrate(tcfg, tcfg.runtime.device, parallel_runs=parallel_runs)
+        cal = calibrate(tcfg, tcfg.runtime.device, parallel_runs=parallel_runs, measure=measure)
         images = shape_of(cfg.data).n_train * cfg.optim.epochs
         seconds += images * cal["sec_per_forward_batch"] / tcfg.data.batch_size
     return seconds
