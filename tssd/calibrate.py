@@ -162,7 +162,8 @@ class _Fixture:
 
 
 class CalibrationFailed(RuntimeError):
-    """A step could not be timed as the harness trains it (a neighbour run did not start)."""
+    """A step could not be timed as the harness trains it (a neighbour run did not start), or,
+    asked not to measure, the step has no cached calibration."""
 
 
 def _neighbour(config: dict, threads: int, ready: Any, stop: Any, count: Any) -> None:
@@ -325,14 +326,18 @@ def calibrate(
     steps: int = 8,
     refresh: bool = False,
     parallel_runs: int = 1,
+    measure: bool = True,
 ) -> dict:
     """Cached :func:`measure_step` for ``cfg`` on ``device``, with ``parallel_runs`` runs training
-    at once (the harness's workers)."""
+    at once (the harness's workers). ``measure=False``: the cached entry only, CalibrationFailed
+    without one (the harness's ETA, which must not time steps beside its own runs)."""
     dev = resolve_device(device) if isinstance(device, str) else device
     key = calibration_key(cfg, dev, parallel_runs)
     path = cache_path()
     cache = json.loads(path.read_text()) if path.is_file() else {}
     if refresh or not all(k in cache.get(key, {}) for k in MEASURED):  # older entries lack some
+        if not measure:
+            raise CalibrationFailed(f"{key}: not calibrated on this machine")
         cache[key] = measure_step(cfg, dev, steps=steps, parallel_runs=parallel_runs)
         # Re-read before writing: another process may have added keys meanwhile.
         latest = json.loads(path.read_text()) if path.is_file() else {}
