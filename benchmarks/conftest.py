@@ -41,7 +41,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tssd.runtime import forget_compiled
+from tssd.runtime import forget_compiled, use_compile_cache
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "benchmarks"
@@ -354,7 +354,7 @@ def pytest_configure(config: pytest.Config) -> None:  # noqa: D103
     # A fresh inductor cache for the session: nothing compiled by an earlier run is reused, so
     # the first compile of each graph here is a real one (the cold-compile tests empty it again).
     cache_root = tempfile.mkdtemp(prefix="tssd-bench-inductor-")
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(cache_root, "session")
+    use_compile_cache(os.path.join(cache_root, "session"))  # as the harness's runs do
     config.stash[RECORD] = Record(settings, path, cache_root=cache_root)
 
 
@@ -404,7 +404,7 @@ def fresh_compile_caches(cache_root: str) -> None:
     """Empty every compile cache: dynamo's, inductor's in-memory ones, and a new on-disk cache
     directory (kept as the session's, so the warm test after a cold one finds its kernels)."""
     forget_compiled()
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="cold-", dir=cache_root)
+    use_compile_cache(tempfile.mkdtemp(prefix="cold-", dir=cache_root))
 
 
 @pytest.fixture

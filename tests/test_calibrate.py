@@ -106,7 +106,7 @@ def test_a_compiled_calibration_measures_cold_and_warm_compiles(tmp_path, monkey
         }
     )
     cal = calibrate(cfg, "cpu", steps=2)
-    assert cal["key"].endswith("|compiled")
+    assert "|compiled|" in cal["key"]  # then, on the CPU, threads and runs at once
     # a warm compile reads the graphs the cold one wrote: it is the cheaper of the two
     assert 0 < cal["warm_compile_s"] < cal["cold_compile_s"], cal
     assert any((tmp_path / "cc").rglob("*.py")), "nothing was written to the compile cache"

@@ -195,6 +195,60 @@ def test_compiling_is_like_another_machine_for_the_hash(tiny_cfg):
     assert tiny_cfg(method__alpha=0.5).hash() != eager.hash()  # a semantic field still is
 
 
+def test_the_compile_cache_folder_follows_our_autograd_functions(tmp_path, monkeypatch):
+    """AOTAutograd caches graphs holding our autograd.Functions only in a folder named after
+    their source: an edited Function gets a fresh folder, never its old compiled artifact."""
+    import os
+
+    from torch._functorch import config
+
+    from tssd import runtime
+
+    fn = tmp_path / "function.py"
+    fn.write_text("class F: pass\n")
+    monkeypatch.setattr(runtime, "AUTOGRAD_FUNCTION_MODULES", (str(fn),))
+    first = runtime.compile_cache_dir(tmp_path / "cc")
+    assert first.parent == tmp_path / "cc" and first.name.startswith("tssd-")
+    assert runtime.compile_cache_dir(tmp_path / "cc") == first
+    fn.write_text("class F: x = 1\n")
+    assert runtime.compile_cache_dir(tmp_path / "cc") != first
+    monkeypatch.setenv(runtime.COMPILE_CACHE_ENV, "unchanged")
+    with config.patch(autograd_cache_allow_custom_autograd_functions=False):  # torch's default
+        runtime.use_compile_cache("")  # torch's default cache: torch's default rule
+        assert os.environ[runtime.COMPILE_CACHE_ENV] == "unchanged"
+        assert not config.autograd_cache_allow_custom_autograd_functions
+        runtime.use_compile_cache(tmp_path / "cc")
+        folder = runtime.compile_cache_dir(tmp_path / "cc")
+        assert os.environ[runtime.COMPILE_CACHE_ENV] == str(folder.resolve())
+        assert folder.is_dir() and config.autograd_cache_allow_custom_autograd_functions
+
+
+@pytest.mark.slow
+def test_a_warm_compile_reads_aotautograds_cache(tiny_cfg, tmp_path, monkeypatch):
+    """The second compiled run of one config, in a fresh compile state, loads its joint graph
+    from AOTAutograd's cache instead of tracing and partitioning it again."""
+    from torch._dynamo.utils import counters
+    from torch._functorch import config
+
+    from tssd import runtime
+
+    monkeypatch.setenv(runtime.COMPILE_CACHE_ENV, "")
+    cfg = tiny_cfg(
+        method__name="baseline",
+        runtime__compile=True,
+        runtime__compile_cache=str(tmp_path / "cc"),
+        optim__epochs=1,
+    )
+    with config.patch(autograd_cache_allow_custom_autograd_functions=False):  # torch's default
+        for i in range(2):
+            runtime.forget_compiled()
+            counters.clear()
+            assert train(cfg, tmp_path / f"run{i}")["status"] == "finished"
+    runtime.forget_compiled()  # later tests compile from scratch, into caches of their own
+    aot = dict(counters["aot_autograd"])
+    assert aot.get("autograd_cache_hit", 0) >= 1 and "autograd_cache_bypass" not in aot, aot
+
+
 @pytest.mark.slow
 def test_compiled_training_runs_and_records_it(tiny_cfg, tmp_path):
     cache = tmp_path / "compile-cache"

@@ -151,7 +151,9 @@ class RuntimeConfig:
     """Directory of inductor's on-disk compile caches (FX graphs, AOTAutograd, generated kernels),
     shared by every run that names it, so each distinct graph compiles cold once. Empty: torch's
     default (``$TORCHINDUCTOR_CACHE_DIR``, else a folder under the system's temp directory). The
-    harness sets ``<results>/runs/.compile-cache``. Not part of the config hash."""
+    harness sets ``<results>/runs/.compile-cache``. The caches go to a subfolder named after our
+    autograd.Functions' source (:func:`tssd.runtime.use_compile_cache`), where AOTAutograd may
+    cache graphs that hold them. Not part of the config hash."""
 
 
 @dataclass
