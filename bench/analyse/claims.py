@@ -71,6 +71,10 @@ class ClaimResult:
         self.summary = out
 
 
+UNRECORDED = "has runs that did not record"
+"""A missing comparison's note when its cells' runs finished without the claim's metric (the
+report then says "not measured", not "not run")."""
+
 Values = dict[str, dict[str, dict[int, float]]]  # cell id -> metric -> {seed: value}
 
 
@@ -87,7 +91,7 @@ class Get:
     def absent(self, c: Cell) -> str:
         """Why ``c`` has no value: no finished run, or runs recorded before the metric existed."""
         if any(self.values.get(c.id, {}).values()):
-            return f"has runs that did not record {self.metric}"
+            return f"{UNRECORDED} {self.metric}"
         return "has no finished run"
 
 

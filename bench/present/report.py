@@ -156,8 +156,8 @@ def claims_table(profiles: list[str], results: Path) -> str:
     """Every claim of every experiment, one column per profile (Markdown)."""
 
     def cell(res: ClaimResult | None) -> str:
-        if res is None or _not_run(res):
-            return _unmeasured(res)
+        if absent := _absent(res):
+            return absent
         return res.verdict + (f" ({d})" if (d := _detail(res.comparisons)) else "")
 
     rows = [
@@ -198,17 +198,16 @@ def write_readme(readme: Path, profiles: list[str], results: Path) -> None:
     update_readme(readme, claims_table(profiles, results), findings_text(profiles, results))
 
 
-def _not_run(res: ClaimResult) -> bool:
-    """Aggregated, but no comparison had a value (no finished run, or runs without the metric)."""
-    return bool(res.comparisons) and all(g.outcome == cl.MISSING for g in res.comparisons)
-
-
-def _unmeasured(res: ClaimResult | None) -> str:
-    """Why a claim has nothing to compare: ``not run``, or ``not measured (no <metric>)`` when its
-    runs finished without recording the claim's metric (quick has no validation split, so its
-    runs record no ``val_acc``)."""
-    if res is not None and any("did not record" in g.note for g in res.comparisons):
-        return f"not measured (no {res.claim.metric})"
+def _absent(res: ClaimResult | None) -> str:
+    """Why a claim has nothing to compare ("" when a comparison has a value): ``not run`` (no
+    result, or no finished run), or ``not measured (no <metric>)`` when its runs finished without
+    recording the claim's metric (quick has no validation split, so no ``val_acc``)."""
+    if res is not None:
+        groups = res.comparisons
+        if not groups or any(g.outcome != cl.MISSING for g in groups):
+            return ""
+        if any(cl.UNRECORDED in g.note for g in groups):
+            return f"not measured (no {res.claim.metric})"
     return "not run"
 
 
@@ -227,8 +226,8 @@ def _detail(groups: list[Comparison], holm: bool = False) -> str:
 
 def verdict_phrase(res: ClaimResult | None, profile: str) -> str:
     """One profile's part of a claim's sentence (``res`` None: not run)."""
-    if res is None or _not_run(res):
-        return f"{_unmeasured(res)} on {profile}"
+    if absent := _absent(res):
+        return f"{absent} on {profile}"
     v, groups = res.verdict, res.comparisons
     if v not in cl.VERDICTS:
         raise ValueError(
